@@ -1,0 +1,73 @@
+//! The §4.7 rules, checked in one pass over the bytes.
+//!
+//! Both checks run after `core::str::from_utf8`, whose loop is already vectorised; the
+//! rule pass then looks at each byte once. Because every byte the rules care about
+//! (`/`, `+`, `#`, NUL) is ASCII, checking bytes of valid UTF-8 can never confuse them
+//! with a part of a multi-byte character.
+
+use crate::TopicError;
+
+/// Longest topic name or filter: the length prefix of a UTF-8 Encoded String is two
+/// bytes, v5 [MQTT-4.7.3-3], v3.1.1 [MQTT-4.7.3-3].
+pub const MAX_TOPIC_LEN: usize = 65_535;
+
+/// Length and encoding rules shared by names and filters; returns the text.
+fn check_string(bytes: &[u8]) -> Result<&str, TopicError> {
+    // "All Topic Names and Topic Filters MUST be at least one character long"
+    if bytes.is_empty() {
+        return Err(TopicError::Empty);
+    }
+    // "they MUST NOT encode to more than 65,535 bytes"; checked before UTF-8 so an
+    // oversized input costs nothing more than its length.
+    if bytes.len() > MAX_TOPIC_LEN {
+        return Err(TopicError::TooLong);
+    }
+    // "MUST be well-formed UTF-8 ... MUST NOT include encodings of code points between
+    // U+D800 and U+DFFF": `from_utf8` rejects surrogates and overlong forms.
+    core::str::from_utf8(bytes).map_err(|_| TopicError::InvalidUtf8)
+}
+
+/// Checks a topic name (§4.7) and returns it as text.
+pub(crate) fn topic_name(bytes: &[u8]) -> Result<&str, TopicError> {
+    let text = check_string(bytes)?;
+    for &b in bytes {
+        match b {
+            // "Topic Names and Topic Filters MUST NOT include the null character"
+            0 => return Err(TopicError::NullCharacter),
+            // "The Topic Name in the PUBLISH packet MUST NOT contain wildcard characters"
+            b'+' | b'#' => return Err(TopicError::WildcardInTopicName),
+            _ => {}
+        }
+    }
+    Ok(text)
+}
+
+/// Checks a topic filter (§4.7) and returns it as text.
+pub(crate) fn topic_filter(bytes: &[u8]) -> Result<&str, TopicError> {
+    let text = check_string(bytes)?;
+    // A wildcard must start a level: the byte before it is a separator, or it is first.
+    let mut previous = b'/';
+    let mut rest = bytes.iter().copied().peekable();
+    while let Some(b) = rest.next() {
+        match b {
+            0 => return Err(TopicError::NullCharacter),
+            // "Where it is used, it MUST occupy an entire level of the filter"
+            b'+' if previous != b'/' || !matches!(rest.peek(), None | Some(b'/')) => {
+                return Err(TopicError::PlusNotWholeLevel);
+            }
+            // "MUST be specified either on its own or following a topic level separator.
+            // In either case it MUST be the last character specified in the Topic Filter"
+            b'#' if previous != b'/' || rest.peek().is_some() => {
+                return Err(TopicError::HashNotWholeLastLevel);
+            }
+            _ => {}
+        }
+        previous = b;
+    }
+    Ok(text)
+}
+
+/// True when a validated filter contains `+` or `#`.
+pub(crate) fn has_wildcards(bytes: &[u8]) -> bool {
+    bytes.iter().any(|&b| b == b'+' || b == b'#')
+}
