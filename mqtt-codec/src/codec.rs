@@ -1,0 +1,308 @@
+//! Streaming: split whole frames off a receive buffer and decode them, and
+//! encode under a peer's Maximum Packet Size.
+
+use bytes::{Buf, BufMut, BytesMut};
+
+use crate::error::{DecodeError, EncodeError};
+use crate::header::{HeaderStatus, read_fixed_header};
+use crate::packet::Packet;
+use crate::version::ProtocolVersion;
+
+/// The outcome of [`Decoder::decode`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decoded {
+    /// A whole packet, removed from the buffer.
+    Packet(Packet),
+    /// The buffer does not hold a whole packet yet; nothing was consumed.
+    Incomplete {
+        /// Bytes still missing, once the fixed header has been received;
+        /// `None` while the buffer ends inside the fixed header.
+        missing: Option<usize>,
+    },
+}
+
+/// Decodes a stream of packets from a growing buffer, one direction of one
+/// connection.
+///
+/// Framing comes first: the fixed header is read and checked (type, reserved
+/// flags, remaining length, Maximum Packet Size) before the body is waited
+/// for, so a partial frame is never parsed further than its fixed header and
+/// an oversized one is refused before it is buffered. The body is then parsed
+/// exactly once, and every string and payload of the packet is a slice of the
+/// received bytes.
+///
+/// Errors are sticky: after one, the stream cannot be resynchronised and
+/// every later call returns the same error.
+#[derive(Debug, Clone)]
+pub struct Decoder {
+    version: ProtocolVersion,
+    max_packet_size: u32,
+    error: Option<DecodeError>,
+}
+
+impl Decoder {
+    /// A decoder for `version` without a size limit beyond the protocol's
+    /// (268,435,460 bytes).
+    pub fn new(version: ProtocolVersion) -> Self {
+        Self {
+            version,
+            max_packet_size: u32::MAX,
+            error: None,
+        }
+    }
+
+    /// Refuses any packet larger than `max` bytes in total, fixed header
+    /// included, as v5 §3.1.2.11.4 measures it.
+    pub fn with_max_packet_size(mut self, max: u32) -> Self {
+        self.max_packet_size = max;
+        self
+    }
+
+    /// The version packets other than CONNECT are read with.
+    pub fn version(&self) -> ProtocolVersion {
+        self.version
+    }
+
+    /// Changes the version, for example once a CONNACK confirms it.
+    pub fn set_version(&mut self, version: ProtocolVersion) {
+        self.version = version;
+    }
+
+    /// Decodes the next packet from the front of `buf`.
+    ///
+    /// A decoded CONNECT sets the decoder's version to the one it carries,
+    /// since every later packet on the connection uses it.
+    pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Decoded, DecodeError> {
+        if let Some(err) = self.error {
+            return Err(err);
+        }
+        let result = self.decode_frame(buf);
+        if let Err(err) = result {
+            self.error = Some(err);
+        }
+        result
+    }
+
+    fn decode_frame(&mut self, buf: &mut BytesMut) -> Result<Decoded, DecodeError> {
+        let header = match read_fixed_header(buf, self.version)? {
+            HeaderStatus::Complete(header) => header,
+            HeaderStatus::Incomplete => return Ok(Decoded::Incomplete { missing: None }),
+        };
+        let frame_len = header.frame_len();
+        if frame_len > self.max_packet_size as usize {
+            return Err(DecodeError::PacketTooLarge {
+                size: u32::try_from(frame_len).unwrap_or(u32::MAX),
+                max: self.max_packet_size,
+            });
+        }
+        if buf.len() < frame_len {
+            return Ok(Decoded::Incomplete {
+                missing: Some(frame_len - buf.len()),
+            });
+        }
+        let mut frame = buf.split_to(frame_len);
+        frame.advance(header.header_len);
+        let packet = Packet::decode_body(&header, &frame.freeze(), self.version)?;
+        if let Packet::Connect(connect) = &packet {
+            self.version = connect.protocol_version;
+        }
+        Ok(Decoded::Packet(packet))
+    }
+}
+
+/// Encodes packets for one direction of one connection.
+#[derive(Debug, Clone, Copy)]
+pub struct Encoder {
+    version: ProtocolVersion,
+    max_packet_size: u32,
+}
+
+impl Encoder {
+    /// An encoder for `version` without a limit beyond the protocol's.
+    pub fn new(version: ProtocolVersion) -> Self {
+        Self {
+            version,
+            max_packet_size: u32::MAX,
+        }
+    }
+
+    /// Refuses packets larger than the peer's Maximum Packet Size
+    /// (v5 [MQTT-3.1.2-24], [MQTT-3.2.2-15]).
+    pub fn with_max_packet_size(mut self, max: u32) -> Self {
+        self.max_packet_size = max;
+        self
+    }
+
+    /// The version packets are written in.
+    pub fn version(&self) -> ProtocolVersion {
+        self.version
+    }
+
+    /// Changes the version.
+    pub fn set_version(&mut self, version: ProtocolVersion) {
+        self.version = version;
+    }
+
+    /// Encodes `packet` into `buf`; on error nothing is written.
+    pub fn encode(&self, packet: &Packet, buf: &mut impl BufMut) -> Result<usize, EncodeError> {
+        let len = packet.encoded_len(self.version)?;
+        if len > self.max_packet_size as usize {
+            return Err(EncodeError::PacketTooLarge {
+                size: len,
+                max: self.max_packet_size as usize,
+            });
+        }
+        packet.encode(self.version, buf)
+    }
+}
+
+/// A [`Decoder`] and an [`Encoder`] for one connection; with the
+/// `tokio-util` feature it implements `tokio_util::codec::{Decoder, Encoder}`.
+#[derive(Debug, Clone)]
+pub struct MqttCodec {
+    /// The receiving half.
+    pub decoder: Decoder,
+    /// The sending half.
+    pub encoder: Encoder,
+}
+
+impl MqttCodec {
+    /// A codec for `version` in both directions.
+    pub fn new(version: ProtocolVersion) -> Self {
+        Self {
+            decoder: Decoder::new(version),
+            encoder: Encoder::new(version),
+        }
+    }
+}
+
+/// Errors of the `tokio-util` codec: I/O or protocol.
+#[cfg(feature = "tokio-util")]
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CodecError {
+    /// The transport failed.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// A received packet was refused.
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    /// A packet could not be encoded.
+    #[error(transparent)]
+    Encode(#[from] EncodeError),
+}
+
+#[cfg(feature = "tokio-util")]
+impl tokio_util::codec::Decoder for MqttCodec {
+    type Item = Packet;
+    type Error = CodecError;
+
+    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Packet>, CodecError> {
+        // No `reserve(missing)`: the announced length is not trusted to size
+        // memory; the buffer grows only with bytes actually received.
+        match self.decoder.decode(src)? {
+            Decoded::Packet(packet) => Ok(Some(packet)),
+            Decoded::Incomplete { .. } => Ok(None),
+        }
+    }
+}
+
+#[cfg(feature = "tokio-util")]
+impl tokio_util::codec::Encoder<&Packet> for MqttCodec {
+    type Error = CodecError;
+
+    fn encode(&mut self, item: &Packet, dst: &mut BytesMut) -> Result<(), CodecError> {
+        self.encoder.encode(item, dst)?;
+        Ok(())
+    }
+}
+
+#[cfg(feature = "tokio-util")]
+impl tokio_util::codec::Encoder<Packet> for MqttCodec {
+    type Error = CodecError;
+
+    fn encode(&mut self, item: Packet, dst: &mut BytesMut) -> Result<(), CodecError> {
+        self.encoder.encode(&item, dst)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+    use super::*;
+
+    /// A partial frame reports exactly how much is missing.
+    #[test]
+    fn incomplete_frame_reports_missing_bytes() {
+        let mut decoder = Decoder::new(ProtocolVersion::V3_1_1);
+        let mut buf = BytesMut::from(&[0x30u8][..]);
+        assert_eq!(
+            decoder.decode(&mut buf),
+            Ok(Decoded::Incomplete { missing: None })
+        );
+        buf.extend_from_slice(&[0x05, 0x00, 0x01]);
+        assert_eq!(
+            decoder.decode(&mut buf),
+            Ok(Decoded::Incomplete { missing: Some(3) })
+        );
+        buf.extend_from_slice(b"tab");
+        let Decoded::Packet(Packet::Publish(p)) = decoder.decode(&mut buf).unwrap() else {
+            panic!()
+        };
+        assert_eq!(&p.payload[..], b"ab");
+        assert!(buf.is_empty());
+    }
+
+    /// v5 §3.1.2.11.4: refused as soon as the fixed header is read.
+    #[test]
+    fn oversized_frame_is_refused_from_its_fixed_header() {
+        let mut decoder = Decoder::new(ProtocolVersion::V5).with_max_packet_size(100);
+        let mut buf = BytesMut::from(&[0x30u8, 0xFF, 0x7F][..]);
+        let err = decoder.decode(&mut buf).unwrap_err();
+        assert_eq!(
+            err,
+            DecodeError::PacketTooLarge {
+                size: 16_386,
+                max: 100
+            }
+        );
+        assert_eq!(err.reason_code(), crate::ReasonCode::PacketTooLarge);
+        // Sticky.
+        assert_eq!(decoder.decode(&mut BytesMut::new()), Err(err));
+    }
+
+    #[test]
+    fn connect_sets_the_version() {
+        let mut decoder = Decoder::new(ProtocolVersion::V3_1_1);
+        let mut buf = BytesMut::new();
+        let connect = crate::Connect::new(
+            ProtocolVersion::V5,
+            crate::MqttString::try_from("c").unwrap(),
+        );
+        Packet::from(connect)
+            .encode(ProtocolVersion::V5, &mut buf)
+            .unwrap();
+        buf.extend_from_slice(&[0xF0, 0x00]);
+        assert!(matches!(
+            decoder.decode(&mut buf),
+            Ok(Decoded::Packet(Packet::Connect(_)))
+        ));
+        assert_eq!(decoder.version(), ProtocolVersion::V5);
+        assert!(matches!(
+            decoder.decode(&mut buf),
+            Ok(Decoded::Packet(Packet::Auth(_)))
+        ));
+    }
+
+    #[test]
+    fn encoder_refuses_packets_over_the_peer_maximum_and_writes_nothing() {
+        let encoder = Encoder::new(ProtocolVersion::V5).with_max_packet_size(3);
+        let mut buf = BytesMut::new();
+        let packet: Packet = crate::PubAck::new(crate::PacketId::new(1).unwrap())
+            .with_reason(crate::PubAckReasonCode::QuotaExceeded)
+            .into();
+        assert!(encoder.encode(&packet, &mut buf).is_err());
+        assert!(buf.is_empty());
+    }
+}

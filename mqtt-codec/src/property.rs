@@ -1,0 +1,905 @@
+//! MQTT 5.0 properties (v5 §2.2.2): the identifier table, which packet may
+//! carry which property, and one parser and one writer for all of them.
+//!
+//! A property block is checked completely when it is decoded: every
+//! identifier known and allowed in its packet, no forbidden repetition,
+//! every value in range and every string valid. Single-valued properties are
+//! then stored as typed fields; the repeatable ones (User Property, and
+//! Subscription Identifier in PUBLISH) stay as a zero-copy view of the block
+//! that is iterated lazily, so decoding allocates nothing however many there are.
+
+use core::fmt;
+use core::num::{NonZeroU16, NonZeroU32};
+
+use bytes::{BufMut, Bytes};
+use mqtt_topic::TopicName;
+
+use crate::coding::{
+    MAX_VARIABLE_BYTE_INTEGER, PResult, be_u16, be_u32, byte, length_prefixed, put_length_prefixed,
+    put_var_int, var_int, var_int_len,
+};
+use crate::error::{DecodeError, EncodeError};
+use crate::header::PacketType;
+use crate::types::{MAX_STRING_LEN, MqttString, QoS, validate_string};
+
+macro_rules! property_ids {
+    ($($variant:ident = $id:literal, $kind:ident, $text:literal;)+) => {
+        /// The 27 property identifiers of MQTT 5.0 (v5 §2.2.2.2, Table 2-4).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[non_exhaustive]
+        pub enum PropertyId {
+            $(#[doc = $text] $variant = $id,)+
+        }
+
+        impl PropertyId {
+            /// The property for an identifier, if MQTT 5.0 defines it.
+            pub const fn from_u8(id: u8) -> Option<Self> {
+                match id {
+                    $($id => Some(Self::$variant),)+
+                    _ => None,
+                }
+            }
+
+            /// Every property, in identifier order.
+            pub const ALL: [PropertyId; 27] = [$(Self::$variant,)+];
+
+            const fn kind(self) -> Kind {
+                match self {
+                    $(Self::$variant => Kind::$kind,)+
+                }
+            }
+        }
+    };
+}
+
+property_ids! {
+    PayloadFormatIndicator = 0x01, Byte, "Payload Format Indicator (Byte)";
+    MessageExpiryInterval = 0x02, Four, "Message Expiry Interval (Four Byte Integer)";
+    ContentType = 0x03, Str, "Content Type (UTF-8 String)";
+    ResponseTopic = 0x08, Str, "Response Topic (UTF-8 String)";
+    CorrelationData = 0x09, Bin, "Correlation Data (Binary Data)";
+    SubscriptionIdentifier = 0x0B, Var, "Subscription Identifier (Variable Byte Integer)";
+    SessionExpiryInterval = 0x11, Four, "Session Expiry Interval (Four Byte Integer)";
+    AssignedClientIdentifier = 0x12, Str, "Assigned Client Identifier (UTF-8 String)";
+    ServerKeepAlive = 0x13, Two, "Server Keep Alive (Two Byte Integer)";
+    AuthenticationMethod = 0x15, Str, "Authentication Method (UTF-8 String)";
+    AuthenticationData = 0x16, Bin, "Authentication Data (Binary Data)";
+    RequestProblemInformation = 0x17, Byte, "Request Problem Information (Byte)";
+    WillDelayInterval = 0x18, Four, "Will Delay Interval (Four Byte Integer)";
+    RequestResponseInformation = 0x19, Byte, "Request Response Information (Byte)";
+    ResponseInformation = 0x1A, Str, "Response Information (UTF-8 String)";
+    ServerReference = 0x1C, Str, "Server Reference (UTF-8 String)";
+    ReasonString = 0x1F, Str, "Reason String (UTF-8 String)";
+    ReceiveMaximum = 0x21, Two, "Receive Maximum (Two Byte Integer)";
+    TopicAliasMaximum = 0x22, Two, "Topic Alias Maximum (Two Byte Integer)";
+    TopicAlias = 0x23, Two, "Topic Alias (Two Byte Integer)";
+    MaximumQoS = 0x24, Byte, "Maximum QoS (Byte)";
+    RetainAvailable = 0x25, Byte, "Retain Available (Byte)";
+    UserProperty = 0x26, Pair, "User Property (UTF-8 String Pair)";
+    MaximumPacketSize = 0x27, Four, "Maximum Packet Size (Four Byte Integer)";
+    WildcardSubscriptionAvailable = 0x28, Byte, "Wildcard Subscription Available (Byte)";
+    SubscriptionIdentifierAvailable = 0x29, Byte, "Subscription Identifier Available (Byte)";
+    SharedSubscriptionAvailable = 0x2A, Byte, "Shared Subscription Available (Byte)";
+}
+
+impl PropertyId {
+    const fn bit(self) -> u64 {
+        1 << (self as u8)
+    }
+}
+
+/// Wire representation of a property value (v5 §1.5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Byte,
+    Two,
+    Four,
+    Var,
+    Str,
+    Bin,
+    Pair,
+}
+
+/// A property value as it sits in the block, borrowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RawValue<'a> {
+    Byte(u8),
+    Two(u16),
+    Four(u32),
+    Var(u32),
+    Str(&'a [u8]),
+    Bin(&'a [u8]),
+    Pair(&'a [u8], &'a [u8]),
+}
+
+impl RawValue<'_> {
+    /// Bytes the value takes, or an error when a field cannot be encoded.
+    fn encoded_len(&self, id: PropertyId) -> Result<usize, EncodeError> {
+        let too_long = |data: &[u8]| data.len() > MAX_STRING_LEN;
+        Ok(match *self {
+            Self::Byte(_) => 1,
+            Self::Two(_) => 2,
+            Self::Four(_) => 4,
+            Self::Var(v) if v > MAX_VARIABLE_BYTE_INTEGER || v == 0 => {
+                return Err(EncodeError::ValueOutOfRange(id));
+            }
+            Self::Var(v) => var_int_len(v),
+            Self::Str(s) if too_long(s) => return Err(EncodeError::InvalidString),
+            Self::Bin(b) if too_long(b) => return Err(EncodeError::BinaryTooLong),
+            Self::Str(s) | Self::Bin(s) => 2 + s.len(),
+            Self::Pair(k, v) if too_long(k) || too_long(v) => {
+                return Err(EncodeError::InvalidString);
+            }
+            Self::Pair(k, v) => 4 + k.len() + v.len(),
+        })
+    }
+
+    fn put(&self, buf: &mut impl BufMut) {
+        match *self {
+            Self::Byte(v) => buf.put_u8(v),
+            Self::Two(v) => buf.put_u16(v),
+            Self::Four(v) => buf.put_u32(v),
+            Self::Var(v) => put_var_int(buf, v),
+            Self::Str(s) | Self::Bin(s) => put_length_prefixed(buf, s),
+            Self::Pair(k, v) => {
+                put_length_prefixed(buf, k);
+                put_length_prefixed(buf, v);
+            }
+        }
+    }
+}
+
+/// Parses one property (identifier and value) without judging it.
+fn raw_property(input: &[u8]) -> PResult<'_, (PropertyId, RawValue<'_>)> {
+    let (input, id) = var_int(input)?;
+    // Every identifier of MQTT 5.0 fits in one byte, so a longer one is unknown.
+    let Some(id) = u8::try_from(id).ok().and_then(PropertyId::from_u8) else {
+        return Err(nom::Err::Failure(DecodeError::UnknownProperty(id)));
+    };
+    let (input, value) = match id.kind() {
+        Kind::Byte => byte(input).map(|(i, v)| (i, RawValue::Byte(v)))?,
+        Kind::Two => be_u16(input).map(|(i, v)| (i, RawValue::Two(v)))?,
+        Kind::Four => be_u32(input).map(|(i, v)| (i, RawValue::Four(v)))?,
+        Kind::Var => var_int(input).map(|(i, v)| (i, RawValue::Var(v)))?,
+        Kind::Str => length_prefixed(input).map(|(i, v)| (i, RawValue::Str(v)))?,
+        Kind::Bin => length_prefixed(input).map(|(i, v)| (i, RawValue::Bin(v)))?,
+        Kind::Pair => {
+            let (input, key) = length_prefixed(input)?;
+            let (input, value) = length_prefixed(input)?;
+            (input, RawValue::Pair(key, value))
+        }
+    };
+    Ok((input, (id, value)))
+}
+
+/// Iterates the properties of a block that was validated when decoded.
+#[derive(Clone)]
+struct RawProperties<'a>(&'a [u8]);
+
+impl<'a> Iterator for RawProperties<'a> {
+    type Item = (PropertyId, RawValue<'a>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        // The block was validated, so an error cannot happen; stop if it does.
+        let (rest, item) = raw_property(self.0).ok()?;
+        self.0 = rest;
+        Some(item)
+    }
+}
+
+/// A typed property value: how it is read from and written to the wire.
+pub(crate) trait PropertyValue: Sized {
+    fn from_raw(id: PropertyId, raw: RawValue<'_>, frame: &Bytes) -> Result<Self, DecodeError>;
+    fn to_raw(&self, id: PropertyId) -> RawValue<'_>;
+}
+
+fn invalid<T>(id: PropertyId) -> Result<T, DecodeError> {
+    Err(DecodeError::InvalidPropertyValue(id))
+}
+
+impl PropertyValue for bool {
+    fn from_raw(id: PropertyId, raw: RawValue<'_>, _: &Bytes) -> Result<Self, DecodeError> {
+        // "It is a Protocol Error to include ... a value other than 0 or 1."
+        match raw {
+            RawValue::Byte(0) => Ok(false),
+            RawValue::Byte(1) => Ok(true),
+            _ => invalid(id),
+        }
+    }
+    fn to_raw(&self, _: PropertyId) -> RawValue<'_> {
+        RawValue::Byte(u8::from(*self))
+    }
+}
+
+impl PropertyValue for QoS {
+    fn from_raw(id: PropertyId, raw: RawValue<'_>, _: &Bytes) -> Result<Self, DecodeError> {
+        // Maximum QoS is 0 or 1 (v5 §3.2.2.3.4).
+        match raw {
+            RawValue::Byte(0) => Ok(QoS::AtMostOnce),
+            RawValue::Byte(1) => Ok(QoS::AtLeastOnce),
+            _ => invalid(id),
+        }
+    }
+    fn to_raw(&self, _: PropertyId) -> RawValue<'_> {
+        RawValue::Byte(self.bits())
+    }
+}
+
+/// Payload Format Indicator values (v5 §3.3.2.3.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum PayloadFormat {
+    /// 0: unspecified bytes.
+    #[default]
+    Unspecified = 0,
+    /// 1: UTF-8 encoded character data.
+    Utf8 = 1,
+}
+
+impl PropertyValue for PayloadFormat {
+    fn from_raw(id: PropertyId, raw: RawValue<'_>, _: &Bytes) -> Result<Self, DecodeError> {
+        match raw {
+            RawValue::Byte(0) => Ok(Self::Unspecified),
+            RawValue::Byte(1) => Ok(Self::Utf8),
+            _ => invalid(id),
+        }
+    }
+    fn to_raw(&self, _: PropertyId) -> RawValue<'_> {
+        RawValue::Byte(*self as u8)
+    }
+}
+
+impl PropertyValue for u16 {
+    fn from_raw(id: PropertyId, raw: RawValue<'_>, _: &Bytes) -> Result<Self, DecodeError> {
+        match raw {
+            RawValue::Two(v) => Ok(v),
+            _ => invalid(id),
+        }
+    }
+    fn to_raw(&self, _: PropertyId) -> RawValue<'_> {
+        RawValue::Two(*self)
+    }
+}
+
+impl PropertyValue for NonZeroU16 {
+    fn from_raw(id: PropertyId, raw: RawValue<'_>, _: &Bytes) -> Result<Self, DecodeError> {
+        // Receive Maximum 0 and Topic Alias 0 are errors (v5 §3.1.2.11.3, [MQTT-3.3.2-8]).
+        match raw {
+            RawValue::Two(v) => NonZeroU16::new(v).map_or_else(|| invalid(id), Ok),
+            _ => invalid(id),
+        }
+    }
+    fn to_raw(&self, _: PropertyId) -> RawValue<'_> {
+        RawValue::Two(self.get())
+    }
+}
+
+impl PropertyValue for u32 {
+    fn from_raw(id: PropertyId, raw: RawValue<'_>, _: &Bytes) -> Result<Self, DecodeError> {
+        match raw {
+            RawValue::Four(v) => Ok(v),
+            _ => invalid(id),
+        }
+    }
+    fn to_raw(&self, _: PropertyId) -> RawValue<'_> {
+        RawValue::Four(*self)
+    }
+}
+
+impl PropertyValue for NonZeroU32 {
+    fn from_raw(id: PropertyId, raw: RawValue<'_>, _: &Bytes) -> Result<Self, DecodeError> {
+        // Maximum Packet Size 0 and Subscription Identifier 0 are errors
+        // (v5 §3.1.2.11.4, §3.8.2.1.2).
+        match raw {
+            RawValue::Four(v) | RawValue::Var(v) => {
+                NonZeroU32::new(v).map_or_else(|| invalid(id), Ok)
+            }
+            _ => invalid(id),
+        }
+    }
+    fn to_raw(&self, id: PropertyId) -> RawValue<'_> {
+        match id.kind() {
+            Kind::Var => RawValue::Var(self.get()),
+            _ => RawValue::Four(self.get()),
+        }
+    }
+}
+
+impl PropertyValue for MqttString {
+    fn from_raw(id: PropertyId, raw: RawValue<'_>, frame: &Bytes) -> Result<Self, DecodeError> {
+        match raw {
+            RawValue::Str(s) => {
+                validate_string(s)?;
+                MqttString::from_bytes(frame.slice_ref(s))
+            }
+            _ => invalid(id),
+        }
+    }
+    fn to_raw(&self, _: PropertyId) -> RawValue<'_> {
+        RawValue::Str(self.as_bytes())
+    }
+}
+
+impl PropertyValue for TopicName {
+    fn from_raw(id: PropertyId, raw: RawValue<'_>, frame: &Bytes) -> Result<Self, DecodeError> {
+        // v5 [MQTT-3.3.2-13], [MQTT-3.3.2-14]: a Response Topic is a topic name.
+        match raw {
+            RawValue::Str(s) => TopicName::from_bytes(frame.slice_ref(s)).map_err(|e| {
+                crate::packet::topic_error_to_string_error(e).unwrap_or(DecodeError::TopicName(e))
+            }),
+            _ => invalid(id),
+        }
+    }
+    fn to_raw(&self, _: PropertyId) -> RawValue<'_> {
+        RawValue::Str(self.as_bytes())
+    }
+}
+
+impl PropertyValue for Bytes {
+    fn from_raw(id: PropertyId, raw: RawValue<'_>, frame: &Bytes) -> Result<Self, DecodeError> {
+        match raw {
+            RawValue::Bin(b) => Ok(frame.slice_ref(b)),
+            _ => invalid(id),
+        }
+    }
+    fn to_raw(&self, _: PropertyId) -> RawValue<'_> {
+        RawValue::Bin(self)
+    }
+}
+
+/// A packet's property block as a typed set.
+pub(crate) trait PropertySet: Default {
+    /// The packet type named in errors.
+    const PACKET: PacketType;
+    /// Bit mask of the identifiers this packet allows.
+    const ALLOWED: u64;
+    /// Identifiers that may repeat in this packet.
+    const REPEATABLE: u64 = PropertyId::UserProperty.bit();
+
+    /// Stores a single-valued property; repeatable ones are only validated.
+    fn accept(
+        &mut self,
+        id: PropertyId,
+        raw: RawValue<'_>,
+        frame: &Bytes,
+    ) -> Result<(), DecodeError>;
+    /// Keeps the validated block for the lazy views, then checks rules that
+    /// span properties.
+    fn finish(&mut self, block: Bytes) -> Result<(), DecodeError>;
+    /// Hands every property to `f` in wire order.
+    fn for_each<'a>(&'a self, f: &mut dyn FnMut(PropertyId, RawValue<'a>));
+}
+
+/// Decodes a property length and the block it covers.
+pub(crate) fn decode_properties<'a, P: PropertySet>(
+    frame: &Bytes,
+    input: &'a [u8],
+) -> PResult<'a, P> {
+    let (input, len) = var_int(input)?;
+    let (rest, block) = nom::bytes::complete::take(len)(input)?;
+    let mut props = P::default();
+    let mut seen: u64 = 0;
+    let mut cursor = block;
+    let fail = |e| Err(nom::Err::Failure(e));
+    while !cursor.is_empty() {
+        let (next, (id, raw)) = raw_property(cursor)?;
+        if P::ALLOWED & id.bit() == 0 {
+            return fail(DecodeError::PropertyNotAllowed {
+                property: id,
+                packet: P::PACKET,
+            });
+        }
+        if seen & id.bit() != 0 && P::REPEATABLE & id.bit() == 0 {
+            return fail(DecodeError::DuplicateProperty(id));
+        }
+        seen |= id.bit();
+        if let Err(e) = props.accept(id, raw, frame) {
+            return fail(e);
+        }
+        cursor = next;
+    }
+    if let Err(e) = props.finish(frame.slice_ref(block)) {
+        return fail(e);
+    }
+    Ok((rest, props))
+}
+
+/// Bytes of the block (without its length prefix).
+pub(crate) fn properties_block_len(props: &impl PropertySet) -> Result<usize, EncodeError> {
+    let mut total: usize = 0;
+    let mut error = None;
+    props.for_each(&mut |id, raw| match raw.encoded_len(id) {
+        Ok(len) => total = total.saturating_add(1 + len),
+        Err(e) => error = Some(e),
+    });
+    match error {
+        Some(e) => Err(e),
+        None if total > MAX_VARIABLE_BYTE_INTEGER as usize => Err(EncodeError::PacketTooLarge {
+            size: total,
+            max: MAX_VARIABLE_BYTE_INTEGER as usize,
+        }),
+        None => Ok(total),
+    }
+}
+
+/// Bytes of the property length plus the block.
+pub(crate) fn properties_len(block_len: usize) -> usize {
+    var_int_len(u32::try_from(block_len).unwrap_or(u32::MAX)) + block_len
+}
+
+/// Writes the property length and the block; `block_len` comes from
+/// [`properties_block_len`], which validated every value.
+pub(crate) fn put_properties(props: &impl PropertySet, block_len: usize, buf: &mut impl BufMut) {
+    put_var_int(buf, u32::try_from(block_len).unwrap_or(u32::MAX));
+    props.for_each(&mut |id, raw| {
+        buf.put_u8(id as u8);
+        raw.put(buf);
+    });
+}
+
+/// User Properties (v5 §3.1.2.11.8 and its siblings): name-value pairs
+/// whose order is kept ([MQTT-3.3.2-18]).
+///
+/// Decoded ones are a view of the received property block, iterated without
+/// allocating; pushing a pair turns the view into an owned list.
+#[derive(Clone, Default)]
+pub struct UserProperties(Repeated<(MqttString, MqttString)>);
+
+#[derive(Clone)]
+enum Repeated<T> {
+    Block(Bytes),
+    List(alloc::vec::Vec<T>),
+}
+
+impl<T> Default for Repeated<T> {
+    fn default() -> Self {
+        Self::Block(Bytes::new())
+    }
+}
+
+impl UserProperties {
+    /// No user properties.
+    pub const fn new() -> Self {
+        Self(Repeated::Block(Bytes::new()))
+    }
+
+    /// Appends a pair.
+    pub fn push(&mut self, name: MqttString, value: MqttString) {
+        if let Repeated::Block(_) = self.0 {
+            let list = self.iter_owned().collect();
+            self.0 = Repeated::List(list);
+        }
+        if let Repeated::List(list) = &mut self.0 {
+            list.push((name, value));
+        }
+    }
+
+    /// The pairs in order, as string slices.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
+        fn as_str(b: &[u8]) -> &str {
+            core::str::from_utf8(b).unwrap_or_default()
+        }
+        let (block, list): (&[u8], &[(MqttString, MqttString)]) = match &self.0 {
+            Repeated::Block(block) => (block, &[]),
+            Repeated::List(list) => (&[], list),
+        };
+        RawProperties(block)
+            .filter_map(move |(_, raw)| match raw {
+                RawValue::Pair(k, v) => Some((as_str(k), as_str(v))),
+                _ => None,
+            })
+            .chain(list.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+    }
+
+    /// The pairs in order as zero-copy owned strings.
+    pub fn iter_owned(&self) -> impl Iterator<Item = (MqttString, MqttString)> + '_ {
+        let (block, list): (Option<&Bytes>, &[(MqttString, MqttString)]) = match &self.0 {
+            Repeated::Block(block) => (Some(block), &[]),
+            Repeated::List(list) => (None, list),
+        };
+        let block_pairs = block.into_iter().flat_map(|block| {
+            RawProperties(block).filter_map(move |(_, raw)| match raw {
+                RawValue::Pair(k, v) => Some((
+                    MqttString::from_bytes(block.slice_ref(k)).unwrap_or_default(),
+                    MqttString::from_bytes(block.slice_ref(v)).unwrap_or_default(),
+                )),
+                _ => None,
+            })
+        });
+        block_pairs.chain(list.iter().cloned())
+    }
+
+    /// Number of pairs.
+    pub fn len(&self) -> usize {
+        self.iter().count()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.iter().next().is_none()
+    }
+
+    fn for_each<'a>(&'a self, f: &mut dyn FnMut(PropertyId, RawValue<'a>)) {
+        for (k, v) in self.iter() {
+            f(
+                PropertyId::UserProperty,
+                RawValue::Pair(k.as_bytes(), v.as_bytes()),
+            );
+        }
+    }
+}
+
+impl PartialEq for UserProperties {
+    fn eq(&self, other: &Self) -> bool {
+        self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for UserProperties {}
+
+impl fmt::Debug for UserProperties {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl<K: Into<MqttString>, V: Into<MqttString>> FromIterator<(K, V)> for UserProperties {
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
+        Self(Repeated::List(
+            iter.into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        ))
+    }
+}
+
+/// The Subscription Identifiers of a PUBLISH sent by a server: one for each
+/// matching subscription that has one (v5 §3.3.2.3.8, §3.3.4).
+#[derive(Clone, Default)]
+pub struct SubscriptionIdentifiers(Repeated<NonZeroU32>);
+
+impl SubscriptionIdentifiers {
+    /// None.
+    pub const fn new() -> Self {
+        Self(Repeated::Block(Bytes::new()))
+    }
+
+    /// Appends an identifier (1 to 268,435,455; larger values fail to encode).
+    pub fn push(&mut self, id: NonZeroU32) {
+        if let Repeated::Block(_) = self.0 {
+            let list = self.iter().collect();
+            self.0 = Repeated::List(list);
+        }
+        if let Repeated::List(list) = &mut self.0 {
+            list.push(id);
+        }
+    }
+
+    /// The identifiers in wire order.
+    pub fn iter(&self) -> impl Iterator<Item = NonZeroU32> + '_ {
+        let (block, list): (&[u8], &[NonZeroU32]) = match &self.0 {
+            Repeated::Block(block) => (block, &[]),
+            Repeated::List(list) => (&[], list),
+        };
+        RawProperties(block)
+            .filter_map(|(_, raw)| match raw {
+                RawValue::Var(v) => NonZeroU32::new(v),
+                _ => None,
+            })
+            .chain(list.iter().copied())
+    }
+
+    /// Number of identifiers.
+    pub fn len(&self) -> usize {
+        self.iter().count()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.iter().next().is_none()
+    }
+
+    fn for_each<'a>(&'a self, f: &mut dyn FnMut(PropertyId, RawValue<'a>)) {
+        for id in self.iter() {
+            f(PropertyId::SubscriptionIdentifier, RawValue::Var(id.get()));
+        }
+    }
+}
+
+impl PartialEq for SubscriptionIdentifiers {
+    fn eq(&self, other: &Self) -> bool {
+        self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for SubscriptionIdentifiers {}
+
+impl fmt::Debug for SubscriptionIdentifiers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl FromIterator<NonZeroU32> for SubscriptionIdentifiers {
+    fn from_iter<I: IntoIterator<Item = NonZeroU32>>(iter: I) -> Self {
+        Self(Repeated::List(iter.into_iter().collect()))
+    }
+}
+
+/// Validates a repeatable property that is kept in the block view.
+fn check_repeatable(id: PropertyId, raw: RawValue<'_>) -> Result<(), DecodeError> {
+    match raw {
+        // v5 [MQTT-1.5.7-1]: both strings of a pair are UTF-8 strings.
+        RawValue::Pair(k, v) => {
+            validate_string(k)?;
+            validate_string(v)
+        }
+        RawValue::Var(0) => invalid(id),
+        _ => Ok(()),
+    }
+}
+
+macro_rules! property_set {
+    (
+        $(#[$meta:meta])*
+        $name:ident for $packet:ident {
+            $($(#[$fmeta:meta])* $field:ident: $ty:ty = $id:ident,)*
+        }
+        $(repeat $rfield:ident: $rty:ident = $rid:ident;)?
+        $(check $check:path;)?
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Default, PartialEq, Eq)]
+        #[non_exhaustive]
+        pub struct $name {
+            $($(#[$fmeta])* pub $field: Option<$ty>,)*
+            $(
+                #[doc = "Repeatable: each value in order."]
+                pub $rfield: $rty,
+            )?
+            /// User Properties, in order.
+            pub user_properties: UserProperties,
+        }
+
+        impl $name {
+            /// Whether no property is set.
+            pub fn is_empty(&self) -> bool {
+                let mut empty = true;
+                PropertySet::for_each(self, &mut |_, _| empty = false);
+                empty
+            }
+        }
+
+        impl PropertySet for $name {
+            const PACKET: PacketType = PacketType::$packet;
+            const ALLOWED: u64 = 0 $(| PropertyId::$id.bit())* $(| PropertyId::$rid.bit())?
+                | PropertyId::UserProperty.bit();
+            const REPEATABLE: u64 = PropertyId::UserProperty.bit() $(| PropertyId::$rid.bit())?;
+
+            fn accept(
+                &mut self,
+                id: PropertyId,
+                raw: RawValue<'_>,
+                frame: &Bytes,
+            ) -> Result<(), DecodeError> {
+                let _ = frame;
+                match id {
+                    $(PropertyId::$id => {
+                        self.$field = Some(<$ty as PropertyValue>::from_raw(id, raw, frame)?);
+                        Ok(())
+                    })*
+                    _ => check_repeatable(id, raw),
+                }
+            }
+
+            fn finish(&mut self, block: Bytes) -> Result<(), DecodeError> {
+                $(self.$rfield = $rty(Repeated::Block(block.clone()));)?
+                self.user_properties = UserProperties(Repeated::Block(block));
+                $($check(self)?;)?
+                Ok(())
+            }
+
+            fn for_each<'a>(&'a self, f: &mut dyn FnMut(PropertyId, RawValue<'a>)) {
+                $(if let Some(value) = &self.$field {
+                    f(PropertyId::$id, value.to_raw(PropertyId::$id));
+                })*
+                $(self.$rfield.for_each(f);)?
+                self.user_properties.for_each(f);
+            }
+        }
+    };
+}
+
+fn auth_data_needs_method(
+    method: &Option<MqttString>,
+    data: &Option<Bytes>,
+) -> Result<(), DecodeError> {
+    // v5 §3.1.2.11.10: "It is a Protocol Error to include Authentication Data
+    // if there is no Authentication Method."
+    if data.is_some() && method.is_none() {
+        Err(DecodeError::AuthenticationDataWithoutMethod)
+    } else {
+        Ok(())
+    }
+}
+
+fn check_connect(p: &ConnectProperties) -> Result<(), DecodeError> {
+    auth_data_needs_method(&p.authentication_method, &p.authentication_data)
+}
+
+fn check_connack(p: &ConnAckProperties) -> Result<(), DecodeError> {
+    auth_data_needs_method(&p.authentication_method, &p.authentication_data)
+}
+
+fn check_auth(p: &AuthProperties) -> Result<(), DecodeError> {
+    auth_data_needs_method(&p.authentication_method, &p.authentication_data)
+}
+
+property_set! {
+    /// CONNECT properties (v5 §3.1.2.11).
+    ConnectProperties for Connect {
+        /// Session Expiry Interval in seconds (absent means 0).
+        session_expiry_interval: u32 = SessionExpiryInterval,
+        /// Receive Maximum (absent means 65,535; never 0).
+        receive_maximum: NonZeroU16 = ReceiveMaximum,
+        /// Maximum Packet Size the client accepts (never 0).
+        maximum_packet_size: NonZeroU32 = MaximumPacketSize,
+        /// Topic Alias Maximum the client accepts (absent means 0).
+        topic_alias_maximum: u16 = TopicAliasMaximum,
+        /// Request Response Information.
+        request_response_information: bool = RequestResponseInformation,
+        /// Request Problem Information (absent means true).
+        request_problem_information: bool = RequestProblemInformation,
+        /// Authentication Method for enhanced authentication.
+        authentication_method: MqttString = AuthenticationMethod,
+        /// Authentication Data.
+        authentication_data: Bytes = AuthenticationData,
+    }
+    check check_connect;
+}
+
+property_set! {
+    /// Will properties of a CONNECT (v5 §3.1.3.2).
+    WillProperties for Connect {
+        /// Will Delay Interval in seconds.
+        will_delay_interval: u32 = WillDelayInterval,
+        /// Payload Format Indicator.
+        payload_format_indicator: PayloadFormat = PayloadFormatIndicator,
+        /// Message Expiry Interval in seconds.
+        message_expiry_interval: u32 = MessageExpiryInterval,
+        /// Content Type.
+        content_type: MqttString = ContentType,
+        /// Response Topic.
+        response_topic: TopicName = ResponseTopic,
+        /// Correlation Data.
+        correlation_data: Bytes = CorrelationData,
+    }
+}
+
+property_set! {
+    /// CONNACK properties (v5 §3.2.2.3).
+    ConnAckProperties for ConnAck {
+        /// Session Expiry Interval the server uses.
+        session_expiry_interval: u32 = SessionExpiryInterval,
+        /// Receive Maximum of the server (never 0).
+        receive_maximum: NonZeroU16 = ReceiveMaximum,
+        /// Maximum QoS the server supports (0 or 1; absent means 2).
+        maximum_qos: QoS = MaximumQoS,
+        /// Whether the server supports retained messages.
+        retain_available: bool = RetainAvailable,
+        /// Maximum Packet Size the server accepts (never 0).
+        maximum_packet_size: NonZeroU32 = MaximumPacketSize,
+        /// Client identifier assigned by the server.
+        assigned_client_identifier: MqttString = AssignedClientIdentifier,
+        /// Topic Alias Maximum the server accepts.
+        topic_alias_maximum: u16 = TopicAliasMaximum,
+        /// Reason String.
+        reason_string: MqttString = ReasonString,
+        /// Whether wildcard subscriptions are supported.
+        wildcard_subscription_available: bool = WildcardSubscriptionAvailable,
+        /// Whether subscription identifiers are supported.
+        subscription_identifier_available: bool = SubscriptionIdentifierAvailable,
+        /// Whether shared subscriptions are supported.
+        shared_subscription_available: bool = SharedSubscriptionAvailable,
+        /// Keep Alive the server imposes.
+        server_keep_alive: u16 = ServerKeepAlive,
+        /// Response Information.
+        response_information: MqttString = ResponseInformation,
+        /// Server Reference.
+        server_reference: MqttString = ServerReference,
+        /// Authentication Method.
+        authentication_method: MqttString = AuthenticationMethod,
+        /// Authentication Data.
+        authentication_data: Bytes = AuthenticationData,
+    }
+    check check_connack;
+}
+
+property_set! {
+    /// PUBLISH properties (v5 §3.3.2.3).
+    PublishProperties for Publish {
+        /// Payload Format Indicator.
+        payload_format_indicator: PayloadFormat = PayloadFormatIndicator,
+        /// Message Expiry Interval in seconds.
+        message_expiry_interval: u32 = MessageExpiryInterval,
+        /// Topic Alias (never 0, [MQTT-3.3.2-8]).
+        topic_alias: NonZeroU16 = TopicAlias,
+        /// Response Topic (a topic name, [MQTT-3.3.2-14]).
+        response_topic: TopicName = ResponseTopic,
+        /// Correlation Data.
+        correlation_data: Bytes = CorrelationData,
+        /// Content Type.
+        content_type: MqttString = ContentType,
+    }
+    repeat subscription_identifiers: SubscriptionIdentifiers = SubscriptionIdentifier;
+}
+
+property_set! {
+    /// Properties of PUBACK, PUBREC, PUBREL, PUBCOMP, SUBACK and UNSUBACK
+    /// (v5 §3.4.2.2 and its siblings): a Reason String and User Properties.
+    AckProperties for PubAck {
+        /// Reason String.
+        reason_string: MqttString = ReasonString,
+    }
+}
+
+property_set! {
+    /// SUBSCRIBE properties (v5 §3.8.2.1).
+    SubscribeProperties for Subscribe {
+        /// Subscription Identifier (1 to 268,435,455).
+        subscription_identifier: NonZeroU32 = SubscriptionIdentifier,
+    }
+}
+
+property_set! {
+    /// UNSUBSCRIBE properties (v5 §3.10.2.1).
+    UnsubscribeProperties for Unsubscribe {}
+}
+
+property_set! {
+    /// DISCONNECT properties (v5 §3.14.2.2).
+    DisconnectProperties for Disconnect {
+        /// Session Expiry Interval (client to server only, [MQTT-3.14.2-2]).
+        session_expiry_interval: u32 = SessionExpiryInterval,
+        /// Reason String.
+        reason_string: MqttString = ReasonString,
+        /// Server Reference.
+        server_reference: MqttString = ServerReference,
+    }
+}
+
+property_set! {
+    /// AUTH properties (v5 §3.15.2.2).
+    AuthProperties for Auth {
+        /// Authentication Method.
+        authentication_method: MqttString = AuthenticationMethod,
+        /// Authentication Data.
+        authentication_data: Bytes = AuthenticationData,
+        /// Reason String.
+        reason_string: MqttString = ReasonString,
+    }
+    check check_auth;
+}
+
+/// Encoded sizes of a property set, computed once per encode.
+pub(crate) struct EncodedProperties<'a, P> {
+    pub(crate) props: &'a P,
+    pub(crate) block_len: usize,
+}
+
+impl<'a, P: PropertySet> EncodedProperties<'a, P> {
+    pub(crate) fn new(props: &'a P) -> Result<Self, EncodeError> {
+        Ok(Self {
+            props,
+            block_len: properties_block_len(props)?,
+        })
+    }
+
+    /// Property length field plus block.
+    pub(crate) fn len(&self) -> usize {
+        properties_len(self.block_len)
+    }
+
+    pub(crate) fn put(&self, buf: &mut impl BufMut) {
+        put_properties(self.props, self.block_len, buf);
+    }
+}

@@ -1,0 +1,247 @@
+//! Small value types whose invariants hold by construction.
+
+use core::fmt;
+use core::num::NonZeroU16;
+
+use bytes::Bytes;
+
+use crate::error::{DecodeError, EncodeError};
+
+/// The quality of service of a message (§4.3 of both versions).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub enum QoS {
+    /// QoS 0: at most once.
+    #[default]
+    AtMostOnce = 0,
+    /// QoS 1: at least once.
+    AtLeastOnce = 1,
+    /// QoS 2: exactly once.
+    ExactlyOnce = 2,
+}
+
+impl QoS {
+    /// The QoS for the two-bit wire value, `None` for the reserved value 3.
+    pub const fn from_bits(bits: u8) -> Option<Self> {
+        match bits {
+            0 => Some(Self::AtMostOnce),
+            1 => Some(Self::AtLeastOnce),
+            2 => Some(Self::ExactlyOnce),
+            _ => None,
+        }
+    }
+
+    /// The two-bit wire value.
+    pub const fn bits(self) -> u8 {
+        self as u8
+    }
+}
+
+impl TryFrom<u8> for QoS {
+    type Error = DecodeError;
+
+    fn try_from(value: u8) -> Result<Self, Self::Error> {
+        Self::from_bits(value).ok_or(DecodeError::InvalidQoS)
+    }
+}
+
+/// A packet identifier: never zero (v5 [MQTT-2.2.1-3], v3.1.1 [MQTT-2.3.1-1]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PacketId(NonZeroU16);
+
+impl PacketId {
+    /// The identifier `value`, or `None` for zero.
+    pub const fn new(value: u16) -> Option<Self> {
+        match NonZeroU16::new(value) {
+            Some(id) => Some(Self(id)),
+            None => None,
+        }
+    }
+
+    /// The identifier from a value known not to be zero.
+    pub const fn from_non_zero(value: NonZeroU16) -> Self {
+        Self(value)
+    }
+
+    /// The numeric value.
+    pub const fn get(self) -> u16 {
+        self.0.get()
+    }
+}
+
+impl From<NonZeroU16> for PacketId {
+    fn from(value: NonZeroU16) -> Self {
+        Self(value)
+    }
+}
+
+impl TryFrom<u16> for PacketId {
+    type Error = DecodeError;
+
+    fn try_from(value: u16) -> Result<Self, Self::Error> {
+        Self::new(value).ok_or(DecodeError::ZeroPacketId)
+    }
+}
+
+impl fmt::Display for PacketId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// A UTF-8 Encoded String (§1.5.4 of both versions) held as a zero-copy
+/// slice of the received frame.
+///
+/// It is well-formed UTF-8 without surrogates ([MQTT-1.5.4-1] in both
+/// versions), contains no U+0000 ([MQTT-1.5.4-2]) and is at most 65,535
+/// bytes long. A leading U+FEFF is kept ([MQTT-1.5.4-3]).
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct MqttString(Bytes);
+
+/// The longest UTF-8 string or binary data field: its length is a two-byte integer.
+pub const MAX_STRING_LEN: usize = u16::MAX as usize;
+
+impl MqttString {
+    /// The empty string.
+    pub const fn new() -> Self {
+        Self(Bytes::new())
+    }
+
+    /// Validates `bytes` as an MQTT UTF-8 string without copying it.
+    pub fn from_bytes(bytes: Bytes) -> Result<Self, DecodeError> {
+        validate_string(&bytes)?;
+        Ok(Self(bytes))
+    }
+
+    /// A string from a `'static` literal, validated, without copying.
+    pub fn from_static(s: &'static str) -> Result<Self, EncodeError> {
+        Self::from_bytes(Bytes::from_static(s.as_bytes())).map_err(|_| EncodeError::InvalidString)
+    }
+
+    /// The string. The bytes were checked at construction; because `unsafe`
+    /// is forbidden in this crate they are checked again here, which costs a
+    /// pass over the bytes but can never fail.
+    pub fn as_str(&self) -> &str {
+        core::str::from_utf8(&self.0).unwrap_or_default()
+    }
+
+    /// The raw bytes, without the length prefix.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// The underlying bytes.
+    pub fn into_bytes(self) -> Bytes {
+        self.0
+    }
+
+    /// Length in bytes.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether the string is empty.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl TryFrom<&str> for MqttString {
+    type Error = EncodeError;
+
+    fn try_from(value: &str) -> Result<Self, Self::Error> {
+        Self::from_bytes(Bytes::copy_from_slice(value.as_bytes()))
+            .map_err(|_| EncodeError::InvalidString)
+    }
+}
+
+impl TryFrom<alloc::string::String> for MqttString {
+    type Error = EncodeError;
+
+    fn try_from(value: alloc::string::String) -> Result<Self, Self::Error> {
+        Self::from_bytes(Bytes::from(value.into_bytes())).map_err(|_| EncodeError::InvalidString)
+    }
+}
+
+impl fmt::Debug for MqttString {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl fmt::Display for MqttString {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl AsRef<str> for MqttString {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl PartialEq<str> for MqttString {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other.as_bytes()
+    }
+}
+
+impl PartialEq<&str> for MqttString {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == other.as_bytes()
+    }
+}
+
+/// Checks the rules every MQTT UTF-8 string obeys.
+pub(crate) fn validate_string(bytes: &[u8]) -> Result<(), DecodeError> {
+    if bytes.len() > MAX_STRING_LEN {
+        return Err(DecodeError::StringTooLong);
+    }
+    // v5 [MQTT-1.5.4-1], v3.1.1 [MQTT-1.5.3-1]: well-formed UTF-8, no surrogates.
+    core::str::from_utf8(bytes).map_err(|_| DecodeError::InvalidUtf8)?;
+    // v5 [MQTT-1.5.4-2], v3.1.1 [MQTT-1.5.3-2]: no U+0000.
+    if bytes.contains(&0) {
+        return Err(DecodeError::NullCharacter);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn qos_bits_round_trip_and_3_is_reserved() {
+        for qos in [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce] {
+            assert_eq!(QoS::from_bits(qos.bits()), Some(qos));
+        }
+        assert_eq!(QoS::from_bits(3), None);
+    }
+
+    /// v5 [MQTT-2.2.1-3], v3.1.1 [MQTT-2.3.1-1]: packet identifier zero does not exist.
+    #[test]
+    fn v5_mqtt_2_2_1_3_packet_id_zero_is_unrepresentable() {
+        assert_eq!(PacketId::new(0), None);
+        assert_eq!(PacketId::new(7).map(PacketId::get), Some(7));
+    }
+
+    /// v5 [MQTT-1.5.4-1], [MQTT-1.5.4-2], [MQTT-1.5.4-3].
+    #[test]
+    fn v5_mqtt_1_5_4_string_rules() {
+        assert_eq!(
+            MqttString::from_bytes(Bytes::from_static(b"\xED\xA0\x80")),
+            Err(DecodeError::InvalidUtf8)
+        );
+        assert_eq!(
+            MqttString::from_bytes(Bytes::from_static(b"a\0b")),
+            Err(DecodeError::NullCharacter)
+        );
+        let bom = MqttString::from_bytes(Bytes::from_static(b"\xEF\xBB\xBFx")).unwrap();
+        assert_eq!(bom.as_str(), "\u{FEFF}x");
+        let long = alloc::vec![b'a'; MAX_STRING_LEN + 1];
+        assert_eq!(
+            MqttString::from_bytes(Bytes::from(long)),
+            Err(DecodeError::StringTooLong)
+        );
+    }
+}
