@@ -9,6 +9,8 @@ use crate::packet::Packet;
 use crate::version::ProtocolVersion;
 
 /// The outcome of [`Decoder::decode`].
+// The packet is returned by value: boxing it would cost an allocation per packet.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decoded {
     /// A whole packet, removed from the buffer.
@@ -97,7 +99,7 @@ impl Decoder {
         }
         if buf.len() < frame_len {
             return Ok(Decoded::Incomplete {
-                missing: Some(frame_len - buf.len()),
+                missing: Some(frame_len.saturating_sub(buf.len())),
             });
         }
         let mut frame = buf.split_to(frame_len);

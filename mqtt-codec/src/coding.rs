@@ -47,16 +47,15 @@ pub(crate) enum VarInt {
 /// fifth byte and a non-minimal encoding (v5 [MQTT-1.5.5-1]).
 pub(crate) fn read_var_int(bytes: &[u8]) -> Result<VarInt, DecodeError> {
     let mut value: u32 = 0;
-    for (index, &byte) in bytes.iter().take(4).enumerate() {
-        let shift = 7 * index as u32;
+    for (len, shift, &byte) in var_int_groups(bytes) {
         value |= u32::from(byte & 0x7F) << shift;
         if byte & 0x80 == 0 {
             // v5 [MQTT-1.5.5-1]: a trailing zero group means the value fitted
             // in fewer bytes.
-            if index > 0 && byte == 0 {
+            if len > 1 && byte == 0 {
                 return Err(DecodeError::MalformedVariableByteInteger);
             }
-            return Ok(VarInt::Complete(value, index + 1));
+            return Ok(VarInt::Complete(value, len));
         }
     }
     if bytes.len() >= 4 {
@@ -64,6 +63,15 @@ pub(crate) fn read_var_int(bytes: &[u8]) -> Result<VarInt, DecodeError> {
     } else {
         Ok(VarInt::Incomplete)
     }
+}
+
+/// The first four bytes with their 1-based position and the shift of their
+/// seven value bits.
+fn var_int_groups(bytes: &[u8]) -> impl Iterator<Item = (usize, u32, &u8)> {
+    [(1, 0), (2, 7), (3, 14), (4, 21)]
+        .into_iter()
+        .zip(bytes)
+        .map(|((len, shift), byte)| (len, shift, byte))
 }
 
 /// `nom` parser for a variable byte integer inside a complete frame.
@@ -76,6 +84,12 @@ pub(crate) fn var_int(input: &[u8]) -> PResult<'_, u32> {
         ))),
         Err(err) => fail(err),
     }
+}
+
+/// Saturating sum of encoded field sizes: a saturated total is larger than
+/// any packet can be, so the caller refuses it as too large.
+pub(crate) fn sum<const N: usize>(parts: [usize; N]) -> usize {
+    parts.into_iter().fold(0, usize::saturating_add)
 }
 
 /// Bytes a variable byte integer of `value` takes on the wire.
@@ -141,7 +155,7 @@ pub(crate) fn length_prefixed_len(data: &[u8]) -> Result<usize, EncodeError> {
     if data.len() > MAX_STRING_LEN {
         Err(EncodeError::BinaryTooLong)
     } else {
-        Ok(2 + data.len())
+        Ok(sum([2, data.len()]))
     }
 }
 

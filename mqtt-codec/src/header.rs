@@ -146,10 +146,10 @@ pub fn read_fixed_header(
     };
     let packet_type = PacketType::from_nibble(first >> 4, version)?;
     let flags = first & 0x0F;
-    if let Some(required) = packet_type.required_flags() {
-        if flags != required {
-            return Err(DecodeError::ReservedFlags { packet_type, flags });
-        }
+    if let Some(required) = packet_type.required_flags()
+        && flags != required
+    {
+        return Err(DecodeError::ReservedFlags { packet_type, flags });
     }
     match read_var_int(rest)? {
         VarInt::Incomplete => Ok(HeaderStatus::Incomplete),

@@ -16,7 +16,7 @@ use mqtt_topic::TopicName;
 
 use crate::coding::{
     MAX_VARIABLE_BYTE_INTEGER, PResult, be_u16, be_u32, byte, length_prefixed, put_length_prefixed,
-    put_var_int, var_int, var_int_len,
+    put_var_int, sum, var_int, var_int_len,
 };
 use crate::error::{DecodeError, EncodeError};
 use crate::header::PacketType;
@@ -126,11 +126,11 @@ impl RawValue<'_> {
             Self::Var(v) => var_int_len(v),
             Self::Str(s) if too_long(s) => return Err(EncodeError::InvalidString),
             Self::Bin(b) if too_long(b) => return Err(EncodeError::BinaryTooLong),
-            Self::Str(s) | Self::Bin(s) => 2 + s.len(),
+            Self::Str(s) | Self::Bin(s) => sum([2, s.len()]),
             Self::Pair(k, v) if too_long(k) || too_long(v) => {
                 return Err(EncodeError::InvalidString);
             }
-            Self::Pair(k, v) => 4 + k.len() + v.len(),
+            Self::Pair(k, v) => sum([4, k.len(), v.len()]),
         })
     }
 
@@ -408,7 +408,7 @@ pub(crate) fn properties_block_len(props: &impl PropertySet) -> Result<usize, En
     let mut total: usize = 0;
     let mut error = None;
     props.for_each(&mut |id, raw| match raw.encoded_len(id) {
-        Ok(len) => total = total.saturating_add(1 + len),
+        Ok(len) => total = sum([total, 1, len]),
         Err(e) => error = Some(e),
     });
     match error {
@@ -423,7 +423,10 @@ pub(crate) fn properties_block_len(props: &impl PropertySet) -> Result<usize, En
 
 /// Bytes of the property length plus the block.
 pub(crate) fn properties_len(block_len: usize) -> usize {
-    var_int_len(u32::try_from(block_len).unwrap_or(u32::MAX)) + block_len
+    sum([
+        var_int_len(u32::try_from(block_len).unwrap_or(u32::MAX)),
+        block_len,
+    ])
 }
 
 /// Writes the property length and the block; `block_len` comes from

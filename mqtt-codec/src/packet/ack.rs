@@ -5,7 +5,7 @@
 use bytes::{BufMut, Bytes};
 
 use super::{Body, PacketDecoder};
-use crate::coding::{be_u16, byte};
+use crate::coding::{be_u16, byte, sum};
 use crate::error::{DecodeError, EncodeError};
 use crate::header::PacketType;
 use crate::property::{AckProperties, EncodedProperties, decode_properties};
@@ -62,7 +62,7 @@ fn ack_remaining_len(
     Ok(match (code, props.block_len) {
         (0, 0) => 2,
         (_, 0) => 3,
-        _ => 3 + props.len(),
+        _ => sum([3, props.len()]),
     })
 }
 
@@ -74,12 +74,13 @@ fn put_ack(
     buf: &mut impl BufMut,
 ) {
     buf.put_u16(packet_id.get());
-    if let Ok(props) = EncodedProperties::new(properties) {
-        if version.is_v5() && (code != 0 || props.block_len != 0) {
-            buf.put_u8(code);
-            if props.block_len != 0 {
-                props.put(buf);
-            }
+    if version.is_v5()
+        && let Ok(props) = EncodedProperties::new(properties)
+        && (code != 0 || props.block_len != 0)
+    {
+        buf.put_u8(code);
+        if props.block_len != 0 {
+            props.put(buf);
         }
     }
 }

@@ -3,7 +3,7 @@
 use bytes::{BufMut, Bytes};
 
 use super::{Body, PacketDecoder};
-use crate::coding::byte;
+use crate::coding::{byte, sum};
 use crate::error::{DecodeError, EncodeError};
 use crate::header::PacketType;
 use crate::property::{ConnAckProperties, EncodedProperties, decode_properties};
@@ -87,7 +87,7 @@ impl Body for ConnAck {
             return Err(EncodeError::InvalidPacket("Session Present with a refusal"));
         }
         Ok(if version.is_v5() {
-            2 + EncodedProperties::new(&self.properties)?.len()
+            sum([2, EncodedProperties::new(&self.properties)?.len()])
         } else {
             2
         })
@@ -96,10 +96,10 @@ impl Body for ConnAck {
     fn put_body(&self, version: ProtocolVersion, buf: &mut impl BufMut) {
         buf.put_u8(u8::from(self.session_present));
         buf.put_u8(self.code_byte(version).unwrap_or(0));
-        if version.is_v5() {
-            if let Ok(props) = EncodedProperties::new(&self.properties) {
-                props.put(buf);
-            }
+        if version.is_v5()
+            && let Ok(props) = EncodedProperties::new(&self.properties)
+        {
+            props.put(buf);
         }
     }
 }

@@ -4,7 +4,9 @@ use bytes::{BufMut, Bytes};
 use mqtt_topic::TopicName;
 
 use super::{Body, PacketDecoder, decode_topic_name};
-use crate::coding::{be_u16, binary, byte, length_prefixed, put_length_prefixed, string};
+use crate::coding::{
+    be_u16, binary, byte, length_prefixed, length_prefixed_len, put_length_prefixed, string, sum,
+};
 use crate::error::{DecodeError, EncodeError};
 use crate::header::PacketType;
 use crate::property::{ConnectProperties, EncodedProperties, WillProperties, decode_properties};
@@ -190,23 +192,28 @@ impl Body for Connect {
         if !version.is_v5() && self.login.password.is_some() && self.login.username.is_none() {
             return Err(EncodeError::NotInVersion("a password without a user name"));
         }
-        let mut len = 2 + version.protocol_name().len() + 1 + 1 + 2;
+        // Protocol name, level, flags and keep alive.
+        let mut len = sum([2, version.protocol_name().len(), 1, 1, 2]);
         if version.is_v5() {
-            len += EncodedProperties::new(&self.properties)?.len();
+            len = sum([len, EncodedProperties::new(&self.properties)?.len()]);
         }
-        len += 2 + self.client_id.len();
+        len = sum([len, 2, self.client_id.len()]);
         if let Some(will) = &self.will {
             if version.is_v5() {
-                len += EncodedProperties::new(&will.properties)?.len();
+                len = sum([len, EncodedProperties::new(&will.properties)?.len()]);
             }
-            len += 2 + will.topic.len();
-            len += crate::coding::length_prefixed_len(&will.payload)?;
+            len = sum([
+                len,
+                2,
+                will.topic.len(),
+                length_prefixed_len(&will.payload)?,
+            ]);
         }
         if let Some(username) = &self.login.username {
-            len += 2 + username.len();
+            len = sum([len, 2, username.len()]);
         }
         if let Some(password) = &self.login.password {
-            len += crate::coding::length_prefixed_len(password)?;
+            len = sum([len, length_prefixed_len(password)?]);
         }
         Ok(len)
     }
@@ -217,17 +224,17 @@ impl Body for Connect {
         buf.put_u8(version.level());
         buf.put_u8(self.flags());
         buf.put_u16(self.keep_alive);
-        if version.is_v5() {
-            if let Ok(props) = EncodedProperties::new(&self.properties) {
-                props.put(buf);
-            }
+        if version.is_v5()
+            && let Ok(props) = EncodedProperties::new(&self.properties)
+        {
+            props.put(buf);
         }
         put_length_prefixed(buf, self.client_id.as_bytes());
         if let Some(will) = &self.will {
-            if version.is_v5() {
-                if let Ok(props) = EncodedProperties::new(&will.properties) {
-                    props.put(buf);
-                }
+            if version.is_v5()
+                && let Ok(props) = EncodedProperties::new(&will.properties)
+            {
+                props.put(buf);
             }
             put_length_prefixed(buf, will.topic.as_bytes());
             put_length_prefixed(buf, &will.payload);
@@ -350,7 +357,7 @@ mod tests {
             let mut bytes = decode_hex("10 00 0004 4d515454 05 02 003c");
             bytes.extend_from_slice(&props);
             bytes.extend_from_slice(&decode_hex("0001 63"));
-            bytes[1] = (bytes.len() - 2) as u8;
+            bytes[1] = u8::try_from(bytes.len() - 2).unwrap();
             let err = Packet::decode(&bytes, ProtocolVersion::V5).unwrap_err();
             assert!(
                 matches!(err, DecodeError::InvalidPropertyValue(_)),

@@ -11,7 +11,7 @@ use crate::reason::DisconnectReasonCode;
 use crate::version::ProtocolVersion;
 
 /// A DISCONNECT packet. In 3.1.1 it is always a normal disconnection.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Disconnect {
     /// The reason code (5.0).
     pub reason_code: DisconnectReasonCode,
@@ -19,9 +19,10 @@ pub struct Disconnect {
     pub properties: DisconnectProperties,
 }
 
-impl Default for DisconnectReasonCode {
+impl Default for Disconnect {
+    /// A normal disconnection.
     fn default() -> Self {
-        Self::Success
+        Self::new(DisconnectReasonCode::Success)
     }
 }
 
@@ -40,7 +41,7 @@ impl Body for Disconnect {
 
     fn decode(_: u8, body: &Bytes, version: ProtocolVersion) -> Result<Self, DecodeError> {
         let mut p = PacketDecoder::new(Self::TYPE, body);
-        let mut packet = Self::default();
+        let mut packet = Self::new(DisconnectReasonCode::Success);
         // v5 §3.14.2.1: "If the Remaining Length is less than 1 the value of
         // 0x00 (Normal disconnection) is used"; §3.14.2.2.1: below 2 there is
         // no Property Length.
@@ -88,7 +89,7 @@ pub(crate) fn short_form_len(
     Ok(match (code, props.block_len) {
         (0, 0) => 0,
         (_, 0) => 1,
-        _ => 1 + props.len(),
+        _ => crate::coding::sum([1, props.len()]),
     })
 }
 

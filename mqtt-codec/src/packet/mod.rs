@@ -294,13 +294,13 @@ pub(crate) fn frame_header_len(remaining: usize) -> Result<usize, EncodeError> {
     if rl > MAX_VARIABLE_BYTE_INTEGER {
         return Err(too_large(remaining));
     }
-    Ok(1 + var_int_len(rl) + remaining)
+    Ok(crate::coding::sum([1, var_int_len(rl), remaining]))
 }
 
 fn too_large(remaining: usize) -> EncodeError {
     EncodeError::PacketTooLarge {
-        size: remaining.saturating_add(5),
-        max: MAX_VARIABLE_BYTE_INTEGER as usize + 5,
+        size: crate::coding::sum([remaining, 5]),
+        max: crate::coding::sum([MAX_VARIABLE_BYTE_INTEGER as usize, 5]),
     }
 }
 
@@ -413,7 +413,7 @@ pub(crate) mod tests {
         let digits: Vec<u8> = hex
             .bytes()
             .filter(u8::is_ascii_hexdigit)
-            .map(|c| (c as char).to_digit(16).unwrap() as u8)
+            .map(|c| u8::try_from((c as char).to_digit(16).unwrap()).unwrap())
             .collect();
         digits.chunks(2).map(|p| (p[0] << 4) | p[1]).collect()
     }

@@ -4,7 +4,7 @@ use bytes::{BufMut, Bytes};
 use mqtt_topic::TopicName;
 
 use super::{Body, PacketDecoder, decode_topic_name};
-use crate::coding::be_u16;
+use crate::coding::{be_u16, sum};
 use crate::error::{DecodeError, EncodeError};
 use crate::header::PacketType;
 use crate::property::{EncodedProperties, PublishProperties, decode_properties};
@@ -147,14 +147,13 @@ impl Publish {
 
     fn variable_header_len(&self, version: ProtocolVersion) -> Result<usize, EncodeError> {
         let topic_len = self.topic.as_ref().map_or(0, TopicName::len);
-        let mut len = 2 + topic_len;
-        if self.qos.packet_id().is_some() {
-            len += 2;
-        }
-        if version.is_v5() {
-            len += EncodedProperties::new(&self.properties)?.len();
-        }
-        Ok(len)
+        let packet_id_len = if self.qos.packet_id().is_some() { 2 } else { 0 };
+        let properties_len = if version.is_v5() {
+            EncodedProperties::new(&self.properties)?.len()
+        } else {
+            0
+        };
+        Ok(sum([2, topic_len, packet_id_len, properties_len]))
     }
 
     fn check(&self, version: ProtocolVersion) -> Result<(), EncodeError> {
@@ -175,10 +174,10 @@ impl Publish {
         if let Some(id) = self.qos.packet_id() {
             buf.put_u16(id.get());
         }
-        if version.is_v5() {
-            if let Ok(props) = EncodedProperties::new(&self.properties) {
-                props.put(buf);
-            }
+        if version.is_v5()
+            && let Ok(props) = EncodedProperties::new(&self.properties)
+        {
+            props.put(buf);
         }
     }
 
@@ -194,8 +193,8 @@ impl Publish {
         let remaining = self
             .variable_header_len(version)?
             .saturating_add(self.payload.len());
-        let header_len = super::frame_header_len(remaining)?;
-        let len = header_len - self.payload.len();
+        let frame_len = super::frame_header_len(remaining)?;
+        let len = frame_len.saturating_sub(self.payload.len());
         super::ensure_room(buf, len)?;
         super::put_fixed_header(buf, PacketType::Publish, self.flags(), remaining);
         self.put_variable_header(version, buf);
@@ -258,9 +257,10 @@ impl Body for Publish {
 
     fn remaining_len(&self, version: ProtocolVersion) -> Result<usize, EncodeError> {
         self.check(version)?;
-        Ok(self
-            .variable_header_len(version)?
-            .saturating_add(self.payload.len()))
+        Ok(sum([
+            self.variable_header_len(version)?,
+            self.payload.len(),
+        ]))
     }
 
     fn put_body(&self, version: ProtocolVersion, buf: &mut impl BufMut) {

@@ -85,10 +85,10 @@ impl Body for SubAck {
 
     fn put_body(&self, version: ProtocolVersion, buf: &mut impl BufMut) {
         buf.put_u16(self.packet_id.get());
-        if version.is_v5() {
-            if let Ok(props) = EncodedProperties::new(&self.properties) {
-                props.put(buf);
-            }
+        if version.is_v5()
+            && let Ok(props) = EncodedProperties::new(&self.properties)
+        {
+            props.put(buf);
         }
         for code in &self.reason_codes {
             buf.put_u8(code.code());

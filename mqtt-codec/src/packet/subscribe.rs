@@ -6,7 +6,7 @@ use bytes::{BufMut, Bytes};
 use mqtt_topic::{SharedSubscription, TopicFilter};
 
 use super::{Body, PacketDecoder, decode_topic_filter};
-use crate::coding::{be_u16, byte, length_prefixed, put_length_prefixed};
+use crate::coding::{be_u16, byte, length_prefixed, put_length_prefixed, sum};
 use crate::error::{DecodeError, EncodeError};
 use crate::header::PacketType;
 use crate::property::{EncodedProperties, SubscribeProperties, decode_properties};
@@ -167,7 +167,7 @@ impl Body for Subscribe {
                     "subscription options other than QoS",
                 ));
             }
-            len = len.saturating_add(3 + filter.len());
+            len = sum([len, 3, filter.len()]);
         }
         if version.is_v5() {
             len = len.saturating_add(EncodedProperties::new(&self.properties)?.len());
@@ -177,10 +177,10 @@ impl Body for Subscribe {
 
     fn put_body(&self, version: ProtocolVersion, buf: &mut impl BufMut) {
         buf.put_u16(self.packet_id.get());
-        if version.is_v5() {
-            if let Ok(props) = EncodedProperties::new(&self.properties) {
-                props.put(buf);
-            }
+        if version.is_v5()
+            && let Ok(props) = EncodedProperties::new(&self.properties)
+        {
+            props.put(buf);
         }
         for (filter, options) in &self.filters {
             put_length_prefixed(buf, filter.as_bytes());

@@ -7,7 +7,7 @@ use mqtt_topic::TopicFilter;
 
 use super::subscribe::check_shared;
 use super::{Body, PacketDecoder, decode_topic_filter};
-use crate::coding::{be_u16, length_prefixed, put_length_prefixed};
+use crate::coding::{be_u16, length_prefixed, put_length_prefixed, sum};
 use crate::error::{DecodeError, EncodeError};
 use crate::header::PacketType;
 use crate::property::{EncodedProperties, UnsubscribeProperties, decode_properties};
@@ -79,7 +79,7 @@ impl Body for Unsubscribe {
             if version.is_v5() && check_shared(filter).is_err() {
                 return Err(EncodeError::InvalidPacket("invalid shared subscription"));
             }
-            len = len.saturating_add(2 + filter.len());
+            len = sum([len, 2, filter.len()]);
         }
         if version.is_v5() {
             len = len.saturating_add(EncodedProperties::new(&self.properties)?.len());
@@ -89,10 +89,10 @@ impl Body for Unsubscribe {
 
     fn put_body(&self, version: ProtocolVersion, buf: &mut impl BufMut) {
         buf.put_u16(self.packet_id.get());
-        if version.is_v5() {
-            if let Ok(props) = EncodedProperties::new(&self.properties) {
-                props.put(buf);
-            }
+        if version.is_v5()
+            && let Ok(props) = EncodedProperties::new(&self.properties)
+        {
+            props.put(buf);
         }
         for filter in &self.filters {
             put_length_prefixed(buf, filter.as_bytes());
