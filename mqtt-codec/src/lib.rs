@@ -80,8 +80,8 @@ pub use packet::{
 };
 pub use property::{
     AckProperties, AuthProperties, ConnAckProperties, ConnectProperties, DisconnectProperties,
-    PayloadFormat, PropertyId, PublishProperties, SubscribeProperties, SubscriptionIdentifiers,
-    UnsubscribeProperties, UserProperties, WillProperties,
+    PayloadFormat, PropertyId, PropertyValue, PublishProperties, SubscribeProperties,
+    SubscriptionIdentifiers, UnsubscribeProperties, UserProperties, WillProperties,
 };
 pub use reason::{
     AuthReasonCode, ConnectReasonCode, DisconnectReasonCode, PubAckReasonCode, PubRelReasonCode,

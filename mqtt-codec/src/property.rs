@@ -149,6 +149,60 @@ impl RawValue<'_> {
     }
 }
 
+/// A property value, borrowed, as [`ConnectProperties::for_each_property`]
+/// and its siblings hand it out (for logging and inspection).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PropertyValue<'a> {
+    /// A Byte.
+    Byte(u8),
+    /// A Two Byte Integer.
+    TwoByteInteger(u16),
+    /// A Four Byte Integer.
+    FourByteInteger(u32),
+    /// A Variable Byte Integer.
+    VariableByteInteger(u32),
+    /// A UTF-8 Encoded String.
+    String(&'a str),
+    /// Binary Data.
+    Binary(&'a [u8]),
+    /// A UTF-8 String Pair.
+    StringPair(&'a str, &'a str),
+}
+
+impl<'a> From<RawValue<'a>> for PropertyValue<'a> {
+    fn from(raw: RawValue<'a>) -> Self {
+        fn text(b: &[u8]) -> &str {
+            core::str::from_utf8(b).unwrap_or_default()
+        }
+        match raw {
+            RawValue::Byte(v) => Self::Byte(v),
+            RawValue::Two(v) => Self::TwoByteInteger(v),
+            RawValue::Four(v) => Self::FourByteInteger(v),
+            RawValue::Var(v) => Self::VariableByteInteger(v),
+            RawValue::Str(s) => Self::String(text(s)),
+            RawValue::Bin(b) => Self::Binary(b),
+            RawValue::Pair(k, v) => Self::StringPair(text(k), text(v)),
+        }
+    }
+}
+
+impl fmt::Display for PropertyValue<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Byte(v) => write!(f, "{v}"),
+            Self::TwoByteInteger(v) => write!(f, "{v}"),
+            Self::FourByteInteger(v) | Self::VariableByteInteger(v) => write!(f, "{v}"),
+            Self::String(s) => write!(f, "{s:?}"),
+            Self::Binary(b) => {
+                f.write_str("0x")?;
+                b.iter().try_for_each(|byte| write!(f, "{byte:02x}"))
+            }
+            Self::StringPair(k, v) => write!(f, "{k:?}={v:?}"),
+        }
+    }
+}
+
 /// Parses one property (identifier and value) without judging it.
 fn raw_property(input: &[u8]) -> PResult<'_, (PropertyId, RawValue<'_>)> {
     let (input, id) = var_int(input)?;
@@ -188,7 +242,7 @@ impl<'a> Iterator for RawProperties<'a> {
 }
 
 /// A typed property value: how it is read from and written to the wire.
-pub(crate) trait PropertyValue: Sized {
+pub(crate) trait TypedValue: Sized {
     fn from_raw(id: PropertyId, raw: RawValue<'_>, frame: &Bytes) -> Result<Self, DecodeError>;
     fn to_raw(&self, id: PropertyId) -> RawValue<'_>;
 }
@@ -197,7 +251,7 @@ fn invalid<T>(id: PropertyId) -> Result<T, DecodeError> {
     Err(DecodeError::InvalidPropertyValue(id))
 }
 
-impl PropertyValue for bool {
+impl TypedValue for bool {
     fn from_raw(id: PropertyId, raw: RawValue<'_>, _: &Bytes) -> Result<Self, DecodeError> {
         // "It is a Protocol Error to include ... a value other than 0 or 1."
         match raw {
@@ -211,7 +265,7 @@ impl PropertyValue for bool {
     }
 }
 
-impl PropertyValue for QoS {
+impl TypedValue for QoS {
     fn from_raw(id: PropertyId, raw: RawValue<'_>, _: &Bytes) -> Result<Self, DecodeError> {
         // Maximum QoS is 0 or 1 (v5 §3.2.2.3.4).
         match raw {
@@ -235,7 +289,7 @@ pub enum PayloadFormat {
     Utf8 = 1,
 }
 
-impl PropertyValue for PayloadFormat {
+impl TypedValue for PayloadFormat {
     fn from_raw(id: PropertyId, raw: RawValue<'_>, _: &Bytes) -> Result<Self, DecodeError> {
         match raw {
             RawValue::Byte(0) => Ok(Self::Unspecified),
@@ -248,7 +302,7 @@ impl PropertyValue for PayloadFormat {
     }
 }
 
-impl PropertyValue for u16 {
+impl TypedValue for u16 {
     fn from_raw(id: PropertyId, raw: RawValue<'_>, _: &Bytes) -> Result<Self, DecodeError> {
         match raw {
             RawValue::Two(v) => Ok(v),
@@ -260,7 +314,7 @@ impl PropertyValue for u16 {
     }
 }
 
-impl PropertyValue for NonZeroU16 {
+impl TypedValue for NonZeroU16 {
     fn from_raw(id: PropertyId, raw: RawValue<'_>, _: &Bytes) -> Result<Self, DecodeError> {
         // Receive Maximum 0 and Topic Alias 0 are errors (v5 §3.1.2.11.3, [MQTT-3.3.2-8]).
         match raw {
@@ -273,7 +327,7 @@ impl PropertyValue for NonZeroU16 {
     }
 }
 
-impl PropertyValue for u32 {
+impl TypedValue for u32 {
     fn from_raw(id: PropertyId, raw: RawValue<'_>, _: &Bytes) -> Result<Self, DecodeError> {
         match raw {
             RawValue::Four(v) => Ok(v),
@@ -285,7 +339,7 @@ impl PropertyValue for u32 {
     }
 }
 
-impl PropertyValue for NonZeroU32 {
+impl TypedValue for NonZeroU32 {
     fn from_raw(id: PropertyId, raw: RawValue<'_>, _: &Bytes) -> Result<Self, DecodeError> {
         // Maximum Packet Size 0 and Subscription Identifier 0 are errors
         // (v5 §3.1.2.11.4, §3.8.2.1.2).
@@ -304,7 +358,7 @@ impl PropertyValue for NonZeroU32 {
     }
 }
 
-impl PropertyValue for MqttString {
+impl TypedValue for MqttString {
     fn from_raw(id: PropertyId, raw: RawValue<'_>, frame: &Bytes) -> Result<Self, DecodeError> {
         match raw {
             RawValue::Str(s) => {
@@ -319,7 +373,7 @@ impl PropertyValue for MqttString {
     }
 }
 
-impl PropertyValue for TopicName {
+impl TypedValue for TopicName {
     fn from_raw(id: PropertyId, raw: RawValue<'_>, frame: &Bytes) -> Result<Self, DecodeError> {
         // v5 [MQTT-3.3.2-13], [MQTT-3.3.2-14]: a Response Topic is a topic name.
         match raw {
@@ -334,7 +388,7 @@ impl PropertyValue for TopicName {
     }
 }
 
-impl PropertyValue for Bytes {
+impl TypedValue for Bytes {
     fn from_raw(id: PropertyId, raw: RawValue<'_>, frame: &Bytes) -> Result<Self, DecodeError> {
         match raw {
             RawValue::Bin(b) => Ok(frame.slice_ref(b)),
@@ -664,6 +718,12 @@ macro_rules! property_set {
         }
 
         impl $name {
+            /// Calls `f` with every property that is set, in the order they
+            /// are written on the wire. It allocates nothing.
+            pub fn for_each_property(&self, mut f: impl FnMut(PropertyId, PropertyValue<'_>)) {
+                PropertySet::for_each(self, &mut |id, raw| f(id, PropertyValue::from(raw)));
+            }
+
             /// Whether no property is set.
             pub fn is_empty(&self) -> bool {
                 let mut empty = true;
@@ -687,7 +747,7 @@ macro_rules! property_set {
                 let _ = frame;
                 match id {
                     $(PropertyId::$id => {
-                        self.$field = Some(<$ty as PropertyValue>::from_raw(id, raw, frame)?);
+                        self.$field = Some(<$ty as TypedValue>::from_raw(id, raw, frame)?);
                         Ok(())
                     })*
                     _ => check_repeatable(id, raw),

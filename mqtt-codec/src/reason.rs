@@ -6,7 +6,8 @@ use core::fmt;
 
 macro_rules! reason_codes {
     ($($variant:ident = $code:literal, $text:literal;)+) => {
-        /// Every MQTT 5.0 reason code (v5 §2.4, Table 2-6).
+        /// Every MQTT 5.0 reason code (v5 §2.4, Table 2-6). The standard also
+        /// calls 0x00 "Normal disconnection" and "Granted QoS 0".
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
         #[non_exhaustive]
         #[repr(u8)]
@@ -34,7 +35,7 @@ macro_rules! reason_codes {
 }
 
 reason_codes! {
-    Success = 0x00, "Success (also Normal disconnection and Granted QoS 0)";
+    Success = 0x00, "Success";
     GrantedQoS1 = 0x01, "Granted QoS 1";
     GrantedQoS2 = 0x02, "Granted QoS 2";
     DisconnectWithWillMessage = 0x04, "Disconnect with Will Message";
