@@ -239,11 +239,11 @@ fn main() -> ExitCode {
             }
         }
     };
-    if let Some(path) = &args.reencode {
-        if let Err(err) = std::fs::write(path, &reencoded) {
-            eprintln!("cannot write {path}: {err}");
-            return ExitCode::from(2);
-        }
+    if let Some(path) = &args.reencode
+        && let Err(err) = std::fs::write(path, &reencoded)
+    {
+        eprintln!("cannot write {path}: {err}");
+        return ExitCode::from(2);
     }
     status
 }
