@@ -307,4 +307,25 @@ mod tests {
         assert!(encoder.encode(&packet, &mut buf).is_err());
         assert!(buf.is_empty());
     }
+
+    /// The `tokio-util` traits frame a stream the same way.
+    #[cfg(feature = "tokio-util")]
+    #[test]
+    fn tokio_util_codec_round_trip() {
+        use tokio_util::codec::{Decoder as _, Encoder as _};
+        let mut codec = MqttCodec::new(ProtocolVersion::V3_1_1);
+        let mut buf = BytesMut::new();
+        codec.encode(Packet::PingReq, &mut buf).unwrap();
+        let ack: Packet = crate::PubAck::new(crate::PacketId::new(4).unwrap()).into();
+        codec.encode(&ack, &mut buf).unwrap();
+        let mut partial = buf.split_to(3);
+        assert_eq!(codec.decode(&mut partial).unwrap(), Some(Packet::PingReq));
+        assert_eq!(codec.decode(&mut partial).unwrap(), None);
+        partial.unsplit(buf);
+        assert_eq!(codec.decode(&mut partial).unwrap(), Some(ack));
+        assert!(matches!(
+            codec.decode(&mut BytesMut::from(&[0x00u8, 0x00][..])),
+            Err(CodecError::Decode(DecodeError::InvalidPacketType(0)))
+        ));
+    }
 }
