@@ -178,8 +178,7 @@ impl DecodeError {
             | Self::NoLocalOnSharedSubscription
             | Self::EmptyTopicWithoutAlias
             | Self::EmptySubscribe
-            | Self::EmptyUnsubscribe
-            | Self::TopicFilter(_) => ReasonCode::ProtocolError,
+            | Self::EmptyUnsubscribe => ReasonCode::ProtocolError,
             _ => ReasonCode::MalformedPacket,
         }
     }
