@@ -294,7 +294,10 @@ fn v5_errors_carry_the_reason_code_to_answer_with() {
         code(ProtocolVersion::V5, "82 0b 0001 00 0005 612f232f62 00"),
         ReasonCode::MalformedPacket
     );
-    assert_eq!(code(ProtocolVersion::V5, "82 03 0001 00"), ReasonCode::ProtocolError);
+    assert_eq!(
+        code(ProtocolVersion::V5, "82 03 0001 00"),
+        ReasonCode::ProtocolError
+    );
 }
 
 /// Every error's message names a statement or a section of the standard.

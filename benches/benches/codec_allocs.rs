@@ -1,0 +1,60 @@
+//! Heap allocations per PUBLISH decode and encode, for `mqtt-codec` and each
+//! peer crate, counted with an instrumented global allocator over the same
+//! workloads as the `codec` bench. Prints a Markdown table.
+#![allow(missing_docs, clippy::unwrap_used, clippy::print_stdout)]
+
+use bytes::BytesMut;
+use mqtt_benches::codec_peers::{Crate, decode_all, encode_native, native, stream, workloads};
+use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
+use std::alloc::System;
+
+#[global_allocator]
+static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+
+const FRAMES: usize = 1_000;
+
+fn main() {
+    println!("| workload | crate | allocations per decode | allocations per encode |");
+    println!("|---|---|---|---|");
+    for workload in workloads() {
+        for krate in Crate::ALL
+            .into_iter()
+            .filter(|k| k.supports(workload.version))
+        {
+            let mut buf = stream(&workload.frame, FRAMES);
+            let region = Region::new(GLOBAL);
+            let n = decode_all(
+                krate,
+                workload.version,
+                &mut buf,
+                workload.frame.len(),
+                |s| {
+                    std::hint::black_box(s);
+                },
+            );
+            let decode = region.change().allocations;
+            assert_eq!(n, Ok(FRAMES));
+            let per_decode = decode as f64 / FRAMES as f64;
+            let per_encode = if krate == Crate::Mqttrs {
+                String::from("n/a (borrowed)")
+            } else {
+                let mut packet = native(krate, &workload);
+                let mut out = BytesMut::with_capacity(4096);
+                encode_native(&mut packet, workload.version, &mut out);
+                let region = Region::new(GLOBAL);
+                for _ in 0..FRAMES {
+                    out.clear();
+                    encode_native(&mut packet, workload.version, &mut out);
+                }
+                format!("{:.2}", region.change().allocations as f64 / FRAMES as f64)
+            };
+            println!(
+                "| {} | {} | {:.2} | {} |",
+                workload.name,
+                krate.name(),
+                per_decode,
+                per_encode
+            );
+        }
+    }
+}
