@@ -342,9 +342,7 @@ pub fn connack_properties() -> impl Strategy<Value = ConnAckProperties> {
 /// and Session Present only with Success (v5 [MQTT-3.2.2-6], v3.1.1 [MQTT-3.2.2-4]).
 pub fn connack(version: ProtocolVersion) -> BoxedStrategy<ConnAck> {
     let code = if version.is_v5() {
-        any::<u8>()
-            .prop_filter_map("CONNACK code", ConnectReasonCode::from_u8)
-            .boxed()
+        code(ConnectReasonCode::from_u8).boxed()
     } else {
         (0u8..=5)
             .prop_filter_map("return code", ConnectReasonCode::from_v3_return_code)
@@ -454,6 +452,13 @@ pub fn ack_properties(version: ProtocolVersion) -> BoxedStrategy<AckProperties> 
         .boxed()
 }
 
+/// Any of the codes a packet type defines (every byte `from_u8` accepts).
+pub fn code<R: Clone + std::fmt::Debug + 'static>(
+    from_u8: fn(u8) -> Option<R>,
+) -> impl Strategy<Value = R> {
+    select((0..=u8::MAX).filter_map(from_u8).collect::<Vec<R>>())
+}
+
 /// A reason code of one packet type: any the packet allows in 5.0, Success in 3.1.1.
 fn reason<R: Clone + std::fmt::Debug + 'static>(
     version: ProtocolVersion,
@@ -461,9 +466,7 @@ fn reason<R: Clone + std::fmt::Debug + 'static>(
     success: R,
 ) -> BoxedStrategy<R> {
     if version.is_v5() {
-        any::<u8>()
-            .prop_filter_map("reason code of this packet", from_u8)
-            .boxed()
+        code(from_u8).boxed()
     } else {
         Just(success).boxed()
     }
@@ -591,10 +594,15 @@ pub fn subscribe(version: ProtocolVersion) -> BoxedStrategy<Subscribe> {
 /// A SUBACK; 3.1.1 has only 0x00, 0x01, 0x02 and 0x80 (v3.1.1 §3.9.3).
 pub fn suback(version: ProtocolVersion) -> BoxedStrategy<SubAck> {
     let v5 = version.is_v5();
-    let code = any::<u8>()
-        .prop_filter_map("SUBACK code", SubAckReasonCode::from_u8)
-        .prop_filter("expressible in this version", move |c| v5 || c.in_v3());
-    (packet_id(), vec(code, 1..=5), ack_properties(version))
+    let codes = (0..=u8::MAX)
+        .filter_map(SubAckReasonCode::from_u8)
+        .filter(|c| v5 || c.in_v3())
+        .collect::<Vec<_>>();
+    (
+        packet_id(),
+        vec(select(codes), 1..=5),
+        ack_properties(version),
+    )
         .prop_map(|(packet_id, reason_codes, properties)| SubAck {
             packet_id,
             reason_codes,
@@ -628,8 +636,11 @@ pub fn unsubscribe(version: ProtocolVersion) -> BoxedStrategy<Unsubscribe> {
 /// An UNSUBACK: 1..=5 reason codes in 5.0, none in 3.1.1 (v3.1.1 §3.11.3).
 pub fn unsuback(version: ProtocolVersion) -> BoxedStrategy<UnsubAck> {
     let count = if version.is_v5() { 1..=5 } else { 0..=0 };
-    let code = any::<u8>().prop_filter_map("UNSUBACK code", UnsubAckReasonCode::from_u8);
-    (packet_id(), vec(code, count), ack_properties(version))
+    (
+        packet_id(),
+        vec(code(UnsubAckReasonCode::from_u8), count),
+        ack_properties(version),
+    )
         .prop_map(|(packet_id, reason_codes, properties)| UnsubAck {
             packet_id,
             reason_codes,
@@ -644,7 +655,7 @@ pub fn disconnect(version: ProtocolVersion) -> BoxedStrategy<Disconnect> {
         return Just(Disconnect::default()).boxed();
     }
     (
-        any::<u8>().prop_filter_map("DISCONNECT code", DisconnectReasonCode::from_u8),
+        code(DisconnectReasonCode::from_u8),
         option::of(any::<u32>()),
         option::of(mqtt_string()),
         option::of(mqtt_string()),
@@ -667,7 +678,7 @@ pub fn disconnect(version: ProtocolVersion) -> BoxedStrategy<Disconnect> {
 /// An AUTH (5.0 only).
 pub fn auth() -> BoxedStrategy<Auth> {
     (
-        any::<u8>().prop_filter_map("AUTH code", AuthReasonCode::from_u8),
+        code(AuthReasonCode::from_u8),
         authentication(),
         option::of(mqtt_string()),
         user_properties(),
