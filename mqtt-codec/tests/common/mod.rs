@@ -39,7 +39,7 @@ pub fn hex(text: &str) -> Vec<u8> {
         .map(|c| c.to_digit(16).expect("hex digit") as u8)
         .collect();
     assert!(
-        digits.len() % 2 == 0,
+        digits.len().is_multiple_of(2),
         "odd number of hex digits in {text:?}"
     );
     digits.chunks(2).map(|p| (p[0] << 4) | p[1]).collect()
