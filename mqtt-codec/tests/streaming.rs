@@ -157,6 +157,45 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// v5 §3.1.2.11.4: the Maximum Packet Size counts the whole packet,
+    /// fixed header included. A limit equal to the largest frame passes the
+    /// stream; one byte less refuses that frame, from its fixed header.
+    #[test]
+    fn v5_maximum_packet_size_is_the_whole_frame(sent in packets(ProtocolVersion::V5)) {
+        let s = stream(&sent, ProtocolVersion::V5);
+        let lens: Vec<usize> = s
+            .ends
+            .iter()
+            .scan(0, |start, &end| Some(end - std::mem::replace(start, end)))
+            .collect();
+        let largest = *lens.iter().max().unwrap();
+
+        let mut decoder =
+            Decoder::new(ProtocolVersion::V5).with_max_packet_size(largest as u32);
+        let mut buf = BytesMut::from(&s.wire[..]);
+        for packet in &sent {
+            prop_assert_eq!(decoder.decode(&mut buf), Ok(Decoded::Packet(packet.clone())));
+        }
+
+        let max = largest as u32 - 1;
+        let mut decoder = Decoder::new(ProtocolVersion::V5).with_max_packet_size(max);
+        let first_too_large = lens.iter().position(|&len| len == largest).unwrap();
+        let start = s.ends[first_too_large] - largest;
+        let header_len = s.header_lens[first_too_large];
+        let mut buf = BytesMut::from(&s.wire[..start + header_len]);
+        for packet in &sent[..first_too_large] {
+            prop_assert_eq!(decoder.decode(&mut buf), Ok(Decoded::Packet(packet.clone())));
+        }
+        prop_assert_eq!(
+            decoder.decode(&mut buf),
+            Err(mqtt_codec::DecodeError::PacketTooLarge { size: largest as u32, max })
+        );
+    }
+}
+
 /// The adopted version is visible, and a 3.1.1-only reader refuses AUTH:
 /// the v5 packet type 15 is reserved in 3.1.1 (v3.1.1 §2.2.1).
 #[test]

@@ -409,7 +409,16 @@ fn v5_auth_reauthenticate_with_properties() {
     auth.properties.authentication_data = Some(Bytes::from_static(b"d"));
     auth.properties.reason_string = Some(s("r"));
     // rl 14 = code 1 + pl 1 + 3 * 4.
-    vector(V5, "f0 0e 19 0c 1500016d 16000164 1f000172", &auth.into());
+    vector(
+        V5,
+        "f0 0e 19 0c 1500016d 16000164 1f000172",
+        &auth.clone().into(),
+    );
+
+    // v5 §2.2.2.2 gives no order: the same properties in reverse order are
+    // the same packet, which is then written in the encoder's order.
+    let reversed = common::hex("f0 0e 19 0c 1f000172 16000164 1500016d");
+    assert_eq!(Packet::decode(&reversed, V5), Ok(auth.into()));
 }
 
 // ---------------------------------------------------------------------------
