@@ -55,6 +55,12 @@ proptest! {
         check_roundtrip(&packet, ProtocolVersion::V3_1_1)?;
     }
 
+    /// 3.1 uses the 3.1.1 layouts for every packet but CONNECT.
+    #[test]
+    fn v3_1_every_packet_type_round_trips(packet in common::packet(ProtocolVersion::V3_1)) {
+        check_roundtrip(&packet, ProtocolVersion::V3_1)?;
+    }
+
     /// 3.1 differs from 3.1.1 only in CONNECT (`MQIsdp`, level 3); it is
     /// read by its own level whatever version the reader is set to.
     #[test]
