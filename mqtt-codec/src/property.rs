@@ -117,6 +117,11 @@ impl RawValue<'_> {
     fn encoded_len(&self, id: PropertyId) -> Result<usize, EncodeError> {
         let too_long = |data: &[u8]| data.len() > MAX_STRING_LEN;
         Ok(match *self {
+            // v5 §3.2.2.3.4: "It is a Protocol Error to ... have a value
+            // other than 0 or 1"; absent means 2.
+            Self::Byte(v) if id == PropertyId::MaximumQoS && v > 1 => {
+                return Err(EncodeError::ValueOutOfRange(id));
+            }
             Self::Byte(_) => 1,
             Self::Two(_) => 2,
             Self::Four(_) => 4,
@@ -421,6 +426,9 @@ pub(crate) trait PropertySet: Default {
     fn finish(&mut self, block: Bytes) -> Result<(), DecodeError>;
     /// Hands every property to `f` in wire order.
     fn for_each<'a>(&'a self, f: &mut dyn FnMut(PropertyId, RawValue<'a>));
+    /// Checks the rules that span properties, as `finish` does on decode,
+    /// so that no packet is encoded that its receiver must refuse.
+    fn check(&self) -> Result<(), DecodeError>;
 }
 
 /// Decodes a property length and the block it covers.
@@ -459,6 +467,12 @@ pub(crate) fn decode_properties<'a, P: PropertySet>(
 
 /// Bytes of the block (without its length prefix).
 pub(crate) fn properties_block_len(props: &impl PropertySet) -> Result<usize, EncodeError> {
+    props.check().map_err(|e| match e {
+        DecodeError::AuthenticationDataWithoutMethod => {
+            EncodeError::InvalidPacket("Authentication Data without Authentication Method")
+        }
+        _ => EncodeError::InvalidPacket("properties break a rule of the standard"),
+    })?;
     let mut total: usize = 0;
     let mut error = None;
     props.for_each(&mut |id, raw| match raw.encoded_len(id) {
@@ -757,6 +771,10 @@ macro_rules! property_set {
             fn finish(&mut self, block: Bytes) -> Result<(), DecodeError> {
                 $(self.$rfield = $rty(Repeated::Block(block.clone()));)?
                 self.user_properties = UserProperties(Repeated::Block(block));
+                self.check()
+            }
+
+            fn check(&self) -> Result<(), DecodeError> {
                 $($check(self)?;)?
                 Ok(())
             }
