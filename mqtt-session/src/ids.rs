@@ -1,10 +1,12 @@
 //! The packet identifier allocator shared by PUBLISH, SUBSCRIBE and
 //! UNSUBSCRIBE (v5 [MQTT-2.2.1-3], v3.1.1 [MQTT-2.3.1-2]).
 //!
-//! Allocation and release are O(1): never-used identifiers are handed out
-//! in increasing order first, released ones are then reused oldest first
-//! from a FIFO. A bitset answers "in use?" so that an identifier can never
-//! be handed out twice. An empty allocator returns `None` and the caller
+//! Allocation and release are O(1): released identifiers are reused oldest
+//! release first from a FIFO, and only when none is free is a never-used
+//! one taken (in increasing order). Reusing first keeps the FIFO as short
+//! as the number of messages in flight, so a steady flow allocates no
+//! memory. A bitset answers "in use?" so that an identifier can never be
+//! handed out twice. An empty allocator returns `None` and the caller
 //! keeps the operation queued; nothing stalls or fails.
 
 use alloc::collections::VecDeque;
@@ -67,15 +69,16 @@ impl PacketIds {
 
     /// An identifier not in use, now marked in use; `None` when all are.
     pub(crate) fn allocate(&mut self) -> Option<PacketId> {
-        let id = if self.next_fresh <= u32::from(self.max) {
-            let id = u16::try_from(self.next_fresh).ok()?;
-            self.next_fresh = self.next_fresh.saturating_add(1);
-            id
-        } else {
-            // Entries are pushed only on release of an id in use, and an id
-            // is only marked in use by `allocate` or `claim` (which removes
-            // it from here), so the front is free.
-            self.free.pop_front()?
+        // Entries are pushed only on release of an id in use, and an id is
+        // only marked in use by `allocate`, so the front is free.
+        let id = match self.free.pop_front() {
+            Some(id) => id,
+            None if self.next_fresh <= u32::from(self.max) => {
+                let id = u16::try_from(self.next_fresh).ok()?;
+                self.next_fresh = self.next_fresh.saturating_add(1);
+                id
+            }
+            None => return None,
         };
         let id = PacketId::new(id)?;
         debug_assert!(!self.is_in_use(id));
@@ -165,7 +168,7 @@ mod tests {
     fn rebuilt_allocator_skips_ids_in_use() {
         let mut ids = PacketIds::with_in_use(6, [id(2), id(5)]).unwrap();
         let got: Vec<_> = core::iter::from_fn(|| ids.allocate()).collect();
-        assert_eq!(got, [id(6), id(1), id(3), id(4)]);
+        assert_eq!(got, [id(1), id(3), id(4), id(6)]);
         assert!(PacketIds::with_in_use(6, [id(2), id(2)]).is_none());
         assert!(PacketIds::with_in_use(6, [id(7)]).is_none());
     }
