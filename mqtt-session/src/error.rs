@@ -105,6 +105,10 @@ pub enum OpError {
     /// The command needs an open connection.
     #[error("no open connection")]
     NotConnected,
+    /// CONNECT had Session Expiry Interval 0, so DISCONNECT cannot set a
+    /// non-zero one (v5 §3.14.2.2.2).
+    #[error("Session Expiry Interval was 0 on CONNECT, v5 §3.14.2.2.2")]
+    SessionExpiryWasZero,
     /// AUTH needs an Authentication Method in CONNECT (v5 [MQTT-4.12.0-7]).
     #[error("no Authentication Method was sent in CONNECT, v5 [MQTT-4.12.0-7]")]
     NoAuthenticationMethod,

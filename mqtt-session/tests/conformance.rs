@@ -1037,3 +1037,78 @@ fn snapshot_restore_round_trip_resumes() {
         mqtt_session::RestoreError::NotASnapshot
     );
 }
+
+/// v5 [MQTT-3.1.2-30]: with an Authentication Method nothing but AUTH or
+/// DISCONNECT goes out before CONNACK; queued work follows CONNACK.
+#[test]
+fn mqtt_3_1_2_30_only_auth_before_connack() {
+    let mut p = Pair::new(V5);
+    let method = MqttString::try_from("M").unwrap();
+    let mut c = connect_packet(V5, true);
+    c.properties.authentication_method = Some(method.clone());
+    p.connect_with(c);
+    p.client.publish(p.now, msg("a", QoS::AtLeastOnce)).unwrap();
+    p.client
+        .subscribe(
+            p.now,
+            vec![(
+                TopicFilter::from_static("s").unwrap(),
+                SubscriptionOptions::default(),
+            )],
+            Default::default(),
+        )
+        .unwrap();
+    assert!(matches!(p.take_received().as_slice(), [Packet::Connect(_)]));
+    p.server(connack_with(|c| {
+        c.properties.authentication_method = Some(method)
+    }))
+    .unwrap();
+    let got = p.take_received();
+    assert!(
+        matches!(got.as_slice(), [Packet::Subscribe(_), Packet::Publish(_)]),
+        "{got:?}"
+    );
+}
+
+/// v5 §3.1.3.2 (Will Properties) and §3.14.2.1 (0x04): the Will with its
+/// Will Delay goes out in CONNECT unchanged, DISCONNECT 0x04 asks for it.
+#[test]
+fn v5_will_with_delay_and_disconnect_with_will() {
+    let mut p = Pair::new(V5);
+    let mut c = connect_packet(V5, true);
+    let mut will =
+        mqtt_codec::LastWill::new(TopicName::from_static("will/t").unwrap(), &b"bye"[..]);
+    will.qos = QoS::AtLeastOnce;
+    will.properties.will_delay_interval = Some(30);
+    c.will = Some(will.clone());
+    c.properties.session_expiry_interval = Some(60);
+    p.connect_with(c);
+    let got = p.take_received();
+    let Packet::Connect(sent) = &got[0] else {
+        panic!()
+    };
+    assert_eq!(sent.will.as_ref(), Some(&will));
+    p.server(ConnAck::new(false, ConnectReasonCode::Success))
+        .unwrap();
+    assert_eq!(p.client.negotiated().unwrap().session_expiry_interval, 60);
+    let mut d = Disconnect::new(DisconnectReasonCode::DisconnectWithWillMessage);
+    d.properties.session_expiry_interval = Some(0);
+    p.client.disconnect(p.now, d).unwrap();
+    assert!(
+        matches!(p.take_received().as_slice(), [Packet::Disconnect(d)] if d.reason_code == DisconnectReasonCode::DisconnectWithWillMessage)
+    );
+}
+
+/// v5 §3.14.2.2.2: no non-zero Session Expiry on DISCONNECT after 0 on CONNECT.
+#[test]
+fn v5_session_expiry_on_disconnect_after_zero() {
+    let mut p = Pair::new(V5);
+    p.connect_ok(false);
+    let mut d = Disconnect::new(DisconnectReasonCode::Success);
+    d.properties.session_expiry_interval = Some(10);
+    assert_eq!(
+        p.client.disconnect(p.now, d),
+        Err(OpError::SessionExpiryWasZero)
+    );
+    assert!(p.client.is_connected());
+}

@@ -392,6 +392,16 @@ impl Client {
             .as_mut()
             .filter(|c| c.is_open())
             .ok_or(OpError::NotConnected)?;
+        // v5 §3.14.2.2.2: a non-zero Session Expiry Interval on DISCONNECT
+        // after a zero one on CONNECT is a Protocol Error.
+        if conn.session_expiry_interval == 0
+            && disconnect
+                .properties
+                .session_expiry_interval
+                .is_some_and(|s| s != 0)
+        {
+            return Err(OpError::SessionExpiryWasZero);
+        }
         let packet = if conn.version.is_v5() {
             disconnect
         } else {
