@@ -1112,3 +1112,28 @@ fn v5_session_expiry_on_disconnect_after_zero() {
     );
     assert!(p.client.is_connected());
 }
+
+/// v5 [MQTT-3.2.2-15] on resume: a stored message larger than the new
+/// server's Maximum Packet Size fails alone; the others are resent in order.
+#[test]
+fn mqtt_3_2_2_15_resume_drops_what_no_longer_fits() {
+    let mut p = Pair::new(V5);
+    p.connect_ok(false);
+    let mut big = msg("a", QoS::AtLeastOnce);
+    big.payload = Bytes::from(vec![0u8; 100]);
+    let big_op = p.client.publish(p.now, big).unwrap();
+    p.client.publish(p.now, msg("a", QoS::AtLeastOnce)).unwrap();
+    p.take_received();
+    p.drop_link();
+    p.take_events();
+    let mut ack = ConnAck::new(true, ConnectReasonCode::Success);
+    ack.properties.maximum_packet_size = NonZeroU32::new(50);
+    p.connect(false, ack);
+    assert_eq!(publishes(&p.take_received()), [(Some(2), true)]);
+    assert!(p.take_events().contains(&Event::OpFailed {
+        op: big_op,
+        error: OpError::PacketTooLarge
+    }));
+    assert!(!p.store.outbound.contains_key(&1));
+    assert_eq!(p.client.send_quota(), Some(u16::MAX - 1));
+}

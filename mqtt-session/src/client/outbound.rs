@@ -78,10 +78,13 @@ impl Client {
             };
             // v5 [MQTT-4.4.0-1], [MQTT-4.6.0-1]: resend in original order,
             // counted against the new Receive Maximum.
-            if let Some(flow) = self.session.inflight.iter_mut().find(|f| !f.on_wire) {
+            if let Some(pos) = self.session.inflight.iter().position(|f| !f.on_wire) {
                 if conn.send_quota == 0 {
                     return;
                 }
+                let Some(flow) = self.session.inflight.get_mut(pos) else {
+                    return;
+                };
                 let packet = if flow.released {
                     match flow.packet_id() {
                         Some(id) => Packet::PubRel(PubRel::new(id)),
@@ -95,10 +98,22 @@ impl Client {
                     Packet::Publish(publish)
                 };
                 flow.on_wire = true;
+                if let Err(err) = encode(conn, &mut self.tx, now, &packet) {
+                    // The stored message no longer fits the new Maximum
+                    // Packet Size: that operation fails, the rest goes on.
+                    if let Some(flow) = self.session.inflight.remove(pos)
+                        && let Some(id) = flow.packet_id()
+                    {
+                        self.session.ids.release(id);
+                        self.persist.push_back(PersistOp::RemoveOutbound(id));
+                        self.events.push_back(Event::OpFailed {
+                            op: flow.op,
+                            error: op_error(err),
+                        });
+                    }
+                    continue;
+                }
                 conn.send_quota = conn.send_quota.saturating_sub(1);
-                // A stored message that no longer fits the new Maximum
-                // Packet Size stays in flight; the server cannot take it.
-                let _ = encode(conn, &mut self.tx, now, &packet);
                 continue;
             }
             if !self.pump_publish(now) {
