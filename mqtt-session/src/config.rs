@@ -17,6 +17,11 @@ pub struct ClientConfig {
     pub pingresp_timeout: Option<Duration>,
     /// How long to wait for CONNACK after CONNECT.
     pub connack_timeout: Duration,
+    /// MQTT 3.1.1 only: resend unacknowledged PUBLISH (DUP) and PUBREL on
+    /// the same connection after this long without completion. `None` (the
+    /// default) resends only on reconnect; MQTT 5.0 never resends within a
+    /// connection (v5 §4.4).
+    pub retransmit_v3: Option<Duration>,
 }
 
 impl Default for ClientConfig {
@@ -26,6 +31,7 @@ impl Default for ClientConfig {
             max_outbound_aliases: 16,
             pingresp_timeout: None,
             connack_timeout: Duration::from_secs(30),
+            retransmit_v3: None,
         }
     }
 }

@@ -1137,3 +1137,56 @@ fn mqtt_3_2_2_15_resume_drops_what_no_longer_fits() {
     assert!(!p.store.outbound.contains_key(&1));
     assert_eq!(p.client.send_quota(), Some(u16::MAX - 1));
 }
+
+/// v3.1.1 §4.4 allows in-session retransmission, by configuration: DUP
+/// PUBLISH and PUBREL go again on the same connection after the interval.
+#[test]
+fn v311_in_session_retransmission_by_configuration() {
+    let config = ClientConfig {
+        retransmit_v3: Some(std::time::Duration::from_secs(5)),
+        ..ClientConfig::default()
+    };
+    let mut p = Pair::with(
+        V311,
+        Session::new(MqttString::try_from("c1").unwrap()),
+        config,
+    );
+    p.connect_ok(false);
+    p.client.publish(p.now, msg("a", QoS::AtLeastOnce)).unwrap();
+    p.client.publish(p.now, msg("a", QoS::ExactlyOnce)).unwrap();
+    p.take_received();
+    p.server(PubRec::new(id(2))).unwrap();
+    p.take_received();
+    p.advance(5_000);
+    let got = p.take_received();
+    assert_eq!(publishes(&got), [(Some(1), true)]);
+    assert!(got.contains(&Packet::PubRel(PubRel::new(id(2)))));
+    p.server(PubAck::new(id(1))).unwrap();
+    p.server(PubComp::new(id(2))).unwrap();
+    p.take_received();
+    p.advance(60_000);
+    assert!(
+        p.take_received().iter().all(|p| *p == Packet::PingReq),
+        "nothing outstanding, nothing resent"
+    );
+}
+
+/// v5 [MQTT-4.4.0-1]: resending happens only on reconnect, never within a
+/// connection, even when 3.1.1 retransmission is configured.
+#[test]
+fn mqtt_4_4_0_1_no_in_session_resend_in_v5() {
+    let config = ClientConfig {
+        retransmit_v3: Some(std::time::Duration::from_secs(1)),
+        ..ClientConfig::default()
+    };
+    let mut p = Pair::with(
+        V5,
+        Session::new(MqttString::try_from("c1").unwrap()),
+        config,
+    );
+    p.connect_ok(false);
+    p.client.publish(p.now, msg("a", QoS::AtLeastOnce)).unwrap();
+    p.take_received();
+    p.advance(600_000);
+    assert!(publishes(&p.take_received()).is_empty());
+}

@@ -84,10 +84,12 @@ pub(crate) enum Timer {
     KeepAlive = 1,
     /// PINGRESP must arrive by then.
     PingResp = 2,
+    /// 3.1.1 in-session retransmission, when configured.
+    Retransmit = 3,
 }
 
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Timers([Option<Instant>; 3]);
+pub(crate) struct Timers([Option<Instant>; 4]);
 
 impl Timers {
     pub(crate) fn set(&mut self, timer: Timer, at: Option<Instant>) {
@@ -109,7 +111,7 @@ impl Timers {
     }
 
     pub(crate) fn clear(&mut self) {
-        self.0 = [None; 3];
+        self.0 = [None; 4];
     }
 }
 

@@ -223,6 +223,9 @@ impl Client {
             // v5 §3.1.2.10: the client closes the connection; 0x8D is a
             // server-only DISCONNECT reason, so nothing is sent.
             self.close(CloseCause::KeepAliveTimeout);
+        } else if conn.timers.is_due(Timer::Retransmit, now) {
+            conn.timers.set(Timer::Retransmit, None);
+            self.retransmit(now);
         } else if conn.timers.is_due(Timer::KeepAlive, now) {
             let wait = self
                 .config

@@ -8,7 +8,7 @@ use mqtt_codec::{
 };
 
 use super::Client;
-use super::conn::{Connection, ControlInflight, PendingAck, State};
+use super::conn::{Connection, ControlInflight, PendingAck, State, Timer};
 use crate::error::OpError;
 use crate::event::{AckToken, Event};
 use crate::persist::{InboundRecord, OutboundRecord, PersistOp, control_packet};
@@ -66,6 +66,11 @@ impl Client {
     /// on this connection (resume, original order, DUP set, PUBREL for
     /// released flows), then SUBSCRIBE/UNSUBSCRIBE, then new publishes.
     pub(super) fn pump(&mut self, now: Instant) {
+        self.pump_inner(now);
+        self.arm_retransmit(now);
+    }
+
+    fn pump_inner(&mut self, now: Instant) {
         while self
             .conn
             .as_ref()
@@ -117,9 +122,47 @@ impl Client {
                 continue;
             }
             if !self.pump_publish(now) {
-                return;
+                break;
             }
         }
+    }
+
+    /// Arms the 3.1.1 retransmission timer while messages are on the wire.
+    pub(super) fn arm_retransmit(&mut self, now: Instant) {
+        let Some(interval) = self.config.retransmit_v3 else {
+            return;
+        };
+        let Some(conn) = self.conn.as_mut().filter(|c| c.state == State::Connected) else {
+            return;
+        };
+        let outstanding = self.session.inflight.iter().any(|f| f.on_wire);
+        if conn.version.is_v5() || !outstanding {
+            conn.timers.set(Timer::Retransmit, None);
+        } else if conn.timers.get(Timer::Retransmit).is_none() {
+            let interval = interval.max(core::time::Duration::from_millis(1));
+            conn.timers
+                .set(Timer::Retransmit, Some(now.saturating_add(interval)));
+        }
+    }
+
+    /// 3.1.1 in-session retransmission: everything on the wire again, in
+    /// order, PUBLISH with DUP (v3.1.1 [MQTT-3.3.1-1]) or PUBREL.
+    pub(super) fn retransmit(&mut self, now: Instant) {
+        let Some(conn) = self.conn.as_mut().filter(|c| c.state == State::Connected) else {
+            return;
+        };
+        for flow in self.session.inflight.iter().filter(|f| f.on_wire) {
+            let packet = match (flow.released, flow.packet_id()) {
+                (true, Some(id)) => Packet::PubRel(PubRel::new(id)),
+                _ => {
+                    let mut publish = flow.publish.clone();
+                    publish.qos = publish.qos.redelivery();
+                    Packet::Publish(publish)
+                }
+            };
+            let _ = encode(conn, &mut self.tx, now, &packet);
+        }
+        self.arm_retransmit(now);
     }
 
     /// Sends the first queued SUBSCRIBE/UNSUBSCRIBE; `false` when none can go.
