@@ -91,6 +91,7 @@ struct InFlow {
 }
 
 struct World {
+    version: ProtocolVersion,
     client: Client,
     now: Instant,
     connected: bool,
@@ -119,16 +120,17 @@ fn topic(t: u8) -> TopicName {
 }
 
 impl World {
-    fn new() -> Self {
+    fn new(version: ProtocolVersion) -> Self {
         Self {
+            version,
             client: Client::new(
                 Session::new(MqttString::try_from("m").unwrap()),
                 ClientConfig::default(),
             ),
             now: Instant::from_millis(0),
             connected: false,
-            decoder: Decoder::new(ProtocolVersion::V5),
-            encoder: Encoder::new(ProtocolVersion::V5),
+            decoder: Decoder::new(version),
+            encoder: Encoder::new(version),
             wire: BytesMut::new(),
             rm: 0,
             out: Vec::new(),
@@ -379,12 +381,12 @@ impl World {
         if self.connected {
             self.drop_link();
         }
-        let mut c = Connect::new(ProtocolVersion::V5, MqttString::try_from("m").unwrap());
+        let mut c = Connect::new(self.version, MqttString::try_from("m").unwrap());
         c.clean_start = false;
         c.keep_alive = 5;
         c.properties.receive_maximum = NonZeroU16::new(OUR_RM);
         c.properties.topic_alias_maximum = Some(2);
-        self.decoder = Decoder::new(ProtocolVersion::V5);
+        self.decoder = Decoder::new(self.version);
         self.wire.clear();
         self.aliases.clear();
         self.resend_pos = None;
@@ -398,7 +400,8 @@ impl World {
         for f in &mut self.in_flows {
             f.counted = false;
         }
-        self.rm = rm;
+        // 3.1.1 has no Receive Maximum: the quota is unlimited.
+        self.rm = if self.version.is_v5() { rm } else { u16::MAX };
         let mut ack = ConnAck::new(present, ConnectReasonCode::Success);
         ack.properties.receive_maximum = NonZeroU16::new(rm);
         ack.properties.topic_alias_maximum = Some(2);
@@ -454,7 +457,7 @@ impl World {
                         self.out.remove(k);
                         Packet::PubAck(PubAck::new(pid))
                     }
-                    (_, OutStage::Unacked) if err => {
+                    (_, OutStage::Unacked) if err && self.version.is_v5() => {
                         self.out.remove(k);
                         Packet::PubRec(
                             PubRec::new(pid).with_reason(PubAckReasonCode::QuotaExceeded),
@@ -595,10 +598,21 @@ fn in_publish(id: u16, qos: QoS, msg: u32, dup: bool) -> Publish {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
 
-    /// The invariants of issue 4 hold over random interleavings.
+    /// The invariants of issue 4 hold over random interleavings (MQTT 5.0).
     #[test]
-    fn invariants_hold(ops in proptest::collection::vec(op(), 1..120)) {
-        let mut w = World::new();
+    fn invariants_hold_v5(ops in proptest::collection::vec(op(), 1..120)) {
+        let mut w = World::new(ProtocolVersion::V5);
+        w.reconnect(false, 3);
+        for op in ops {
+            w.apply(op);
+        }
+        w.check_end();
+    }
+
+    /// The same over MQTT 3.1.1 (no Receive Maximum, no aliases).
+    #[test]
+    fn invariants_hold_v3_1_1(ops in proptest::collection::vec(op(), 1..120)) {
+        let mut w = World::new(ProtocolVersion::V3_1_1);
         w.reconnect(false, 3);
         for op in ops {
             w.apply(op);
