@@ -26,6 +26,47 @@
 //!
 //! `#![no_std]` + `alloc`; the default `std` feature only enables `std` in
 //! the dependencies.
+//!
+//! ```
+//! use bytes::BytesMut;
+//! use mqtt_session::mqtt_codec::{
+//!     ConnAck, Connect, ConnectReasonCode, Encoder, MqttString, Packet, ProtocolVersion, PubAck,
+//!     PacketId, QoS,
+//! };
+//! use mqtt_session::mqtt_codec::mqtt_topic::TopicName;
+//! use mqtt_session::{Client, ClientConfig, Event, Instant, Message, PersistOp, Session};
+//!
+//! let mut client = Client::new(Session::new(MqttString::try_from("sensor-7")?), ClientConfig::default());
+//! let mut now = Instant::from_millis(0);
+//! client.connect(now, Connect::new(ProtocolVersion::V5, MqttString::try_from("sensor-7")?))?;
+//! // A message submitted before CONNACK waits in the session.
+//! let op = client.publish(now, Message::new(TopicName::from_static("t/temp")?, &b"21.5"[..], QoS::AtLeastOnce))?;
+//!
+//! // The transport: here the server's bytes are made with the codec.
+//! let server = Encoder::new(ProtocolVersion::V5);
+//! let mut wire = BytesMut::new();
+//! server.encode(&ConnAck::new(false, ConnectReasonCode::Success).into(), &mut wire)?;
+//! now = Instant::from_millis(20);
+//! client.handle_bytes(now, &wire)?;
+//!
+//! // Drain: persist first, then transmit, then events, then the deadline.
+//! let mut stored = Vec::new();
+//! while let Some(op) = client.poll_persist() {
+//!     stored.push(op); // write to durable storage here
+//! }
+//! assert!(matches!(stored[0], PersistOp::PutOutbound(_)));
+//! let mut out = BytesMut::new();
+//! while client.poll_transmit(&mut out).is_some() {}
+//! assert!(!out.is_empty()); // CONNECT, then the PUBLISH: write them to the socket
+//! assert_eq!(client.poll_event(), Some(Event::Connected { session_present: false }));
+//! assert!(client.poll_timeout().is_some()); // the keep-alive deadline
+//!
+//! wire.clear();
+//! server.encode(&PubAck::new(PacketId::new(1).unwrap()).into(), &mut wire)?;
+//! client.handle_bytes(now, &wire)?;
+//! assert!(matches!(client.poll_event(), Some(Event::Published { op: done, .. }) if done == op));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 #![no_std]
 #![cfg_attr(
     test,
