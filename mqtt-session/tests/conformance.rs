@@ -1190,3 +1190,59 @@ fn mqtt_4_4_0_1_no_in_session_resend_in_v5() {
     p.advance(600_000);
     assert!(publishes(&p.take_received()).is_empty());
 }
+
+/// v5 §3.2.2.3.11 to §3.2.2.3.13: wildcard, shared and subscription
+/// identifier availability from CONNACK are respected before sending.
+#[test]
+fn v5_subscription_features_availability() {
+    let mut p = Pair::new(V5);
+    p.connect(
+        true,
+        connack_with(|c| {
+            c.properties.wildcard_subscription_available = Some(false);
+            c.properties.shared_subscription_available = Some(false);
+            c.properties.subscription_identifier_available = Some(false);
+        }),
+    );
+    let sub = |f: &'static str| {
+        vec![(
+            TopicFilter::from_static(f).unwrap(),
+            SubscriptionOptions::default(),
+        )]
+    };
+    assert_eq!(
+        p.client.subscribe(p.now, sub("a/+"), Default::default()),
+        Err(OpError::WildcardSubscriptionsNotAvailable)
+    );
+    assert_eq!(
+        p.client
+            .subscribe(p.now, sub("$share/g/a"), Default::default()),
+        Err(OpError::SharedSubscriptionsNotAvailable)
+    );
+    let mut props = mqtt_codec::SubscribeProperties::default();
+    props.subscription_identifier = NonZeroU32::new(7);
+    assert_eq!(
+        p.client.subscribe(p.now, sub("a"), props),
+        Err(OpError::SubscriptionIdentifiersNotAvailable)
+    );
+    assert!(
+        p.client
+            .subscribe(p.now, sub("a/b"), Default::default())
+            .is_ok()
+    );
+}
+
+/// v5 [MQTT-3.3.4-6]: a client PUBLISH carries no Subscription Identifier.
+#[test]
+fn mqtt_3_3_4_6_no_subscription_identifier_in_publish() {
+    let mut p = Pair::new(V5);
+    p.connect_ok(false);
+    let mut m = msg("a", QoS::AtMostOnce);
+    m.properties
+        .subscription_identifiers
+        .push(NonZeroU32::new(1).unwrap());
+    assert_eq!(
+        p.client.publish(p.now, m),
+        Err(OpError::SubscriptionIdentifierInPublish)
+    );
+}
