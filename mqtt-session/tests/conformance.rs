@@ -96,7 +96,7 @@ fn mqtt_4_3_1_1_qos0_dup_zero() {
 }
 
 /// v5 [MQTT-4.3.2-1], [MQTT-4.3.2-2], [MQTT-4.3.2-3], [MQTT-2.2.1-3]; v3.1.1
-/// [MQTT-4.3.2-1], [MQTT-4.3.2-2], [MQTT-2.3.1-1]: an unused id, DUP 0,
+/// [MQTT-4.3.2-1], [MQTT-4.3.2-2], [MQTT-2.3.1-1], [MQTT-2.3.1-2]: an unused id, DUP 0,
 /// unacknowledged until PUBACK.
 #[test]
 fn mqtt_4_3_2_1_to_3_qos1_sender() {
@@ -795,7 +795,7 @@ fn mqtt_3_2_2_16_assigned_client_identifier() {
     assert_eq!(c.client_id.as_str(), "srv-1");
 }
 
-/// v5 [MQTT-2.2.1-3], v3.1.1 [MQTT-2.3.1-1]: when every identifier is in use
+/// v5 [MQTT-2.2.1-3], v3.1.1 [MQTT-2.3.1-2]: when every identifier is in use
 /// the operation waits in the queue and goes out once one is free.
 #[test]
 fn mqtt_2_2_1_3_id_exhaustion_queues() {
@@ -928,7 +928,7 @@ fn mqtt_4_12_0_6_no_auth_without_method() {
     assert_eq!(err.reason, ReasonCode::ProtocolError);
 }
 
-/// v5 [MQTT-3.14.4-1], v3.1.1 [MQTT-3.14.4-1]: nothing is sent after DISCONNECT;
+/// v5 [MQTT-3.14.4-1], v3.1.1 [MQTT-3.14.4-2]: nothing is sent after DISCONNECT;
 /// later publishes wait in the session.
 #[test]
 fn mqtt_3_14_4_1_nothing_after_disconnect() {
