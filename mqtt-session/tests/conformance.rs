@@ -1246,3 +1246,53 @@ fn mqtt_3_3_4_6_no_subscription_identifier_in_publish() {
         Err(OpError::SubscriptionIdentifierInPublish)
     );
 }
+
+/// v5 [MQTT-3.4.2-2], [MQTT-3.4.2-3]: an application's Reason String and
+/// User Properties on PUBACK are sent when they fit the server's Maximum
+/// Packet Size and left out when they do not; the reason code stays.
+#[test]
+fn mqtt_3_4_2_2_ack_properties_dropped_to_fit() {
+    let mut p = Pair::new(V5);
+    p.connect(
+        true,
+        connack_with(|c| c.properties.maximum_packet_size = NonZeroU32::new(30)),
+    );
+    p.server(incoming(QoS::AtLeastOnce, 1)).unwrap();
+    p.server(incoming(QoS::AtLeastOnce, 2)).unwrap();
+    let t = tokens(&p.take_events());
+    let props = |len: usize| {
+        let mut a = mqtt_codec::AckProperties::default();
+        a.reason_string = Some(MqttString::try_from("r".repeat(len)).unwrap());
+        a
+    };
+    p.client
+        .ack_with_properties(
+            p.now,
+            t[0],
+            PubAckReasonCode::NoMatchingSubscribers,
+            props(5),
+        )
+        .unwrap();
+    p.client
+        .ack_with_properties(
+            p.now,
+            t[1],
+            PubAckReasonCode::NoMatchingSubscribers,
+            props(50),
+        )
+        .unwrap();
+    let got = p.take_received();
+    let [Packet::PubAck(small), Packet::PubAck(big)] = got.as_slice() else {
+        panic!("{got:?}")
+    };
+    assert_eq!(
+        small
+            .properties
+            .reason_string
+            .as_ref()
+            .map(MqttString::as_str),
+        Some("rrrrr")
+    );
+    assert!(big.properties.reason_string.is_none());
+    assert_eq!(big.reason_code, PubAckReasonCode::NoMatchingSubscribers);
+}

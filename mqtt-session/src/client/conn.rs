@@ -7,8 +7,8 @@ use core::num::NonZeroU16;
 
 use bytes::{Bytes, BytesMut};
 use mqtt_codec::{
-    ConnAckProperties, Decoder, Encoder, MqttString, PacketId, ProtocolVersion, PubAckReasonCode,
-    Publish, QoS,
+    AckProperties, ConnAckProperties, Decoder, Encoder, MqttString, PacketId, ProtocolVersion,
+    PubAckReasonCode, Publish, QoS,
 };
 use mqtt_topic::TopicName;
 
@@ -160,11 +160,13 @@ pub(crate) struct InAliases {
 
 /// A received QoS 1 or 2 PUBLISH waiting for its PUBACK or PUBREC to go out
 /// in arrival order.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct PendingAck {
     pub(crate) packet_id: PacketId,
     pub(crate) qos: QoS,
     pub(crate) acked: Option<PubAckReasonCode>,
+    /// Reason String and User Properties the application gave with its ack.
+    pub(crate) properties: AckProperties,
 }
 
 /// A SUBSCRIBE or UNSUBSCRIBE awaiting its acknowledgement.

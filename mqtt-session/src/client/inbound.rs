@@ -255,6 +255,7 @@ impl Client {
                 packet_id,
                 qos,
                 acked: None,
+                properties: Default::default(),
             });
             self.events.push_back(Event::Message {
                 publish,
@@ -283,6 +284,7 @@ impl Client {
                     packet_id,
                     qos,
                     acked: None,
+                    properties: Default::default(),
                 });
                 self.events.push_back(Event::Message {
                     publish,
@@ -308,6 +310,7 @@ impl Client {
                         packet_id,
                         qos,
                         acked: entry.acked,
+                        properties: Default::default(),
                     });
                 }
                 self.drain_acks(now);

@@ -11,8 +11,9 @@ use core::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use mqtt_codec::{
-    Auth, AuthReasonCode, Connect, Decoded, Decoder, Disconnect, DisconnectReasonCode, Encoder,
-    Packet, PubAckReasonCode, SubscribeProperties, SubscriptionOptions, UnsubscribeProperties,
+    AckProperties, Auth, AuthReasonCode, Connect, Decoded, Decoder, Disconnect,
+    DisconnectReasonCode, Encoder, Packet, PubAckReasonCode, SubscribeProperties,
+    SubscriptionOptions, UnsubscribeProperties,
 };
 use mqtt_topic::TopicFilter;
 
@@ -349,7 +350,22 @@ impl Client {
         token: AckToken,
         reason: PubAckReasonCode,
     ) -> Result<(), OpError> {
-        outbound::ack(self, now, token, reason)
+        outbound::ack(self, now, token, reason, AckProperties::default())
+    }
+
+    /// [`Client::ack`] with a Reason String and User Properties (5.0). They
+    /// are left out when the PUBACK or PUBREC would exceed the server's
+    /// Maximum Packet Size (v5 [MQTT-3.4.2-2], [MQTT-3.4.2-3],
+    /// [MQTT-3.5.2-2], [MQTT-3.5.2-3]), and when a QoS 2 PUBREC is only
+    /// sent on a later connection.
+    pub fn ack_with_properties(
+        &mut self,
+        now: Instant,
+        token: AckToken,
+        reason: PubAckReasonCode,
+        properties: AckProperties,
+    ) -> Result<(), OpError> {
+        outbound::ack(self, now, token, reason, properties)
     }
 
     /// Answers [`Event::AuthChallenge`] with AUTH 0x18 (v5 [MQTT-4.12.0-3]).

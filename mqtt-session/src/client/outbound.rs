@@ -3,8 +3,8 @@
 
 use bytes::BytesMut;
 use mqtt_codec::{
-    EncodeError, Packet, PubAck, PubAckReasonCode, PubRec, PubRel, Publish, PublishQoS, QoS,
-    ReasonCode,
+    AckProperties, EncodeError, Packet, PubAck, PubAckReasonCode, PubRec, PubRel, Publish,
+    PublishQoS, QoS, ReasonCode,
 };
 
 use super::Client;
@@ -296,16 +296,22 @@ impl Client {
         let Some(conn) = self.conn.as_mut().filter(|c| c.is_open()) else {
             return;
         };
-        while let Some(PendingAck {
-            packet_id,
-            qos,
-            acked: Some(reason),
-        }) = conn.acks.front().copied()
-        {
-            conn.acks.pop_front();
+        while conn.acks.front().is_some_and(|a| a.acked.is_some()) {
+            let Some(PendingAck {
+                packet_id,
+                qos,
+                acked: Some(reason),
+                properties,
+            }) = conn.acks.pop_front()
+            else {
+                break;
+            };
+            let reason = v3_code(conn, reason);
             let packet = if qos == QoS::AtLeastOnce {
                 conn.inbound_unacked = conn.inbound_unacked.saturating_sub(1);
-                Packet::PubAck(PubAck::new(packet_id).with_reason(v3_code(conn, reason)))
+                let mut ack = PubAck::new(packet_id).with_reason(reason);
+                ack.properties = properties;
+                Packet::PubAck(ack)
             } else {
                 if reason.is_error() {
                     // v5 [MQTT-4.3.3-9]: after a PUBREC error the id starts
@@ -317,7 +323,9 @@ impl Client {
                     }
                     self.persist.push_back(PersistOp::RemoveInbound(packet_id));
                 }
-                Packet::PubRec(PubRec::new(packet_id).with_reason(v3_code(conn, reason)))
+                let mut rec = PubRec::new(packet_id).with_reason(reason);
+                rec.properties = properties;
+                Packet::PubRec(rec)
             };
             let _ = encode_trimmed(conn, &mut self.tx, now, packet);
         }
@@ -345,6 +353,7 @@ pub(super) fn ack(
     now: Instant,
     token: AckToken,
     reason: PubAckReasonCode,
+    properties: AckProperties,
 ) -> Result<(), OpError> {
     let current = client
         .conn
@@ -375,7 +384,12 @@ pub(super) fn ack(
             .iter_mut()
             .find(|a| a.packet_id == token.packet_id && a.qos == token.qos && a.acked.is_none());
         match waiting {
-            Some(a) => a.acked = Some(reason),
+            Some(a) => {
+                a.acked = Some(reason);
+                if conn.version.is_v5() {
+                    a.properties = properties;
+                }
+            }
             None if token.qos == QoS::AtLeastOnce => return Err(OpError::UnknownAck),
             None => {}
         }
