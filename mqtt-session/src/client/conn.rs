@@ -220,10 +220,12 @@ impl Connection {
         self.state != State::Closed
     }
 
-    /// Restarts the keep-alive interval after a packet was sent.
+    /// Restarts the keep-alive interval after a packet was sent. Before
+    /// CONNACK the CONNACK deadline stands in for it: no PINGREQ may precede
+    /// CONNACK when enhanced authentication runs (v5 [MQTT-3.1.2-30]).
     pub(crate) fn note_sent(&mut self, now: Instant) {
         self.last_sent = now;
-        let at = (self.keep_alive > 0 && self.state != State::Closed).then(|| {
+        let at = (self.keep_alive > 0 && self.state == State::Connected).then(|| {
             now.saturating_add(core::time::Duration::from_secs(u64::from(self.keep_alive)))
         });
         self.timers.set(Timer::KeepAlive, at);
