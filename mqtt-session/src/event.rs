@@ -12,7 +12,10 @@ use mqtt_topic::TopicName;
 use crate::error::{OpError, ProtocolViolation};
 
 /// Names one publish, subscribe or unsubscribe for its whole life, also
-/// across reconnects and restore.
+/// across reconnects and [`crate::Session::restore`]. A session rebuilt with
+/// [`crate::Session::from_records`] keeps the ids of the messages in flight
+/// and numbers new operations after the highest of them, so ids of
+/// operations that completed before the restart may be used again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct OpId(pub(crate) u64);
 
@@ -71,6 +74,11 @@ impl Message {
 /// has taken ownership of it, in any order; the session puts PUBACK and
 /// PUBREC on the wire in the order the messages arrived (v5 [MQTT-4.6.0-2],
 /// [MQTT-4.6.0-3]).
+///
+/// Tokens belong to the running process: after a rebuild with
+/// [`crate::Session::from_records`], use only QoS 2 tokens of messages the
+/// application stored (they are matched by packet identifier); QoS 1
+/// messages are sent again by the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct AckToken {
     pub(crate) packet_id: PacketId,

@@ -231,6 +231,7 @@ impl InboundRecord {
 impl Session {
     /// Rebuilds a session from the records of the [`PersistOp`] stream
     /// (in any order: outbound records are sorted by their send order).
+    /// New operation ids continue after the highest one in the records.
     pub fn from_records(
         client_id: MqttString,
         outbound: impl IntoIterator<Item = OutboundRecord>,

@@ -24,6 +24,9 @@ use mqtt_session::{AckToken, Client, ClientConfig, Event, Instant, Message, OpId
 use mqtt_topic::TopicName;
 use proptest::prelude::*;
 
+#[path = "harness/mod.rs"]
+mod harness;
+
 const OUR_RM: u16 = 3;
 
 #[derive(Debug, Clone)]
@@ -37,6 +40,7 @@ enum Op {
     Drop,
     Reconnect(bool, u16),
     Restore,
+    RestartFromRecords,
     Advance(u16),
 }
 
@@ -51,6 +55,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::Drop),
         2 => (proptest::bool::weighted(0.8), 1u16..5).prop_map(|(p, rm)| Op::Reconnect(p, rm)),
         1 => Just(Op::Restore),
+        1 => Just(Op::RestartFromRecords),
         1 => (0u16..8000).prop_map(Op::Advance),
     ]
 }
@@ -92,6 +97,7 @@ struct InFlow {
 
 struct World {
     version: ProtocolVersion,
+    store: harness::Store,
     client: Client,
     now: Instant,
     connected: bool,
@@ -123,6 +129,7 @@ impl World {
     fn new(version: ProtocolVersion) -> Self {
         Self {
             version,
+            store: harness::Store::default(),
             client: Client::new(
                 Session::new(MqttString::try_from("m").unwrap()),
                 ClientConfig::default(),
@@ -160,7 +167,8 @@ impl World {
     fn run(&mut self) {
         loop {
             let mut progressed = false;
-            while self.client.poll_persist().is_some() {
+            while let Some(op) = self.client.poll_persist() {
+                self.store.apply(op);
                 progressed = true;
             }
             let mut buf = BytesMut::new();
@@ -195,7 +203,9 @@ impl World {
     }
 
     fn run_outputs_once(&mut self) {
-        while self.client.poll_persist().is_some() {}
+        while let Some(op) = self.client.poll_persist() {
+            self.store.apply(op);
+        }
         let mut buf = BytesMut::new();
         if self.client.poll_transmit(&mut buf).is_some() && self.connected {
             self.wire.extend_from_slice(&buf);
@@ -542,6 +552,28 @@ impl World {
                 let snapshot = old.into_session().snapshot().unwrap();
                 self.client =
                     Client::new(Session::restore(snapshot).unwrap(), ClientConfig::default());
+            }
+            Op::RestartFromRecords if !self.connected => {
+                // The write-ahead records alone rebuild the session state
+                // (queued operations are not in them, so only when none wait).
+                let live: Vec<_> = self.client.session().inflight().collect();
+                let rebuilt = self.store.session("m");
+                let from_records: Vec<_> = rebuilt.inflight().collect();
+                assert_eq!(from_records, live, "records disagree with the session");
+                assert_eq!(
+                    rebuilt.inbound_qos2_len(),
+                    self.client.session().inbound_qos2_len()
+                );
+                if self.client.session().pending_len() == 0 {
+                    self.client = Client::new(rebuilt, ClientConfig::default());
+                    // A restarted process keeps no QoS 1 tokens; QoS 2 ones
+                    // stand for messages the application stored.
+                    self.tokens.retain(|(t, _)| t.qos() == QoS::ExactlyOnce);
+                    // Operation ids restart after the highest one in flight.
+                    let live: BTreeSet<OpId> = live.iter().map(|i| i.op).collect();
+                    self.submitted.retain(|op| live.contains(op));
+                    self.finished.clear();
+                }
             }
             Op::Advance(ms) => {
                 let end = Instant::from_millis(self.now.as_millis() + u64::from(ms));
