@@ -86,6 +86,9 @@ pub enum OpError {
     /// properties are never dropped to make it fit (v5 [MQTT-3.2.2-15]).
     #[error("packet larger than the server's Maximum Packet Size, v5 [MQTT-3.2.2-15]")]
     PacketTooLarge,
+    /// The Message Expiry Interval passed before the message could be sent.
+    #[error("the Message Expiry Interval passed while the message was queued")]
+    MessageExpired,
     /// The packet cannot be encoded (a v5-only feature on 3.1.1, ...).
     #[error("the packet cannot be encoded: {0}")]
     Encode(mqtt_codec::EncodeError),

@@ -8,9 +8,11 @@
 //! before the packet it covers is sent. Operations that were never sent are
 //! not in the stream; [`Session::snapshot`] includes them.
 //!
-//! Neither form stores an absolute time: the session has no deadline that
-//! survives a connection (keep-alive and CONNACK timers are per
-//! connection), so a restored session is valid whatever the clock says.
+//! Neither form stores an absolute time. The only deadlines of the session
+//! are the Message Expiry of queued messages; the snapshot stores the time
+//! each has left, and [`Session::restore`] rebases it on the new clock,
+//! minus the time spent offline. Keep-alive and CONNACK timers belong to a
+//! connection and are not stored.
 
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
@@ -23,7 +25,8 @@ use mqtt_codec::{
 
 use crate::event::{Message, OpId};
 use crate::ids::PacketIds;
-use crate::session::{Control, InQos2, OutFlow, Session};
+use crate::session::{Control, InQos2, OutFlow, Queued, Session};
+use crate::time::Instant;
 
 /// A write-ahead operation: store it (replacing by key) before sending
 /// what [`crate::Client::poll_transmit`] returns next.
@@ -86,6 +89,7 @@ const MAGIC: &[u8; 4] = b"MQSS";
 /// The snapshot format written by this build.
 pub const SNAPSHOT_VERSION: u8 = 1;
 const NO_ACK: u8 = 0xFF;
+const NO_EXPIRY: u64 = u64::MAX;
 // Queued operations have no identifier yet; they are stored as v5 packets
 // with this placeholder.
 const PLACEHOLDER: PacketId = match PacketId::new(1) {
@@ -275,11 +279,11 @@ impl Session {
         Ok(())
     }
 
-    /// The whole session as bytes (format [`SNAPSHOT_VERSION`]): client
+    /// The whole session at `now` as bytes (format [`SNAPSHOT_VERSION`]): client
     /// identifier, unacknowledged and queued operations in order, inbound
     /// QoS 2 state. Packets are stored as MQTT 5.0 frames, so every
     /// property survives.
-    pub fn snapshot(&self) -> Result<Bytes, RestoreError> {
+    pub fn snapshot(&self, now: Instant) -> Result<Bytes, RestoreError> {
         let mut buf = BytesMut::new();
         buf.put_slice(MAGIC);
         buf.put_u8(SNAPSHOT_VERSION);
@@ -296,8 +300,15 @@ impl Session {
             OutboundRecord::of(flow).encode(&mut buf)?;
         }
         buf.put_u32(count(self.pending.len())?);
-        for (op, m) in &self.pending {
-            buf.put_u64(op.0);
+        for q in &self.pending {
+            buf.put_u64(q.op.0);
+            // Relative: the time left at `now`, since instants do not
+            // survive a restart.
+            let left = q.expires_at.map_or(NO_EXPIRY, |at| {
+                at.as_millis().saturating_sub(now.as_millis())
+            });
+            buf.put_u64(left);
+            let m = &q.message;
             let publish = Publish::new(m.topic.clone(), m.payload.clone())
                 .with_qos(PublishQoS::new(m.qos, PLACEHOLDER))
                 .with_retain(m.retain)
@@ -321,8 +332,15 @@ impl Session {
         Ok(buf.freeze())
     }
 
-    /// Reads a snapshot written by [`Session::snapshot`].
-    pub fn restore(bytes: Bytes) -> Result<Self, RestoreError> {
+    /// Reads a snapshot written by [`Session::snapshot`]. `now` is the
+    /// current time of the restoring process and `offline_for` how long it
+    /// was since the snapshot; queued messages lose that much of their
+    /// Message Expiry Interval.
+    pub fn restore(
+        bytes: Bytes,
+        now: Instant,
+        offline_for: core::time::Duration,
+    ) -> Result<Self, RestoreError> {
         let mut r = Reader(bytes);
         if r.bytes(4).map_err(|_| RestoreError::NotASnapshot)?.as_ref() != MAGIC {
             return Err(RestoreError::NotASnapshot);
@@ -352,8 +370,17 @@ impl Session {
         session.inflight = inflight;
         for _ in 0..r.u32()? {
             let op = OpId(r.u64()?);
+            let left = r.u64()?;
             let message = Message::from_publish(&r.publish()?).ok_or(RestoreError::Corrupt)?;
-            session.pending.push_back((op, message));
+            let expires_at = (left != NO_EXPIRY).then(|| {
+                let left = core::time::Duration::from_millis(left).saturating_sub(offline_for);
+                now.saturating_add(left)
+            });
+            session.pending.push_back(Queued {
+                op,
+                message,
+                expires_at,
+            });
         }
         for _ in 0..r.u32()? {
             let op = OpId(r.u64()?);

@@ -12,6 +12,7 @@ use mqtt_topic::TopicFilter;
 
 use crate::event::{Message, OpId};
 use crate::ids::PacketIds;
+use crate::time::Instant;
 
 /// An outbound QoS 1 or 2 PUBLISH that was sent and is not completely
 /// acknowledged, in send order.
@@ -32,6 +33,15 @@ impl OutFlow {
     pub(crate) fn packet_id(&self) -> Option<PacketId> {
         self.publish.qos.packet_id()
     }
+}
+
+/// A publish waiting for a connection, send quota or packet identifier.
+#[derive(Debug, Clone)]
+pub(crate) struct Queued {
+    pub(crate) op: OpId,
+    pub(crate) message: Message,
+    /// From the Message Expiry Interval: not sent after this instant.
+    pub(crate) expires_at: Option<Instant>,
 }
 
 /// A SUBSCRIBE or UNSUBSCRIBE that has no packet identifier yet.
@@ -81,7 +91,7 @@ pub struct Session {
     pub(crate) ids: PacketIds,
     pub(crate) max_packet_id: u16,
     pub(crate) inflight: VecDeque<OutFlow>,
-    pub(crate) pending: VecDeque<(OpId, Message)>,
+    pub(crate) pending: VecDeque<Queued>,
     pub(crate) pending_control: VecDeque<(OpId, Control)>,
     pub(crate) inbound_qos2: BTreeMap<PacketId, InQos2>,
     pub(crate) next_op: u64,
@@ -175,8 +185,8 @@ impl Session {
                 returned.push((flow.op, message, flow.released));
             }
         }
-        for (op, message) in self.pending.drain(..) {
-            returned.push((op, message, false));
+        for q in self.pending.drain(..) {
+            returned.push((q.op, q.message, false));
         }
         self.inbound_qos2.clear();
         // No identifier is in use any more, except by SUBSCRIBE/UNSUBSCRIBE

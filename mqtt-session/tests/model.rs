@@ -14,6 +14,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::num::NonZeroU16;
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use mqtt_codec::{
@@ -549,9 +550,11 @@ impl World {
                     &mut self.client,
                     Client::new(Session::new(MqttString::default()), ClientConfig::default()),
                 );
-                let snapshot = old.into_session().snapshot().unwrap();
-                self.client =
-                    Client::new(Session::restore(snapshot).unwrap(), ClientConfig::default());
+                let snapshot = old.into_session().snapshot(self.now).unwrap();
+                self.client = Client::new(
+                    Session::restore(snapshot, self.now, Duration::ZERO).unwrap(),
+                    ClientConfig::default(),
+                );
             }
             Op::RestartFromRecords if !self.connected => {
                 // The write-ahead records alone rebuild the session state

@@ -2,6 +2,7 @@
 //! disconnect. Each checks what CONNACK allowed, queues, and pumps.
 
 use alloc::vec::Vec;
+use core::time::Duration;
 
 use bytes::Bytes;
 use mqtt_codec::{
@@ -14,7 +15,7 @@ use super::conn::{Negotiated, State};
 use super::{Client, outbound};
 use crate::error::OpError;
 use crate::event::{AckToken, CloseCause, Message, OpId};
-use crate::session::Control;
+use crate::session::{Control, Queued};
 use crate::time::Instant;
 
 impl Client {
@@ -30,7 +31,15 @@ impl Client {
         self.check_room()?;
         message.properties.topic_alias = None;
         let op = self.session.next_op();
-        self.session.pending.push_back((op, message));
+        let expires_at = message
+            .properties
+            .message_expiry_interval
+            .map(|secs| now.saturating_add(Duration::from_secs(u64::from(secs))));
+        self.session.pending.push_back(Queued {
+            op,
+            message,
+            expires_at,
+        });
         self.pump(now);
         Ok(op)
     }

@@ -18,7 +18,7 @@ use conn::{Connection, InAliases, OutAliases, State, Timer, Timers};
 
 use crate::config::ClientConfig;
 use crate::error::{OpError, ProtocolViolation};
-use crate::event::{CloseCause, Event, Message};
+use crate::event::{CloseCause, Event};
 use crate::persist::PersistOp;
 use crate::session::Session;
 use crate::time::Instant;
@@ -344,13 +344,5 @@ impl Client {
                 received_by_server,
             });
         }
-    }
-}
-
-impl Client {
-    /// Whether a QoS is above what the server accepts (used by the pump).
-    fn refused(&self, message: &Message) -> Option<OpError> {
-        self.negotiated()
-            .and_then(|n| commands::check_publish(n, message).err())
     }
 }

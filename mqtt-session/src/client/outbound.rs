@@ -208,11 +208,33 @@ impl Client {
 
     /// Sends the first queued publish; `false` when it has to wait.
     fn pump_publish(&mut self, now: Instant) -> bool {
-        let Some((op, message)) = self.session.pending.front() else {
+        let Some(queued) = self.session.pending.front_mut() else {
             return false;
         };
-        let op = *op;
-        if let Some(error) = self.refused(message) {
+        let op = queued.op;
+        // A message whose Message Expiry Interval passed while it waited is
+        // not sent; one that goes out carries the time it has left, as a
+        // server does when forwarding (v5 [MQTT-3.3.2-6]).
+        if let Some(at) = queued.expires_at {
+            if at <= now {
+                self.session.pending.pop_front();
+                self.events.push_back(Event::OpFailed {
+                    op,
+                    error: OpError::MessageExpired,
+                });
+                return true;
+            }
+            let left_ms = at.as_millis().saturating_sub(now.as_millis());
+            let left = u32::try_from(left_ms.div_ceil(1000)).unwrap_or(u32::MAX);
+            queued.message.properties.message_expiry_interval = Some(left);
+        }
+        let message = &queued.message;
+        let refused = self
+            .conn
+            .as_ref()
+            .and_then(|c| c.negotiated.as_ref())
+            .and_then(|n| super::commands::check_publish(n, message).err());
+        if let Some(error) = refused {
             self.session.pending.pop_front();
             self.events.push_back(Event::OpFailed { op, error });
             return true;
@@ -247,7 +269,7 @@ impl Client {
         let Some(packet_id) = self.session.ids.allocate() else {
             return false;
         };
-        let Some((_, message)) = self.session.pending.pop_front() else {
+        let Some(crate::session::Queued { message, .. }) = self.session.pending.pop_front() else {
             return false;
         };
         let stored = Publish::new(message.topic, message.payload)

@@ -16,6 +16,7 @@ mod qos;
 mod resume;
 
 use std::num::{NonZeroU16, NonZeroU32};
+use std::time::Duration;
 
 use bytes::Bytes;
 use harness::{Pair, connect_packet};
@@ -24,7 +25,9 @@ use mqtt_codec::{
     Packet, PacketId, ProtocolVersion, PubAck, PubAckReasonCode, PubComp, PubRec, PubRel, Publish,
     PublishQoS, QoS, ReasonCode, SubAck, SubAckReasonCode, SubscriptionOptions,
 };
-use mqtt_session::{ClientConfig, CloseCause, Event, Message, OpError, Session, ViolationKind};
+use mqtt_session::{
+    ClientConfig, CloseCause, Event, Instant, Message, OpError, Session, ViolationKind,
+};
 use mqtt_topic::{TopicFilter, TopicName};
 
 const V5: ProtocolVersion = ProtocolVersion::V5;

@@ -193,9 +193,9 @@ fn snapshot_restore_round_trip_resumes() {
     p.server(PubRec::new(id(1))).unwrap();
     p.server(incoming(QoS::ExactlyOnce, 4)).unwrap();
     p.drop_link();
-    let bytes = p.client.session().snapshot().unwrap();
-    let restored = Session::restore(bytes.clone()).unwrap();
-    assert_eq!(restored.snapshot().unwrap(), bytes);
+    let bytes = p.client.session().snapshot(p.now).unwrap();
+    let restored = Session::restore(bytes.clone(), p.now, Duration::ZERO).unwrap();
+    assert_eq!(restored.snapshot(p.now).unwrap(), bytes);
     assert_eq!(restored.pending_len(), 2);
     assert_eq!(restored.inbound_qos2_len(), 1);
     let mut q = Pair::with(V5, restored, ClientConfig::default());
@@ -208,7 +208,7 @@ fn snapshot_restore_round_trip_resumes() {
         [(Some(2), true), (Some(3), false), (None, false)]
     );
     assert_eq!(
-        Session::restore(Bytes::from_static(b"nope")).unwrap_err(),
+        Session::restore(Bytes::from_static(b"nope"), p.now, Duration::ZERO).unwrap_err(),
         mqtt_session::RestoreError::NotASnapshot
     );
 }
@@ -289,4 +289,36 @@ fn mqtt_4_4_0_1_no_in_session_resend_in_v5() {
     p.take_received();
     p.advance(600_000);
     assert!(publishes(&p.take_received()).is_empty());
+}
+
+/// Message Expiry of queued messages (v5 §3.3.2.3.3): a message that waited
+/// past its interval is not sent (the operation fails); one that goes out
+/// carries the time it has left ([MQTT-3.3.2-6] is the server's twin rule).
+/// The snapshot keeps the time left, and restore subtracts the time offline.
+#[test]
+fn v5_message_expiry_of_queued_messages() {
+    let mut p = Pair::new(V5);
+    let mut short = msg("a", QoS::AtLeastOnce);
+    short.properties.message_expiry_interval = Some(10);
+    let mut long = msg("a", QoS::AtLeastOnce);
+    long.properties.message_expiry_interval = Some(100);
+    let expired = p.client.publish(p.now, short).unwrap();
+    p.client.publish(p.now, long).unwrap();
+    // Offline for 30 s, and the process restarts with a new clock.
+    p.advance(30_000);
+    let bytes = p.client.session().snapshot(p.now).unwrap();
+    let restored =
+        Session::restore(bytes, Instant::from_millis(5), Duration::from_secs(20)).unwrap();
+    let mut q = Pair::with(V5, restored, ClientConfig::default());
+    q.now = Instant::from_millis(5);
+    q.connect_ok(false);
+    assert!(q.take_events().contains(&Event::OpFailed {
+        op: expired,
+        error: OpError::MessageExpired
+    }));
+    let got = q.take_received();
+    let [Packet::Publish(sent)] = got.as_slice() else {
+        panic!("{got:?}")
+    };
+    assert_eq!(sent.properties.message_expiry_interval, Some(50));
 }
