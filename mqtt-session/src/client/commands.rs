@@ -1,0 +1,226 @@
+//! Application commands: publish, subscribe, unsubscribe, ack, auth,
+//! disconnect. Each checks what CONNACK allowed, queues, and pumps.
+
+use alloc::vec::Vec;
+use core::time::Duration;
+
+use bytes::Bytes;
+use mqtt_codec::{
+    AckProperties, Auth, AuthReasonCode, Disconnect, DisconnectReasonCode, Packet,
+    PubAckReasonCode, SubscribeProperties, SubscriptionOptions, UnsubscribeProperties,
+};
+use mqtt_topic::TopicFilter;
+
+use super::conn::{Negotiated, State};
+use super::{Client, outbound};
+use crate::error::OpError;
+use crate::event::{AckToken, CloseCause, Message, OpId};
+use crate::session::{Control, Queued};
+use crate::time::Instant;
+
+impl Client {
+    /// Queues a message; it is sent when a connection, send quota and a
+    /// packet identifier allow, in submission order.
+    pub fn publish(&mut self, now: Instant, mut message: Message) -> Result<OpId, OpError> {
+        if !message.properties.subscription_identifiers.is_empty() {
+            return Err(OpError::SubscriptionIdentifierInPublish);
+        }
+        if let Some(n) = self.negotiated() {
+            check_publish(n, &message)?;
+        }
+        self.check_room()?;
+        message.properties.topic_alias = None;
+        let op = self.session.next_op();
+        let expires_at = message
+            .properties
+            .message_expiry_interval
+            .map(|secs| now.saturating_add(Duration::from_secs(u64::from(secs))));
+        self.session.pending.push_back(Queued {
+            op,
+            message,
+            expires_at,
+        });
+        self.pump(now);
+        Ok(op)
+    }
+
+    /// Queues a SUBSCRIBE. SUBSCRIBE is never held back by the send quota
+    /// (v5 [MQTT-3.3.4-8]).
+    pub fn subscribe(
+        &mut self,
+        now: Instant,
+        filters: Vec<(TopicFilter, SubscriptionOptions)>,
+        properties: SubscribeProperties,
+    ) -> Result<OpId, OpError> {
+        if filters.is_empty() {
+            return Err(OpError::NoTopicFilter);
+        }
+        if let Some(n) = self.negotiated() {
+            for (filter, _) in &filters {
+                check_filter(n, filter)?;
+            }
+            if properties.subscription_identifier.is_some() && !n.subscription_identifier_available
+            {
+                return Err(OpError::SubscriptionIdentifiersNotAvailable);
+            }
+        }
+        self.queue_control(
+            now,
+            Control::Subscribe {
+                filters,
+                properties,
+            },
+        )
+    }
+
+    /// Queues an UNSUBSCRIBE.
+    pub fn unsubscribe(
+        &mut self,
+        now: Instant,
+        filters: Vec<TopicFilter>,
+        properties: UnsubscribeProperties,
+    ) -> Result<OpId, OpError> {
+        if filters.is_empty() {
+            return Err(OpError::NoTopicFilter);
+        }
+        self.queue_control(
+            now,
+            Control::Unsubscribe {
+                filters,
+                properties,
+            },
+        )
+    }
+
+    fn queue_control(&mut self, now: Instant, control: Control) -> Result<OpId, OpError> {
+        self.check_room()?;
+        let op = self.session.next_op();
+        self.session.pending_control.push_back((op, control));
+        self.pump(now);
+        Ok(op)
+    }
+
+    fn check_room(&self) -> Result<(), OpError> {
+        if self.session.pending_len() >= self.config.max_pending {
+            Err(OpError::QueueFull)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Acknowledges a received QoS 1 or 2 message with `reason` (Success,
+    /// or an error code that refuses it). Tokens may be given in any order;
+    /// PUBACK and PUBREC go out in arrival order (v5 [MQTT-4.6.0-2],
+    /// [MQTT-4.6.0-3]).
+    ///
+    /// A QoS 1 token from an earlier connection is accepted and dropped:
+    /// acks are never sent on another connection, the server resends the
+    /// message instead. A QoS 2 token stays valid across connections.
+    pub fn ack(
+        &mut self,
+        now: Instant,
+        token: AckToken,
+        reason: PubAckReasonCode,
+    ) -> Result<(), OpError> {
+        outbound::ack(self, now, token, reason, AckProperties::default())
+    }
+
+    /// [`Client::ack`] with a Reason String and User Properties (5.0). They
+    /// are left out when the PUBACK or PUBREC would exceed the server's
+    /// Maximum Packet Size (v5 [MQTT-3.4.2-2], [MQTT-3.4.2-3],
+    /// [MQTT-3.5.2-2], [MQTT-3.5.2-3]), and when a QoS 2 PUBREC is only
+    /// sent on a later connection.
+    pub fn ack_with_properties(
+        &mut self,
+        now: Instant,
+        token: AckToken,
+        reason: PubAckReasonCode,
+        properties: AckProperties,
+    ) -> Result<(), OpError> {
+        outbound::ack(self, now, token, reason, properties)
+    }
+
+    /// Answers [`crate::Event::AuthChallenge`] with AUTH 0x18 (v5 [MQTT-4.12.0-3]).
+    pub fn auth(&mut self, now: Instant, data: Option<Bytes>) -> Result<(), OpError> {
+        self.send_auth(now, AuthReasonCode::ContinueAuthentication, data, false)
+    }
+
+    /// Starts re-authentication with AUTH 0x19 (v5 [MQTT-4.12.1-1]).
+    pub fn reauthenticate(&mut self, now: Instant, data: Option<Bytes>) -> Result<(), OpError> {
+        self.send_auth(now, AuthReasonCode::ReAuthenticate, data, true)
+    }
+
+    fn send_auth(
+        &mut self,
+        now: Instant,
+        code: AuthReasonCode,
+        data: Option<Bytes>,
+        needs_connack: bool,
+    ) -> Result<(), OpError> {
+        let conn = self
+            .conn
+            .as_mut()
+            .filter(|c| c.is_open() && (!needs_connack || c.state == State::Connected))
+            .ok_or(OpError::NotConnected)?;
+        let method = conn
+            .auth_method
+            .clone()
+            .ok_or(OpError::NoAuthenticationMethod)?;
+        let mut auth = Auth::new(code);
+        auth.properties.authentication_method = Some(method);
+        auth.properties.authentication_data = data;
+        outbound::encode_trimmed(conn, &mut self.tx, now, Packet::Auth(auth))
+            .map_err(OpError::Encode)
+    }
+
+    /// Sends DISCONNECT and ends the connection: flush
+    /// [`Client::poll_transmit`], then close the transport. In 3.1.1 the
+    /// reason and properties are left out. Properties that would exceed the
+    /// server's Maximum Packet Size are dropped (v5 [MQTT-3.14.2-3]).
+    pub fn disconnect(&mut self, now: Instant, disconnect: Disconnect) -> Result<(), OpError> {
+        let conn = self
+            .conn
+            .as_mut()
+            .filter(|c| c.is_open())
+            .ok_or(OpError::NotConnected)?;
+        // v5 §3.14.2.2.2: a non-zero Session Expiry Interval on DISCONNECT
+        // after a zero one on CONNECT is a Protocol Error.
+        if conn.session_expiry_interval == 0
+            && disconnect
+                .properties
+                .session_expiry_interval
+                .is_some_and(|s| s != 0)
+        {
+            return Err(OpError::SessionExpiryWasZero);
+        }
+        let packet = if conn.version.is_v5() {
+            disconnect
+        } else {
+            Disconnect::new(DisconnectReasonCode::Success)
+        };
+        let result = outbound::encode_trimmed(conn, &mut self.tx, now, Packet::Disconnect(packet));
+        self.close(CloseCause::ByClient);
+        result.map_err(OpError::Encode)
+    }
+}
+
+pub(super) fn check_publish(n: &Negotiated, message: &Message) -> Result<(), OpError> {
+    if message.qos > n.maximum_qos {
+        return Err(OpError::QoSNotSupported);
+    }
+    if message.retain && !n.retain_available {
+        return Err(OpError::RetainNotAvailable);
+    }
+    Ok(())
+}
+
+fn check_filter(n: &Negotiated, filter: &TopicFilter) -> Result<(), OpError> {
+    let s = filter.as_str();
+    if !n.shared_subscription_available && s.starts_with("$share/") {
+        return Err(OpError::SharedSubscriptionsNotAvailable);
+    }
+    if !n.wildcard_subscription_available && (s.contains('+') || s.contains('#')) {
+        return Err(OpError::WildcardSubscriptionsNotAvailable);
+    }
+    Ok(())
+}

@@ -1,0 +1,483 @@
+//! What the server sends: one handler per packet type.
+
+use mqtt_codec::{
+    Auth, AuthReasonCode, ConnAck, ConnectReasonCode, Packet, PubAck, PubComp, PubRec, PubRel,
+    PubRelReasonCode, Publish, PublishQoS, QoS, ReasonCode, SubAck, UnsubAck,
+};
+
+use super::conn::{Negotiated, OutAliases, PendingAck, State, Timer};
+use super::{Client, outbound};
+use crate::error::ProtocolViolation;
+use crate::event::{AckToken, CloseCause, Event};
+use crate::persist::{InboundRecord, OutboundRecord, PersistOp};
+use crate::session::InQos2;
+use crate::time::Instant;
+
+type Handled = Result<(), ProtocolViolation>;
+
+const fn violation(
+    reason: ReasonCode,
+    rule: &'static str,
+    what: &'static str,
+) -> ProtocolViolation {
+    ProtocolViolation::rule(reason, rule, what)
+}
+
+impl Client {
+    pub(super) fn dispatch(&mut self, now: Instant, packet: Packet) -> Handled {
+        let result = self.dispatch_inner(now, packet);
+        match result {
+            Err(v) => Err(self.violate(now, v)),
+            Ok(()) => Ok(()),
+        }
+    }
+
+    fn dispatch_inner(&mut self, now: Instant, packet: Packet) -> Handled {
+        let connected = self
+            .conn
+            .as_ref()
+            .is_some_and(|c| c.state == State::Connected);
+        match packet {
+            Packet::ConnAck(ack) => return self.on_connack(now, ack),
+            Packet::Auth(auth) => return self.on_auth(auth),
+            Packet::Disconnect(d) => {
+                self.close(CloseCause::ByServer(d));
+                return Ok(());
+            }
+            _ if !connected => {
+                return Err(violation(
+                    ReasonCode::ProtocolError,
+                    "v5 [MQTT-3.2.0-1]",
+                    "a packet other than CONNACK or AUTH before CONNACK",
+                ));
+            }
+            _ => {}
+        }
+        match packet {
+            Packet::Publish(p) => self.on_publish(now, p),
+            Packet::PubAck(p) => {
+                self.on_puback(now, p);
+                Ok(())
+            }
+            Packet::PubRec(p) => {
+                self.on_pubrec(now, p);
+                Ok(())
+            }
+            Packet::PubRel(p) => self.on_pubrel(now, p),
+            Packet::PubComp(p) => {
+                self.on_pubcomp(now, p);
+                Ok(())
+            }
+            Packet::SubAck(p) => self.on_suback(now, p),
+            Packet::UnsubAck(p) => self.on_unsuback(now, p),
+            Packet::PingResp => {
+                if let Some(conn) = self.conn.as_mut() {
+                    conn.timers.set(Timer::PingResp, None);
+                }
+                Ok(())
+            }
+            _ => Err(violation(
+                ReasonCode::ProtocolError,
+                "v5 §2.1.2 / v3.1.1 §2.2.1",
+                "a packet only a client sends (CONNECT, SUBSCRIBE, UNSUBSCRIBE, PINGREQ)",
+            )),
+        }
+    }
+
+    fn on_connack(&mut self, now: Instant, ack: ConnAck) -> Handled {
+        let Some(conn) = self.conn.as_mut() else {
+            return Ok(());
+        };
+        if conn.state != State::AwaitConnAck {
+            return Err(violation(
+                ReasonCode::ProtocolError,
+                "v5 [MQTT-3.2.0-2]",
+                "a second CONNACK",
+            ));
+        }
+        if ack.reason_code != ConnectReasonCode::Success {
+            // v5 [MQTT-3.2.2-7]: the server closes; the session is kept.
+            self.close(CloseCause::Refused(ack));
+            return Ok(());
+        }
+        if ack.session_present && conn.clean_start {
+            return Err(violation(
+                ReasonCode::ProtocolError,
+                "v5 [MQTT-3.2.2-2] / v3.1.1 [MQTT-3.2.2-1]",
+                "Session Present set in reply to Clean Start",
+            ));
+        }
+        if let Some(ours) = &conn.auth_method
+            && ack.properties.authentication_method.as_ref() != Some(ours)
+        {
+            return Err(violation(
+                ReasonCode::ProtocolError,
+                "v5 [MQTT-4.12.0-5]",
+                "CONNACK without the Authentication Method of CONNECT",
+            ));
+        }
+        if conn.auth_method.is_none() && ack.properties.authentication_method.is_some() {
+            return Err(violation(
+                ReasonCode::ProtocolError,
+                "v5 [MQTT-4.12.0-6]",
+                "an Authentication Method in CONNACK that CONNECT did not ask for",
+            ));
+        }
+        let negotiated = Negotiated::from_connack(
+            conn.version,
+            ack.session_present,
+            &ack.properties,
+            conn.keep_alive,
+            conn.session_expiry_interval,
+        );
+        conn.timers.set(Timer::ConnAck, None);
+        if let Some(max) = negotiated.maximum_packet_size {
+            conn.encoder = conn.encoder.with_max_packet_size(max);
+        }
+        conn.send_quota = negotiated.receive_maximum;
+        conn.out_aliases = OutAliases::new(
+            negotiated
+                .topic_alias_maximum
+                .min(self.config.max_outbound_aliases),
+        );
+        // v5 [MQTT-3.1.2-21], [MQTT-3.2.2-21]: the Server Keep Alive wins.
+        conn.keep_alive = negotiated.keep_alive;
+        conn.state = State::Connected;
+        let last_sent = conn.last_sent;
+        conn.note_sent(last_sent);
+        if let Some(id) = &negotiated.assigned_client_identifier {
+            self.session.client_id = id.clone();
+        }
+        conn.negotiated = Some(negotiated);
+        // v5 [MQTT-3.2.2-5]: no session on the server, so ours goes.
+        if !ack.session_present && self.session.has_state() {
+            self.lose_session();
+        }
+        self.events.push_back(Event::Connected {
+            session_present: ack.session_present,
+        });
+        self.pump(now);
+        Ok(())
+    }
+
+    fn on_auth(&mut self, auth: Auth) -> Handled {
+        let Some(conn) = self.conn.as_ref() else {
+            return Ok(());
+        };
+        let Some(method) = &conn.auth_method else {
+            return Err(violation(
+                ReasonCode::ProtocolError,
+                "v5 [MQTT-4.12.0-6]",
+                "AUTH although CONNECT had no Authentication Method",
+            ));
+        };
+        if auth.properties.authentication_method.as_ref() != Some(method) {
+            return Err(violation(
+                ReasonCode::ProtocolError,
+                "v5 [MQTT-4.12.0-5]",
+                "AUTH with another Authentication Method",
+            ));
+        }
+        match auth.reason_code {
+            AuthReasonCode::ContinueAuthentication => {
+                self.events.push_back(Event::AuthChallenge {
+                    method: auth.properties.authentication_method,
+                    data: auth.properties.authentication_data,
+                });
+                Ok(())
+            }
+            AuthReasonCode::Success if conn.state == State::Connected => {
+                self.events.push_back(Event::Reauthenticated);
+                Ok(())
+            }
+            _ => Err(violation(
+                ReasonCode::ProtocolError,
+                "v5 §4.12",
+                "AUTH Success before CONNACK, or Re-authenticate from the server",
+            )),
+        }
+    }
+
+    fn on_publish(&mut self, now: Instant, mut publish: Publish) -> Handled {
+        let Some(conn) = self.conn.as_mut() else {
+            return Ok(());
+        };
+        // Topic Alias (v5 §3.3.2.3.4), a table of this connection only.
+        if let Some(alias) = publish.properties.topic_alias.take() {
+            if alias.get() > conn.in_aliases.max {
+                return Err(violation(
+                    ReasonCode::TopicAliasInvalid,
+                    "v5 [MQTT-3.3.2-11]",
+                    "a Topic Alias above our Topic Alias Maximum",
+                ));
+            }
+            match publish.topic.as_ref().filter(|t| !t.is_empty()) {
+                Some(topic) => {
+                    conn.in_aliases.map.insert(alias.get(), topic.clone());
+                }
+                None => match conn.in_aliases.map.get(&alias.get()) {
+                    Some(topic) => publish.topic = Some(topic.clone()),
+                    None => {
+                        return Err(violation(
+                            ReasonCode::ProtocolError,
+                            "v5 §3.3.2.3.4",
+                            "a Topic Alias that has no mapping on this connection",
+                        ));
+                    }
+                },
+            }
+        }
+        let (packet_id, qos) = match publish.qos {
+            PublishQoS::AtMostOnce => {
+                self.events.push_back(Event::Message { publish, ack: None });
+                return Ok(());
+            }
+            PublishQoS::AtLeastOnce { packet_id, .. } => (packet_id, QoS::AtLeastOnce),
+            PublishQoS::ExactlyOnce { packet_id, .. } => (packet_id, QoS::ExactlyOnce),
+        };
+        let token = AckToken {
+            packet_id,
+            qos,
+            connection: conn.number,
+        };
+        let over_quota = conn.inbound_unacked >= conn.receive_maximum;
+        const OVER: ProtocolViolation = violation(
+            ReasonCode::ReceiveMaximumExceeded,
+            "v5 [MQTT-3.3.4-9]",
+            "more unacknowledged QoS 1/2 PUBLISH than our Receive Maximum",
+        );
+        if qos == QoS::AtLeastOnce {
+            if over_quota {
+                return Err(OVER);
+            }
+            conn.inbound_unacked = conn.inbound_unacked.saturating_add(1);
+            conn.acks.push_back(PendingAck {
+                packet_id,
+                qos,
+                acked: None,
+                properties: Default::default(),
+            });
+            self.events.push_back(Event::Message {
+                publish,
+                ack: Some(token),
+            });
+            return Ok(());
+        }
+        match self.session.inbound_qos2.get_mut(&packet_id) {
+            None => {
+                if over_quota {
+                    return Err(OVER);
+                }
+                conn.inbound_unacked = conn.inbound_unacked.saturating_add(1);
+                self.session.inbound_qos2.insert(
+                    packet_id,
+                    InQos2 {
+                        acked: None,
+                        counted_on: Some(conn.number),
+                    },
+                );
+                self.persist.push_back(PersistOp::PutInbound(InboundRecord {
+                    packet_id,
+                    acked: None,
+                }));
+                conn.acks.push_back(PendingAck {
+                    packet_id,
+                    qos,
+                    acked: None,
+                    properties: Default::default(),
+                });
+                self.events.push_back(Event::Message {
+                    publish,
+                    ack: Some(token),
+                });
+            }
+            Some(entry) => {
+                // v5 [MQTT-4.3.3-10]: a duplicate before PUBREL is answered
+                // with PUBREC again and not delivered again.
+                if entry.counted_on != Some(conn.number) {
+                    if over_quota {
+                        return Err(OVER);
+                    }
+                    conn.inbound_unacked = conn.inbound_unacked.saturating_add(1);
+                    entry.counted_on = Some(conn.number);
+                }
+                let queued = conn
+                    .acks
+                    .iter()
+                    .any(|a| a.packet_id == packet_id && a.qos == qos);
+                if !queued {
+                    conn.acks.push_back(PendingAck {
+                        packet_id,
+                        qos,
+                        acked: entry.acked,
+                        properties: Default::default(),
+                    });
+                }
+                self.drain_acks(now);
+            }
+        }
+        Ok(())
+    }
+
+    fn on_pubrel(&mut self, now: Instant, rel: PubRel) -> Handled {
+        let Some(conn) = self.conn.as_mut() else {
+            return Ok(());
+        };
+        let id = rel.packet_id;
+        let reason = match self.session.inbound_qos2.get(&id) {
+            None => PubRelReasonCode::PacketIdentifierNotFound,
+            Some(entry) if entry.acked.is_none() => {
+                return Err(violation(
+                    ReasonCode::ProtocolError,
+                    "v5 §4.3.3",
+                    "PUBREL before our PUBREC",
+                ));
+            }
+            Some(_) => {
+                // v5 [MQTT-4.3.3-12]: after PUBCOMP the id is a new message.
+                if let Some(entry) = self.session.inbound_qos2.remove(&id)
+                    && entry.counted_on == Some(conn.number)
+                {
+                    conn.inbound_unacked = conn.inbound_unacked.saturating_sub(1);
+                }
+                self.persist.push_back(PersistOp::RemoveInbound(id));
+                PubRelReasonCode::Success
+            }
+        };
+        let reason = if conn.version.is_v5() {
+            reason
+        } else {
+            PubRelReasonCode::Success
+        };
+        // v5 [MQTT-4.3.3-11]
+        let packet = Packet::PubComp(PubComp::new(id).with_reason(reason));
+        outbound::encode_trimmed(conn, &mut self.tx, now, packet).ok();
+        Ok(())
+    }
+
+    /// Removes the in-flight flow `id` in the state `released` and frees
+    /// its identifier and its send quota.
+    fn complete(&mut self, id: mqtt_codec::PacketId, released: bool, qos: QoS, reason: ReasonCode) {
+        let Some(pos) = self.session.inflight.iter().position(|f| {
+            f.packet_id() == Some(id) && f.released == released && f.publish.qos.qos() == qos
+        }) else {
+            return;
+        };
+        let Some(flow) = self.session.inflight.remove(pos) else {
+            return;
+        };
+        self.session.ids.release(id);
+        if flow.on_wire
+            && let Some(conn) = self.conn.as_mut()
+        {
+            conn.send_quota = conn.send_quota.saturating_add(1);
+        }
+        self.persist.push_back(PersistOp::RemoveOutbound(id));
+        self.events.push_back(Event::Published {
+            op: flow.op,
+            reason,
+        });
+    }
+
+    fn on_puback(&mut self, now: Instant, ack: PubAck) {
+        self.complete(
+            ack.packet_id,
+            false,
+            QoS::AtLeastOnce,
+            ack.reason_code.into(),
+        );
+        self.pump(now);
+    }
+
+    fn on_pubrec(&mut self, now: Instant, rec: PubRec) {
+        let id = rec.packet_id;
+        if rec.reason_code.is_error() {
+            // v5 [MQTT-4.4.0-2]: acknowledged, never retransmitted.
+            self.complete(id, false, QoS::ExactlyOnce, rec.reason_code.into());
+            self.pump(now);
+            return;
+        }
+        let Some(flow) = self
+            .session
+            .inflight
+            .iter_mut()
+            .find(|f| f.packet_id() == Some(id) && f.publish.qos.qos() == QoS::ExactlyOnce)
+        else {
+            return;
+        };
+        if !flow.released {
+            flow.released = true;
+            self.persist
+                .push_back(PersistOp::PutOutbound(OutboundRecord::of(flow)));
+        }
+        // v5 [MQTT-4.3.3-4], sent at once so PUBRELs follow PUBREC order
+        // ([MQTT-4.6.0-4]).
+        if let Some(conn) = self.conn.as_mut() {
+            outbound::encode_trimmed(conn, &mut self.tx, now, Packet::PubRel(PubRel::new(id))).ok();
+        }
+    }
+
+    fn on_pubcomp(&mut self, now: Instant, comp: PubComp) {
+        self.complete(
+            comp.packet_id,
+            true,
+            QoS::ExactlyOnce,
+            comp.reason_code.into(),
+        );
+        self.pump(now);
+    }
+
+    fn take_control(
+        &mut self,
+        id: mqtt_codec::PacketId,
+        subscribe: bool,
+    ) -> Option<(crate::OpId, usize)> {
+        let conn = self.conn.as_mut()?;
+        let pos = conn
+            .control
+            .iter()
+            .position(|c| c.packet_id == id && c.subscribe == subscribe)?;
+        let c = conn.control.swap_remove(pos);
+        self.session.ids.release(id);
+        Some((c.op, c.filters))
+    }
+
+    fn on_suback(&mut self, now: Instant, ack: SubAck) -> Handled {
+        let Some((op, filters)) = self.take_control(ack.packet_id, true) else {
+            return Ok(());
+        };
+        if ack.reason_codes.len() != filters {
+            return Err(violation(
+                ReasonCode::ProtocolError,
+                "v5 [MQTT-3.8.4-6] / v3.1.1 [MQTT-3.8.4-5]",
+                "SUBACK without one reason code per topic filter",
+            ));
+        }
+        self.events.push_back(Event::Subscribed {
+            op,
+            reason_codes: ack.reason_codes,
+        });
+        self.pump(now);
+        Ok(())
+    }
+
+    fn on_unsuback(&mut self, now: Instant, ack: UnsubAck) -> Handled {
+        let Some((op, filters)) = self.take_control(ack.packet_id, false) else {
+            return Ok(());
+        };
+        let v5 = self.conn.as_ref().is_some_and(|c| c.version.is_v5());
+        if v5 && ack.reason_codes.len() != filters {
+            return Err(violation(
+                ReasonCode::ProtocolError,
+                "v5 §3.11.3",
+                "UNSUBACK without one reason code per topic filter",
+            ));
+        }
+        self.events.push_back(Event::Unsubscribed {
+            op,
+            reason_codes: ack.reason_codes,
+        });
+        self.pump(now);
+        Ok(())
+    }
+}

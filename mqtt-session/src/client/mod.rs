@@ -1,0 +1,348 @@
+//! The client role: a [`Session`] plus the connection currently open, driven
+//! by inputs (`handle_*`), commands and drained outputs (`poll_*`).
+
+mod commands;
+mod conn;
+mod inbound;
+mod outbound;
+
+use alloc::collections::VecDeque;
+use alloc::vec::Vec;
+use core::time::Duration;
+
+use bytes::BytesMut;
+use mqtt_codec::{Connect, Decoded, Decoder, Disconnect, DisconnectReasonCode, Encoder, Packet};
+
+pub use conn::Negotiated;
+use conn::{Connection, InAliases, OutAliases, State, Timer, Timers};
+
+use crate::config::ClientConfig;
+use crate::error::{OpError, ProtocolViolation};
+use crate::event::{CloseCause, Event};
+use crate::persist::PersistOp;
+use crate::session::Session;
+use crate::time::Instant;
+
+/// A sans-IO MQTT client: no socket, no clock, no runtime.
+///
+/// Drive it like quinn-proto's `Connection`:
+/// 1. open a transport, call [`Client::connect`];
+/// 2. feed received bytes to [`Client::handle_bytes`], expired deadlines to
+///    [`Client::handle_timeout`], a closed transport to
+///    [`Client::handle_transport_closed`], each with the current time;
+/// 3. after every input or command drain, in this order,
+///    [`Client::poll_persist`] (store each operation), [`Client::poll_transmit`]
+///    (write the bytes), [`Client::poll_event`], and wait until
+///    [`Client::poll_timeout`].
+///
+/// `poll_transmit` releases nothing while a persistence operation is
+/// waiting, so records are always stored before the packets they cover.
+#[derive(Debug)]
+pub struct Client {
+    config: ClientConfig,
+    session: Session,
+    conn: Option<Connection>,
+    tx: BytesMut,
+    events: VecDeque<Event>,
+    persist: VecDeque<PersistOp>,
+}
+
+impl Client {
+    /// A client working on `session` (a new or a restored one).
+    pub fn new(session: Session, config: ClientConfig) -> Self {
+        Self {
+            config,
+            session,
+            conn: None,
+            tx: BytesMut::new(),
+            events: VecDeque::new(),
+            persist: VecDeque::new(),
+        }
+    }
+
+    /// The durable session.
+    pub fn session(&self) -> &Session {
+        &self.session
+    }
+
+    /// Gives the session back, to snapshot it or to build a new client.
+    pub fn into_session(self) -> Session {
+        self.session
+    }
+
+    /// What CONNACK negotiated, while a connection is established.
+    pub fn negotiated(&self) -> Option<&Negotiated> {
+        self.conn.as_ref().and_then(|c| c.negotiated.as_ref())
+    }
+
+    /// Whether CONNACK accepted the current connection and it is still open.
+    pub fn is_connected(&self) -> bool {
+        self.conn
+            .as_ref()
+            .is_some_and(|c| c.state == State::Connected)
+    }
+
+    /// PUBLISH QoS > 0 that may still be sent on this connection.
+    pub fn send_quota(&self) -> Option<u16> {
+        self.conn
+            .as_ref()
+            .filter(|c| c.is_open())
+            .map(|c| c.send_quota)
+    }
+
+    // ---- inputs -------------------------------------------------------
+
+    /// Starts a connection on a freshly opened transport: queues CONNECT.
+    ///
+    /// An empty client identifier is replaced by the session's (assigned)
+    /// one. Clean Start discards the session state first
+    /// (v5 [MQTT-3.1.2-4]): [`Event::SessionLost`] and [`Event::Returned`]
+    /// hand every unacknowledged and queued message back. Our Receive
+    /// Maximum, Maximum Packet Size and Topic Alias Maximum are taken from
+    /// the CONNECT properties and enforced on what the server sends.
+    pub fn connect(&mut self, now: Instant, mut connect: Connect) -> Result<(), OpError> {
+        if self.conn.as_ref().is_some_and(Connection::is_open) {
+            return Err(OpError::AlreadyConnected);
+        }
+        self.end_connection();
+        if connect.clean_start && self.session.has_state() {
+            self.lose_session();
+        }
+        if connect.client_id.is_empty() {
+            connect.client_id = self.session.client_id.clone();
+        } else {
+            self.session.client_id = connect.client_id.clone();
+        }
+        self.session.connection = self.session.connection.wrapping_add(1);
+        let version = connect.protocol_version;
+        let v5 = version.is_v5();
+        let props = &connect.properties;
+        let mut decoder = Decoder::new(version);
+        if v5 && let Some(max) = props.maximum_packet_size {
+            decoder = decoder.with_max_packet_size(max.get());
+        }
+        let mut timers = Timers::default();
+        timers.set(
+            Timer::ConnAck,
+            Some(now.saturating_add(self.config.connack_timeout)),
+        );
+        let conn = Connection {
+            number: self.session.connection,
+            version,
+            state: State::AwaitConnAck,
+            decoder,
+            encoder: Encoder::new(version),
+            rx: BytesMut::new(),
+            clean_start: connect.clean_start,
+            keep_alive: connect.keep_alive,
+            session_expiry_interval: props.session_expiry_interval.unwrap_or(0),
+            auth_method: props.authentication_method.clone().filter(|_| v5),
+            negotiated: None,
+            send_quota: 0,
+            receive_maximum: if v5 {
+                props
+                    .receive_maximum
+                    .map_or(u16::MAX, core::num::NonZeroU16::get)
+            } else {
+                u16::MAX
+            },
+            inbound_unacked: 0,
+            out_aliases: OutAliases::new(0),
+            in_aliases: InAliases {
+                max: if v5 {
+                    props.topic_alias_maximum.unwrap_or(0)
+                } else {
+                    0
+                },
+                map: Default::default(),
+            },
+            timers,
+            last_sent: now,
+            acks: VecDeque::new(),
+            control: Vec::new(),
+            violation: None,
+        };
+        let conn = self.conn.insert(conn);
+        let packet = Packet::Connect(alloc::boxed::Box::new(connect));
+        if let Err(err) = outbound::encode(conn, &mut self.tx, now, &packet) {
+            self.conn = None;
+            return Err(OpError::Encode(err));
+        }
+        Ok(())
+    }
+
+    /// Feeds bytes received from the transport; partial packets are kept
+    /// until the rest arrives. A protocol violation by the server is
+    /// returned, and again on every later call on this connection.
+    pub fn handle_bytes(&mut self, now: Instant, bytes: &[u8]) -> Result<(), ProtocolViolation> {
+        let Some(conn) = self.conn.as_mut() else {
+            return Ok(());
+        };
+        if let Some(v) = conn.violation {
+            return Err(v);
+        }
+        if !conn.is_open() {
+            return Ok(());
+        }
+        conn.rx.extend_from_slice(bytes);
+        loop {
+            let Some(conn) = self.conn.as_mut().filter(|c| c.is_open()) else {
+                return Ok(());
+            };
+            match conn.decoder.decode(&mut conn.rx) {
+                Ok(Decoded::Packet(packet)) => self.dispatch(now, packet)?,
+                Ok(Decoded::Incomplete { .. }) => return Ok(()),
+                Err(err) => return Err(self.violate(now, ProtocolViolation::malformed(err))),
+            }
+        }
+    }
+
+    /// Feeds a packet the caller decoded itself (for transports that frame
+    /// packets, or tests).
+    pub fn handle_packet(&mut self, now: Instant, packet: Packet) -> Result<(), ProtocolViolation> {
+        match self.conn.as_ref() {
+            Some(c) if c.violation.is_some() => c.violation.map_or(Ok(()), Err),
+            Some(c) if c.is_open() => self.dispatch(now, packet),
+            _ => Ok(()),
+        }
+    }
+
+    /// Fires whatever is due at `now`: PINGREQ after a keep-alive interval
+    /// without sending, the PINGRESP and CONNACK deadlines. Early or extra
+    /// calls do nothing.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let Some(conn) = self.conn.as_mut().filter(|c| c.is_open()) else {
+            return;
+        };
+        if conn.timers.is_due(Timer::ConnAck, now) {
+            self.close(CloseCause::ConnAckTimeout);
+        } else if conn.timers.is_due(Timer::PingResp, now) {
+            // v5 §3.1.2.10: the client closes the connection; 0x8D is a
+            // server-only DISCONNECT reason, so nothing is sent.
+            self.close(CloseCause::KeepAliveTimeout);
+        } else if conn.timers.is_due(Timer::Retransmit, now) {
+            conn.timers.set(Timer::Retransmit, None);
+            self.retransmit(now);
+        } else if conn.timers.is_due(Timer::KeepAlive, now) {
+            let wait = self
+                .config
+                .pingresp_timeout
+                .unwrap_or(Duration::from_secs(u64::from(conn.keep_alive)))
+                .max(Duration::from_millis(1));
+            if conn.timers.get(Timer::PingResp).is_none() {
+                conn.timers
+                    .set(Timer::PingResp, Some(now.saturating_add(wait)));
+            }
+            // PINGREQ cannot fail to encode; `encode` restarts the interval.
+            let _ = outbound::encode(conn, &mut self.tx, now, &Packet::PingReq);
+        }
+    }
+
+    /// The transport closed (or failed). Bytes not yet written are dropped;
+    /// SUBSCRIBE and UNSUBSCRIBE awaiting acknowledgement fail; published
+    /// messages stay in the session to be resent on the next connection.
+    pub fn handle_transport_closed(&mut self, _now: Instant) {
+        if self.conn.as_ref().is_some_and(Connection::is_open) {
+            self.events
+                .push_back(Event::Closed(CloseCause::TransportClosed));
+        }
+        self.end_connection();
+    }
+
+    // ---- outputs ------------------------------------------------------
+
+    /// The next persistence operation; store it before transmitting.
+    pub fn poll_persist(&mut self) -> Option<PersistOp> {
+        self.persist.pop_front()
+    }
+
+    /// Appends the bytes to send to `out` and returns how many, or `None`
+    /// when there is nothing to send or persistence operations are waiting.
+    pub fn poll_transmit(&mut self, out: &mut BytesMut) -> Option<usize> {
+        if !self.persist.is_empty() || self.tx.is_empty() {
+            return None;
+        }
+        let n = self.tx.len();
+        out.extend_from_slice(&self.tx);
+        self.tx.clear();
+        Some(n)
+    }
+
+    /// The next deadline at which [`Client::handle_timeout`] must be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.conn
+            .as_ref()
+            .filter(|c| c.is_open())
+            .and_then(|c| c.timers.next())
+    }
+
+    /// The next event for the application.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    // ---- internals ----------------------------------------------------
+
+    /// Ends the connection state: per-connection tables go, SUBSCRIBE and
+    /// UNSUBSCRIBE awaiting acks fail, in-flight messages wait for a resend.
+    fn end_connection(&mut self) {
+        let Some(conn) = self.conn.take() else {
+            return;
+        };
+        for c in conn.control {
+            self.session.ids.release(c.packet_id);
+            self.events.push_back(Event::OpFailed {
+                op: c.op,
+                error: OpError::ConnectionClosed,
+            });
+        }
+        for flow in &mut self.session.inflight {
+            flow.on_wire = false;
+        }
+        self.tx.clear();
+    }
+
+    fn close(&mut self, cause: CloseCause) {
+        if let Some(conn) = self.conn.as_mut() {
+            conn.state = State::Closed;
+            conn.timers.clear();
+        }
+        self.events.push_back(Event::Closed(cause));
+    }
+
+    /// Records a violation, queues the DISCONNECT that explains it (5.0)
+    /// and closes.
+    fn violate(&mut self, now: Instant, violation: ProtocolViolation) -> ProtocolViolation {
+        if let Some(conn) = self.conn.as_mut() {
+            conn.violation = Some(violation);
+            if conn.version.is_v5() && conn.is_open() {
+                let code = DisconnectReasonCode::try_from(violation.reason)
+                    .unwrap_or(DisconnectReasonCode::ProtocolError);
+                let packet = Packet::Disconnect(Disconnect::new(code));
+                let _ = outbound::encode_trimmed(conn, &mut self.tx, now, packet);
+            }
+        }
+        self.close(CloseCause::ProtocolViolation(violation));
+        violation
+    }
+
+    /// Discards the session state and hands every message back.
+    fn lose_session(&mut self) {
+        for flow in &self.session.inflight {
+            if let Some(id) = flow.packet_id() {
+                self.persist.push_back(PersistOp::RemoveOutbound(id));
+            }
+        }
+        for id in self.session.inbound_qos2.keys() {
+            self.persist.push_back(PersistOp::RemoveInbound(*id));
+        }
+        self.events.push_back(Event::SessionLost);
+        for (op, message, received_by_server) in self.session.discard() {
+            self.events.push_back(Event::Returned {
+                op,
+                message,
+                received_by_server,
+            });
+        }
+    }
+}

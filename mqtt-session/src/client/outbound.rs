@@ -1,0 +1,421 @@
+//! What the client sends: encoding under the server's limits, the pump that
+//! moves queued operations onto the wire, and acknowledgements.
+
+use bytes::BytesMut;
+use mqtt_codec::{
+    AckProperties, EncodeError, Packet, PubAck, PubAckReasonCode, PubRec, PubRel, Publish,
+    PublishQoS, QoS, ReasonCode,
+};
+
+use super::Client;
+use super::conn::{Connection, ControlInflight, PendingAck, State, Timer};
+use crate::error::OpError;
+use crate::event::{AckToken, Event};
+use crate::persist::{InboundRecord, OutboundRecord, PersistOp, control_packet};
+use crate::session::OutFlow;
+use crate::time::Instant;
+
+/// Encodes `packet` under the server's Maximum Packet Size into `tx`.
+pub(super) fn encode(
+    conn: &mut Connection,
+    tx: &mut BytesMut,
+    now: Instant,
+    packet: &Packet,
+) -> Result<usize, EncodeError> {
+    let n = conn.encoder.encode(packet, tx)?;
+    conn.note_sent(now);
+    Ok(n)
+}
+
+/// Encodes an acknowledgement, DISCONNECT or AUTH; when it is too large the
+/// Reason String and User Properties are left out first (v5 [MQTT-3.4.2-2],
+/// [MQTT-3.4.2-3], [MQTT-3.14.2-3], [MQTT-3.14.2-4], [MQTT-3.15.2-2],
+/// [MQTT-3.15.2-3] and the siblings for PUBREC, PUBREL, PUBCOMP).
+pub(super) fn encode_trimmed(
+    conn: &mut Connection,
+    tx: &mut BytesMut,
+    now: Instant,
+    mut packet: Packet,
+) -> Result<(), EncodeError> {
+    match encode(conn, tx, now, &packet) {
+        Err(EncodeError::PacketTooLarge { .. }) => {
+            match &mut packet {
+                Packet::PubAck(p) => p.properties = Default::default(),
+                Packet::PubRec(p) => p.properties = Default::default(),
+                Packet::PubRel(p) => p.properties = Default::default(),
+                Packet::PubComp(p) => p.properties = Default::default(),
+                Packet::Disconnect(p) => {
+                    p.properties.reason_string = None;
+                    p.properties.user_properties = Default::default();
+                }
+                Packet::Auth(p) => {
+                    p.properties.reason_string = None;
+                    p.properties.user_properties = Default::default();
+                }
+                _ => {}
+            }
+            encode(conn, tx, now, &packet).map(drop)
+        }
+        other => other.map(drop),
+    }
+}
+
+impl Client {
+    /// Moves work onto the wire while the connection, the send quota and
+    /// the packet identifiers allow: first in-flight messages not yet sent
+    /// on this connection (resume, original order, DUP set, PUBREL for
+    /// released flows), then SUBSCRIBE/UNSUBSCRIBE, then new publishes.
+    pub(super) fn pump(&mut self, now: Instant) {
+        self.pump_inner(now);
+        self.arm_retransmit(now);
+    }
+
+    fn pump_inner(&mut self, now: Instant) {
+        while self
+            .conn
+            .as_ref()
+            .is_some_and(|c| c.state == State::Connected)
+            && self.pump_control(now)
+        {}
+        loop {
+            let Some(conn) = self.conn.as_mut().filter(|c| c.state == State::Connected) else {
+                return;
+            };
+            // v5 [MQTT-4.4.0-1], [MQTT-4.6.0-1]: resend in original order,
+            // counted against the new Receive Maximum.
+            if let Some(pos) = self.session.inflight.iter().position(|f| !f.on_wire) {
+                if conn.send_quota == 0 {
+                    return;
+                }
+                let Some(flow) = self.session.inflight.get_mut(pos) else {
+                    return;
+                };
+                let packet = if flow.released {
+                    match flow.packet_id() {
+                        Some(id) => Packet::PubRel(PubRel::new(id)),
+                        None => return,
+                    }
+                } else {
+                    // v5 [MQTT-3.3.1-1]: DUP on re-delivery; the stored
+                    // PUBLISH has the full topic and no alias.
+                    let mut publish = flow.publish.clone();
+                    publish.qos = publish.qos.redelivery();
+                    Packet::Publish(publish)
+                };
+                flow.on_wire = true;
+                if let Err(err) = encode(conn, &mut self.tx, now, &packet) {
+                    // The stored message no longer fits the new Maximum
+                    // Packet Size: that operation fails, the rest goes on.
+                    if let Some(flow) = self.session.inflight.remove(pos)
+                        && let Some(id) = flow.packet_id()
+                    {
+                        self.session.ids.release(id);
+                        self.persist.push_back(PersistOp::RemoveOutbound(id));
+                        self.events.push_back(Event::OpFailed {
+                            op: flow.op,
+                            error: op_error(err),
+                        });
+                    }
+                    continue;
+                }
+                conn.send_quota = conn.send_quota.saturating_sub(1);
+                continue;
+            }
+            if !self.pump_publish(now) {
+                break;
+            }
+        }
+    }
+
+    /// Arms the 3.1.1 retransmission timer while messages are on the wire.
+    pub(super) fn arm_retransmit(&mut self, now: Instant) {
+        let Some(interval) = self.config.retransmit_v3 else {
+            return;
+        };
+        let Some(conn) = self.conn.as_mut().filter(|c| c.state == State::Connected) else {
+            return;
+        };
+        let outstanding = self.session.inflight.iter().any(|f| f.on_wire);
+        if conn.version.is_v5() || !outstanding {
+            conn.timers.set(Timer::Retransmit, None);
+        } else if conn.timers.get(Timer::Retransmit).is_none() {
+            let interval = interval.max(core::time::Duration::from_millis(1));
+            conn.timers
+                .set(Timer::Retransmit, Some(now.saturating_add(interval)));
+        }
+    }
+
+    /// 3.1.1 in-session retransmission: everything on the wire again, in
+    /// order, PUBLISH with DUP (v3.1.1 [MQTT-3.3.1-1]) or PUBREL.
+    pub(super) fn retransmit(&mut self, now: Instant) {
+        let Some(conn) = self.conn.as_mut().filter(|c| c.state == State::Connected) else {
+            return;
+        };
+        for flow in self.session.inflight.iter().filter(|f| f.on_wire) {
+            let packet = match (flow.released, flow.packet_id()) {
+                (true, Some(id)) => Packet::PubRel(PubRel::new(id)),
+                _ => {
+                    let mut publish = flow.publish.clone();
+                    publish.qos = publish.qos.redelivery();
+                    Packet::Publish(publish)
+                }
+            };
+            let _ = encode(conn, &mut self.tx, now, &packet);
+        }
+        self.arm_retransmit(now);
+    }
+
+    /// Sends the first queued SUBSCRIBE/UNSUBSCRIBE; `false` when none can go.
+    fn pump_control(&mut self, now: Instant) -> bool {
+        let Some(conn) = self.conn.as_mut() else {
+            return false;
+        };
+        let Some((op, control)) = self.session.pending_control.front() else {
+            return false;
+        };
+        let op = *op;
+        let Some(packet_id) = self.session.ids.allocate() else {
+            return false;
+        };
+        let subscribe = matches!(control, crate::session::Control::Subscribe { .. });
+        let filters = match control {
+            crate::session::Control::Subscribe { filters, .. } => filters.len(),
+            crate::session::Control::Unsubscribe { filters, .. } => filters.len(),
+        };
+        let packet = control_packet(control, packet_id);
+        self.session.pending_control.pop_front();
+        let result = match packet {
+            Some(packet) => encode(conn, &mut self.tx, now, &packet),
+            None => Err(EncodeError::InvalidPacket("no topic filter")),
+        };
+        match result {
+            Ok(_) => conn.control.push(ControlInflight {
+                packet_id,
+                op,
+                filters,
+                subscribe,
+            }),
+            Err(err) => {
+                self.session.ids.release(packet_id);
+                self.events.push_back(Event::OpFailed {
+                    op,
+                    error: op_error(err),
+                });
+            }
+        }
+        true
+    }
+
+    /// Sends the first queued publish; `false` when it has to wait.
+    fn pump_publish(&mut self, now: Instant) -> bool {
+        let Some(queued) = self.session.pending.front_mut() else {
+            return false;
+        };
+        let op = queued.op;
+        // A message whose Message Expiry Interval passed while it waited is
+        // not sent; one that goes out carries the time it has left, as a
+        // server does when forwarding (v5 [MQTT-3.3.2-6]).
+        if let Some(at) = queued.expires_at {
+            if at <= now {
+                self.session.pending.pop_front();
+                self.events.push_back(Event::OpFailed {
+                    op,
+                    error: OpError::MessageExpired,
+                });
+                return true;
+            }
+            let left_ms = at.as_millis().saturating_sub(now.as_millis());
+            let left = u32::try_from(left_ms.div_ceil(1000)).unwrap_or(u32::MAX);
+            queued.message.properties.message_expiry_interval = Some(left);
+        }
+        let message = &queued.message;
+        let refused = self
+            .conn
+            .as_ref()
+            .and_then(|c| c.negotiated.as_ref())
+            .and_then(|n| super::commands::check_publish(n, message).err());
+        if let Some(error) = refused {
+            self.session.pending.pop_front();
+            self.events.push_back(Event::OpFailed { op, error });
+            return true;
+        }
+        let Some(conn) = self.conn.as_mut() else {
+            return false;
+        };
+        let qos = message.qos;
+        if qos == QoS::AtMostOnce {
+            let mut publish = Publish::new(message.topic.clone(), message.payload.clone())
+                .with_retain(message.retain)
+                .with_properties(message.properties.clone());
+            self.session.pending.pop_front();
+            conn.out_aliases.apply(&mut publish);
+            let event = match encode(conn, &mut self.tx, now, &Packet::Publish(publish)) {
+                Ok(_) => Event::Published {
+                    op,
+                    reason: ReasonCode::Success,
+                },
+                Err(err) => Event::OpFailed {
+                    op,
+                    error: op_error(err),
+                },
+            };
+            self.events.push_back(event);
+            return true;
+        }
+        // v5 [MQTT-4.9.0-2]: no QoS > 0 PUBLISH while the quota is zero.
+        if conn.send_quota == 0 {
+            return false;
+        }
+        let Some(packet_id) = self.session.ids.allocate() else {
+            return false;
+        };
+        let Some(crate::session::Queued { message, .. }) = self.session.pending.pop_front() else {
+            return false;
+        };
+        let stored = Publish::new(message.topic, message.payload)
+            .with_qos(PublishQoS::new(qos, packet_id))
+            .with_retain(message.retain)
+            .with_properties(message.properties);
+        let mut wire = stored.clone();
+        conn.out_aliases.apply(&mut wire);
+        let wire = Packet::Publish(wire);
+        // The size is checked before the record is written, so that a
+        // message too large fails alone and leaves no record behind.
+        let fits = wire
+            .encoded_len(conn.version)
+            .map_err(op_error)
+            .and_then(|len| {
+                let max = conn.negotiated.as_ref().and_then(|n| n.maximum_packet_size);
+                match max {
+                    Some(max) if len > usize::try_from(max).unwrap_or(usize::MAX) => {
+                        Err(OpError::PacketTooLarge)
+                    }
+                    _ => Ok(()),
+                }
+            });
+        if let Err(error) = fits {
+            self.session.ids.release(packet_id);
+            self.events.push_back(Event::OpFailed { op, error });
+            return true;
+        }
+        let flow = OutFlow {
+            op,
+            seq: self.session.next_seq(),
+            publish: stored,
+            released: false,
+            on_wire: true,
+        };
+        self.persist
+            .push_back(PersistOp::PutOutbound(OutboundRecord::of(&flow)));
+        self.session.inflight.push_back(flow);
+        conn.send_quota = conn.send_quota.saturating_sub(1);
+        let _ = encode(conn, &mut self.tx, now, &wire);
+        true
+    }
+
+    /// Sends PUBACK/PUBREC for the acknowledged prefix of the arrival queue.
+    pub(super) fn drain_acks(&mut self, now: Instant) {
+        let Some(conn) = self.conn.as_mut().filter(|c| c.is_open()) else {
+            return;
+        };
+        while conn.acks.front().is_some_and(|a| a.acked.is_some()) {
+            let Some(PendingAck {
+                packet_id,
+                qos,
+                acked: Some(reason),
+                properties,
+            }) = conn.acks.pop_front()
+            else {
+                break;
+            };
+            let reason = v3_code(conn, reason);
+            let packet = if qos == QoS::AtLeastOnce {
+                conn.inbound_unacked = conn.inbound_unacked.saturating_sub(1);
+                let mut ack = PubAck::new(packet_id).with_reason(reason);
+                ack.properties = properties;
+                Packet::PubAck(ack)
+            } else {
+                if reason.is_error() {
+                    // v5 [MQTT-4.3.3-9]: after a PUBREC error the id starts
+                    // a new message; the flow ends here.
+                    if let Some(entry) = self.session.inbound_qos2.remove(&packet_id)
+                        && entry.counted_on == Some(conn.number)
+                    {
+                        conn.inbound_unacked = conn.inbound_unacked.saturating_sub(1);
+                    }
+                    self.persist.push_back(PersistOp::RemoveInbound(packet_id));
+                }
+                let mut rec = PubRec::new(packet_id).with_reason(reason);
+                rec.properties = properties;
+                Packet::PubRec(rec)
+            };
+            let _ = encode_trimmed(conn, &mut self.tx, now, packet);
+        }
+    }
+}
+
+/// 3.1.1 has no reason codes: every acknowledgement is a plain one.
+fn v3_code(conn: &Connection, reason: PubAckReasonCode) -> PubAckReasonCode {
+    if conn.version.is_v5() {
+        reason
+    } else {
+        PubAckReasonCode::Success
+    }
+}
+
+fn op_error(err: EncodeError) -> OpError {
+    match err {
+        EncodeError::PacketTooLarge { .. } => OpError::PacketTooLarge,
+        other => OpError::Encode(other),
+    }
+}
+
+pub(super) fn ack(
+    client: &mut Client,
+    now: Instant,
+    token: AckToken,
+    reason: PubAckReasonCode,
+    properties: AckProperties,
+) -> Result<(), OpError> {
+    let current = client
+        .conn
+        .as_ref()
+        .filter(|c| c.is_open())
+        .map(|c| c.number);
+    if token.qos == QoS::ExactlyOnce {
+        let entry = client
+            .session
+            .inbound_qos2
+            .get_mut(&token.packet_id)
+            .filter(|e| e.acked.is_none())
+            .ok_or(OpError::UnknownAck)?;
+        entry.acked = Some(reason);
+        client
+            .persist
+            .push_back(PersistOp::PutInbound(InboundRecord {
+                packet_id: token.packet_id,
+                acked: Some(reason),
+            }));
+    } else if current != Some(token.connection) {
+        // Never on another connection: the server resends the message.
+        return Ok(());
+    }
+    if let Some(conn) = client.conn.as_mut().filter(|c| c.is_open()) {
+        let waiting = conn
+            .acks
+            .iter_mut()
+            .find(|a| a.packet_id == token.packet_id && a.qos == token.qos && a.acked.is_none());
+        match waiting {
+            Some(a) => {
+                a.acked = Some(reason);
+                if conn.version.is_v5() {
+                    a.properties = properties;
+                }
+            }
+            None if token.qos == QoS::AtLeastOnce => return Err(OpError::UnknownAck),
+            None => {}
+        }
+    }
+    client.drain_acks(now);
+    Ok(())
+}

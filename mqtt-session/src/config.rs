@@ -1,0 +1,37 @@
+//! Configuration of the client role.
+
+use core::time::Duration;
+
+/// Settings of a [`crate::Client`] that are not part of CONNECT.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientConfig {
+    /// The most operations (publishes, subscribes, unsubscribes) waiting for
+    /// a connection, send quota or packet identifier; beyond it commands
+    /// fail with [`crate::OpError::QueueFull`].
+    pub max_pending: usize,
+    /// The most topic aliases we assign per connection, below the server's
+    /// Topic Alias Maximum. 0 sends no aliases.
+    pub max_outbound_aliases: u16,
+    /// How long to wait for PINGRESP after PINGREQ before the connection is
+    /// declared dead; `None` waits one keep-alive interval.
+    pub pingresp_timeout: Option<Duration>,
+    /// How long to wait for CONNACK after CONNECT.
+    pub connack_timeout: Duration,
+    /// MQTT 3.1.1 only: resend unacknowledged PUBLISH (DUP) and PUBREL on
+    /// the same connection after this long without completion. `None` (the
+    /// default) resends only on reconnect; MQTT 5.0 never resends within a
+    /// connection (v5 §4.4).
+    pub retransmit_v3: Option<Duration>,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        Self {
+            max_pending: 1024,
+            max_outbound_aliases: 16,
+            pingresp_timeout: None,
+            connack_timeout: Duration::from_secs(30),
+            retransmit_v3: None,
+        }
+    }
+}

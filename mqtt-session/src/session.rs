@@ -1,0 +1,197 @@
+//! The durable session: the state that outlives a network connection
+//! (v5 §4.1, "Session State" of the client).
+
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::vec::Vec;
+
+use mqtt_codec::{
+    MqttString, PacketId, PubAckReasonCode, Publish, SubscribeProperties, SubscriptionOptions,
+    UnsubscribeProperties,
+};
+use mqtt_topic::TopicFilter;
+
+use crate::event::{Message, OpId};
+use crate::ids::PacketIds;
+use crate::time::Instant;
+
+/// An outbound QoS 1 or 2 PUBLISH that was sent and is not completely
+/// acknowledged, in send order.
+#[derive(Debug, Clone)]
+pub(crate) struct OutFlow {
+    pub(crate) op: OpId,
+    /// Send order; kept across restore so that resends keep the original order.
+    pub(crate) seq: u64,
+    /// With its packet identifier, DUP clear, full topic and no alias.
+    pub(crate) publish: Publish,
+    /// PUBREC arrived: only PUBREL/PUBCOMP remain (v5 [MQTT-4.3.3-6]).
+    pub(crate) released: bool,
+    /// Sent on the current connection; cleared on every new connection.
+    pub(crate) on_wire: bool,
+}
+
+impl OutFlow {
+    pub(crate) fn packet_id(&self) -> Option<PacketId> {
+        self.publish.qos.packet_id()
+    }
+}
+
+/// A publish waiting for a connection, send quota or packet identifier.
+#[derive(Debug, Clone)]
+pub(crate) struct Queued {
+    pub(crate) op: OpId,
+    pub(crate) message: Message,
+    /// From the Message Expiry Interval: not sent after this instant.
+    pub(crate) expires_at: Option<Instant>,
+}
+
+/// A SUBSCRIBE or UNSUBSCRIBE that has no packet identifier yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Control {
+    Subscribe {
+        filters: Vec<(TopicFilter, SubscriptionOptions)>,
+        properties: SubscribeProperties,
+    },
+    Unsubscribe {
+        filters: Vec<TopicFilter>,
+        properties: UnsubscribeProperties,
+    },
+}
+
+/// An inbound QoS 2 message whose PUBREL has not arrived (v5 §4.3.3,
+/// Method B: the packet identifier is kept, the message is delivered once).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct InQos2 {
+    /// The application's answer, once given; the PUBREC carries it.
+    pub(crate) acked: Option<PubAckReasonCode>,
+    /// The connection on which it last counted against our Receive Maximum.
+    pub(crate) counted_on: Option<u32>,
+}
+
+/// One unacknowledged outbound message, as listed by [`Session::inflight`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InflightInfo {
+    /// The operation.
+    pub op: OpId,
+    /// Its packet identifier.
+    pub packet_id: PacketId,
+    /// PUBREC arrived; only the release is outstanding.
+    pub released: bool,
+}
+
+/// The client's session state, which outlives each network connection and
+/// can be snapshotted and restored: the ordered list of unacknowledged
+/// outbound messages, the queue of operations not sent yet, the inbound
+/// QoS 2 messages awaiting PUBREL, and the packet identifier allocator.
+///
+/// Negotiated limits, send quota, topic aliases and keep-alive belong to a
+/// connection and are rebuilt on every connect.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub(crate) client_id: MqttString,
+    pub(crate) ids: PacketIds,
+    pub(crate) max_packet_id: u16,
+    pub(crate) inflight: VecDeque<OutFlow>,
+    pub(crate) pending: VecDeque<Queued>,
+    pub(crate) pending_control: VecDeque<(OpId, Control)>,
+    pub(crate) inbound_qos2: BTreeMap<PacketId, InQos2>,
+    pub(crate) next_op: u64,
+    pub(crate) next_seq: u64,
+    /// Counts connections, so that ack tokens of an old one are recognised.
+    pub(crate) connection: u32,
+}
+
+impl Session {
+    /// An empty session for `client_id` (empty: the server assigns one,
+    /// which the session then keeps for later connects).
+    pub fn new(client_id: MqttString) -> Self {
+        Self::with_packet_id_limit(client_id, u16::MAX)
+    }
+
+    /// An empty session that hands out packet identifiers `1..=max` only
+    /// (for tests of identifier exhaustion, or to bound memory).
+    pub fn with_packet_id_limit(client_id: MqttString, max: u16) -> Self {
+        Self {
+            client_id,
+            ids: PacketIds::new(max),
+            max_packet_id: max.max(1),
+            inflight: VecDeque::new(),
+            pending: VecDeque::new(),
+            pending_control: VecDeque::new(),
+            inbound_qos2: BTreeMap::new(),
+            next_op: 0,
+            next_seq: 0,
+            connection: 0,
+        }
+    }
+
+    /// The client identifier, the assigned one once a server assigned it.
+    pub fn client_id(&self) -> &MqttString {
+        &self.client_id
+    }
+
+    /// Whether the session holds state a server must resume: unacknowledged
+    /// outbound messages or inbound QoS 2 messages awaiting PUBREL.
+    pub fn has_state(&self) -> bool {
+        !self.inflight.is_empty() || !self.inbound_qos2.is_empty()
+    }
+
+    /// The unacknowledged outbound messages, in original send order.
+    pub fn inflight(&self) -> impl Iterator<Item = InflightInfo> + '_ {
+        self.inflight.iter().filter_map(|f| {
+            Some(InflightInfo {
+                op: f.op,
+                packet_id: f.packet_id()?,
+                released: f.released,
+            })
+        })
+    }
+
+    /// Publishes, subscribes and unsubscribes not sent yet.
+    pub fn pending_len(&self) -> usize {
+        self.pending
+            .len()
+            .saturating_add(self.pending_control.len())
+    }
+
+    /// Inbound QoS 2 messages whose PUBREL has not arrived.
+    pub fn inbound_qos2_len(&self) -> usize {
+        self.inbound_qos2.len()
+    }
+
+    /// Packet identifiers in use.
+    pub fn packet_ids_in_use(&self) -> u32 {
+        self.ids.in_use_count()
+    }
+
+    pub(crate) fn next_op(&mut self) -> OpId {
+        let op = OpId(self.next_op);
+        self.next_op = self.next_op.wrapping_add(1);
+        op
+    }
+
+    pub(crate) fn next_seq(&mut self) -> u64 {
+        let seq = self.next_seq;
+        self.next_seq = self.next_seq.wrapping_add(1);
+        seq
+    }
+
+    /// Discards the session state (v5 [MQTT-3.1.2-4], [MQTT-3.2.2-5]) and
+    /// returns every unacknowledged and queued message in original order,
+    /// with whether the server had received it (PUBREC).
+    pub(crate) fn discard(&mut self) -> Vec<(OpId, Message, bool)> {
+        let mut returned = Vec::new();
+        for flow in self.inflight.drain(..) {
+            if let Some(message) = Message::from_publish(&flow.publish) {
+                returned.push((flow.op, message, flow.released));
+            }
+        }
+        for q in self.pending.drain(..) {
+            returned.push((q.op, q.message, false));
+        }
+        self.inbound_qos2.clear();
+        // No identifier is in use any more, except by SUBSCRIBE/UNSUBSCRIBE
+        // of the current connection, which has none at this point.
+        self.ids = PacketIds::new(self.max_packet_id);
+        returned
+    }
+}

@@ -1,0 +1,294 @@
+//! Connection life: CONNACK, keep-alive, enhanced authentication, Will, DISCONNECT (v5 §3.1, §3.2, §3.14, §4.12).
+
+use super::*;
+
+/// v5 [MQTT-3.1.2-20], v3.1.1 [MQTT-3.1.2-23]: PINGREQ only when nothing was
+/// sent for the keep-alive interval; no PINGRESP by the deadline ends the connection.
+#[test]
+fn mqtt_3_1_2_20_keep_alive() {
+    for v in [V5, V311] {
+        let mut p = Pair::new(v);
+        let mut c = connect_packet(v, true);
+        c.keep_alive = 10;
+        p.connect_with(c);
+        p.server(ConnAck::new(false, ConnectReasonCode::Success))
+            .unwrap();
+        p.take_received();
+        p.advance(6_000);
+        p.client.publish(p.now, msg("a", QoS::AtMostOnce)).unwrap();
+        p.flush();
+        p.advance(6_000);
+        assert_eq!(
+            publishes(&p.take_received()).len(),
+            1,
+            "no PINGREQ while sending"
+        );
+        p.advance(4_000);
+        assert_eq!(p.take_received(), [Packet::PingReq]);
+        p.server(Packet::PingResp).unwrap();
+        p.advance(10_000);
+        assert_eq!(p.take_received(), [Packet::PingReq]);
+        p.advance(10_000);
+        assert!(
+            p.take_events()
+                .contains(&Event::Closed(CloseCause::KeepAliveTimeout))
+        );
+        assert_eq!(p.client.poll_timeout(), None);
+    }
+}
+
+/// v5 [MQTT-3.1.2-21], [MQTT-3.2.2-21]: the Server Keep Alive replaces ours.
+#[test]
+fn mqtt_3_2_2_21_server_keep_alive() {
+    let mut p = Pair::new(V5);
+    let mut c = connect_packet(V5, true);
+    c.keep_alive = 100;
+    p.connect_with(c);
+    p.server(connack_with(|c| c.properties.server_keep_alive = Some(5)))
+        .unwrap();
+    p.take_received();
+    p.advance(5_000);
+    assert_eq!(p.take_received(), [Packet::PingReq]);
+    assert_eq!(p.client.negotiated().unwrap().keep_alive, 5);
+}
+
+/// v5 [MQTT-3.2.2-16], [MQTT-3.1.3-7]: the Assigned Client Identifier is kept for the next connect.
+#[test]
+fn mqtt_3_2_2_16_assigned_client_identifier() {
+    let mut p = Pair::with(
+        V5,
+        Session::new(MqttString::default()),
+        ClientConfig::default(),
+    );
+    let mut c = connect_packet(V5, true);
+    c.client_id = MqttString::default();
+    p.connect_with(c.clone());
+    p.server(connack_with(|c| {
+        c.properties.assigned_client_identifier = Some(MqttString::try_from("srv-1").unwrap())
+    }))
+    .unwrap();
+    assert_eq!(p.client.session().client_id().as_str(), "srv-1");
+    p.drop_link();
+    p.take_received();
+    c.clean_start = false;
+    p.connect_with(c);
+    let got = p.take_received();
+    let Packet::Connect(c) = &got[0] else {
+        panic!()
+    };
+    assert_eq!(c.client_id.as_str(), "srv-1");
+}
+
+/// v5 [MQTT-3.2.0-1]: only CONNACK (or AUTH) may come first.
+#[test]
+fn mqtt_3_2_0_1_publish_before_connack() {
+    let mut p = Pair::new(V5);
+    p.connect_with(connect_packet(V5, true));
+    let err = p.server(incoming(QoS::AtMostOnce, 1)).unwrap_err();
+    assert_eq!(err.reason, ReasonCode::ProtocolError);
+}
+
+/// v5 [MQTT-3.2.0-2]: a second CONNACK is a protocol error.
+#[test]
+fn mqtt_3_2_0_2_second_connack() {
+    let mut p = Pair::new(V5);
+    p.connect_ok(false);
+    assert!(
+        p.server(ConnAck::new(false, ConnectReasonCode::Success))
+            .is_err()
+    );
+}
+
+/// v5 [MQTT-3.8.4-6], v3.1.1 [MQTT-3.8.4-5]: one SUBACK reason code per filter.
+#[test]
+fn mqtt_3_8_4_6_suback_code_per_filter() {
+    let mut p = Pair::new(V5);
+    p.connect_ok(false);
+    let f = |s| {
+        (
+            TopicFilter::from_static(s).unwrap(),
+            SubscriptionOptions::default(),
+        )
+    };
+    p.client
+        .subscribe(p.now, vec![f("a"), f("b")], Default::default())
+        .unwrap();
+    p.take_received();
+    assert!(
+        p.server(SubAck::new(id(1), vec![SubAckReasonCode::Success]))
+            .is_err()
+    );
+}
+
+/// v5 [MQTT-4.12.0-2], [MQTT-4.12.0-3], [MQTT-4.12.0-5], [MQTT-4.12.1-1]:
+/// enhanced authentication and re-authentication.
+#[test]
+fn mqtt_4_12_0_3_enhanced_auth() {
+    let mut p = Pair::new(V5);
+    let method = MqttString::try_from("SCRAM").unwrap();
+    let mut c = connect_packet(V5, true);
+    c.properties.authentication_method = Some(method.clone());
+    p.connect_with(c);
+    p.take_received();
+    let mut challenge = Auth::new(AuthReasonCode::ContinueAuthentication);
+    challenge.properties.authentication_method = Some(method.clone());
+    challenge.properties.authentication_data = Some(Bytes::from_static(b"nonce"));
+    p.server(challenge.clone()).unwrap();
+    assert_eq!(
+        p.take_events(),
+        [Event::AuthChallenge {
+            method: Some(method.clone()),
+            data: Some(Bytes::from_static(b"nonce"))
+        }]
+    );
+    p.client
+        .auth(p.now, Some(Bytes::from_static(b"proof")))
+        .unwrap();
+    p.flush();
+    let got = p.take_received();
+    let Packet::Auth(a) = &got[0] else { panic!() };
+    assert_eq!(a.reason_code, AuthReasonCode::ContinueAuthentication);
+    assert_eq!(a.properties.authentication_method.as_ref(), Some(&method));
+    p.server(connack_with(|c| {
+        c.properties.authentication_method = Some(method.clone())
+    }))
+    .unwrap();
+    p.client.reauthenticate(p.now, None).unwrap();
+    p.flush();
+    assert!(
+        matches!(&p.take_received()[0], Packet::Auth(a) if a.reason_code == AuthReasonCode::ReAuthenticate)
+    );
+    let mut ok = Auth::new(AuthReasonCode::Success);
+    ok.properties.authentication_method = Some(method);
+    p.server(ok).unwrap();
+    assert!(p.take_events().contains(&Event::Reauthenticated));
+}
+
+/// v5 [MQTT-4.12.0-6], [MQTT-4.12.0-7]: no AUTH either way without an Authentication Method.
+#[test]
+fn mqtt_4_12_0_6_no_auth_without_method() {
+    let mut p = Pair::new(V5);
+    p.connect_ok(false);
+    assert_eq!(
+        p.client.reauthenticate(p.now, None),
+        Err(OpError::NoAuthenticationMethod)
+    );
+    let err = p
+        .server(Auth::new(AuthReasonCode::ContinueAuthentication))
+        .unwrap_err();
+    assert_eq!(err.reason, ReasonCode::ProtocolError);
+}
+
+/// v5 [MQTT-3.14.4-1], v3.1.1 [MQTT-3.14.4-2]: nothing is sent after DISCONNECT;
+/// later publishes wait in the session.
+#[test]
+fn mqtt_3_14_4_1_nothing_after_disconnect() {
+    for v in [V5, V311] {
+        let mut p = Pair::new(v);
+        p.connect_ok(false);
+        p.client
+            .disconnect(p.now, Disconnect::new(DisconnectReasonCode::Success))
+            .unwrap();
+        p.client.publish(p.now, msg("a", QoS::AtLeastOnce)).unwrap();
+        p.flush();
+        assert!(matches!(
+            p.take_received().as_slice(),
+            [Packet::Disconnect(_)]
+        ));
+        assert_eq!(p.client.session().pending_len(), 1);
+        assert!(
+            p.take_events()
+                .contains(&Event::Closed(CloseCause::ByClient))
+        );
+    }
+}
+
+/// v5 §3.14: a DISCONNECT from the server is surfaced with its reason code.
+#[test]
+fn v5_server_disconnect_surfaced() {
+    let mut p = Pair::new(V5);
+    p.connect_ok(false);
+    p.server(Disconnect::new(DisconnectReasonCode::ServerShuttingDown))
+        .unwrap();
+    assert!(
+        p.take_events()
+            .contains(&Event::Closed(CloseCause::ByServer(Disconnect::new(
+                DisconnectReasonCode::ServerShuttingDown
+            ))))
+    );
+}
+
+/// v5 [MQTT-3.1.2-30]: with an Authentication Method nothing but AUTH or
+/// DISCONNECT goes out before CONNACK; queued work follows CONNACK.
+#[test]
+fn mqtt_3_1_2_30_only_auth_before_connack() {
+    let mut p = Pair::new(V5);
+    let method = MqttString::try_from("M").unwrap();
+    let mut c = connect_packet(V5, true);
+    c.properties.authentication_method = Some(method.clone());
+    p.connect_with(c);
+    p.client.publish(p.now, msg("a", QoS::AtLeastOnce)).unwrap();
+    p.client
+        .subscribe(
+            p.now,
+            vec![(
+                TopicFilter::from_static("s").unwrap(),
+                SubscriptionOptions::default(),
+            )],
+            Default::default(),
+        )
+        .unwrap();
+    assert!(matches!(p.take_received().as_slice(), [Packet::Connect(_)]));
+    p.server(connack_with(|c| {
+        c.properties.authentication_method = Some(method)
+    }))
+    .unwrap();
+    let got = p.take_received();
+    assert!(
+        matches!(got.as_slice(), [Packet::Subscribe(_), Packet::Publish(_)]),
+        "{got:?}"
+    );
+}
+
+/// v5 §3.1.3.2 (Will Properties) and §3.14.2.1 (0x04): the Will with its
+/// Will Delay goes out in CONNECT unchanged, DISCONNECT 0x04 asks for it.
+#[test]
+fn v5_will_with_delay_and_disconnect_with_will() {
+    let mut p = Pair::new(V5);
+    let mut c = connect_packet(V5, true);
+    let mut will =
+        mqtt_codec::LastWill::new(TopicName::from_static("will/t").unwrap(), &b"bye"[..]);
+    will.qos = QoS::AtLeastOnce;
+    will.properties.will_delay_interval = Some(30);
+    c.will = Some(will.clone());
+    c.properties.session_expiry_interval = Some(60);
+    p.connect_with(c);
+    let got = p.take_received();
+    let Packet::Connect(sent) = &got[0] else {
+        panic!()
+    };
+    assert_eq!(sent.will.as_ref(), Some(&will));
+    p.server(ConnAck::new(false, ConnectReasonCode::Success))
+        .unwrap();
+    assert_eq!(p.client.negotiated().unwrap().session_expiry_interval, 60);
+    let mut d = Disconnect::new(DisconnectReasonCode::DisconnectWithWillMessage);
+    d.properties.session_expiry_interval = Some(0);
+    p.client.disconnect(p.now, d).unwrap();
+    assert!(
+        matches!(p.take_received().as_slice(), [Packet::Disconnect(d)] if d.reason_code == DisconnectReasonCode::DisconnectWithWillMessage)
+    );
+}
+
+/// v5 §3.14.2.2.2: no non-zero Session Expiry on DISCONNECT after 0 on CONNECT.
+#[test]
+fn v5_session_expiry_on_disconnect_after_zero() {
+    let mut p = Pair::new(V5);
+    p.connect_ok(false);
+    let mut d = Disconnect::new(DisconnectReasonCode::Success);
+    d.properties.session_expiry_interval = Some(10);
+    assert_eq!(
+        p.client.disconnect(p.now, d),
+        Err(OpError::SessionExpiryWasZero)
+    );
+    assert!(p.client.is_connected());
+}

@@ -1,0 +1,243 @@
+//! QoS 0, 1 and 2 flows, packet identifiers and ordering (v5 §4.3, §4.6, §2.2.1).
+
+use super::*;
+
+/// v5 [MQTT-4.3.1-1], v3.1.1 [MQTT-4.3.1-1]: QoS 0 goes out with DUP 0 and no identifier.
+#[test]
+fn mqtt_4_3_1_1_qos0_dup_zero() {
+    for v in [V5, V311] {
+        let mut p = Pair::new(v);
+        p.connect_ok(false);
+        let op = p.client.publish(p.now, msg("a", QoS::AtMostOnce)).unwrap();
+        assert_eq!(publishes(&p.take_received()), [(None, false)]);
+        assert!(p.take_events().contains(&Event::Published {
+            op,
+            reason: ReasonCode::Success
+        }));
+    }
+}
+
+/// v5 [MQTT-4.3.2-1], [MQTT-4.3.2-2], [MQTT-4.3.2-3], [MQTT-2.2.1-3]; v3.1.1
+/// [MQTT-4.3.2-1], [MQTT-4.3.2-2], [MQTT-2.3.1-1], [MQTT-2.3.1-2]: an unused id, DUP 0,
+/// unacknowledged until PUBACK.
+#[test]
+fn mqtt_4_3_2_1_to_3_qos1_sender() {
+    for v in [V5, V311] {
+        let mut p = Pair::new(v);
+        p.connect_ok(false);
+        let a = p.client.publish(p.now, msg("a", QoS::AtLeastOnce)).unwrap();
+        let _b = p.client.publish(p.now, msg("a", QoS::AtLeastOnce)).unwrap();
+        assert_eq!(
+            publishes(&p.take_received()),
+            [(Some(1), false), (Some(2), false)]
+        );
+        assert_eq!(p.client.session().inflight().count(), 2);
+        assert_eq!(p.store.outbound.len(), 2, "records stored before sending");
+        p.server(PubAck::new(id(1))).unwrap();
+        assert!(p.take_events().contains(&Event::Published {
+            op: a,
+            reason: ReasonCode::Success
+        }));
+        assert_eq!(p.client.session().inflight().count(), 1);
+        assert_eq!(p.store.outbound.len(), 1);
+    }
+}
+
+/// v5 [MQTT-4.3.3-1] to [MQTT-4.3.3-5], v3.1.1 [MQTT-4.3.3-1], [MQTT-4.3.3-2]:
+/// QoS 2 sender: PUBLISH, PUBREL on PUBREC, done on PUBCOMP.
+#[test]
+fn mqtt_4_3_3_1_to_5_qos2_sender() {
+    for v in [V5, V311] {
+        let mut p = Pair::new(v);
+        p.connect_ok(false);
+        p.take_events();
+        let op = p.client.publish(p.now, msg("a", QoS::ExactlyOnce)).unwrap();
+        assert_eq!(publishes(&p.take_received()), [(Some(1), false)]);
+        p.server(PubRec::new(id(1))).unwrap();
+        assert_eq!(p.take_received(), [Packet::PubRel(PubRel::new(id(1)))]);
+        assert!(
+            p.store.outbound[&1].released,
+            "release persisted before PUBREL"
+        );
+        assert!(p.take_events().is_empty());
+        p.server(PubComp::new(id(1))).unwrap();
+        assert_eq!(
+            p.take_events(),
+            [Event::Published {
+                op,
+                reason: ReasonCode::Success
+            }]
+        );
+        assert_eq!(p.client.session().packet_ids_in_use(), 0);
+        assert!(p.store.outbound.is_empty());
+    }
+}
+
+/// v5 [MQTT-4.6.0-2], [MQTT-4.3.2-4]: acks given in any order, PUBACKs in arrival order.
+#[test]
+fn mqtt_4_6_0_2_puback_in_arrival_order() {
+    let mut p = Pair::new(V5);
+    p.connect_ok(false);
+    for n in [5, 3, 8] {
+        p.server(incoming(QoS::AtLeastOnce, n)).unwrap();
+    }
+    let t = tokens(&p.take_events());
+    p.client
+        .ack(p.now, t[2], PubAckReasonCode::Success)
+        .unwrap();
+    p.client
+        .ack(p.now, t[1], PubAckReasonCode::Success)
+        .unwrap();
+    p.flush();
+    assert!(
+        p.take_received().is_empty(),
+        "held until the first is acked"
+    );
+    p.client
+        .ack(p.now, t[0], PubAckReasonCode::Success)
+        .unwrap();
+    p.flush();
+    let ids: Vec<_> = p
+        .take_received()
+        .iter()
+        .map(|p| match p {
+            Packet::PubAck(a) => a.packet_id.get(),
+            _ => 0,
+        })
+        .collect();
+    assert_eq!(ids, [5, 3, 8]);
+}
+
+/// v5 [MQTT-4.6.0-3], [MQTT-4.3.3-8]: PUBREC in arrival order.
+#[test]
+fn mqtt_4_6_0_3_pubrec_in_arrival_order() {
+    let mut p = Pair::new(V5);
+    p.connect_ok(false);
+    for n in [4, 2] {
+        p.server(incoming(QoS::ExactlyOnce, n)).unwrap();
+    }
+    let t = tokens(&p.take_events());
+    p.client
+        .ack(p.now, t[1], PubAckReasonCode::Success)
+        .unwrap();
+    p.client
+        .ack(p.now, t[0], PubAckReasonCode::Success)
+        .unwrap();
+    p.flush();
+    assert_eq!(
+        p.take_received(),
+        [
+            Packet::PubRec(PubRec::new(id(4))),
+            Packet::PubRec(PubRec::new(id(2)))
+        ]
+    );
+}
+
+/// v5 [MQTT-4.6.0-4]: PUBREL in the order the PUBRECs arrived.
+#[test]
+fn mqtt_4_6_0_4_pubrel_in_pubrec_order() {
+    let mut p = Pair::new(V5);
+    p.connect_ok(false);
+    for _ in 0..3 {
+        p.client.publish(p.now, msg("a", QoS::ExactlyOnce)).unwrap();
+    }
+    p.take_received();
+    for n in [3, 1, 2] {
+        p.server(PubRec::new(id(n))).unwrap();
+    }
+    assert_eq!(
+        p.take_received(),
+        [3, 1, 2].map(|n| Packet::PubRel(PubRel::new(id(n))))
+    );
+}
+
+/// v5 [MQTT-4.3.3-10], [MQTT-4.3.3-11], [MQTT-4.3.3-12]: a QoS 2 duplicate
+/// before PUBREL gets PUBREC again and is not delivered again, also on a
+/// new connection and after a restart from the persisted records; after
+/// PUBCOMP the id is a new message.
+#[test]
+fn mqtt_4_3_3_10_qos2_exactly_once_across_reconnect_and_restart() {
+    let mut p = Pair::new(V5);
+    p.connect_ok(false);
+    p.server(incoming(QoS::ExactlyOnce, 7)).unwrap();
+    let t = tokens(&p.take_events());
+    assert_eq!(t.len(), 1);
+    // Duplicate on the same connection, not acked yet: nothing.
+    p.server(incoming(QoS::ExactlyOnce, 7)).unwrap();
+    assert!(p.take_events().is_empty());
+    p.client
+        .ack(p.now, t[0], PubAckReasonCode::Success)
+        .unwrap();
+    p.flush();
+    assert_eq!(p.take_received(), [Packet::PubRec(PubRec::new(id(7)))]);
+    // Restart: rebuild the session from the store only.
+    p.drop_link();
+    p.take_events();
+    let session = p.store.session("c1");
+    let store = p.store.clone();
+    let mut p = Pair::with(V5, session, ClientConfig::default());
+    p.store = store;
+    p.connect(false, ConnAck::new(true, ConnectReasonCode::Success));
+    p.take_events();
+    let mut dup = incoming(QoS::ExactlyOnce, 7);
+    dup.qos = dup.qos.redelivery();
+    p.server(dup).unwrap();
+    assert!(p.take_events().is_empty(), "not delivered twice");
+    assert_eq!(p.take_received(), [Packet::PubRec(PubRec::new(id(7)))]);
+    p.server(PubRel::new(id(7))).unwrap();
+    assert_eq!(p.take_received(), [Packet::PubComp(PubComp::new(id(7)))]);
+    assert!(p.store.inbound.is_empty());
+    p.server(incoming(QoS::ExactlyOnce, 7)).unwrap();
+    assert_eq!(
+        tokens(&p.take_events()).len(),
+        1,
+        "a new message after PUBCOMP"
+    );
+}
+
+/// v5 [MQTT-4.3.2-5]: after PUBACK the same id is a new message.
+#[test]
+fn mqtt_4_3_2_5_qos1_id_reuse_is_new_message() {
+    let mut p = Pair::new(V5);
+    p.connect_ok(false);
+    p.server(incoming(QoS::AtLeastOnce, 1)).unwrap();
+    let t = tokens(&p.take_events());
+    p.client
+        .ack(p.now, t[0], PubAckReasonCode::Success)
+        .unwrap();
+    p.server(incoming(QoS::AtLeastOnce, 1)).unwrap();
+    assert_eq!(tokens(&p.take_events()).len(), 1);
+}
+
+/// v5 [MQTT-2.2.1-3], v3.1.1 [MQTT-2.3.1-2]: when every identifier is in use
+/// the operation waits in the queue and goes out once one is free.
+#[test]
+fn mqtt_2_2_1_3_id_exhaustion_queues() {
+    let session = Session::with_packet_id_limit(MqttString::try_from("c1").unwrap(), 2);
+    let mut p = Pair::with(V5, session, ClientConfig::default());
+    p.connect_ok(false);
+    for _ in 0..3 {
+        p.client.publish(p.now, msg("a", QoS::AtLeastOnce)).unwrap();
+    }
+    p.client
+        .subscribe(
+            p.now,
+            vec![(
+                TopicFilter::from_static("s").unwrap(),
+                SubscriptionOptions::default(),
+            )],
+            Default::default(),
+        )
+        .unwrap();
+    assert_eq!(
+        publishes(&p.take_received()),
+        [(Some(1), false), (Some(2), false)]
+    );
+    assert_eq!(p.client.session().pending_len(), 2);
+    p.server(PubAck::new(id(1))).unwrap();
+    let got = p.take_received();
+    assert!(
+        matches!(&got[0], Packet::Subscribe(s) if s.packet_id == id(1)),
+        "{got:?}"
+    );
+}
