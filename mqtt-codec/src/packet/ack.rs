@@ -5,10 +5,10 @@
 use bytes::{BufMut, Bytes};
 
 use super::{Body, PacketDecoder};
-use crate::coding::{be_u16, byte, sum};
+use crate::coding::sum;
 use crate::error::{DecodeError, EncodeError};
 use crate::header::PacketType;
-use crate::property::{AckProperties, EncodedProperties, decode_properties};
+use crate::property::{AckProperties, EncodedProperties};
 use crate::reason::{PubAckReasonCode, PubRelReasonCode};
 use crate::types::PacketId;
 use crate::version::ProtocolVersion;
@@ -22,22 +22,18 @@ fn decode_ack<R>(
     success: R,
 ) -> Result<(PacketId, R, AckProperties), DecodeError> {
     let mut p = PacketDecoder::new(packet_type, body);
-    let packet_id = PacketId::new(p.run(be_u16)?).ok_or(DecodeError::ZeroPacketId)?;
+    let packet_id = p.packet_id()?;
     let mut code = success;
     let mut properties = AckProperties::default();
     // v5 §3.4.2.1: "The Reason Code and Property Length can be omitted if the
     // Reason Code is 0x00 (Success) and there are no Properties"; 3.1.1 has
     // neither, so its remaining length is exactly 2.
     if version.is_v5() && !p.is_empty() {
-        let byte = p.run(byte)?;
-        code = reason(byte).ok_or(DecodeError::InvalidReasonCode {
-            packet: packet_type,
-            code: byte,
-        })?;
+        code = p.reason_code(reason)?;
         // v5 §3.4.2.2.1: "If the Remaining Length is less than 4 there is no
         // Property Length and the value of 0 is used."
         if !p.is_empty() {
-            properties = p.run(|i| decode_properties(body, i))?;
+            properties = p.properties(version)?;
         }
     }
     p.finish()?;

@@ -2,12 +2,11 @@
 
 use bytes::{BufMut, Bytes};
 
-use super::disconnect::{put_short_form, short_form_len};
-use super::{Body, PacketDecoder};
-use crate::coding::byte;
+use super::Body;
+use super::disconnect::{decode_short_form, put_short_form, short_form_len};
 use crate::error::{DecodeError, EncodeError};
 use crate::header::PacketType;
-use crate::property::{AuthProperties, decode_properties};
+use crate::property::AuthProperties;
 use crate::reason::AuthReasonCode;
 use crate::version::ProtocolVersion;
 
@@ -34,23 +33,20 @@ impl Body for Auth {
     const TYPE: PacketType = PacketType::Auth;
 
     fn decode(_: u8, body: &Bytes, _: ProtocolVersion) -> Result<Self, DecodeError> {
-        let mut p = PacketDecoder::new(Self::TYPE, body);
-        let mut packet = Self::new(AuthReasonCode::Success);
         // v5 §3.15.2.1: "The Reason Code and Property Length can be omitted if
         // the Reason Code is 0x00 (Success) and there are no Properties."
-        if !p.is_empty() {
-            let code = p.run(byte)?;
-            packet.reason_code =
-                AuthReasonCode::from_u8(code).ok_or(DecodeError::InvalidReasonCode {
-                    packet: Self::TYPE,
-                    code,
-                })?;
-            if !p.is_empty() {
-                packet.properties = p.run(|i| decode_properties(body, i))?;
-            }
-        }
-        p.finish()?;
-        Ok(packet)
+        // AUTH exists only in 5.0, whatever the codec's version says.
+        let (reason_code, properties) = decode_short_form(
+            Self::TYPE,
+            body,
+            ProtocolVersion::V5,
+            AuthReasonCode::from_u8,
+            AuthReasonCode::Success,
+        )?;
+        Ok(Self {
+            reason_code,
+            properties,
+        })
     }
 
     fn remaining_len(&self, version: ProtocolVersion) -> Result<usize, EncodeError> {

@@ -6,7 +6,7 @@ use super::{Body, PacketDecoder};
 use crate::coding::{byte, sum};
 use crate::error::{DecodeError, EncodeError};
 use crate::header::PacketType;
-use crate::property::{ConnAckProperties, EncodedProperties, decode_properties};
+use crate::property::{ConnAckProperties, EncodedProperties};
 use crate::reason::ConnectReasonCode;
 use crate::version::ProtocolVersion;
 
@@ -68,11 +68,7 @@ impl Body for ConnAck {
         if session_present && reason_code != ConnectReasonCode::Success {
             return Err(DecodeError::SessionPresentWithRefusal);
         }
-        let properties = if version.is_v5() {
-            p.run(|i| decode_properties(body, i))?
-        } else {
-            ConnAckProperties::default()
-        };
+        let properties = p.properties(version)?;
         p.finish()?;
         Ok(Self {
             session_present,

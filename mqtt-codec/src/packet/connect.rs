@@ -9,7 +9,7 @@ use crate::coding::{
 };
 use crate::error::{DecodeError, EncodeError};
 use crate::header::PacketType;
-use crate::property::{ConnectProperties, EncodedProperties, WillProperties, decode_properties};
+use crate::property::{ConnectProperties, EncodedProperties, WillProperties};
 use crate::types::{MqttString, QoS};
 use crate::version::ProtocolVersion;
 
@@ -140,18 +140,10 @@ impl Body for Connect {
             return Err(DecodeError::PasswordWithoutUsername);
         }
         let keep_alive = p.run(be_u16)?;
-        let properties = if version.is_v5() {
-            p.run(|i| decode_properties(body, i))?
-        } else {
-            ConnectProperties::default()
-        };
+        let properties = p.properties(version)?;
         let client_id = p.run(|i| string(body, i))?;
         let will = if will_flag {
-            let properties = if version.is_v5() {
-                p.run(|i| decode_properties(body, i))?
-            } else {
-                WillProperties::default()
-            };
+            let properties = p.properties(version)?;
             let topic = decode_topic_name(body, p.run(length_prefixed)?)?;
             let payload = p.run(|i| binary(body, i))?;
             Some(LastWill {

@@ -3,10 +3,9 @@
 use bytes::{BufMut, Bytes};
 
 use super::{Body, PacketDecoder};
-use crate::coding::byte;
 use crate::error::{DecodeError, EncodeError};
 use crate::header::PacketType;
-use crate::property::{DisconnectProperties, EncodedProperties, decode_properties};
+use crate::property::{DisconnectProperties, EncodedProperties};
 use crate::reason::DisconnectReasonCode;
 use crate::version::ProtocolVersion;
 
@@ -40,24 +39,20 @@ impl Body for Disconnect {
     const TYPE: PacketType = PacketType::Disconnect;
 
     fn decode(_: u8, body: &Bytes, version: ProtocolVersion) -> Result<Self, DecodeError> {
-        let mut p = PacketDecoder::new(Self::TYPE, body);
-        let mut packet = Self::new(DisconnectReasonCode::Success);
         // v5 §3.14.2.1: "If the Remaining Length is less than 1 the value of
         // 0x00 (Normal disconnection) is used"; §3.14.2.2.1: below 2 there is
-        // no Property Length.
-        if version.is_v5() && !p.is_empty() {
-            let code = p.run(byte)?;
-            packet.reason_code =
-                DisconnectReasonCode::from_u8(code).ok_or(DecodeError::InvalidReasonCode {
-                    packet: Self::TYPE,
-                    code,
-                })?;
-            if !p.is_empty() {
-                packet.properties = p.run(|i| decode_properties(body, i))?;
-            }
-        }
-        p.finish()?;
-        Ok(packet)
+        // no Property Length. 3.1.1 has neither.
+        let (reason_code, properties) = decode_short_form(
+            Self::TYPE,
+            body,
+            version,
+            DisconnectReasonCode::from_u8,
+            DisconnectReasonCode::Success,
+        )?;
+        Ok(Self {
+            reason_code,
+            properties,
+        })
     }
 
     fn remaining_len(&self, version: ProtocolVersion) -> Result<usize, EncodeError> {
@@ -67,6 +62,28 @@ impl Body for Disconnect {
     fn put_body(&self, version: ProtocolVersion, buf: &mut impl BufMut) {
         put_short_form(version, self.reason_code.code(), &self.properties, buf);
     }
+}
+
+/// Decodes the DISCONNECT / AUTH layout: a reason code and a property block,
+/// each left out when the rest of the packet is empty.
+pub(crate) fn decode_short_form<R, P: crate::property::PropertySet>(
+    packet_type: PacketType,
+    body: &Bytes,
+    version: ProtocolVersion,
+    known: fn(u8) -> Option<R>,
+    success: R,
+) -> Result<(R, P), DecodeError> {
+    let mut p = PacketDecoder::new(packet_type, body);
+    let mut code = success;
+    let mut properties = P::default();
+    if version.is_v5() && !p.is_empty() {
+        code = p.reason_code(known)?;
+        if !p.is_empty() {
+            properties = p.properties(version)?;
+        }
+    }
+    p.finish()?;
+    Ok((code, properties))
 }
 
 /// Length of the DISCONNECT / AUTH layout, whose reason code and property

@@ -28,9 +28,11 @@ use alloc::boxed::Box;
 use bytes::{BufMut, Bytes};
 use mqtt_topic::{TopicError, TopicFilter, TopicName};
 
-use crate::coding::{MAX_VARIABLE_BYTE_INTEGER, PResult, put_var_int, var_int_len};
+use crate::coding::{MAX_VARIABLE_BYTE_INTEGER, PResult, be_u16, byte, put_var_int, var_int_len};
 use crate::error::{DecodeError, EncodeError};
 use crate::header::{FixedHeader, HeaderStatus, PacketType, read_fixed_header};
+use crate::property::{EncodedProperties, PropertySet, decode_properties};
+use crate::types::PacketId;
 use crate::version::ProtocolVersion;
 
 /// An MQTT control packet of any version.
@@ -359,6 +361,33 @@ impl<'a> PacketDecoder<'a> {
         }
     }
 
+    /// A packet identifier, never zero (v5 [MQTT-2.2.1-3], v3.1.1 [MQTT-2.3.1-1]).
+    pub(crate) fn packet_id(&mut self) -> Result<PacketId, DecodeError> {
+        PacketId::new(self.run(be_u16)?).ok_or(DecodeError::ZeroPacketId)
+    }
+
+    /// A v5 property block; 3.1 and 3.1.1 packets have none.
+    pub(crate) fn properties<P: PropertySet>(
+        &mut self,
+        version: ProtocolVersion,
+    ) -> Result<P, DecodeError> {
+        if version.is_v5() {
+            let frame = self.frame;
+            self.run(|i| decode_properties(frame, i))
+        } else {
+            Ok(P::default())
+        }
+    }
+
+    /// A reason code byte that `known` maps to this packet's codes.
+    pub(crate) fn reason_code<R>(&mut self, known: fn(u8) -> Option<R>) -> Result<R, DecodeError> {
+        let code = self.run(byte)?;
+        known(code).ok_or(DecodeError::InvalidReasonCode {
+            packet: self.packet_type,
+            code,
+        })
+    }
+
     /// Whether the body is consumed.
     pub(crate) fn is_empty(&self) -> bool {
         self.input.is_empty()
@@ -378,6 +407,33 @@ impl<'a> PacketDecoder<'a> {
         } else {
             Err(DecodeError::TrailingBytes(self.packet_type))
         }
+    }
+}
+
+/// Bytes of a packet identifier plus, in 5.0, a property block.
+pub(crate) fn id_and_properties_len(
+    version: ProtocolVersion,
+    properties: &impl PropertySet,
+) -> Result<usize, EncodeError> {
+    Ok(if version.is_v5() {
+        crate::coding::sum([2, EncodedProperties::new(properties)?.len()])
+    } else {
+        2
+    })
+}
+
+/// Writes a packet identifier plus, in 5.0, a property block.
+pub(crate) fn put_id_and_properties(
+    buf: &mut impl BufMut,
+    packet_id: PacketId,
+    version: ProtocolVersion,
+    properties: &impl PropertySet,
+) {
+    buf.put_u16(packet_id.get());
+    if version.is_v5()
+        && let Ok(props) = EncodedProperties::new(properties)
+    {
+        props.put(buf);
     }
 }
 

@@ -4,10 +4,10 @@ use bytes::{BufMut, Bytes};
 use mqtt_topic::TopicName;
 
 use super::{Body, PacketDecoder, decode_topic_name};
-use crate::coding::{be_u16, sum};
+use crate::coding::sum;
 use crate::error::{DecodeError, EncodeError};
 use crate::header::PacketType;
-use crate::property::{EncodedProperties, PublishProperties, decode_properties};
+use crate::property::{EncodedProperties, PublishProperties};
 use crate::types::{PacketId, QoS};
 use crate::version::ProtocolVersion;
 
@@ -229,17 +229,12 @@ impl Body for Publish {
         let qos = match qos {
             QoS::AtMostOnce => PublishQoS::AtMostOnce,
             qos => {
-                let id = p.run(be_u16)?;
-                let packet_id = PacketId::new(id).ok_or(DecodeError::ZeroPacketId)?;
+                let packet_id = p.packet_id()?;
                 PublishQoS::new(qos, packet_id)
             }
         };
         let qos = if dup { qos.redelivery() } else { qos };
-        let properties: PublishProperties = if version.is_v5() {
-            p.run(|i| decode_properties(frame, i))?
-        } else {
-            PublishProperties::default()
-        };
+        let properties: PublishProperties = p.properties(version)?;
         // v5 §3.3.2.3.4: an empty topic stands only with a Topic Alias;
         // 3.1.1 has no aliases ([MQTT-4.7.3-1]).
         if topic.is_none() && properties.topic_alias.is_none() {

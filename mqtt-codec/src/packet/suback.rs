@@ -4,11 +4,10 @@ use alloc::vec::Vec;
 
 use bytes::{BufMut, Bytes};
 
-use super::{Body, PacketDecoder};
-use crate::coding::{be_u16, byte};
+use super::{Body, PacketDecoder, id_and_properties_len, put_id_and_properties};
 use crate::error::{DecodeError, EncodeError};
 use crate::header::PacketType;
-use crate::property::{AckProperties, EncodedProperties, decode_properties};
+use crate::property::AckProperties;
 use crate::reason::SubAckReasonCode;
 use crate::types::PacketId;
 use crate::version::ProtocolVersion;
@@ -40,22 +39,17 @@ impl Body for SubAck {
 
     fn decode(_: u8, body: &Bytes, version: ProtocolVersion) -> Result<Self, DecodeError> {
         let mut p = PacketDecoder::new(Self::TYPE, body);
-        let packet_id = PacketId::new(p.run(be_u16)?).ok_or(DecodeError::ZeroPacketId)?;
-        let properties = if version.is_v5() {
-            p.run(|i| decode_properties(body, i))?
+        let packet_id = p.packet_id()?;
+        let properties = p.properties(version)?;
+        // v3.1.1 §3.9.3: only 0x00, 0x01, 0x02 and 0x80 exist before 5.0.
+        let known = if version.is_v5() {
+            SubAckReasonCode::from_u8
         } else {
-            AckProperties::default()
+            |code| SubAckReasonCode::from_u8(code).filter(|r| r.in_v3())
         };
         let mut reason_codes = Vec::new();
         while !p.is_empty() {
-            let code = p.run(byte)?;
-            let reason = SubAckReasonCode::from_u8(code)
-                .filter(|r| version.is_v5() || r.in_v3())
-                .ok_or(DecodeError::InvalidReasonCode {
-                    packet: Self::TYPE,
-                    code,
-                })?;
-            reason_codes.push(reason);
+            reason_codes.push(p.reason_code(known)?);
         }
         if reason_codes.is_empty() {
             return Err(DecodeError::EmptyAckPayload);
@@ -76,20 +70,12 @@ impl Body for SubAck {
                 "a SUBACK code other than 0, 1, 2, 0x80",
             ));
         }
-        let mut len = 2usize.saturating_add(self.reason_codes.len());
-        if version.is_v5() {
-            len = len.saturating_add(EncodedProperties::new(&self.properties)?.len());
-        }
-        Ok(len)
+        Ok(id_and_properties_len(version, &self.properties)?
+            .saturating_add(self.reason_codes.len()))
     }
 
     fn put_body(&self, version: ProtocolVersion, buf: &mut impl BufMut) {
-        buf.put_u16(self.packet_id.get());
-        if version.is_v5()
-            && let Ok(props) = EncodedProperties::new(&self.properties)
-        {
-            props.put(buf);
-        }
+        put_id_and_properties(buf, self.packet_id, version, &self.properties);
         for code in &self.reason_codes {
             buf.put_u8(code.code());
         }

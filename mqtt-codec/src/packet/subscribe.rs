@@ -5,11 +5,13 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use mqtt_topic::{SharedSubscription, TopicFilter};
 
-use super::{Body, PacketDecoder, decode_topic_filter};
-use crate::coding::{be_u16, byte, length_prefixed, put_length_prefixed, sum};
+use super::{
+    Body, PacketDecoder, decode_topic_filter, id_and_properties_len, put_id_and_properties,
+};
+use crate::coding::{byte, length_prefixed, put_length_prefixed, sum};
 use crate::error::{DecodeError, EncodeError};
 use crate::header::PacketType;
-use crate::property::{EncodedProperties, SubscribeProperties, decode_properties};
+use crate::property::SubscribeProperties;
 use crate::types::{PacketId, QoS};
 use crate::version::ProtocolVersion;
 
@@ -118,12 +120,8 @@ impl Body for Subscribe {
 
     fn decode(_: u8, body: &Bytes, version: ProtocolVersion) -> Result<Self, DecodeError> {
         let mut p = PacketDecoder::new(Self::TYPE, body);
-        let packet_id = PacketId::new(p.run(be_u16)?).ok_or(DecodeError::ZeroPacketId)?;
-        let properties = if version.is_v5() {
-            p.run(|i| decode_properties(body, i))?
-        } else {
-            SubscribeProperties::default()
-        };
+        let packet_id = p.packet_id()?;
+        let properties = p.properties(version)?;
         let mut filters = Vec::new();
         while !p.is_empty() {
             // v5 [MQTT-3.8.3-1], v3.1.1 [MQTT-3.8.3-1]: UTF-8 topic filters.
@@ -152,7 +150,7 @@ impl Body for Subscribe {
                 "SUBSCRIBE without topic filters",
             ));
         }
-        let mut len: usize = 2;
+        let mut len = id_and_properties_len(version, &self.properties)?;
         for (filter, options) in &self.filters {
             if version.is_v5() {
                 let shared = check_shared(filter)
@@ -169,19 +167,11 @@ impl Body for Subscribe {
             }
             len = sum([len, 3, filter.len()]);
         }
-        if version.is_v5() {
-            len = len.saturating_add(EncodedProperties::new(&self.properties)?.len());
-        }
         Ok(len)
     }
 
     fn put_body(&self, version: ProtocolVersion, buf: &mut impl BufMut) {
-        buf.put_u16(self.packet_id.get());
-        if version.is_v5()
-            && let Ok(props) = EncodedProperties::new(&self.properties)
-        {
-            props.put(buf);
-        }
+        put_id_and_properties(buf, self.packet_id, version, &self.properties);
         for (filter, options) in &self.filters {
             put_length_prefixed(buf, filter.as_bytes());
             buf.put_u8(options.to_byte());

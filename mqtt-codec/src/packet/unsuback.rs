@@ -4,11 +4,10 @@ use alloc::vec::Vec;
 
 use bytes::{BufMut, Bytes};
 
-use super::{Body, PacketDecoder};
-use crate::coding::{be_u16, byte};
+use super::{Body, PacketDecoder, id_and_properties_len, put_id_and_properties};
 use crate::error::{DecodeError, EncodeError};
 use crate::header::PacketType;
-use crate::property::{AckProperties, EncodedProperties, decode_properties};
+use crate::property::AckProperties;
 use crate::reason::UnsubAckReasonCode;
 use crate::types::PacketId;
 use crate::version::ProtocolVersion;
@@ -41,19 +40,13 @@ impl Body for UnsubAck {
 
     fn decode(_: u8, body: &Bytes, version: ProtocolVersion) -> Result<Self, DecodeError> {
         let mut p = PacketDecoder::new(Self::TYPE, body);
-        let packet_id = PacketId::new(p.run(be_u16)?).ok_or(DecodeError::ZeroPacketId)?;
+        let packet_id = p.packet_id()?;
+        let properties = p.properties(version)?;
         let mut reason_codes = Vec::new();
-        let mut properties = AckProperties::default();
+        // 3.1.1 UNSUBACK has no payload (v3.1.1 §3.11.3).
         if version.is_v5() {
-            properties = p.run(|i| decode_properties(body, i))?;
             while !p.is_empty() {
-                let code = p.run(byte)?;
-                reason_codes.push(UnsubAckReasonCode::from_u8(code).ok_or(
-                    DecodeError::InvalidReasonCode {
-                        packet: Self::TYPE,
-                        code,
-                    },
-                )?);
+                reason_codes.push(p.reason_code(UnsubAckReasonCode::from_u8)?);
             }
             if reason_codes.is_empty() {
                 return Err(DecodeError::EmptyAckPayload);
@@ -74,17 +67,13 @@ impl Body for UnsubAck {
         if self.reason_codes.is_empty() {
             return Err(EncodeError::InvalidPacket("UNSUBACK without reason codes"));
         }
-        Ok(2usize
-            .saturating_add(self.reason_codes.len())
-            .saturating_add(EncodedProperties::new(&self.properties)?.len()))
+        Ok(id_and_properties_len(version, &self.properties)?
+            .saturating_add(self.reason_codes.len()))
     }
 
     fn put_body(&self, version: ProtocolVersion, buf: &mut impl BufMut) {
-        buf.put_u16(self.packet_id.get());
+        put_id_and_properties(buf, self.packet_id, version, &self.properties);
         if version.is_v5() {
-            if let Ok(props) = EncodedProperties::new(&self.properties) {
-                props.put(buf);
-            }
             for code in &self.reason_codes {
                 buf.put_u8(code.code());
             }

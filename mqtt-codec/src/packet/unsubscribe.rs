@@ -6,11 +6,13 @@ use bytes::{BufMut, Bytes};
 use mqtt_topic::TopicFilter;
 
 use super::subscribe::check_shared;
-use super::{Body, PacketDecoder, decode_topic_filter};
-use crate::coding::{be_u16, length_prefixed, put_length_prefixed, sum};
+use super::{
+    Body, PacketDecoder, decode_topic_filter, id_and_properties_len, put_id_and_properties,
+};
+use crate::coding::{length_prefixed, put_length_prefixed, sum};
 use crate::error::{DecodeError, EncodeError};
 use crate::header::PacketType;
-use crate::property::{EncodedProperties, UnsubscribeProperties, decode_properties};
+use crate::property::UnsubscribeProperties;
 use crate::types::PacketId;
 use crate::version::ProtocolVersion;
 
@@ -42,12 +44,8 @@ impl Body for Unsubscribe {
 
     fn decode(_: u8, body: &Bytes, version: ProtocolVersion) -> Result<Self, DecodeError> {
         let mut p = PacketDecoder::new(Self::TYPE, body);
-        let packet_id = PacketId::new(p.run(be_u16)?).ok_or(DecodeError::ZeroPacketId)?;
-        let properties = if version.is_v5() {
-            p.run(|i| decode_properties(body, i))?
-        } else {
-            UnsubscribeProperties::default()
-        };
+        let packet_id = p.packet_id()?;
+        let properties = p.properties(version)?;
         let mut filters = Vec::new();
         while !p.is_empty() {
             // v5 [MQTT-3.10.3-1], v3.1.1 [MQTT-3.10.3-1].
@@ -74,26 +72,18 @@ impl Body for Unsubscribe {
                 "UNSUBSCRIBE without topic filters",
             ));
         }
-        let mut len: usize = 2;
+        let mut len = id_and_properties_len(version, &self.properties)?;
         for filter in &self.filters {
             if version.is_v5() && check_shared(filter).is_err() {
                 return Err(EncodeError::InvalidPacket("invalid shared subscription"));
             }
             len = sum([len, 2, filter.len()]);
         }
-        if version.is_v5() {
-            len = len.saturating_add(EncodedProperties::new(&self.properties)?.len());
-        }
         Ok(len)
     }
 
     fn put_body(&self, version: ProtocolVersion, buf: &mut impl BufMut) {
-        buf.put_u16(self.packet_id.get());
-        if version.is_v5()
-            && let Ok(props) = EncodedProperties::new(&self.properties)
-        {
-            props.put(buf);
-        }
+        put_id_and_properties(buf, self.packet_id, version, &self.properties);
         for filter in &self.filters {
             put_length_prefixed(buf, filter.as_bytes());
         }
