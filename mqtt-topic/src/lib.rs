@@ -27,14 +27,23 @@
 
 extern crate alloc;
 
+mod covers;
 mod error;
 mod filter;
+mod index;
+mod level;
+mod matching;
 mod name;
+mod options;
 mod shared;
 mod validate;
 
+pub use covers::covers;
 pub use error::TopicError;
 pub use filter::{TopicFilter, TopicFilterRef};
+pub use index::{IndexFull, Matched, SharedGroupRef, SubscriptionIndex};
+pub use matching::{matches, matches_str};
 pub use name::{TopicName, TopicNameRef};
+pub use options::{QoS, RetainHandling, SubscriptionOptions};
 pub use shared::{SharedSubscription, SharedSubscriptionRef};
 pub use validate::MAX_TOPIC_LEN;

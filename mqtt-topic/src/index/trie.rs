@@ -1,0 +1,342 @@
+//! The wildcard part of the subscription index: a trie with one node per filter level.
+//!
+//! Nodes live in one slab (`Vec<Node>`) and are named by `u32` ids; every literal edge
+//! `(parent id, level)` is one entry of a single hash table of child ids, so a step down
+//! costs one hash of the level and one probe, and the table stores 4 bytes per edge.
+//! Each node has a separate `+` child slot and a `#` subscriber slot, so a match visits
+//! at most two children per level (VerneMQ's and mqtt-topic-engine's layout).
+//!
+//! Matching walks the trie depth first without a stack: every node knows its parent,
+//! and the position in the topic where a node's level started is found again by
+//! scanning back to the previous `/`. So a match allocates nothing and its stack use
+//! does not grow with the depth of hostile filters or topics.
+
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+use core::hash::{BuildHasher, Hash, Hasher};
+use hashbrown::{DefaultHashBuilder, HashTable};
+
+use super::IndexFull;
+use super::subscribers::SubscriberSet;
+use crate::level::{LevelKey, level_at, level_start_before};
+
+/// "No node" in `u32` links.
+pub(crate) const NONE: u32 = u32::MAX;
+/// The root stands before the first level; it is never freed.
+pub(crate) const ROOT: u32 = 0;
+
+/// One level of one or more filters.
+#[derive(Clone, Debug)]
+struct Node<K> {
+    /// The node one level up; `NONE` for the root and for free slots.
+    parent: u32,
+    /// The `+` child, or `NONE`.
+    plus: u32,
+    /// Number of literal children (in the edge table), so pruning knows when a node is
+    /// a leaf without a per-node child list.
+    literal_children: u32,
+    /// The level's text (empty for the root, `+` for plus children).
+    level: LevelKey,
+    /// Filters that end at this node.
+    ends: Option<Box<SubscriberSet<K>>>,
+    /// Filters that end with `#` right below this node (`#` at the root): they match
+    /// this node's topic and everything under it.
+    multi: Option<Box<SubscriberSet<K>>>,
+}
+
+impl<K> Node<K> {
+    const fn free() -> Self {
+        Self {
+            parent: NONE,
+            plus: NONE,
+            literal_children: 0,
+            level: LevelKey::EMPTY,
+            ends: None,
+            multi: None,
+        }
+    }
+
+    fn is_unused(&self) -> bool {
+        self.plus == NONE
+            && self.literal_children == 0
+            && self.ends.is_none()
+            && self.multi.is_none()
+    }
+}
+
+/// Where a filter ends in the trie.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Slot {
+    /// The filter's last level is this node (no trailing `#`).
+    Ends,
+    /// The filter is this node's path followed by `/#`.
+    Multi,
+}
+
+/// Filters with wildcards, stored level by level.
+#[derive(Clone, Debug)]
+pub(crate) struct Trie<K> {
+    nodes: Vec<Node<K>>,
+    /// Ids of free slots in `nodes`, reused before the slab grows.
+    free: Vec<u32>,
+    /// Literal edges: child ids, found by hashing `(parent id, level)`.
+    edges: HashTable<u32>,
+    hasher: DefaultHashBuilder,
+}
+
+/// Hash of the edge `(parent, level)`.
+fn edge_hash(hasher: &DefaultHashBuilder, parent: u32, level: &[u8]) -> u64 {
+    let mut h = hasher.build_hasher();
+    h.write_u32(parent);
+    level.hash(&mut h);
+    h.finish()
+}
+
+impl<K: Eq + Hash> Trie<K> {
+    pub(crate) fn new() -> Self {
+        Self {
+            nodes: alloc::vec![Node::free()],
+            free: Vec::new(),
+            edges: HashTable::new(),
+            hasher: DefaultHashBuilder::default(),
+        }
+    }
+
+    /// Number of nodes in use, the root included.
+    pub(crate) fn node_count(&self) -> usize {
+        self.nodes.len().saturating_sub(self.free.len())
+    }
+
+    fn node(&self, id: u32) -> Option<&Node<K>> {
+        self.nodes.get(usize::try_from(id).ok()?)
+    }
+
+    fn node_mut(&mut self, id: u32) -> Option<&mut Node<K>> {
+        self.nodes.get_mut(usize::try_from(id).ok()?)
+    }
+
+    /// The literal child of `parent` for `level`.
+    fn literal_child(&self, parent: u32, level: &[u8]) -> Option<u32> {
+        let hash = edge_hash(&self.hasher, parent, level);
+        let nodes = &self.nodes;
+        self.edges
+            .find(hash, |&id| {
+                usize::try_from(id)
+                    .ok()
+                    .and_then(|i| nodes.get(i))
+                    .is_some_and(|n| n.parent == parent && n.level.as_bytes() == level)
+            })
+            .copied()
+    }
+
+    /// A fresh node below `parent`.
+    fn alloc(&mut self, parent: u32, level: &[u8]) -> Result<u32, IndexFull> {
+        let node = Node {
+            parent,
+            level: LevelKey::new(level),
+            ..Node::free()
+        };
+        if let Some(id) = self.free.pop()
+            && let Some(slot) = self.node_mut(id)
+        {
+            *slot = node;
+            return Ok(id);
+        }
+        let id = u32::try_from(self.nodes.len()).map_err(|_| IndexFull)?;
+        if id == NONE {
+            return Err(IndexFull);
+        }
+        self.nodes.push(node);
+        Ok(id)
+    }
+
+    /// The child of `parent` for a filter level, created when missing.
+    fn child_or_insert(&mut self, parent: u32, level: &[u8]) -> Result<u32, IndexFull> {
+        if level == b"+" {
+            let plus = self.node(parent).ok_or(IndexFull)?.plus;
+            if plus != NONE {
+                return Ok(plus);
+            }
+            let id = self.alloc(parent, level)?;
+            if let Some(p) = self.node_mut(parent) {
+                p.plus = id;
+            }
+            return Ok(id);
+        }
+        if let Some(id) = self.literal_child(parent, level) {
+            return Ok(id);
+        }
+        let id = self.alloc(parent, level)?;
+        let hash = edge_hash(&self.hasher, parent, level);
+        let (nodes, hasher) = (&self.nodes, &self.hasher);
+        self.edges.insert_unique(hash, id, |&child| {
+            usize::try_from(child)
+                .ok()
+                .and_then(|i| nodes.get(i))
+                .map_or(0, |n| edge_hash(hasher, n.parent, n.level.as_bytes()))
+        });
+        if let Some(p) = self.node_mut(parent) {
+            p.literal_children = p.literal_children.saturating_add(1);
+        }
+        Ok(id)
+    }
+
+    /// The node and slot of a (valid) filter, created when missing.
+    fn locate_or_insert(&mut self, filter: &[u8]) -> Result<(u32, Slot), IndexFull> {
+        let mut node = ROOT;
+        for level in filter.split(|&b| b == b'/') {
+            if level == b"#" {
+                return Ok((node, Slot::Multi));
+            }
+            node = self.child_or_insert(node, level)?;
+        }
+        Ok((node, Slot::Ends))
+    }
+
+    /// The node and slot of a (valid) filter, if its nodes exist.
+    fn locate(&self, filter: &[u8]) -> Option<(u32, Slot)> {
+        let mut node = ROOT;
+        for level in filter.split(|&b| b == b'/') {
+            if level == b"#" {
+                return Some((node, Slot::Multi));
+            }
+            node = if level == b"+" {
+                Some(self.node(node)?.plus).filter(|&p| p != NONE)?
+            } else {
+                self.literal_child(node, level)?
+            };
+        }
+        Some((node, Slot::Ends))
+    }
+
+    /// The subscriber set of a filter, created when missing.
+    pub(crate) fn set_or_insert(
+        &mut self,
+        filter: &[u8],
+    ) -> Result<&mut SubscriberSet<K>, IndexFull> {
+        let (id, slot) = self.locate_or_insert(filter)?;
+        let node = self.node_mut(id).ok_or(IndexFull)?;
+        let set = match slot {
+            Slot::Ends => &mut node.ends,
+            Slot::Multi => &mut node.multi,
+        };
+        Ok(set.get_or_insert_with(|| Box::new(SubscriberSet::new())))
+    }
+
+    /// Runs `change` on a filter's subscriber set, then frees the set and every node
+    /// that became unused.
+    pub(crate) fn update<R>(
+        &mut self,
+        filter: &[u8],
+        change: impl FnOnce(&mut SubscriberSet<K>) -> Option<R>,
+    ) -> Option<R> {
+        let (id, slot) = self.locate(filter)?;
+        let node = self.node_mut(id)?;
+        let set = match slot {
+            Slot::Ends => &mut node.ends,
+            Slot::Multi => &mut node.multi,
+        };
+        let result = change(set.as_deref_mut()?);
+        if set.as_deref().is_some_and(SubscriberSet::is_empty) {
+            *set = None;
+            self.prune(id);
+        }
+        result
+    }
+
+    /// Frees `id` and its ancestors while they hold nothing.
+    fn prune(&mut self, mut id: u32) {
+        while id != ROOT {
+            let Some(node) = self.node(id) else { return };
+            if !node.is_unused() {
+                return;
+            }
+            let parent = node.parent;
+            let hash = edge_hash(&self.hasher, parent, node.level.as_bytes());
+            let Some(p) = self.node_mut(parent) else {
+                return;
+            };
+            if p.plus == id {
+                p.plus = NONE;
+            } else {
+                p.literal_children = p.literal_children.saturating_sub(1);
+                if let Ok(entry) = self.edges.find_entry(hash, |&child| child == id) {
+                    entry.remove();
+                }
+            }
+            if let Some(slot) = self.node_mut(id) {
+                *slot = Node::free();
+            }
+            self.free.push(id);
+            id = parent;
+        }
+        // Everything unsubscribed: give the slab and the free list back, so memory
+        // returns to its baseline (moquette#274 grew forever without pruning).
+        if self.node_count() == 1 {
+            self.nodes.truncate(1);
+            self.nodes.shrink_to_fit();
+            self.free = Vec::new();
+            self.edges = HashTable::new();
+        }
+    }
+
+    /// Calls `visit` with every subscriber set whose filter matches `topic`.
+    ///
+    /// `dollar`: the topic's first level starts with `$`, so the root's `+` child and
+    /// `#` slot are skipped, v5 [MQTT-4.7.2-1].
+    pub(crate) fn for_each_match<'s>(
+        &'s self,
+        topic: &[u8],
+        dollar: bool,
+        visit: &mut impl FnMut(&'s SubscriberSet<K>),
+    ) {
+        let end = topic.len().saturating_add(1);
+        let mut id = ROOT;
+        // Start of the next topic level to consume; `end` once all are consumed.
+        let mut pos = 0;
+        'enter: loop {
+            let Some(node) = self.node(id) else { return };
+            let wildcards_allowed = !(dollar && id == ROOT);
+            if wildcards_allowed && let Some(set) = node.multi.as_deref() {
+                visit(set);
+            }
+            if pos >= end {
+                if let Some(set) = node.ends.as_deref() {
+                    visit(set);
+                }
+            } else if let Some((level, next)) = level_at(topic, pos) {
+                if node.literal_children > 0
+                    && let Some(child) = self.literal_child(id, level)
+                {
+                    id = child;
+                    pos = next;
+                    continue 'enter;
+                }
+                if node.plus != NONE && wildcards_allowed {
+                    id = node.plus;
+                    pos = next;
+                    continue 'enter;
+                }
+            }
+            // Backtrack: `id` is done. If it was a literal child, its parent's `+` child
+            // consumes the same level next; otherwise go further up.
+            loop {
+                if id == ROOT {
+                    return;
+                }
+                let Some(parent_id) = self.node(id).map(|n| n.parent) else {
+                    return;
+                };
+                let Some(parent) = self.node(parent_id) else {
+                    return;
+                };
+                if parent.plus != id && parent.plus != NONE && !(dollar && parent_id == ROOT) {
+                    id = parent.plus;
+                    continue 'enter;
+                }
+                id = parent_id;
+                pos = level_start_before(topic, pos);
+            }
+        }
+    }
+}

@@ -1,0 +1,69 @@
+//! A topic level stored inline when short, so that comparing a trie edge with a topic
+//! level reads the node's own cache line instead of following a pointer.
+
+use alloc::boxed::Box;
+
+/// Levels up to this many bytes are stored inline; most real levels (`device`, ids,
+/// numbers, `temp`) are shorter.
+const INLINE: usize = 22;
+
+/// One topic level's bytes (UTF-8, already validated as part of a name or filter).
+#[derive(Clone, Debug)]
+pub(crate) enum LevelKey {
+    /// `len` bytes at the start of `bytes`.
+    Inline { len: u8, bytes: [u8; INLINE] },
+    /// A longer level.
+    Heap(Box<[u8]>),
+}
+
+impl LevelKey {
+    /// Copies `level`.
+    pub(crate) fn new(level: &[u8]) -> Self {
+        match u8::try_from(level.len()) {
+            Ok(len) if level.len() <= INLINE => {
+                let mut bytes = [0; INLINE];
+                for (dst, src) in bytes.iter_mut().zip(level) {
+                    *dst = *src;
+                }
+                Self::Inline { len, bytes }
+            }
+            _ => Self::Heap(level.into()),
+        }
+    }
+
+    /// The level's bytes.
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        match self {
+            Self::Inline { len, bytes } => bytes.get(..usize::from(*len)).unwrap_or(&[]),
+            Self::Heap(bytes) => bytes,
+        }
+    }
+
+    /// The empty level, used for the root and for freed nodes.
+    pub(crate) const EMPTY: Self = Self::Inline {
+        len: 0,
+        bytes: [0; INLINE],
+    };
+}
+
+/// Splits the level that starts at byte `pos` of `topic` off the rest.
+///
+/// Returns the level and the start of the next level; after the last level the next
+/// start is `topic.len() + 1`, which callers use as "all levels consumed". `None` when
+/// `pos` is already past the end.
+pub(crate) fn level_at(topic: &[u8], pos: usize) -> Option<(&[u8], usize)> {
+    let rest = topic.get(pos..)?;
+    match rest.iter().position(|&b| b == b'/') {
+        Some(i) => Some((rest.get(..i)?, pos.checked_add(i)?.checked_add(1)?)),
+        None => Some((rest, topic.len().checked_add(1)?)),
+    }
+}
+
+/// The start of the level that ends just before `next` (the inverse of [`level_at`]).
+pub(crate) fn level_start_before(topic: &[u8], next: usize) -> usize {
+    let end = next.saturating_sub(1);
+    topic
+        .get(..end)
+        .and_then(|before| before.iter().rposition(|&b| b == b'/'))
+        .map_or(0, |slash| slash.saturating_add(1))
+}
