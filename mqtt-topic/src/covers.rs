@@ -48,8 +48,15 @@ fn covers_str(a: &str, b: &str) -> bool {
             // final `#`, which matches B's topics as their parent): A needs more levels.
             // Or B goes deeper where A ended.
             (Some(_), None) | (None, Some(_)) => return false,
-            // A `#` in B matches arbitrarily deep topics that only a `#` in A covers.
-            (Some(_), Some("#")) => return false,
+            // A `#` in B matches its parent level and arbitrarily deep topics, which
+            // only a `#` in A covers. One exception: `#` alone has no parent level (a
+            // topic has at least one level), so `+/#` covers it too.
+            (Some(a_level), Some("#")) => {
+                return a_level == "+"
+                    && b == "#"
+                    && a_levels.next() == Some("#")
+                    && a_levels.next().is_none();
+            }
             (Some("+"), Some(_)) => {}
             (Some(a_level), Some(b_level)) => {
                 if a_level != b_level {

@@ -24,7 +24,7 @@ pub fn matches(filter: TopicFilterRef<'_>, topic: TopicNameRef<'_>) -> bool {
     matches_str(filter.as_str(), topic.as_str())
 }
 
-/// [`matches`] on unvalidated text.
+/// [`matches()`] on unvalidated text.
 ///
 /// Never panics, whatever the input. On invalid input the answer is that of the level
 /// rules applied literally: a `+` or `#` that does not fill a level is an ordinary
@@ -53,7 +53,7 @@ pub fn matches_str(filter: &str, topic: &str) -> bool {
 }
 
 impl TopicFilter {
-    /// True when this filter matches `topic`; see [`matches`].
+    /// True when this filter matches `topic`; see [`matches()`].
     #[must_use]
     pub fn matches(&self, topic: &TopicName) -> bool {
         matches_str(self.as_str(), topic.as_str())
@@ -61,7 +61,7 @@ impl TopicFilter {
 }
 
 impl TopicFilterRef<'_> {
-    /// True when this filter matches `topic`; see [`matches`].
+    /// True when this filter matches `topic`; see [`matches()`].
     #[must_use]
     pub fn matches(&self, topic: TopicNameRef<'_>) -> bool {
         matches(*self, topic)
