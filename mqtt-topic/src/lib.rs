@@ -63,6 +63,7 @@ mod name;
 mod options;
 mod retained;
 mod shared;
+mod slab;
 mod validate;
 
 pub use covers::covers;

@@ -16,6 +16,7 @@ use core::hash::{BuildHasher, Hash, Hasher};
 use hashbrown::{DefaultHashBuilder, HashTable};
 
 use crate::level::{LevelKey, level_at};
+use crate::slab::Slab;
 use crate::{IndexFull, TopicFilterRef, TopicName, TopicNameRef};
 
 const NONE: u32 = u32::MAX;
@@ -63,8 +64,7 @@ impl<V> Node<V> {
 /// ```
 #[derive(Clone)]
 pub struct RetainedIndex<V> {
-    nodes: Vec<Node<V>>,
-    free: Vec<u32>,
+    nodes: Slab<Node<V>>,
     edges: HashTable<u32>,
     hasher: DefaultHashBuilder,
     len: usize,
@@ -104,8 +104,7 @@ impl<V> RetainedIndex<V> {
     #[must_use]
     pub fn new() -> Self {
         Self {
-            nodes: alloc::vec![Node::free()],
-            free: Vec::new(),
+            nodes: Slab::new(Node::free()),
             edges: HashTable::new(),
             hasher: DefaultHashBuilder::default(),
             len: 0,
@@ -127,15 +126,15 @@ impl<V> RetainedIndex<V> {
     /// Number of trie nodes in use, the root included (1 when empty).
     #[must_use]
     pub fn node_count(&self) -> usize {
-        self.nodes.len().saturating_sub(self.free.len())
+        self.nodes.live()
     }
 
     fn node(&self, id: u32) -> Option<&Node<V>> {
-        self.nodes.get(usize::try_from(id).ok()?)
+        self.nodes.get(id)
     }
 
     fn node_mut(&mut self, id: u32) -> Option<&mut Node<V>> {
-        self.nodes.get_mut(usize::try_from(id).ok()?)
+        self.nodes.get_mut(id)
     }
 
     fn child(&self, parent: u32, level: &[u8]) -> Option<u32> {
@@ -143,9 +142,8 @@ impl<V> RetainedIndex<V> {
         let nodes = &self.nodes;
         self.edges
             .find(hash, |&id| {
-                usize::try_from(id)
-                    .ok()
-                    .and_then(|i| nodes.get(i))
+                nodes
+                    .get(id)
                     .is_some_and(|n| n.parent == parent && n.level.as_bytes() == level)
             })
             .copied()
@@ -162,29 +160,15 @@ impl<V> RetainedIndex<V> {
             level: LevelKey::new(level),
             ..Node::free()
         };
-        let id = match self.free.pop() {
-            Some(id) => {
-                *self.node_mut(id).ok_or(IndexFull)? = node;
-                id
-            }
-            None => {
-                let id = u32::try_from(self.nodes.len()).map_err(|_| IndexFull)?;
-                if id == NONE {
-                    return Err(IndexFull);
-                }
-                self.nodes.push(node);
-                id
-            }
-        };
+        let id = self.nodes.insert(node)?;
         if let Some(p) = self.node_mut(parent) {
             p.children.push(id);
         }
         let hash = edge_hash(&self.hasher, parent, level);
         let (nodes, hasher) = (&self.nodes, &self.hasher);
         self.edges.insert_unique(hash, id, |&child| {
-            usize::try_from(child)
-                .ok()
-                .and_then(|i| nodes.get(i))
+            nodes
+                .get(child)
                 .map_or(0, |n| edge_hash(hasher, n.parent, n.level.as_bytes()))
         });
         Ok(id)
@@ -259,16 +243,11 @@ impl<V> RetainedIndex<V> {
                     m.slot = slot;
                 }
             }
-            if let Some(n) = self.node_mut(id) {
-                *n = Node::free();
-            }
-            self.free.push(id);
+            self.nodes.remove(id, Node::free());
             id = parent;
         }
         if self.node_count() == 1 {
-            self.nodes.truncate(1);
-            self.nodes.shrink_to_fit();
-            self.free = Vec::new();
+            self.nodes.truncate_to_first();
             self.edges = HashTable::new();
         }
     }

@@ -17,7 +17,7 @@ use core::fmt;
 use core::hash::Hash;
 use hashbrown::HashMap;
 
-use subscribers::SubscriberSet;
+use subscribers::Slot;
 pub use subscribers::{Matched, SharedGroupRef};
 use trie::Trie;
 
@@ -68,7 +68,7 @@ pub struct IndexFull;
 /// ```
 pub struct SubscriptionIndex<K> {
     /// Filters without wildcards, keyed by their bytes.
-    exact: HashMap<Box<[u8]>, SubscriberSet<K>>,
+    exact: HashMap<Box<[u8]>, Slot<K>>,
     /// Filters with wildcards.
     wildcard: Trie<K>,
     /// Number of (filter, subscriber) pairs, shared memberships included.
@@ -133,18 +133,12 @@ impl<K: Eq + Hash> SubscriptionIndex<K> {
         self.exact.len()
     }
 
-    /// The subscriber set of `filter`, created when missing.
-    fn set_or_insert(
-        &mut self,
-        filter: TopicFilterRef<'_>,
-    ) -> Result<&mut SubscriberSet<K>, IndexFull> {
+    /// The subscriptions of `filter`, created when missing.
+    fn slot_or_insert(&mut self, filter: TopicFilterRef<'_>) -> Result<&mut Slot<K>, IndexFull> {
         if filter.has_wildcards() {
-            self.wildcard.set_or_insert(filter.as_bytes())
+            self.wildcard.slot_or_insert(filter.as_bytes())
         } else {
-            Ok(self
-                .exact
-                .entry(filter.as_bytes().into())
-                .or_insert_with(SubscriberSet::new))
+            Ok(self.exact.entry(filter.as_bytes().into()).or_default())
         }
     }
 
@@ -152,7 +146,7 @@ impl<K: Eq + Hash> SubscriptionIndex<K> {
     fn update<R>(
         &mut self,
         filter: TopicFilterRef<'_>,
-        change: impl FnOnce(&mut SubscriberSet<K>) -> Option<R>,
+        change: impl FnOnce(&mut Slot<K>) -> Option<R>,
     ) -> Option<R> {
         if filter.has_wildcards() {
             return self.wildcard.update(filter.as_bytes(), change);
@@ -181,7 +175,7 @@ impl<K: Eq + Hash> SubscriptionIndex<K> {
         key: K,
         options: SubscriptionOptions,
     ) -> Result<Option<SubscriptionOptions>, IndexFull> {
-        let replaced = self.set_or_insert(filter)?.insert(key, options);
+        let replaced = self.slot_or_insert(filter)?.insert(key, options);
         if replaced.is_none() {
             self.len = self.len.saturating_add(1);
         }
@@ -214,7 +208,7 @@ impl<K: Eq + Hash> SubscriptionIndex<K> {
         options: SubscriptionOptions,
     ) -> Result<Option<SubscriptionOptions>, IndexFull> {
         let filter = shared.filter();
-        let replaced = self.set_or_insert(filter)?.insert_shared(
+        let replaced = self.slot_or_insert(filter)?.insert_shared(
             shared.share_name(),
             filter.as_str(),
             key,

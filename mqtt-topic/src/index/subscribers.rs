@@ -176,12 +176,144 @@ impl<K: Eq + Hash> SubscriberSet<K> {
         Some(options)
     }
 
+    /// Takes the only subscription out when exactly one ordinary subscriber is left.
+    fn take_single(&mut self) -> Option<(K, SubscriptionOptions)> {
+        if !self.shared.is_empty() {
+            return None;
+        }
+        match &mut self.direct {
+            Members::Few(list) if list.len() == 1 => list.pop(),
+            _ => None,
+        }
+    }
+
     /// Reports every subscription here.
     pub(crate) fn visit<'a>(&'a self, visit: &mut impl FnMut(Matched<'a, K>)) {
         self.direct
             .for_each(|key, options| visit(Matched::Subscriber { key, options }));
         for group in &self.shared {
             visit(Matched::Shared(SharedGroupRef { group }));
+        }
+    }
+}
+
+/// The subscriptions of one filter: most filters have exactly one subscriber, which is
+/// stored inline, so a match reads no other cache line and the filter costs no
+/// separate allocation; more subscribers (or a shared group) move to a boxed set.
+#[derive(Clone, Debug, Default)]
+pub(crate) enum Slot<K> {
+    /// Nothing subscribed.
+    #[default]
+    Empty,
+    /// One ordinary subscriber.
+    One(K, SubscriptionOptions),
+    /// Several subscribers or shared groups.
+    Set(Box<SubscriberSet<K>>),
+}
+
+impl<K> Slot<K> {
+    pub(crate) fn is_empty(&self) -> bool {
+        matches!(self, Self::Empty)
+    }
+}
+
+impl<K: Eq + Hash> Slot<K> {
+    /// The boxed set, after moving an inline subscriber into it.
+    fn make_set(&mut self) -> &mut SubscriberSet<K> {
+        if !matches!(self, Self::Set(_)) {
+            let mut set = SubscriberSet::new();
+            if let Self::One(key, options) = core::mem::take(self) {
+                set.insert(key, options);
+            }
+            *self = Self::Set(Box::new(set));
+        }
+        match self {
+            Self::Set(set) => set,
+            // Just made a set above; reaching this would be a bug, and a fresh empty
+            // set keeps the index consistent instead of panicking.
+            _ => {
+                *self = Self::Set(Box::new(SubscriberSet::new()));
+                self.make_set()
+            }
+        }
+    }
+
+    /// Back to the inline or empty form when the set shrank enough.
+    fn normalize(&mut self) {
+        if let Self::Set(set) = self {
+            if set.is_empty() {
+                *self = Self::Empty;
+            } else if let Some((key, options)) = set.take_single() {
+                *self = Self::One(key, options);
+            }
+        }
+    }
+
+    /// Adds or replaces an ordinary subscription.
+    pub(crate) fn insert(
+        &mut self,
+        key: K,
+        options: SubscriptionOptions,
+    ) -> Option<SubscriptionOptions> {
+        match self {
+            Self::Empty => {
+                *self = Self::One(key, options);
+                None
+            }
+            Self::One(k, old) if *k == key => Some(core::mem::replace(old, options)),
+            Self::One(..) => self.make_set().insert(key, options),
+            Self::Set(set) => set.insert(key, options),
+        }
+    }
+
+    /// Removes an ordinary subscription.
+    pub(crate) fn remove(&mut self, key: &K) -> Option<SubscriptionOptions> {
+        match self {
+            Self::Empty => None,
+            Self::One(k, options) if k == key => {
+                let options = *options;
+                *self = Self::Empty;
+                Some(options)
+            }
+            Self::One(..) => None,
+            Self::Set(set) => {
+                let removed = set.remove(key);
+                self.normalize();
+                removed
+            }
+        }
+    }
+
+    /// Adds or replaces `key`'s membership of a shared group.
+    pub(crate) fn insert_shared(
+        &mut self,
+        share_name: &str,
+        filter: &str,
+        key: K,
+        options: SubscriptionOptions,
+    ) -> Option<SubscriptionOptions> {
+        self.make_set()
+            .insert_shared(share_name, filter, key, options)
+    }
+
+    /// Removes `key` from a shared group.
+    pub(crate) fn remove_shared(
+        &mut self,
+        share_name: &str,
+        key: &K,
+    ) -> Option<SubscriptionOptions> {
+        let Self::Set(set) = self else { return None };
+        let removed = set.remove_shared(share_name, key);
+        self.normalize();
+        removed
+    }
+
+    /// Reports every subscription here.
+    pub(crate) fn visit<'a>(&'a self, visit: &mut impl FnMut(Matched<'a, K>)) {
+        match self {
+            Self::Empty => {}
+            Self::One(key, options) => visit(Matched::Subscriber { key, options }),
+            Self::Set(set) => set.visit(visit),
         }
     }
 }

@@ -11,14 +11,13 @@
 //! scanning back to the previous `/`. So a match allocates nothing and its stack use
 //! does not grow with the depth of hostile filters or topics.
 
-use alloc::boxed::Box;
-use alloc::vec::Vec;
 use core::hash::{BuildHasher, Hash, Hasher};
 use hashbrown::{DefaultHashBuilder, HashTable};
 
 use super::IndexFull;
-use super::subscribers::SubscriberSet;
+use super::subscribers::Slot;
 use crate::level::{LevelKey, level_at, level_start_before};
+use crate::slab::Slab;
 
 /// "No node" in `u32` links.
 pub(crate) const NONE: u32 = u32::MAX;
@@ -38,10 +37,10 @@ struct Node<K> {
     /// The level's text (empty for the root, `+` for plus children).
     level: LevelKey,
     /// Filters that end at this node.
-    ends: Option<Box<SubscriberSet<K>>>,
+    ends: Slot<K>,
     /// Filters that end with `#` right below this node (`#` at the root): they match
     /// this node's topic and everything under it.
-    multi: Option<Box<SubscriberSet<K>>>,
+    multi: Slot<K>,
 }
 
 impl<K> Node<K> {
@@ -51,24 +50,24 @@ impl<K> Node<K> {
             plus: NONE,
             literal_children: 0,
             level: LevelKey::EMPTY,
-            ends: None,
-            multi: None,
+            ends: Slot::Empty,
+            multi: Slot::Empty,
         }
     }
 
     fn is_unused(&self) -> bool {
         self.plus == NONE
             && self.literal_children == 0
-            && self.ends.is_none()
-            && self.multi.is_none()
+            && self.ends.is_empty()
+            && self.multi.is_empty()
     }
 }
 
 /// Where a filter ends in the trie.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Slot {
+enum End {
     /// The filter's last level is this node (no trailing `#`).
-    Ends,
+    Here,
     /// The filter is this node's path followed by `/#`.
     Multi,
 }
@@ -76,9 +75,7 @@ pub(crate) enum Slot {
 /// Filters with wildcards, stored level by level.
 #[derive(Clone, Debug)]
 pub(crate) struct Trie<K> {
-    nodes: Vec<Node<K>>,
-    /// Ids of free slots in `nodes`, reused before the slab grows.
-    free: Vec<u32>,
+    nodes: Slab<Node<K>>,
     /// Literal edges: child ids, found by hashing `(parent id, level)`.
     edges: HashTable<u32>,
     hasher: DefaultHashBuilder,
@@ -95,8 +92,7 @@ fn edge_hash(hasher: &DefaultHashBuilder, parent: u32, level: &[u8]) -> u64 {
 impl<K: Eq + Hash> Trie<K> {
     pub(crate) fn new() -> Self {
         Self {
-            nodes: alloc::vec![Node::free()],
-            free: Vec::new(),
+            nodes: Slab::new(Node::free()),
             edges: HashTable::new(),
             hasher: DefaultHashBuilder::default(),
         }
@@ -104,15 +100,15 @@ impl<K: Eq + Hash> Trie<K> {
 
     /// Number of nodes in use, the root included.
     pub(crate) fn node_count(&self) -> usize {
-        self.nodes.len().saturating_sub(self.free.len())
+        self.nodes.live()
     }
 
     fn node(&self, id: u32) -> Option<&Node<K>> {
-        self.nodes.get(usize::try_from(id).ok()?)
+        self.nodes.get(id)
     }
 
     fn node_mut(&mut self, id: u32) -> Option<&mut Node<K>> {
-        self.nodes.get_mut(usize::try_from(id).ok()?)
+        self.nodes.get_mut(id)
     }
 
     /// The literal child of `parent` for `level`.
@@ -121,9 +117,8 @@ impl<K: Eq + Hash> Trie<K> {
         let nodes = &self.nodes;
         self.edges
             .find(hash, |&id| {
-                usize::try_from(id)
-                    .ok()
-                    .and_then(|i| nodes.get(i))
+                nodes
+                    .get(id)
                     .is_some_and(|n| n.parent == parent && n.level.as_bytes() == level)
             })
             .copied()
@@ -136,18 +131,7 @@ impl<K: Eq + Hash> Trie<K> {
             level: LevelKey::new(level),
             ..Node::free()
         };
-        if let Some(id) = self.free.pop()
-            && let Some(slot) = self.node_mut(id)
-        {
-            *slot = node;
-            return Ok(id);
-        }
-        let id = u32::try_from(self.nodes.len()).map_err(|_| IndexFull)?;
-        if id == NONE {
-            return Err(IndexFull);
-        }
-        self.nodes.push(node);
-        Ok(id)
+        self.nodes.insert(node)
     }
 
     /// The child of `parent` for a filter level, created when missing.
@@ -170,9 +154,8 @@ impl<K: Eq + Hash> Trie<K> {
         let hash = edge_hash(&self.hasher, parent, level);
         let (nodes, hasher) = (&self.nodes, &self.hasher);
         self.edges.insert_unique(hash, id, |&child| {
-            usize::try_from(child)
-                .ok()
-                .and_then(|i| nodes.get(i))
+            nodes
+                .get(child)
                 .map_or(0, |n| edge_hash(hasher, n.parent, n.level.as_bytes()))
         });
         if let Some(p) = self.node_mut(parent) {
@@ -182,23 +165,23 @@ impl<K: Eq + Hash> Trie<K> {
     }
 
     /// The node and slot of a (valid) filter, created when missing.
-    fn locate_or_insert(&mut self, filter: &[u8]) -> Result<(u32, Slot), IndexFull> {
+    fn locate_or_insert(&mut self, filter: &[u8]) -> Result<(u32, End), IndexFull> {
         let mut node = ROOT;
         for level in filter.split(|&b| b == b'/') {
             if level == b"#" {
-                return Ok((node, Slot::Multi));
+                return Ok((node, End::Multi));
             }
             node = self.child_or_insert(node, level)?;
         }
-        Ok((node, Slot::Ends))
+        Ok((node, End::Here))
     }
 
     /// The node and slot of a (valid) filter, if its nodes exist.
-    fn locate(&self, filter: &[u8]) -> Option<(u32, Slot)> {
+    fn locate(&self, filter: &[u8]) -> Option<(u32, End)> {
         let mut node = ROOT;
         for level in filter.split(|&b| b == b'/') {
             if level == b"#" {
-                return Some((node, Slot::Multi));
+                return Some((node, End::Multi));
             }
             node = if level == b"+" {
                 Some(self.node(node)?.plus).filter(|&p| p != NONE)?
@@ -206,39 +189,34 @@ impl<K: Eq + Hash> Trie<K> {
                 self.literal_child(node, level)?
             };
         }
-        Some((node, Slot::Ends))
+        Some((node, End::Here))
     }
 
-    /// The subscriber set of a filter, created when missing.
-    pub(crate) fn set_or_insert(
-        &mut self,
-        filter: &[u8],
-    ) -> Result<&mut SubscriberSet<K>, IndexFull> {
-        let (id, slot) = self.locate_or_insert(filter)?;
+    /// The subscriptions of a filter, with the nodes created when missing.
+    pub(crate) fn slot_or_insert(&mut self, filter: &[u8]) -> Result<&mut Slot<K>, IndexFull> {
+        let (id, end) = self.locate_or_insert(filter)?;
         let node = self.node_mut(id).ok_or(IndexFull)?;
-        let set = match slot {
-            Slot::Ends => &mut node.ends,
-            Slot::Multi => &mut node.multi,
-        };
-        Ok(set.get_or_insert_with(|| Box::new(SubscriberSet::new())))
+        Ok(match end {
+            End::Here => &mut node.ends,
+            End::Multi => &mut node.multi,
+        })
     }
 
-    /// Runs `change` on a filter's subscriber set, then frees the set and every node
-    /// that became unused.
+    /// Runs `change` on a filter's subscriptions, then frees every node that became
+    /// unused.
     pub(crate) fn update<R>(
         &mut self,
         filter: &[u8],
-        change: impl FnOnce(&mut SubscriberSet<K>) -> Option<R>,
+        change: impl FnOnce(&mut Slot<K>) -> Option<R>,
     ) -> Option<R> {
-        let (id, slot) = self.locate(filter)?;
+        let (id, end) = self.locate(filter)?;
         let node = self.node_mut(id)?;
-        let set = match slot {
-            Slot::Ends => &mut node.ends,
-            Slot::Multi => &mut node.multi,
+        let slot = match end {
+            End::Here => &mut node.ends,
+            End::Multi => &mut node.multi,
         };
-        let result = change(set.as_deref_mut()?);
-        if set.as_deref().is_some_and(SubscriberSet::is_empty) {
-            *set = None;
+        let result = change(slot);
+        if slot.is_empty() {
             self.prune(id);
         }
         result
@@ -264,18 +242,13 @@ impl<K: Eq + Hash> Trie<K> {
                     entry.remove();
                 }
             }
-            if let Some(slot) = self.node_mut(id) {
-                *slot = Node::free();
-            }
-            self.free.push(id);
+            self.nodes.remove(id, Node::free());
             id = parent;
         }
         // Everything unsubscribed: give the slab and the free list back, so memory
         // returns to its baseline (moquette#274 grew forever without pruning).
         if self.node_count() == 1 {
-            self.nodes.truncate(1);
-            self.nodes.shrink_to_fit();
-            self.free = Vec::new();
+            self.nodes.truncate_to_first();
             self.edges = HashTable::new();
         }
     }
@@ -288,7 +261,7 @@ impl<K: Eq + Hash> Trie<K> {
         &'s self,
         topic: &[u8],
         dollar: bool,
-        visit: &mut impl FnMut(&'s SubscriberSet<K>),
+        visit: &mut impl FnMut(&'s Slot<K>),
     ) {
         let end = topic.len().saturating_add(1);
         let mut id = ROOT;
@@ -297,12 +270,12 @@ impl<K: Eq + Hash> Trie<K> {
         'enter: loop {
             let Some(node) = self.node(id) else { return };
             let wildcards_allowed = !(dollar && id == ROOT);
-            if wildcards_allowed && let Some(set) = node.multi.as_deref() {
-                visit(set);
+            if wildcards_allowed && !node.multi.is_empty() {
+                visit(&node.multi);
             }
             if pos >= end {
-                if let Some(set) = node.ends.as_deref() {
-                    visit(set);
+                if !node.ends.is_empty() {
+                    visit(&node.ends);
                 }
             } else if let Some((level, next)) = level_at(topic, pos) {
                 if node.literal_children > 0
