@@ -39,6 +39,21 @@ impl LevelKey {
         }
     }
 
+    /// True when this key holds exactly `level`.
+    ///
+    /// Short levels are compared with an inline loop: a `memcmp` call costs more than
+    /// the comparison itself for the few bytes of a typical level, and this sits on
+    /// the hottest path of matching.
+    #[inline]
+    pub(crate) fn is(&self, level: &[u8]) -> bool {
+        match self {
+            Self::Inline { len, bytes } => {
+                usize::from(*len) == level.len() && bytes.iter().zip(level).all(|(a, b)| a == b)
+            }
+            Self::Heap(bytes) => **bytes == *level,
+        }
+    }
+
     /// The empty level, used for the root and for freed nodes.
     pub(crate) const EMPTY: Self = Self::Inline {
         len: 0,

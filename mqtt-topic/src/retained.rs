@@ -144,7 +144,7 @@ impl<V> RetainedIndex<V> {
             .find(hash, |&id| {
                 nodes
                     .get(id)
-                    .is_some_and(|n| n.parent == parent && n.level.as_bytes() == level)
+                    .is_some_and(|n| n.parent == parent && n.level.is(level))
             })
             .copied()
     }

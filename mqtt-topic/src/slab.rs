@@ -1,56 +1,48 @@
-//! Trie nodes in fixed-size chunks, named by `u32`.
+//! Trie nodes in one vector, named by `u32`.
 //!
-//! A single `Vec` of nodes doubles its capacity as it grows, so up to half of its memory
-//! is unused; fixed chunks waste at most one chunk, and `u32` ids are half the size of
-//! pointers in every link and hash table entry.
+//! A `Vec` that doubles its capacity as it grows leaves up to half of its memory unused;
+//! this one grows by an eighth at a time (amortised O(1) still: each node is copied
+//! about eight times over the life of the slab), so at most about 12 % is unused.
+//! One flat vector keeps a node one dependent load away from its id, which matters on
+//! the match path; `u32` ids are half the size of pointers in every link and hash
+//! table entry.
 
 use alloc::vec::Vec;
 
 use crate::IndexFull;
 
-/// Nodes per chunk: big enough that the chunk table stays tiny, small enough that the
-/// last, partly used chunk costs little.
-const CHUNK: usize = 1024;
+/// Smallest growth step, so that small slabs do not reallocate on every insert.
+const MIN_GROWTH: usize = 64;
 
 /// Slots that are reused after removal; the caller marks free slots in its own type.
 #[derive(Clone, Debug)]
 pub(crate) struct Slab<T> {
-    chunks: Vec<Vec<T>>,
+    slots: Vec<T>,
     free: Vec<u32>,
-    len: usize,
 }
 
 impl<T> Slab<T> {
     /// A slab holding `first` at id 0.
     pub(crate) fn new(first: T) -> Self {
-        let mut slab = Self {
-            chunks: Vec::new(),
+        Self {
+            slots: alloc::vec![first],
             free: Vec::new(),
-            len: 0,
-        };
-        // Cannot fail: the slab is empty.
-        let _ = slab.insert(first);
-        slab
+        }
     }
 
     /// Number of slots in use.
     pub(crate) fn live(&self) -> usize {
-        self.len.saturating_sub(self.free.len())
+        self.slots.len().saturating_sub(self.free.len())
     }
 
-    fn locate(id: u32) -> Option<(usize, usize)> {
-        let id = usize::try_from(id).ok()?;
-        Some((id / CHUNK, id % CHUNK))
-    }
-
+    #[inline]
     pub(crate) fn get(&self, id: u32) -> Option<&T> {
-        let (chunk, slot) = Self::locate(id)?;
-        self.chunks.get(chunk)?.get(slot)
+        self.slots.get(usize::try_from(id).ok()?)
     }
 
+    #[inline]
     pub(crate) fn get_mut(&mut self, id: u32) -> Option<&mut T> {
-        let (chunk, slot) = Self::locate(id)?;
-        self.chunks.get_mut(chunk)?.get_mut(slot)
+        self.slots.get_mut(usize::try_from(id).ok()?)
     }
 
     /// Stores `value` in a free slot or a new one.
@@ -62,15 +54,15 @@ impl<T> Slab<T> {
             return Ok(id);
         }
         // `u32::MAX` stays free to mean "no node".
-        let id = u32::try_from(self.len)
+        let id = u32::try_from(self.slots.len())
             .ok()
             .filter(|&id| id != u32::MAX)
             .ok_or(IndexFull)?;
-        if self.chunks.last().is_none_or(|c| c.len() == CHUNK) {
-            self.chunks.push(Vec::with_capacity(CHUNK));
+        if self.slots.len() == self.slots.capacity() {
+            self.slots
+                .reserve_exact((self.slots.len() / 8).max(MIN_GROWTH));
         }
-        self.chunks.last_mut().ok_or(IndexFull)?.push(value);
-        self.len = self.len.saturating_add(1);
+        self.slots.push(value);
         Ok(id)
     }
 
@@ -84,12 +76,8 @@ impl<T> Slab<T> {
 
     /// Drops everything but slot 0, giving the memory back.
     pub(crate) fn truncate_to_first(&mut self) {
-        self.chunks.truncate(1);
-        if let Some(first) = self.chunks.first_mut() {
-            first.truncate(1);
-            first.shrink_to_fit();
-        }
-        self.len = self.chunks.first().map_or(0, Vec::len);
+        self.slots.truncate(1);
+        self.slots.shrink_to_fit();
         self.free = Vec::new();
     }
 }

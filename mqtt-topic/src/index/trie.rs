@@ -119,7 +119,7 @@ impl<K: Eq + Hash> Trie<K> {
             .find(hash, |&id| {
                 nodes
                     .get(id)
-                    .is_some_and(|n| n.parent == parent && n.level.as_bytes() == level)
+                    .is_some_and(|n| n.parent == parent && n.level.is(level))
             })
             .copied()
     }
@@ -267,6 +267,10 @@ impl<K: Eq + Hash> Trie<K> {
         let mut id = ROOT;
         // Start of the next topic level to consume; `end` once all are consumed.
         let mut pos = 0;
+        // Literal steps on the current path whose parent also has a `+` child still to
+        // try. When it is zero, nothing is left to backtrack to, and the walk ends
+        // without climbing back to the root (the common case: one path matches).
+        let mut pending: u32 = 0;
         'enter: loop {
             let Some(node) = self.node(id) else { return };
             let wildcards_allowed = !(dollar && id == ROOT);
@@ -278,15 +282,19 @@ impl<K: Eq + Hash> Trie<K> {
                     visit(&node.ends);
                 }
             } else if let Some((level, next)) = level_at(topic, pos) {
+                let plus = if wildcards_allowed { node.plus } else { NONE };
                 if node.literal_children > 0
                     && let Some(child) = self.literal_child(id, level)
                 {
+                    if plus != NONE {
+                        pending = pending.saturating_add(1);
+                    }
                     id = child;
                     pos = next;
                     continue 'enter;
                 }
-                if node.plus != NONE && wildcards_allowed {
-                    id = node.plus;
+                if plus != NONE {
+                    id = plus;
                     pos = next;
                     continue 'enter;
                 }
@@ -294,7 +302,7 @@ impl<K: Eq + Hash> Trie<K> {
             // Backtrack: `id` is done. If it was a literal child, its parent's `+` child
             // consumes the same level next; otherwise go further up.
             loop {
-                if id == ROOT {
+                if id == ROOT || pending == 0 {
                     return;
                 }
                 let Some(parent_id) = self.node(id).map(|n| n.parent) else {
@@ -304,6 +312,7 @@ impl<K: Eq + Hash> Trie<K> {
                     return;
                 };
                 if parent.plus != id && parent.plus != NONE && !(dollar && parent_id == ROOT) {
+                    pending = pending.saturating_sub(1);
                     id = parent.plus;
                     continue 'enter;
                 }
