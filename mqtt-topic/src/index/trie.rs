@@ -34,6 +34,11 @@ struct Node<K> {
     /// Number of literal children (in the edge table), so pruning knows when a node is
     /// a leaf without a per-node child list.
     literal_children: u32,
+    /// A 32-bit Bloom filter of the literal children's levels (see [`level_bit`]):
+    /// a miss on a node with few children costs one AND instead of a hash and a
+    /// probe. Bits are never cleared on removal; a stale bit only costs the lookup it
+    /// would have saved. It fits in the node's padding.
+    child_bloom: u32,
     /// The level's text (empty for the root, `+` for plus children).
     level: LevelKey,
     /// Filters that end at this node.
@@ -49,6 +54,7 @@ impl<K> Node<K> {
             parent: NONE,
             plus: NONE,
             literal_children: 0,
+            child_bloom: 0,
             level: LevelKey::EMPTY,
             ends: Slot::Empty,
             multi: Slot::Empty,
@@ -79,6 +85,17 @@ pub(crate) struct Trie<K> {
     /// Literal edges: child ids, found by hashing `(parent id, level)`.
     edges: HashTable<u32>,
     hasher: DefaultHashBuilder,
+}
+
+/// The Bloom filter bit of a level (`wrapping_shl` keeps the low 5 bits): mixes its
+/// length and first and last bytes, which
+/// tells apart most sibling levels (`device` / `nothing`, `42` / `1042`).
+#[inline]
+fn level_bit(level: &[u8]) -> u32 {
+    let first = u32::from(level.first().copied().unwrap_or(0));
+    let last = u32::from(level.last().copied().unwrap_or(0));
+    let len = u32::try_from(level.len()).unwrap_or(u32::MAX);
+    1u32.wrapping_shl(first.wrapping_mul(7) ^ last.wrapping_mul(13) ^ len.wrapping_mul(5))
 }
 
 /// Hash of the edge `(parent, level)`.
@@ -160,6 +177,7 @@ impl<K: Eq + Hash> Trie<K> {
         });
         if let Some(p) = self.node_mut(parent) {
             p.literal_children = p.literal_children.saturating_add(1);
+            p.child_bloom |= level_bit(level);
         }
         Ok(id)
     }
@@ -283,7 +301,7 @@ impl<K: Eq + Hash> Trie<K> {
                 }
             } else if let Some((level, next)) = level_at(topic, pos) {
                 let plus = if wildcards_allowed { node.plus } else { NONE };
-                if node.literal_children > 0
+                if node.child_bloom & level_bit(level) != 0
                     && let Some(child) = self.literal_child(id, level)
                 {
                     if plus != NONE {
