@@ -1,6 +1,6 @@
 //! The wildcard part of the subscription index: a trie with one node per filter level.
 //!
-//! Nodes live in one slab (`Vec<Node>`) and are named by `u32` ids; every literal edge
+//! Nodes live in one slab (a `Vec` grown by an eighth) and are named by `u32` ids; every literal edge
 //! `(parent id, level)` is one entry of a single hash table of child ids, so a step down
 //! costs one hash of the level and one probe, and the table stores 4 bytes per edge.
 //! Each node has a separate `+` child slot and a `#` subscriber slot, so a match visits
@@ -9,7 +9,9 @@
 //! Matching walks the trie depth first without a stack: every node knows its parent,
 //! and the position in the topic where a node's level started is found again by
 //! scanning back to the previous `/`. So a match allocates nothing and its stack use
-//! does not grow with the depth of hostile filters or topics.
+//! does not grow with the depth of hostile filters or topics. A counter of `+`
+//! branches still to try ends the walk as soon as there are none, so the usual match
+//! (one path) never climbs back up.
 
 use core::hash::{BuildHasher, Hash, Hasher};
 use hashbrown::{DefaultHashBuilder, HashTable};
