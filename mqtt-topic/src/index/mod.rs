@@ -9,6 +9,7 @@
 //! The `$` rule (v5 [MQTT-4.7.2-1]) is part of the walk: for a `$` topic the root's `+`
 //! child and `#` slot are never entered, so it costs nothing per subscription.
 
+mod first_byte;
 mod subscribers;
 mod trie;
 
@@ -17,6 +18,7 @@ use core::fmt;
 use core::hash::Hash;
 use hashbrown::HashMap;
 
+use first_byte::FirstByteCensus;
 use subscribers::Slot;
 pub use subscribers::{Matched, SharedGroupRef};
 use trie::Trie;
@@ -73,6 +75,8 @@ pub struct SubscriptionIndex<K> {
     wildcard: Trie<K>,
     /// Number of (filter, subscriber) pairs, shared memberships included.
     len: usize,
+    /// Lets a topic that no filter can match return at once.
+    first_bytes: FirstByteCensus,
 }
 
 // The index is meant to be shared between threads; fail the build if that ever breaks.
@@ -104,6 +108,7 @@ impl<K: Eq + Hash> SubscriptionIndex<K> {
             exact: HashMap::new(),
             wildcard: Trie::new(),
             len: 0,
+            first_bytes: FirstByteCensus::new(),
         }
     }
 
@@ -178,6 +183,7 @@ impl<K: Eq + Hash> SubscriptionIndex<K> {
         let replaced = self.slot_or_insert(filter)?.insert(key, options);
         if replaced.is_none() {
             self.len = self.len.saturating_add(1);
+            self.first_bytes.add(filter.as_bytes());
         }
         Ok(replaced)
     }
@@ -191,6 +197,7 @@ impl<K: Eq + Hash> SubscriptionIndex<K> {
         let removed = self.update(filter, |set| set.remove(key));
         if removed.is_some() {
             self.len = self.len.saturating_sub(1);
+            self.first_bytes.remove(filter.as_bytes());
         }
         removed
     }
@@ -216,6 +223,7 @@ impl<K: Eq + Hash> SubscriptionIndex<K> {
         );
         if replaced.is_none() {
             self.len = self.len.saturating_add(1);
+            self.first_bytes.add(filter.as_bytes());
         }
         Ok(replaced)
     }
@@ -231,6 +239,7 @@ impl<K: Eq + Hash> SubscriptionIndex<K> {
         });
         if removed.is_some() {
             self.len = self.len.saturating_sub(1);
+            self.first_bytes.remove(shared.filter().as_bytes());
         }
         removed
     }
@@ -266,6 +275,9 @@ impl<K: Eq + Hash> SubscriptionIndex<K> {
     }
 
     fn match_bytes<'s>(&'s self, topic: &[u8], visit: &mut impl FnMut(Matched<'s, K>)) {
+        if !self.first_bytes.may_match(topic) {
+            return;
+        }
         if let Some(set) = self.exact.get(topic) {
             set.visit(visit);
         }
