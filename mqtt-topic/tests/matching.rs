@@ -16,192 +16,194 @@ use mqtt_topic::{
 };
 use proptest::prelude::*;
 
-/// (filter, topic, expected, where it comes from)
+/// (filter, topic, expected, the statement it checks and where the case comes from)
 const TABLE: &[(&str, &str, bool, &str)] = &[
-    // v5 §4.7.1.2 / v3.1.1 §4.7.1.2 examples of `#`.
-    (
-        "sport/tennis/player1/#",
-        "sport/tennis/player1",
-        true,
-        "v5 [MQTT-4.7.1-1] example",
-    ),
+    // `#` (v5 §4.7.1.2; v3.1.1 §4.7.1.2): the parent level and any number of children.
+    ("sport/tennis/player1/#", "sport/tennis/player1", true, H),
     (
         "sport/tennis/player1/#",
         "sport/tennis/player1/ranking",
         true,
-        "v5 §4.7.1.2 example",
+        H,
     ),
     (
         "sport/tennis/player1/#",
         "sport/tennis/player1/score/wimbledon",
         true,
-        "v5 §4.7.1.2",
+        H,
     ),
-    (
-        "sport/#",
-        "sport",
-        true,
-        "v5 §4.7.1.2: # includes the parent level",
-    ),
-    ("sport/#", "sport/", true, "v5 §4.7.1.2"),
+    ("sport/#", "sport", true, H),
+    ("sport/#", "sport/", true, H),
     (
         "sport/#",
         "sports",
         false,
-        "string prefix is not a level prefix (MQTTX#1741)",
-    ),
-    ("foo/#", "foobar/x", false, "MQTTX#1741"),
-    (
-        "#",
-        "sport/tennis",
-        true,
-        "v5 §4.7.1.2: # alone matches every topic",
-    ),
-    ("#", "/", true, "v5 §4.7.1.2"),
-    ("#", "a", true, "v5 §4.7.1.2"),
-    ("/#", "/", true, "v5 §4.7.1.2"),
-    ("/#", "a", false, "leading / is a distinct empty level"),
-    ("+/#", "sport", true, "mosquitto#618"),
-    ("foo/+/#", "foo/bar", true, "mosquitto#670"),
-    ("foo/+/#", "foo", false, "+ needs a level"),
-    // v5 §4.7.1.3 examples of `+`.
-    (
-        "sport/tennis/+",
-        "sport/tennis/player1",
-        true,
-        "v5 [MQTT-4.7.1-2] example",
+        "v5 [MQTT-4.7.1-1]: a level, not a string prefix (MQTTX#1741)",
     ),
     (
-        "sport/tennis/+",
-        "sport/tennis/player2",
-        true,
-        "v5 §4.7.1.3",
-    ),
-    (
-        "sport/tennis/+",
-        "sport/tennis/player1/ranking",
+        "foo/#",
+        "foobar/x",
         false,
-        "v5 §4.7.1.3",
+        "v5 [MQTT-4.7.1-1]: a level, not a string prefix (MQTTX#1741)",
+    ),
+    ("#", "sport/tennis", true, H),
+    ("#", "/", true, H),
+    ("#", "a", true, H),
+    ("/#", "/", true, H),
+    (
+        "/#",
+        "a",
+        false,
+        "v5 [MQTT-4.7.1-1]: a leading / is an empty first level",
     ),
     (
-        "sport/+",
+        "+/#",
         "sport",
-        false,
-        "v5 §4.7.1.3: sport/+ does not match sport",
-    ),
-    (
-        "sport/+",
-        "sport/",
         true,
-        "v5 §4.7.1.3: + matches the empty level",
+        "v5 [MQTT-4.7.1-1] [MQTT-4.7.1-2] (mosquitto#618)",
     ),
-    ("+", "a", true, "v5 §4.7.1.3"),
     (
-        "+",
-        "/finance",
-        false,
-        "v5 §4.7.1.3: + does not match /finance",
+        "foo/+/#",
+        "foo/bar",
+        true,
+        "v5 [MQTT-4.7.1-1] [MQTT-4.7.1-2] (mosquitto#670)",
     ),
-    ("+/+", "/finance", true, "v5 §4.7.1.3: +/+ matches /finance"),
-    ("/+", "/finance", true, "v5 §4.7.1.3: /+ matches /finance"),
-    ("+/+", "/", true, "HiveMQ edge case: two empty levels"),
-    ("+", "/", false, "two levels"),
+    (
+        "foo/+/#",
+        "foo",
+        false,
+        "v5 [MQTT-4.7.1-2]: + needs a level",
+    ),
+    // `+` (v5 §4.7.1.3; v3.1.1 §4.7.1.3): exactly one level, possibly empty.
+    ("sport/tennis/+", "sport/tennis/player1", true, P),
+    ("sport/tennis/+", "sport/tennis/player2", true, P),
+    ("sport/tennis/+", "sport/tennis/player1/ranking", false, P),
+    ("sport/+", "sport", false, P),
+    ("sport/+", "sport/", true, P),
+    ("+", "a", true, P),
+    ("+", "/finance", false, P),
+    ("+/+", "/finance", true, P),
+    ("/+", "/finance", true, P),
+    (
+        "+/+",
+        "/",
+        true,
+        "v5 [MQTT-4.7.1-2]: two empty levels (HiveMQ edge case)",
+    ),
+    ("+", "/", false, P),
     (
         "a/+/b",
         "a//b",
         true,
-        "+ matches an empty level (aedes#373)",
+        "v5 [MQTT-4.7.1-2]: + matches an empty level (aedes#373)",
     ),
-    ("+/+/+/+/+/+", "/////", true, "HiveMQ edge case"),
-    ("house/+/room", "house/x/room", true, "MQTTnet#1612"),
-    ("house/+/room/+", "house/x/room/y", true, "MQTTnet#1612"),
-    // v5 §4.7.2 topics beginning with $.
-    ("#", "$SYS/monitor/Clients", false, "v5 [MQTT-4.7.2-1]"),
     (
-        "+/monitor/Clients",
-        "$SYS/monitor/Clients",
-        false,
-        "v5 [MQTT-4.7.2-1]",
-    ),
-    ("$SYS/#", "$SYS/monitor/Clients", true, "v5 §4.7.2 example"),
-    (
-        "$SYS/monitor/+",
-        "$SYS/monitor/Clients",
+        "+/+/+/+/+/+",
+        "/////",
         true,
-        "v5 §4.7.2 example",
+        "v5 [MQTT-4.7.1-2]: six empty levels (HiveMQ)",
     ),
-    ("$SYS/#", "$SYS", true, "v5 §4.7.1.2 parent rule with $"),
-    ("+", "$", false, "v5 [MQTT-4.7.2-1]"),
-    ("#", "$", false, "v5 [MQTT-4.7.2-1]"),
-    ("+/#", "$SYS/x", false, "v5 [MQTT-4.7.2-1]"),
+    (
+        "house/+/room",
+        "house/x/room",
+        true,
+        "v5 [MQTT-4.7.1-2] (MQTTnet#1612)",
+    ),
+    (
+        "house/+/room/+",
+        "house/x/room/y",
+        true,
+        "v5 [MQTT-4.7.1-2] (MQTTnet#1612)",
+    ),
+    // Topics beginning with `$` (v5 §4.7.2; v3.1.1 §4.7.2).
+    ("#", "$SYS/monitor/Clients", false, D),
+    ("+/monitor/Clients", "$SYS/monitor/Clients", false, D),
+    ("$SYS/#", "$SYS/monitor/Clients", true, D),
+    ("$SYS/monitor/+", "$SYS/monitor/Clients", true, D),
+    (
+        "$SYS/#",
+        "$SYS",
+        true,
+        "v5 [MQTT-4.7.2-1] with the parent rule of [MQTT-4.7.1-1]",
+    ),
+    ("+", "$", false, D),
+    ("#", "$", false, D),
+    ("+/#", "$SYS/x", false, D),
     (
         "+/$b",
         "a/$b",
         true,
-        "only the first level counts (rmqtt deviates)",
+        "v5 [MQTT-4.7.2-1]: only the first level (rmqtt deviates)",
     ),
     (
         "a/+",
         "a/$b",
         true,
-        "only the first level counts (emqx#1398)",
+        "v5 [MQTT-4.7.2-1]: only the first level (emqx#1398)",
     ),
-    ("a/#", "a/$b/c", true, "only the first level counts"),
+    (
+        "a/#",
+        "a/$b/c",
+        true,
+        "v5 [MQTT-4.7.2-1]: only the first level",
+    ),
     (
         "devices/dev_1/+",
         "devices/dev_1/$online",
         true,
-        "emqx#1398",
+        "v5 [MQTT-4.7.2-1] (emqx#1398)",
     ),
-    ("#", "/$SYS", true, "first level is empty, not $"),
-    ("+/+", "/$SYS", true, "first level is empty, not $"),
+    (
+        "#",
+        "/$SYS",
+        true,
+        "v5 [MQTT-4.7.2-1]: the first level is empty, not $",
+    ),
+    (
+        "+/+",
+        "/$SYS",
+        true,
+        "v5 [MQTT-4.7.2-1]: the first level is empty, not $",
+    ),
     (
         "$share/g/a",
         "$share/g/a",
         true,
-        "a literal $ filter matches itself",
+        "v5 [MQTT-4.7.2-1]: a literal $ filter matches",
     ),
-    // v5 §4.7.3: case sensitive, no normalisation.
-    (
-        "ACCOUNTS",
-        "Accounts",
-        false,
-        "v5 [MQTT-4.7.3-4] case sensitive",
-    ),
-    (
-        "Accounts payable",
-        "Accounts payable",
-        true,
-        "v5 §4.7.3: spaces are ordinary",
-    ),
-    (
-        "/finance",
-        "finance",
-        false,
-        "v5 §4.7.3: leading / is distinct",
-    ),
-    (
-        "e\u{301}",
-        "\u{e9}",
-        false,
-        "v5 [MQTT-4.7.3-4] no normalisation",
-    ),
+    // Semantics (v5 §4.7.3; v3.1.1 §4.7.3): byte comparison, no normalisation.
+    ("ACCOUNTS", "Accounts", false, N),
+    ("Accounts payable", "Accounts payable", true, N),
+    ("/finance", "finance", false, N),
+    ("e\u{301}", "\u{e9}", false, N),
     (
         "Юникод/+",
         "Юникод/åäö",
         true,
-        "multi-byte first char (rumqttc panics)",
+        "v5 [MQTT-4.7.3-4]: multi-byte (rumqttc panics)",
     ),
-    ("+/åäö", "Юникод/åäö", true, "multi-byte first char"),
-    ("€/#", "€", true, "multi-byte"),
-    ("a/b", "a/b", true, "exact"),
-    ("a/b", "a/b/", false, "trailing empty level"),
-    ("a/b/", "a/b", false, "trailing empty level"),
-    ("a//b", "a/b", false, "empty level is a level"),
+    ("+/åäö", "Юникод/åäö", true, N),
+    ("€/#", "€", true, N),
+    ("a/b", "a/b", true, N),
+    ("a/b", "a/b/", false, N),
+    ("a/b/", "a/b", false, N),
+    ("a//b", "a/b", false, N),
 ];
+
+/// v5 [MQTT-4.7.1-1] / v3.1.1 [MQTT-4.7.1-2], examples of v5 §4.7.1.2.
+const H: &str = "v5 [MQTT-4.7.1-1], v3.1.1 [MQTT-4.7.1-2]";
+/// v5 [MQTT-4.7.1-2] / v3.1.1 [MQTT-4.7.1-3], examples of v5 §4.7.1.3.
+const P: &str = "v5 [MQTT-4.7.1-2], v3.1.1 [MQTT-4.7.1-3]";
+/// v5 [MQTT-4.7.2-1] / v3.1.1 [MQTT-4.7.2-1], examples of v5 §4.7.2.
+const D: &str = "v5 [MQTT-4.7.2-1], v3.1.1 [MQTT-4.7.2-1]";
+/// v5 [MQTT-4.7.3-4] / v3.1.1 [MQTT-4.7.3-4], examples of v5 §4.7.3.
+const N: &str = "v5 [MQTT-4.7.3-4], v3.1.1 [MQTT-4.7.3-4]";
 
 /// The table, checked by `matches`, by the owned methods, by the subscription index and
 /// by the retained index.
+///
+/// v5 [MQTT-4.7.1-1] [MQTT-4.7.1-2] [MQTT-4.7.2-1] [MQTT-4.7.3-4];
+/// v3.1.1 [MQTT-4.7.1-2] [MQTT-4.7.1-3] [MQTT-4.7.2-1] [MQTT-4.7.3-4]
 #[test]
 fn spec_edge_case_table() {
     for &(f, t, want, why) in TABLE {
@@ -241,6 +243,8 @@ fn spec_edge_case_table() {
 }
 
 /// Filter containment cases (ntex-mqtt's and mosquitto's ACL vectors, plus `$`).
+///
+/// v5 [MQTT-4.7.1-1] [MQTT-4.7.1-2] [MQTT-4.7.2-1]
 #[test]
 fn covers_table() {
     let cases: &[(&str, &str, bool)] = &[

@@ -76,7 +76,7 @@ pub struct SubscriptionIndex<K> {
     /// Number of (filter, subscriber) pairs, shared memberships included.
     len: usize,
     /// Lets a topic that no filter can match return at once.
-    first_bytes: FirstByteCensus,
+    first_bytes: Box<FirstByteCensus>,
 }
 
 // The index is meant to be shared between threads; fail the build if that ever breaks.
@@ -108,7 +108,7 @@ impl<K: Eq + Hash> SubscriptionIndex<K> {
             exact: HashMap::new(),
             wildcard: Trie::new(),
             len: 0,
-            first_bytes: FirstByteCensus::new(),
+            first_bytes: Box::new(FirstByteCensus::new()),
         }
     }
 
