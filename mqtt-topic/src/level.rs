@@ -82,3 +82,38 @@ pub(crate) fn level_start_before(topic: &[u8], next: usize) -> usize {
         .and_then(|before| before.iter().rposition(|&b| b == b'/'))
         .map_or(0, |slash| slash.saturating_add(1))
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(
+        clippy::unwrap_used,
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects
+    )]
+    use super::*;
+
+    #[test]
+    fn level_keys_hold_short_and_long_levels() {
+        for len in [0, 1, 21, 22, 23, 300] {
+            let level: alloc::vec::Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
+            let key = LevelKey::new(&level);
+            assert_eq!(key.as_bytes(), &level[..]);
+            assert!(key.is(&level));
+            assert!(!key.is(b"zz"));
+        }
+    }
+
+    #[test]
+    fn level_at_and_back() {
+        let t = b"a//bc/";
+        assert_eq!(level_at(t, 0), Some((&b"a"[..], 2)));
+        assert_eq!(level_at(t, 2), Some((&b""[..], 3)));
+        assert_eq!(level_at(t, 3), Some((&b"bc"[..], 6)));
+        assert_eq!(level_at(t, 6), Some((&b""[..], 7)));
+        assert_eq!(level_at(t, 7), None);
+        assert_eq!(level_start_before(t, 7), 6);
+        assert_eq!(level_start_before(t, 6), 3);
+        assert_eq!(level_start_before(t, 3), 2);
+        assert_eq!(level_start_before(t, 2), 0);
+    }
+}

@@ -41,6 +41,11 @@ struct Node<K> {
     /// probe. Bits are never cleared on removal; a stale bit only costs the lookup it
     /// would have saved. It fits in the node's padding.
     child_bloom: u32,
+    /// The literal child when there is exactly one and it is known (chains such as
+    /// `device/...` or `site/{s}/dev/...` are common): the step down is then one
+    /// comparison instead of a hash and a probe. `NONE` when unknown, which is the
+    /// case after a second child came and went.
+    only_child: u32,
     /// The level's text (empty for the root, `+` for plus children).
     level: LevelKey,
     /// Filters that end at this node.
@@ -57,6 +62,7 @@ impl<K> Node<K> {
             plus: NONE,
             literal_children: 0,
             child_bloom: 0,
+            only_child: NONE,
             level: LevelKey::EMPTY,
             ends: Slot::Empty,
             multi: Slot::Empty,
@@ -130,6 +136,19 @@ impl<K: Eq + Hash> Trie<K> {
         self.nodes.get_mut(id)
     }
 
+    /// The literal child of `parent` (which is `node`) for `level`, on the match path.
+    #[inline]
+    fn step(&self, parent: u32, node: &Node<K>, level: &[u8]) -> Option<u32> {
+        if node.child_bloom & level_bit(level) == 0 {
+            return None;
+        }
+        if node.literal_children == 1 && node.only_child != NONE {
+            let child = self.node(node.only_child)?;
+            return child.level.is(level).then_some(node.only_child);
+        }
+        self.literal_child(parent, level)
+    }
+
     /// The literal child of `parent` for `level`.
     fn literal_child(&self, parent: u32, level: &[u8]) -> Option<u32> {
         let hash = edge_hash(&self.hasher, parent, level);
@@ -180,6 +199,7 @@ impl<K: Eq + Hash> Trie<K> {
         if let Some(p) = self.node_mut(parent) {
             p.literal_children = p.literal_children.saturating_add(1);
             p.child_bloom |= level_bit(level);
+            p.only_child = if p.literal_children == 1 { id } else { NONE };
         }
         Ok(id)
     }
@@ -258,6 +278,8 @@ impl<K: Eq + Hash> Trie<K> {
                 p.plus = NONE;
             } else {
                 p.literal_children = p.literal_children.saturating_sub(1);
+                // Which child is left (if one is) is not known without a child list.
+                p.only_child = NONE;
                 if let Ok(entry) = self.edges.find_entry(hash, |&child| child == id) {
                     entry.remove();
                 }
@@ -303,9 +325,7 @@ impl<K: Eq + Hash> Trie<K> {
                 }
             } else if let Some((level, next)) = level_at(topic, pos) {
                 let plus = if wildcards_allowed { node.plus } else { NONE };
-                if node.child_bloom & level_bit(level) != 0
-                    && let Some(child) = self.literal_child(id, level)
-                {
+                if let Some(child) = self.step(id, node, level) {
                     if plus != NONE {
                         pending = pending.saturating_add(1);
                     }
