@@ -299,3 +299,38 @@ fn options_conversions() {
     );
     assert_eq!(mqtt_topic::RetainHandling::try_from(3), Err(3));
 }
+
+/// Readers share the index behind a lock while a writer changes it.
+#[test]
+fn shared_between_threads() {
+    use std::sync::{Arc, RwLock};
+    let index = Arc::new(RwLock::new(SubscriptionIndex::<u32>::new()));
+    index
+        .write()
+        .unwrap()
+        .subscribe(f("a/+"), 0, SubscriptionOptions::default())
+        .unwrap();
+    let readers: Vec<_> = (0..4)
+        .map(|_| {
+            let index = Arc::clone(&index);
+            std::thread::spawn(move || {
+                let mut seen = 0usize;
+                for _ in 0..1000 {
+                    index.read().unwrap().match_topic(t("a/b"), |_| seen += 1);
+                }
+                seen
+            })
+        })
+        .collect();
+    for k in 1..100u32 {
+        index
+            .write()
+            .unwrap()
+            .subscribe(f("a/#"), k, SubscriptionOptions::default())
+            .unwrap();
+    }
+    for r in readers {
+        assert!(r.join().unwrap() >= 1000);
+    }
+    assert_eq!(index.read().unwrap().len(), 100);
+}
