@@ -68,6 +68,7 @@ pub struct IndexFull;
 /// assert_eq!(reader.join().unwrap(), [(7, QoS::AtLeastOnce)]);
 /// # }
 /// ```
+#[derive(Clone)]
 pub struct SubscriptionIndex<K> {
     /// Filters without wildcards, keyed by their bytes.
     exact: HashMap<Box<[u8]>, Slot<K>>,

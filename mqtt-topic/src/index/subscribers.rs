@@ -218,24 +218,20 @@ impl<K> Slot<K> {
 }
 
 impl<K: Eq + Hash> Slot<K> {
-    /// The boxed set, after moving an inline subscriber into it.
-    fn make_set(&mut self) -> &mut SubscriberSet<K> {
-        if !matches!(self, Self::Set(_)) {
-            let mut set = SubscriberSet::new();
-            if let Self::One(key, options) = core::mem::take(self) {
-                set.insert(key, options);
-            }
-            *self = Self::Set(Box::new(set));
-        }
-        match self {
+    /// Runs `change` on the boxed set, after moving an inline subscriber into it.
+    fn with_set<R>(&mut self, change: impl FnOnce(&mut SubscriberSet<K>) -> R) -> R {
+        let mut set = match core::mem::take(self) {
             Self::Set(set) => set,
-            // Just made a set above; reaching this would be a bug, and a fresh empty
-            // set keeps the index consistent instead of panicking.
-            _ => {
-                *self = Self::Set(Box::new(SubscriberSet::new()));
-                self.make_set()
+            Self::One(key, options) => {
+                let mut set = SubscriberSet::new();
+                set.insert(key, options);
+                Box::new(set)
             }
-        }
+            Self::Empty => Box::new(SubscriberSet::new()),
+        };
+        let result = change(&mut set);
+        *self = Self::Set(set);
+        result
     }
 
     /// Back to the inline or empty form when the set shrank enough.
@@ -261,7 +257,7 @@ impl<K: Eq + Hash> Slot<K> {
                 None
             }
             Self::One(k, old) if *k == key => Some(core::mem::replace(old, options)),
-            Self::One(..) => self.make_set().insert(key, options),
+            Self::One(..) => self.with_set(|set| set.insert(key, options)),
             Self::Set(set) => set.insert(key, options),
         }
     }
@@ -292,8 +288,7 @@ impl<K: Eq + Hash> Slot<K> {
         key: K,
         options: SubscriptionOptions,
     ) -> Option<SubscriptionOptions> {
-        self.make_set()
-            .insert_shared(share_name, filter, key, options)
+        self.with_set(|set| set.insert_shared(share_name, filter, key, options))
     }
 
     /// Removes `key` from a shared group.
