@@ -2,6 +2,8 @@
 //! level reads the node's own cache line instead of following a pointer.
 
 use alloc::boxed::Box;
+use core::hash::{BuildHasher, Hasher};
+use hashbrown::DefaultHashBuilder;
 
 /// Levels up to this many bytes are stored inline; most real levels (`device`, ids,
 /// numbers, `temp`) are shorter.
@@ -59,6 +61,19 @@ impl LevelKey {
         len: 0,
         bytes: [0; INLINE],
     };
+}
+
+/// Hash of the trie edge `(parent id, level)`.
+///
+/// The level is written without the length prefix that `Hash for [u8]` adds: the
+/// parent id has a fixed width and the level comes last, so nothing is ambiguous, and
+/// one mixing round fewer is measurable on the match path.
+#[inline]
+pub(crate) fn edge_hash(hasher: &DefaultHashBuilder, parent: u32, level: &[u8]) -> u64 {
+    let mut h = hasher.build_hasher();
+    h.write_u32(parent);
+    h.write(level);
+    h.finish()
 }
 
 /// Splits the level that starts at byte `pos` of `topic` off the rest.

@@ -12,10 +12,9 @@
 
 use alloc::vec::Vec;
 use core::fmt;
-use core::hash::{BuildHasher, Hash, Hasher};
 use hashbrown::{DefaultHashBuilder, HashTable};
 
-use crate::level::{LevelKey, level_at};
+use crate::level::{LevelKey, edge_hash, level_at};
 use crate::slab::Slab;
 use crate::{IndexFull, TopicFilterRef, TopicName, TopicNameRef};
 
@@ -82,13 +81,6 @@ impl<V> Default for RetainedIndex<V> {
     fn default() -> Self {
         Self::new()
     }
-}
-
-fn edge_hash(hasher: &DefaultHashBuilder, parent: u32, level: &[u8]) -> u64 {
-    let mut h = hasher.build_hasher();
-    h.write_u32(parent);
-    level.hash(&mut h);
-    h.finish()
 }
 
 /// One step of the filter walk.

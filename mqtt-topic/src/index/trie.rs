@@ -13,12 +13,12 @@
 //! branches still to try ends the walk as soon as there are none, so the usual match
 //! (one path) never climbs back up.
 
-use core::hash::{BuildHasher, Hash, Hasher};
+use core::hash::Hash;
 use hashbrown::{DefaultHashBuilder, HashTable};
 
 use super::IndexFull;
 use super::subscribers::Slot;
-use crate::level::{LevelKey, level_at, level_start_before};
+use crate::level::{LevelKey, edge_hash, level_at, level_start_before};
 use crate::slab::Slab;
 
 /// "No node" in `u32` links.
@@ -104,14 +104,6 @@ fn level_bit(level: &[u8]) -> u32 {
     let last = u32::from(level.last().copied().unwrap_or(0));
     let len = u32::try_from(level.len()).unwrap_or(u32::MAX);
     1u32.wrapping_shl(first.wrapping_mul(7) ^ last.wrapping_mul(13) ^ len.wrapping_mul(5))
-}
-
-/// Hash of the edge `(parent, level)`.
-fn edge_hash(hasher: &DefaultHashBuilder, parent: u32, level: &[u8]) -> u64 {
-    let mut h = hasher.build_hasher();
-    h.write_u32(parent);
-    level.hash(&mut h);
-    h.finish()
 }
 
 impl<K: Eq + Hash> Trie<K> {
