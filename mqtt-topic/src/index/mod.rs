@@ -16,6 +16,7 @@ mod trie;
 use alloc::boxed::Box;
 use core::fmt;
 use core::hash::Hash;
+use core::ops::ControlFlow;
 use hashbrown::HashMap;
 
 use first_byte::FirstByteCensus;
@@ -266,12 +267,24 @@ impl<K: Eq + Hash> SubscriptionIndex<K> {
         self.match_bytes(topic.as_bytes(), &mut visit);
     }
 
-    /// True when at least one subscription matches `topic` (an ACL-style existence
-    /// check; it still visits every matching place, but nothing per subscriber).
+    /// True when at least one subscription matches `topic`: an existence check (EMQX's
+    /// `return_first`) that stops at the first matching filter.
     #[must_use]
     pub fn has_match(&self, topic: TopicNameRef<'_>) -> bool {
+        let topic = topic.as_bytes();
+        if !self.first_bytes.may_match(topic) {
+            return false;
+        }
+        if self.exact.contains_key(topic) {
+            return true;
+        }
         let mut found = false;
-        self.match_bytes(topic.as_bytes(), &mut |_| found = true);
+        self.wildcard
+            .for_each_match(topic, topic.first() == Some(&b'$'), &mut |_| {
+                // Empty slots are never reported, so any slot holds a subscription.
+                found = true;
+                ControlFlow::Break(())
+            });
         found
     }
 
@@ -283,7 +296,9 @@ impl<K: Eq + Hash> SubscriptionIndex<K> {
             set.visit(visit);
         }
         let dollar = topic.first() == Some(&b'$');
-        self.wildcard
-            .for_each_match(topic, dollar, &mut |set| set.visit(visit));
+        self.wildcard.for_each_match(topic, dollar, &mut |set| {
+            set.visit(visit);
+            ControlFlow::Continue(())
+        });
     }
 }

@@ -14,6 +14,7 @@
 //! (one path) never climbs back up.
 
 use core::hash::Hash;
+use core::ops::ControlFlow;
 use hashbrown::{DefaultHashBuilder, HashTable};
 
 use super::IndexFull;
@@ -287,7 +288,8 @@ impl<K: Eq + Hash> Trie<K> {
         }
     }
 
-    /// Calls `visit` with every subscriber set whose filter matches `topic`.
+    /// Calls `visit` with every subscriber set whose filter matches `topic`, until it
+    /// answers `Break`.
     ///
     /// `dollar`: the topic's first level starts with `$`, so the root's `+` child and
     /// `#` slot are skipped, v5 [MQTT-4.7.2-1].
@@ -295,7 +297,7 @@ impl<K: Eq + Hash> Trie<K> {
         &'s self,
         topic: &[u8],
         dollar: bool,
-        visit: &mut impl FnMut(&'s Slot<K>),
+        visit: &mut impl FnMut(&'s Slot<K>) -> ControlFlow<()>,
     ) {
         let end = topic.len().saturating_add(1);
         let mut id = ROOT;
@@ -308,12 +310,12 @@ impl<K: Eq + Hash> Trie<K> {
         'enter: loop {
             let Some(node) = self.node(id) else { return };
             let wildcards_allowed = !(dollar && id == ROOT);
-            if wildcards_allowed && !node.multi.is_empty() {
-                visit(&node.multi);
+            if wildcards_allowed && !node.multi.is_empty() && visit(&node.multi).is_break() {
+                return;
             }
             if pos >= end {
-                if !node.ends.is_empty() {
-                    visit(&node.ends);
+                if !node.ends.is_empty() && visit(&node.ends).is_break() {
+                    return;
                 }
             } else if let Some((level, next)) = level_at(topic, pos) {
                 let plus = if wildcards_allowed { node.plus } else { NONE };
