@@ -338,6 +338,9 @@ fn matching(c: &mut Criterion) {
     bench_matches(c, "w4_miss_deep_w1", &ours, &miss_deep);
     bench_matches(c, "w4_miss_deep_w1", &engine, &miss_deep);
     bench_matches(c, "w4_miss_deep_w1", &rmqtt, &miss_deep);
+    bench_matches_from_str(c, "w4_miss_deep_w1_from_str", &ours, &miss_deep);
+    bench_matches_from_str(c, "w4_miss_deep_w1_from_str", &engine, &miss_deep);
+    bench_matches_from_str(c, "w4_miss_deep_w1_from_str", &rmqtt, &miss_deep);
     drop((ours, engine, rmqtt));
 
     // W2

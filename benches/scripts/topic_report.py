@@ -136,6 +136,7 @@ def main():
         [
             ("w1_emqx_80k_match_from_str", "W1, from topic text"),
             ("w2_exact_100k_wild_1k_match_from_str", "W2, from topic text"),
+            ("w4_miss_deep_w1_from_str", "W4 miss, unknown 4th level (W1 index), from topic text"),
         ],
         "Match time per topic, from topic text (parse or validation included)",
         "What a broker pays per PUBLISH: `mqtt-topic` validates with `TopicNameRef::new` (the\n"
