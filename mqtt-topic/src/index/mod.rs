@@ -162,6 +162,11 @@ impl<K: Eq + Hash> SubscriptionIndex<K> {
         let result = change(set);
         if set.is_empty() {
             self.exact.remove(filter.as_bytes());
+            // hashbrown never shrinks by itself; give memory back after mass
+            // unsubscribes, rarely enough that the rehash stays amortised O(1).
+            if self.exact.len() < self.exact.capacity() / 4 {
+                self.exact.shrink_to(self.exact.len().saturating_mul(2));
+            }
         }
         result
     }

@@ -276,6 +276,7 @@ impl<K: Eq + Hash> Trie<K> {
                 if let Ok(entry) = self.edges.find_entry(hash, |&child| child == id) {
                     entry.remove();
                 }
+                self.shrink_edges();
             }
             self.nodes.remove(id, Node::free());
             id = parent;
@@ -285,6 +286,20 @@ impl<K: Eq + Hash> Trie<K> {
         if self.node_count() == 1 {
             self.nodes.truncate_to_first();
             self.edges = HashTable::new();
+        }
+    }
+
+    /// Shrinks the edge table after it fell below a quarter full (hashbrown never
+    /// shrinks by itself), rarely enough that the rehash stays amortised O(1).
+    fn shrink_edges(&mut self) {
+        if self.edges.len() < self.edges.capacity() / 4 {
+            let (nodes, hasher) = (&self.nodes, &self.hasher);
+            self.edges
+                .shrink_to(self.edges.len().saturating_mul(2), |&child| {
+                    nodes
+                        .get(child)
+                        .map_or(0, |n| edge_hash(hasher, n.parent, n.level.as_bytes()))
+                });
         }
     }
 
