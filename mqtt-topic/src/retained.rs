@@ -69,6 +69,12 @@ pub struct RetainedIndex<V> {
     len: usize,
 }
 
+// Shared between threads like the subscription index; fail the build if that breaks.
+const _: () = {
+    const fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<RetainedIndex<u64>>();
+};
+
 impl<V: fmt::Debug> fmt::Debug for RetainedIndex<V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RetainedIndex")
