@@ -27,9 +27,24 @@ fn check_string(bytes: &[u8]) -> Result<&str, TopicError> {
     core::str::from_utf8(bytes).map_err(|_| TopicError::InvalidUtf8)
 }
 
+/// True when `bytes` contains NUL, `+` or `#`.
+///
+/// Written without an early exit so that the compiler vectorises it: on valid input
+/// (the common case) it is the whole rule check, and the byte-by-byte loops that name
+/// the offending rule run only when it finds something.
+#[inline]
+fn has_special(bytes: &[u8]) -> bool {
+    bytes.iter().fold(false, |found, &b| {
+        found | (b == 0) | (b == b'+') | (b == b'#')
+    })
+}
+
 /// Checks a topic name (§4.7) and returns it as text.
 pub(crate) fn topic_name(bytes: &[u8]) -> Result<&str, TopicError> {
     let text = check_string(bytes)?;
+    if !has_special(bytes) {
+        return Ok(text);
+    }
     for &b in bytes {
         match b {
             // "Topic Names and Topic Filters MUST NOT include the null character"
@@ -45,6 +60,9 @@ pub(crate) fn topic_name(bytes: &[u8]) -> Result<&str, TopicError> {
 /// Checks a topic filter (§4.7) and returns it as text.
 pub(crate) fn topic_filter(bytes: &[u8]) -> Result<&str, TopicError> {
     let text = check_string(bytes)?;
+    if !has_special(bytes) {
+        return Ok(text);
+    }
     // A wildcard must start a level: the byte before it is a separator, or it is first.
     let mut previous = b'/';
     let mut rest = bytes.iter().copied().peekable();
