@@ -183,23 +183,24 @@ impl Client {
             .as_mut()
             .filter(|c| c.is_open())
             .ok_or(OpError::NotConnected)?;
+        let v5 = conn.version.is_v5();
         // v5 §3.14.2.2.2: a non-zero Session Expiry Interval on DISCONNECT
         // after a zero one on CONNECT is a Protocol Error.
-        if conn.session_expiry_interval == 0
-            && disconnect
-                .properties
-                .session_expiry_interval
-                .is_some_and(|s| s != 0)
-        {
+        let new_expiry = disconnect.properties.session_expiry_interval.filter(|_| v5);
+        if conn.session_expiry_interval == 0 && new_expiry.is_some_and(|s| s != 0) {
             return Err(OpError::SessionExpiryWasZero);
         }
-        let packet = if conn.version.is_v5() {
+        // The interval sent on DISCONNECT is the one the session expires by.
+        if let (Some(secs), Some(n)) = (new_expiry, conn.negotiated.as_mut()) {
+            n.session_expiry_interval = secs;
+        }
+        let packet = if v5 {
             disconnect
         } else {
             Disconnect::new(DisconnectReasonCode::Success)
         };
         let result = outbound::encode_trimmed(conn, &mut self.tx, now, Packet::Disconnect(packet));
-        self.close(CloseCause::ByClient);
+        self.close(now, CloseCause::ByClient);
         result.map_err(OpError::Encode)
     }
 }

@@ -283,7 +283,11 @@ fn v5_will_with_delay_and_disconnect_with_will() {
 #[test]
 fn v5_session_expiry_on_disconnect_after_zero() {
     let mut p = Pair::new(V5);
-    p.connect_ok(false);
+    let mut c = connect_packet(V5, true);
+    c.properties.session_expiry_interval = None;
+    p.connect_with(c);
+    p.server(ConnAck::new(false, ConnectReasonCode::Success))
+        .unwrap();
     let mut d = Disconnect::new(DisconnectReasonCode::Success);
     d.properties.session_expiry_interval = Some(10);
     assert_eq!(
