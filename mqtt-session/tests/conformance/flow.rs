@@ -398,3 +398,54 @@ fn mqtt_3_4_2_2_ack_properties_dropped_to_fit() {
     assert!(big.properties.reason_string.is_none());
     assert_eq!(big.reason_code, PubAckReasonCode::NoMatchingSubscribers);
 }
+
+/// v5 [MQTT-3.15.2-2], [MQTT-3.15.2-3], [MQTT-4.12.0-5]: the application's
+/// Reason String and User Properties go out on AUTH when they fit, and are
+/// left out when the AUTH would exceed the server's Maximum Packet Size;
+/// the Authentication Method (always CONNECT's) and Data stay.
+#[test]
+fn mqtt_3_15_2_2_auth_properties_dropped_to_fit() {
+    let method = MqttString::try_from("M").unwrap();
+    let props = || {
+        let mut a = mqtt_codec::AuthProperties::default();
+        a.authentication_method = Some(MqttString::try_from("other").unwrap());
+        a.authentication_data = Some(Bytes::from_static(b"data"));
+        a.reason_string = Some(MqttString::try_from("r".repeat(40)).unwrap());
+        a.user_properties.push(
+            MqttString::try_from("k").unwrap(),
+            MqttString::try_from("v").unwrap(),
+        );
+        a
+    };
+    for (max, trimmed) in [(200, false), (30, true)] {
+        let mut p = Pair::new(V5);
+        let mut c = connect_packet(V5, true);
+        c.properties.authentication_method = Some(method.clone());
+        p.connect_with(c);
+        p.server(connack_with(|c| {
+            c.properties.authentication_method = Some(method.clone());
+            c.properties.maximum_packet_size = NonZeroU32::new(max);
+        }))
+        .unwrap();
+        p.take_received();
+        p.client
+            .reauthenticate_with_properties(p.now, props())
+            .unwrap();
+        let got = p.take_received();
+        let [Packet::Auth(a)] = got.as_slice() else {
+            panic!("{got:?}")
+        };
+        assert_eq!(a.reason_code, AuthReasonCode::ReAuthenticate);
+        assert_eq!(a.properties.authentication_method.as_ref(), Some(&method));
+        assert_eq!(
+            a.properties.authentication_data.as_deref(),
+            Some(&b"data"[..])
+        );
+        assert_eq!(a.properties.reason_string.is_none(), trimmed, "max {max}");
+        assert_eq!(
+            a.properties.user_properties.is_empty(),
+            trimmed,
+            "max {max}"
+        );
+    }
+}

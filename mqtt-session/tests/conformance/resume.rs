@@ -112,7 +112,7 @@ fn mqtt_3_1_2_4_clean_start_discards_session() {
         p.client.publish(p.now, msg("a", QoS::AtLeastOnce)).unwrap();
         p.drop_link();
         p.take_events();
-        p.connect_ok(false);
+        p.connect_with(connect_packet(v, true));
         let ev = p.take_events();
         assert_eq!(ev[0], Event::SessionLost);
         assert!(matches!(ev[1], Event::Returned { .. }));
