@@ -106,6 +106,13 @@ impl Client {
         if self.conn.as_ref().is_some_and(Connection::is_open) {
             return Err(OpError::AlreadyConnected);
         }
+        if !connect.protocol_version.is_v5()
+            && !connect.clean_start
+            && connect.client_id.is_empty()
+            && self.session.client_id.is_empty()
+        {
+            return Err(OpError::EmptyClientIdNeedsCleanSession);
+        }
         self.end_connection();
         self.expire_session_if_due(now);
         if connect.clean_start {

@@ -97,7 +97,7 @@ fn mqtt_3_3_4_9_inbound_receive_maximum() {
     );
 }
 
-/// v5 [MQTT-3.3.2-10], [MQTT-3.3.2-11], [MQTT-3.3.2-7]: aliases up to our
+/// v5 [MQTT-3.3.2-10], [MQTT-3.3.2-11], [MQTT-3.1.2-26], [MQTT-3.3.2-7]: aliases up to our
 /// maximum are accepted, above it is 0x94, and none survives a connection.
 #[test]
 fn mqtt_3_3_2_10_inbound_topic_alias() {
@@ -139,8 +139,8 @@ fn mqtt_3_3_2_10_inbound_topic_alias() {
     );
 }
 
-/// v5 [MQTT-3.2.2-17], [MQTT-3.2.2-18], [MQTT-3.3.2-9], [MQTT-3.3.2-7]:
-/// outbound aliases stay within the server's maximum, none when it sent
+/// v5 [MQTT-3.2.2-17], [MQTT-3.2.2-18], [MQTT-3.3.2-9], [MQTT-3.3.2-8],
+/// [MQTT-3.3.2-7]: outbound aliases start at 1 and stay within the server's maximum, none when it sent
 /// none, and the table restarts on every connection (resends use full topics).
 #[test]
 fn mqtt_3_2_2_17_outbound_topic_alias() {
@@ -251,7 +251,7 @@ fn mqtt_3_14_2_3_disconnect_properties_dropped_to_fit() {
     assert!(d.properties.reason_string.is_none());
 }
 
-/// v5 §3.1.2.11.4 (Maximum Packet Size of the client): a larger packet from
+/// v5 [MQTT-3.1.2-24], §3.1.2.11.4 (Maximum Packet Size of the client): a larger packet from
 /// the server is a protocol error answered with DISCONNECT 0x95.
 #[test]
 fn v5_inbound_maximum_packet_size_0x95() {

@@ -3,7 +3,7 @@
 use super::*;
 
 /// v5 [MQTT-4.4.0-1], [MQTT-3.3.1-1], [MQTT-4.6.0-1], [MQTT-4.3.3-6];
-/// v3.1.1 [MQTT-4.4.0-1], [MQTT-3.3.1-1], [MQTT-4.6.0-1]: on resume,
+/// v3.1.1 [MQTT-4.4.0-1], [MQTT-3.3.1-1], [MQTT-4.6.0-1], [MQTT-2.3.1-3]: on resume,
 /// unacknowledged PUBLISH go again with DUP 1 and their ids in original
 /// order, PUBREL instead of PUBLISH past PUBREC; new messages have DUP 0.
 #[test]

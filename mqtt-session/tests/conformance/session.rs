@@ -29,8 +29,9 @@ fn accepted(present: bool) -> ConnAck {
     ConnAck::new(present, ConnectReasonCode::Success)
 }
 
-/// v5 [MQTT-3.2.2-4]; v3.1.1 §3.2.2.2 (no statement id: the client may
-/// disconnect when Session Present is not as expected): a client without
+/// v5 [MQTT-3.2.2-4], [MQTT-4.13.2-1]; v3.1.1 [MQTT-4.8.0-1] and §3.2.2.2
+/// (no statement id of its own: the client may disconnect when Session
+/// Present is not as expected): a client without
 /// Session State — a new session, or one whose state was discarded — that
 /// receives Session Present 1 closes the connection, in 5.0 after a
 /// DISCONNECT 0x82.
@@ -103,7 +104,7 @@ fn mqtt_3_2_2_4_empty_established_session_resumes() {
     }
 }
 
-/// v5 [MQTT-3.1.2-23], [MQTT-4.1.0-2] (client side): after the connection
+/// v5 [MQTT-3.1.2-23]: after the connection
 /// closes the state is kept for the Session Expiry Interval, a deadline
 /// reported by `poll_timeout`; when it passes, the state is discarded and
 /// every unacknowledged and queued message is handed back, never dropped.
@@ -202,14 +203,24 @@ fn v5_session_expiry_interval_in_use() {
     assert_eq!(p.client.session().inflight().count(), 1);
 }
 
-/// v3.1.1 [MQTT-3.1.2-6], [MQTT-3.1.2-4]: a Clean Session ends with the
-/// connection (its messages are handed back at close); a session without
-/// Clean Session is kept however long the client is offline.
+/// v3.1.1 [MQTT-3.1.2-6], [MQTT-3.1.2-4], [MQTT-4.1.0-1], [MQTT-4.1.0-2]: a
+/// Clean Session lasts as long as the connection and ends with it (its
+/// messages are handed back at close); a session without Clean Session is
+/// kept however long the client is offline.
 #[test]
 fn v311_clean_session_ends_with_connection() {
     let mut p = Pair::new(V311);
-    p.connect(true, accepted(false));
+    let mut c = connect_packet(V311, true);
+    c.keep_alive = 0;
+    p.connect_with(c);
+    p.server(accepted(false)).unwrap();
     let op = p.client.publish(p.now, msg("a", QoS::AtLeastOnce)).unwrap();
+    p.advance(1_000_000);
+    assert_eq!(
+        p.client.session().inflight().count(),
+        1,
+        "kept while connected"
+    );
     p.take_events();
     p.drop_link();
     assert_eq!(returned(&p.take_events()), Some(vec![op]));
