@@ -80,13 +80,17 @@ fn mqtt_3_2_2_16_assigned_client_identifier() {
     assert_eq!(c.client_id.as_str(), "srv-1");
 }
 
-/// v5 [MQTT-3.2.0-1]: only CONNACK (or AUTH) may come first.
+/// v5 [MQTT-3.2.0-1], v3.1.1 [MQTT-3.2.0-1]: only CONNACK (or AUTH, 5.0)
+/// may come first; anything else closes the connection.
 #[test]
 fn mqtt_3_2_0_1_publish_before_connack() {
-    let mut p = Pair::new(V5);
-    p.connect_with(connect_packet(V5, true));
-    let err = p.server(incoming(QoS::AtMostOnce, 1)).unwrap_err();
-    assert_eq!(err.reason, ReasonCode::ProtocolError);
+    for v in [V5, V311] {
+        let mut p = Pair::new(v);
+        p.connect_with(connect_packet(v, true));
+        let err = p.server(incoming(QoS::AtMostOnce, 1)).unwrap_err();
+        assert_eq!(err.reason, ReasonCode::ProtocolError);
+        assert!(!p.client.is_connected());
+    }
 }
 
 /// v5 [MQTT-3.2.0-2]: a second CONNACK is a protocol error.

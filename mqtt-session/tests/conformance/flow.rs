@@ -449,3 +449,40 @@ fn mqtt_3_15_2_2_auth_properties_dropped_to_fit() {
         );
     }
 }
+
+/// v5 [MQTT-3.5.2-2], [MQTT-3.5.2-3]: the same on PUBREC: the application's
+/// Reason String and User Properties go when they fit and are left out when
+/// the PUBREC would exceed the server's Maximum Packet Size.
+#[test]
+fn mqtt_3_5_2_2_pubrec_properties_dropped_to_fit() {
+    let mut p = Pair::new(V5);
+    p.connect(
+        true,
+        connack_with(|c| c.properties.maximum_packet_size = NonZeroU32::new(30)),
+    );
+    p.server(incoming(QoS::ExactlyOnce, 1)).unwrap();
+    p.server(incoming(QoS::ExactlyOnce, 2)).unwrap();
+    let t = tokens(&p.take_events());
+    let props = |len: usize| {
+        let mut a = mqtt_codec::AckProperties::default();
+        a.reason_string = Some(MqttString::try_from("r".repeat(len)).unwrap());
+        a.user_properties.push(
+            MqttString::try_from("k").unwrap(),
+            MqttString::try_from("v").unwrap(),
+        );
+        a
+    };
+    for (token, len) in [(t[0], 5), (t[1], 50)] {
+        p.client
+            .ack_with_properties(p.now, token, PubAckReasonCode::Success, props(len))
+            .unwrap();
+    }
+    let got = p.take_received();
+    let [Packet::PubRec(small), Packet::PubRec(big)] = got.as_slice() else {
+        panic!("{got:?}")
+    };
+    assert_eq!(small.properties, props(5));
+    assert!(big.properties.reason_string.is_none());
+    assert!(big.properties.user_properties.is_empty());
+    assert_eq!(big.packet_id, id(2));
+}

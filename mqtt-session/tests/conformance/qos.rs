@@ -328,3 +328,28 @@ fn mqtt_3_6_2_2_pubrel_pubcomp_without_properties() {
     assert_eq!(rel, Some(&PubRel::new(id(1))));
     assert_eq!(comp, Some(&PubComp::new(id(3))));
 }
+
+/// v5 [MQTT-4.3.3-9]: after a PUBREC with a Reason Code of 0x80 or more,
+/// a PUBLISH with the same packet identifier is a new message: delivered
+/// again, with a new token.
+#[test]
+fn mqtt_4_3_3_9_error_pubrec_then_same_id_is_new() {
+    let mut p = Pair::new(V5);
+    p.connect_ok(false);
+    p.server(incoming(QoS::ExactlyOnce, 4)).unwrap();
+    let t = tokens(&p.take_events());
+    p.client
+        .ack(p.now, t[0], PubAckReasonCode::QuotaExceeded)
+        .unwrap();
+    assert!(
+        matches!(p.take_received().as_slice(), [Packet::PubRec(r)] if r.reason_code == PubAckReasonCode::QuotaExceeded)
+    );
+    assert_eq!(p.client.session().inbound_qos2_len(), 0);
+    assert!(p.store.inbound.is_empty());
+    p.server(incoming(QoS::ExactlyOnce, 4)).unwrap();
+    assert_eq!(
+        tokens(&p.take_events()).len(),
+        1,
+        "delivered as a new message"
+    );
+}

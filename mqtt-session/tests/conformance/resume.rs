@@ -293,7 +293,7 @@ fn mqtt_4_4_0_1_no_in_session_resend_in_v5() {
 
 /// Message Expiry of queued messages (v5 §3.3.2.3.3): a message that waited
 /// past its interval is not sent (the operation fails); one that goes out
-/// carries the time it has left ([MQTT-3.3.2-6] is the server's twin rule).
+/// carries the time it has left (the server's twin rule is MQTT-3.3.2-6, not a client statement).
 /// The snapshot keeps the time left, and restore subtracts the time offline.
 #[test]
 fn v5_message_expiry_of_queued_messages() {
