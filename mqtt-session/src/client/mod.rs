@@ -96,7 +96,9 @@ impl Client {
     /// Starts a connection on a freshly opened transport: queues CONNECT.
     ///
     /// An empty client identifier is replaced by the session's (assigned)
-    /// one. Clean Start discards the session state first
+    /// one; in 3.1.1, with none in the session either, Clean Session is
+    /// required ([`OpError::EmptyClientIdNeedsCleanSession`],
+    /// v3.1.1 [MQTT-3.1.3-7]). Clean Start discards the session state first
     /// (v5 [MQTT-3.1.2-4]): [`Event::SessionLost`] and [`Event::Returned`]
     /// hand every unacknowledged and queued message back; so does a
     /// session whose expiry deadline has passed. Our Receive
