@@ -115,4 +115,8 @@ pub enum OpError {
     /// AUTH needs an Authentication Method in CONNECT (v5 [MQTT-4.12.0-7]).
     #[error("no Authentication Method was sent in CONNECT, v5 [MQTT-4.12.0-7]")]
     NoAuthenticationMethod,
+    /// A 3.1.1 CONNECT with a zero-byte Client Identifier (and none in the
+    /// session) must set Clean Session (v3.1.1 [MQTT-3.1.3-7]).
+    #[error("an empty Client Identifier needs Clean Session, v3.1.1 [MQTT-3.1.3-7]")]
+    EmptyClientIdNeedsCleanSession,
 }

@@ -130,8 +130,9 @@ pub enum Event {
         /// The server resumed the session.
         session_present: bool,
     },
-    /// The session state was discarded (Clean Start, or CONNACK without
-    /// Session Present, v5 [MQTT-3.2.2-5]). [`Event::Returned`] follows for
+    /// The session state was discarded (Clean Start, CONNACK without
+    /// Session Present, v5 [MQTT-3.2.2-5], or the Session Expiry Interval
+    /// passed after the connection closed). [`Event::Returned`] follows for
     /// every unacknowledged and queued message, in original order.
     SessionLost,
     /// A message handed back after [`Event::SessionLost`]; submit it again

@@ -13,8 +13,9 @@
 //!   once, also across reconnects and restarts; application acks in any
 //!   order, PUBACK/PUBREC on the wire in arrival order.
 //! - Resume with DUP, PUBREL for released flows, original order, counted
-//!   against the new Receive Maximum; a lost session hands every message
-//!   back ([`Event::Returned`]).
+//!   against the new Receive Maximum; a lost or expired session hands every
+//!   message back ([`Event::Returned`]); Session Present for a client
+//!   without Session State closes the connection ([`Session`] defines it).
 //! - MQTT 5 flow control: send quota (queue, never reject), our Receive
 //!   Maximum (0x93), Maximum Packet Size both ways (0x95), Topic Alias both
 //!   ways (0x94), Server Keep Alive, Assigned Client Identifier, Maximum

@@ -8,11 +8,15 @@
 //! before the packet it covers is sent. Operations that were never sent are
 //! not in the stream; [`Session::snapshot`] includes them.
 //!
-//! Neither form stores an absolute time. The only deadlines of the session
-//! are the Message Expiry of queued messages; the snapshot stores the time
-//! each has left, and [`Session::restore`] rebases it on the new clock,
-//! minus the time spent offline. Keep-alive and CONNACK timers belong to a
-//! connection and are not stored.
+//! Neither form stores an absolute time. The deadlines of the session are
+//! the Message Expiry of queued messages and the Session Expiry; the
+//! snapshot stores the time each has left, and [`Session::restore`] rebases
+//! it on the new clock, minus the time spent offline. Keep-alive and
+//! CONNACK timers belong to a connection and are not stored.
+//!
+//! The record stream carries neither the Session Expiry deadline nor
+//! whether the session was established: [`Session::from_records`] counts
+//! the session as established, without a deadline.
 
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
@@ -23,6 +27,7 @@ use mqtt_codec::{
     Subscribe, Unsubscribe,
 };
 
+use crate::client::Timer;
 use crate::event::{Message, OpId};
 use crate::ids::PacketIds;
 use crate::session::{Control, InQos2, OutFlow, Queued, Session};
@@ -86,8 +91,10 @@ pub enum RestoreError {
 }
 
 const MAGIC: &[u8; 4] = b"MQSS";
-/// The snapshot format written by this build.
-pub const SNAPSHOT_VERSION: u8 = 1;
+/// The snapshot format written by this build. Version 2 added whether the
+/// session is established and its Session Expiry; version 1 snapshots are
+/// still read (as established, without expiry).
+pub const SNAPSHOT_VERSION: u8 = 2;
 const NO_ACK: u8 = 0xFF;
 const NO_EXPIRY: u64 = u64::MAX;
 // Queued operations have no identifier yet; they are stored as v5 packets
@@ -236,12 +243,20 @@ impl Session {
     /// Rebuilds a session from the records of the [`PersistOp`] stream
     /// (in any order: outbound records are sorted by their send order).
     /// New operation ids continue after the highest one in the records.
+    ///
+    /// The result counts as established ([`Session::is_established`]) and
+    /// has no Session Expiry deadline, since records do not carry them: a
+    /// process that was down longer than the Session Expiry Interval, or
+    /// never connected, should connect with Clean Start or use
+    /// [`Session::new`].
     pub fn from_records(
         client_id: MqttString,
         outbound: impl IntoIterator<Item = OutboundRecord>,
         inbound: impl IntoIterator<Item = InboundRecord>,
     ) -> Result<Self, RestoreError> {
         let mut session = Session::new(client_id);
+        // Records are written only by a session that connected.
+        session.established = true;
         let mut out: Vec<OutboundRecord> = outbound.into_iter().collect();
         out.sort_by_key(|r| r.seq);
         let mut max_op = 0u64;
@@ -294,6 +309,12 @@ impl Session {
         buf.put_u64(self.next_op);
         buf.put_u64(self.next_seq);
         buf.put_u32(self.connection);
+        buf.put_u8(u8::from(self.established));
+        // Relative, like the Message Expiry below.
+        let expiry_left = self.expires_at().map_or(NO_EXPIRY, |at| {
+            at.as_millis().saturating_sub(now.as_millis())
+        });
+        buf.put_u64(expiry_left);
         let count = |n: usize| u32::try_from(n).map_err(|_| RestoreError::Corrupt);
         buf.put_u32(count(self.inflight.len())?);
         for flow in &self.inflight {
@@ -335,7 +356,9 @@ impl Session {
     /// Reads a snapshot written by [`Session::snapshot`]. `now` is the
     /// current time of the restoring process and `offline_for` how long it
     /// was since the snapshot; queued messages lose that much of their
-    /// Message Expiry Interval.
+    /// Message Expiry Interval, and the session that much of its Session
+    /// Expiry Interval (a deadline already passed fires at the first
+    /// [`crate::Client::handle_timeout`] or [`crate::Client::connect`]).
     pub fn restore(
         bytes: Bytes,
         now: Instant,
@@ -346,7 +369,7 @@ impl Session {
             return Err(RestoreError::NotASnapshot);
         }
         let version = r.u8()?;
-        if version != SNAPSHOT_VERSION {
+        if !(1..=SNAPSHOT_VERSION).contains(&version) {
             return Err(RestoreError::UnsupportedVersion(version));
         }
         let id_len = r.u16()?;
@@ -356,6 +379,21 @@ impl Session {
         session.next_op = r.u64()?;
         session.next_seq = r.u64()?;
         session.connection = r.u32()?;
+        session.established = true;
+        if version >= 2 {
+            session.established = match r.u8()? {
+                0 => false,
+                1 => true,
+                _ => return Err(RestoreError::Corrupt),
+            };
+            let left = r.u64()?;
+            if left != NO_EXPIRY {
+                let left = core::time::Duration::from_millis(left).saturating_sub(offline_for);
+                session
+                    .timers
+                    .set(Timer::SessionExpiry, Some(now.saturating_add(left)));
+            }
+        }
         let mut inflight = VecDeque::new();
         for _ in 0..r.u32()? {
             let rec = OutboundRecord::read(&mut r)?;

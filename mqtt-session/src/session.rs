@@ -10,6 +10,7 @@ use mqtt_codec::{
 };
 use mqtt_topic::TopicFilter;
 
+use crate::client::{Timer, Timers};
 use crate::event::{Message, OpId};
 use crate::ids::PacketIds;
 use crate::time::Instant;
@@ -85,6 +86,26 @@ pub struct InflightInfo {
 ///
 /// Negotiated limits, send quota, topic aliases and keep-alive belong to a
 /// connection and are rebuilt on every connect.
+///
+/// # Session State and its expiry
+///
+/// The client *has Session State* ([`Session::is_established`]) from the
+/// moment a CONNACK accepts a connection on this session until the state
+/// is discarded: by a Clean Start, or when the Session Expiry Interval in
+/// use on the last accepted connection has passed since that connection
+/// closed (0: at close; `0xFFFFFFFF`: never; 3.1.1: at close with Clean
+/// Session, never without). A new session never connected has none, even
+/// if messages wait in its queue. An empty session that was established
+/// does have Session State: the server may hold its subscriptions. A
+/// server that answers Session Present 1 to a client without Session
+/// State breaks v5 [MQTT-3.2.2-4], and the client closes the connection.
+///
+/// The expiry is a deadline in the session's timer table: the client
+/// reports it through [`crate::Client::poll_timeout`] while no connection
+/// is open, and [`crate::Client::handle_timeout`] discards the state then,
+/// handing every message back ([`crate::Event::SessionLost`],
+/// [`crate::Event::Returned`]). A connection accepted before the deadline
+/// cancels it.
 #[derive(Debug, Clone)]
 pub struct Session {
     pub(crate) client_id: MqttString,
@@ -98,6 +119,11 @@ pub struct Session {
     pub(crate) next_seq: u64,
     /// Counts connections, so that ack tokens of an old one are recognised.
     pub(crate) connection: u32,
+    /// A CONNACK accepted a connection on this session and its state was
+    /// neither discarded nor expired since.
+    pub(crate) established: bool,
+    /// Session-level deadlines: [`Timer::SessionExpiry`].
+    pub(crate) timers: Timers,
 }
 
 impl Session {
@@ -121,6 +147,8 @@ impl Session {
             next_op: 0,
             next_seq: 0,
             connection: 0,
+            established: false,
+            timers: Timers::default(),
         }
     }
 
@@ -129,10 +157,27 @@ impl Session {
         &self.client_id
     }
 
-    /// Whether the session holds state a server must resume: unacknowledged
-    /// outbound messages or inbound QoS 2 messages awaiting PUBREL.
+    /// Whether the session holds messages a server must resume:
+    /// unacknowledged outbound messages or inbound QoS 2 messages awaiting
+    /// PUBREL. An empty session may still be established, see
+    /// [`Session::is_established`].
     pub fn has_state(&self) -> bool {
         !self.inflight.is_empty() || !self.inbound_qos2.is_empty()
+    }
+
+    /// Whether the client has Session State in the sense of v5
+    /// [MQTT-3.2.2-4]: a CONNACK accepted a connection on this session, and
+    /// the state was neither discarded (Clean Start) nor expired since. A
+    /// session from [`Session::new`] has none; one rebuilt with
+    /// [`Session::from_records`] has.
+    pub fn is_established(&self) -> bool {
+        self.established
+    }
+
+    /// When the session state expires, while no connection is open and a
+    /// Session Expiry Interval is running; `None` otherwise.
+    pub fn expires_at(&self) -> Option<Instant> {
+        self.timers.get(Timer::SessionExpiry)
     }
 
     /// The unacknowledged outbound messages, in original send order.
@@ -175,7 +220,8 @@ impl Session {
         seq
     }
 
-    /// Discards the session state (v5 [MQTT-3.1.2-4], [MQTT-3.2.2-5]) and
+    /// Discards the session state (v5 [MQTT-3.1.2-4], [MQTT-3.2.2-5], or its
+    /// expiry) and
     /// returns every unacknowledged and queued message in original order,
     /// with whether the server had received it (PUBREC).
     pub(crate) fn discard(&mut self) -> Vec<(OpId, Message, bool)> {
@@ -192,6 +238,8 @@ impl Session {
         // No identifier is in use any more, except by SUBSCRIBE/UNSUBSCRIBE
         // of the current connection, which has none at this point.
         self.ids = PacketIds::new(self.max_packet_id);
+        self.established = false;
+        self.timers.set(Timer::SessionExpiry, None);
         returned
     }
 }

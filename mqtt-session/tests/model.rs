@@ -29,6 +29,9 @@ use proptest::prelude::*;
 mod harness;
 
 const OUR_RM: u16 = 3;
+/// 5.0 Session Expiry Interval: shorter than the longest `Advance`, so the
+/// session sometimes expires while the link is down.
+const EXPIRY_SECS: u32 = 6;
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -244,6 +247,12 @@ impl World {
             Event::Closed(_) => {
                 self.connected = false;
             }
+            Event::SessionLost => {
+                // Expired (the broker's copy expires by the same interval)
+                // or not resumed: the broker keeps no flows either.
+                self.out.clear();
+                self.in_flows.clear();
+            }
             _ => {}
         }
     }
@@ -397,6 +406,9 @@ impl World {
         c.keep_alive = 5;
         c.properties.receive_maximum = NonZeroU16::new(OUR_RM);
         c.properties.topic_alias_maximum = Some(2);
+        if self.version.is_v5() {
+            c.properties.session_expiry_interval = Some(EXPIRY_SECS);
+        }
         self.decoder = Decoder::new(self.version);
         self.wire.clear();
         self.aliases.clear();
@@ -404,6 +416,10 @@ impl World {
         self.client.connect(self.now, c).unwrap();
         self.connected = true;
         self.run();
+        // The broker has a session exactly when the client has Session
+        // State (both expire by the same interval): Session Present 1 to a
+        // client without it would be a violation (v5 [MQTT-3.2.2-4]).
+        let present = present && self.client.session().is_established();
         if !present {
             self.out.clear();
             self.in_flows.clear();

@@ -6,7 +6,7 @@ use core::time::Duration;
 
 use bytes::Bytes;
 use mqtt_codec::{
-    AckProperties, Auth, AuthReasonCode, Disconnect, DisconnectReasonCode, Packet,
+    AckProperties, Auth, AuthProperties, AuthReasonCode, Disconnect, DisconnectReasonCode, Packet,
     PubAckReasonCode, SubscribeProperties, SubscriptionOptions, UnsubscribeProperties,
 };
 use mqtt_topic::TopicFilter;
@@ -142,19 +142,55 @@ impl Client {
 
     /// Answers [`crate::Event::AuthChallenge`] with AUTH 0x18 (v5 [MQTT-4.12.0-3]).
     pub fn auth(&mut self, now: Instant, data: Option<Bytes>) -> Result<(), OpError> {
-        self.send_auth(now, AuthReasonCode::ContinueAuthentication, data, false)
+        let properties = auth_data(data);
+        self.send_auth(
+            now,
+            AuthReasonCode::ContinueAuthentication,
+            properties,
+            false,
+        )
     }
 
     /// Starts re-authentication with AUTH 0x19 (v5 [MQTT-4.12.1-1]).
     pub fn reauthenticate(&mut self, now: Instant, data: Option<Bytes>) -> Result<(), OpError> {
-        self.send_auth(now, AuthReasonCode::ReAuthenticate, data, true)
+        let properties = auth_data(data);
+        self.send_auth(now, AuthReasonCode::ReAuthenticate, properties, true)
+    }
+
+    /// [`Client::auth`] with all AUTH properties: Authentication Data,
+    /// Reason String and User Properties. The Authentication Method is
+    /// always the one of CONNECT (v5 [MQTT-4.12.0-5]), whatever
+    /// `properties` holds. The Reason String and User Properties are left
+    /// out when the AUTH would exceed the server's Maximum Packet Size
+    /// (v5 [MQTT-3.15.2-2], [MQTT-3.15.2-3]); method and data never are.
+    pub fn auth_with_properties(
+        &mut self,
+        now: Instant,
+        properties: AuthProperties,
+    ) -> Result<(), OpError> {
+        self.send_auth(
+            now,
+            AuthReasonCode::ContinueAuthentication,
+            properties,
+            false,
+        )
+    }
+
+    /// [`Client::reauthenticate`] with all AUTH properties, as
+    /// [`Client::auth_with_properties`].
+    pub fn reauthenticate_with_properties(
+        &mut self,
+        now: Instant,
+        properties: AuthProperties,
+    ) -> Result<(), OpError> {
+        self.send_auth(now, AuthReasonCode::ReAuthenticate, properties, true)
     }
 
     fn send_auth(
         &mut self,
         now: Instant,
         code: AuthReasonCode,
-        data: Option<Bytes>,
+        properties: AuthProperties,
         needs_connack: bool,
     ) -> Result<(), OpError> {
         let conn = self
@@ -167,8 +203,8 @@ impl Client {
             .clone()
             .ok_or(OpError::NoAuthenticationMethod)?;
         let mut auth = Auth::new(code);
+        auth.properties = properties;
         auth.properties.authentication_method = Some(method);
-        auth.properties.authentication_data = data;
         outbound::encode_trimmed(conn, &mut self.tx, now, Packet::Auth(auth))
             .map_err(OpError::Encode)
     }
@@ -183,25 +219,32 @@ impl Client {
             .as_mut()
             .filter(|c| c.is_open())
             .ok_or(OpError::NotConnected)?;
+        let v5 = conn.version.is_v5();
         // v5 §3.14.2.2.2: a non-zero Session Expiry Interval on DISCONNECT
         // after a zero one on CONNECT is a Protocol Error.
-        if conn.session_expiry_interval == 0
-            && disconnect
-                .properties
-                .session_expiry_interval
-                .is_some_and(|s| s != 0)
-        {
+        let new_expiry = disconnect.properties.session_expiry_interval.filter(|_| v5);
+        if conn.session_expiry_interval == 0 && new_expiry.is_some_and(|s| s != 0) {
             return Err(OpError::SessionExpiryWasZero);
         }
-        let packet = if conn.version.is_v5() {
+        // The interval sent on DISCONNECT is the one the session expires by.
+        if let (Some(secs), Some(n)) = (new_expiry, conn.negotiated.as_mut()) {
+            n.session_expiry_interval = secs;
+        }
+        let packet = if v5 {
             disconnect
         } else {
             Disconnect::new(DisconnectReasonCode::Success)
         };
         let result = outbound::encode_trimmed(conn, &mut self.tx, now, Packet::Disconnect(packet));
-        self.close(CloseCause::ByClient);
+        self.close(now, CloseCause::ByClient);
         result.map_err(OpError::Encode)
     }
+}
+
+fn auth_data(data: Option<Bytes>) -> AuthProperties {
+    let mut properties = AuthProperties::default();
+    properties.authentication_data = data;
+    properties
 }
 
 pub(super) fn check_publish(n: &Negotiated, message: &Message) -> Result<(), OpError> {

@@ -43,7 +43,9 @@ pub struct Negotiated {
     pub shared_subscription_available: bool,
     /// The keep-alive in use: the Server Keep Alive if sent (v5 [MQTT-3.2.2-21]).
     pub keep_alive: u16,
-    /// The Session Expiry Interval in use.
+    /// The Session Expiry Interval in use: CONNACK's if sent, else
+    /// CONNECT's, replaced by the one our DISCONNECT carries (3.1.1: 0 with
+    /// Clean Session, `0xFFFFFFFF` without).
     pub session_expiry_interval: u32,
     /// The client identifier the server assigned, if any.
     pub assigned_client_identifier: Option<MqttString>,
@@ -86,10 +88,14 @@ pub(crate) enum Timer {
     PingResp = 2,
     /// 3.1.1 in-session retransmission, when configured.
     Retransmit = 3,
+    /// The session state expires then (v5 §3.1.2.11.2). Only in the
+    /// session's table, and only fired while no connection is open
+    /// (v5 [MQTT-4.1.0-1]).
+    SessionExpiry = 4,
 }
 
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Timers([Option<Instant>; 4]);
+pub(crate) struct Timers([Option<Instant>; 5]);
 
 impl Timers {
     pub(crate) fn set(&mut self, timer: Timer, at: Option<Instant>) {
@@ -111,7 +117,7 @@ impl Timers {
     }
 
     pub(crate) fn clear(&mut self) {
-        self.0 = [None; 4];
+        self.0 = [None; 5];
     }
 }
 
@@ -197,6 +203,9 @@ pub(crate) struct Connection {
     pub(crate) rx: BytesMut,
     pub(crate) clean_start: bool,
     pub(crate) keep_alive: u16,
+    /// The Session Expiry Interval of CONNECT (3.1.1: 0 with Clean
+    /// Session, "never" without); CONNACK and our DISCONNECT may replace
+    /// it in [`Negotiated::session_expiry_interval`].
     pub(crate) session_expiry_interval: u32,
     pub(crate) auth_method: Option<MqttString>,
     pub(crate) negotiated: Option<Negotiated>,

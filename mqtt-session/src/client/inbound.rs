@@ -41,7 +41,7 @@ impl Client {
             Packet::ConnAck(ack) => return self.on_connack(now, ack),
             Packet::Auth(auth) => return self.on_auth(auth),
             Packet::Disconnect(d) => {
-                self.close(CloseCause::ByServer(d));
+                self.close(now, CloseCause::ByServer(d));
                 return Ok(());
             }
             _ if !connected => {
@@ -97,7 +97,7 @@ impl Client {
         }
         if ack.reason_code != ConnectReasonCode::Success {
             // v5 [MQTT-3.2.2-7]: the server closes; the session is kept.
-            self.close(CloseCause::Refused(ack));
+            self.close(now, CloseCause::Refused(ack));
             return Ok(());
         }
         if ack.session_present && conn.clean_start {
@@ -105,6 +105,15 @@ impl Client {
                 ReasonCode::ProtocolError,
                 "v5 [MQTT-3.2.2-2] / v3.1.1 [MQTT-3.2.2-1]",
                 "Session Present set in reply to Clean Start",
+            ));
+        }
+        if ack.session_present && !self.session.established {
+            // 3.1.1 has no statement here; §3.2.2.2 lets the client choose
+            // to disconnect when Session Present is not as expected.
+            return Err(violation(
+                ReasonCode::ProtocolError,
+                "v5 [MQTT-3.2.2-4] / v3.1.1 §3.2.2.2",
+                "Session Present although the client has no Session State",
             ));
         }
         if let Some(ours) = &conn.auth_method
@@ -153,6 +162,10 @@ impl Client {
         if !ack.session_present && self.session.has_state() {
             self.lose_session();
         }
+        // The session is in use: it has Session State and does not expire
+        // while the connection is open (v5 [MQTT-4.1.0-1]).
+        self.session.established = true;
+        self.session.timers.set(Timer::SessionExpiry, None);
         self.events.push_back(Event::Connected {
             session_present: ack.session_present,
         });

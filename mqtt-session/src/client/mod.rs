@@ -14,7 +14,8 @@ use bytes::BytesMut;
 use mqtt_codec::{Connect, Decoded, Decoder, Disconnect, DisconnectReasonCode, Encoder, Packet};
 
 pub use conn::Negotiated;
-use conn::{Connection, InAliases, OutAliases, State, Timer, Timers};
+use conn::{Connection, InAliases, OutAliases, State};
+pub(crate) use conn::{Timer, Timers};
 
 use crate::config::ClientConfig;
 use crate::error::{OpError, ProtocolViolation};
@@ -95,18 +96,33 @@ impl Client {
     /// Starts a connection on a freshly opened transport: queues CONNECT.
     ///
     /// An empty client identifier is replaced by the session's (assigned)
-    /// one. Clean Start discards the session state first
+    /// one; in 3.1.1, with none in the session either, Clean Session is
+    /// required ([`OpError::EmptyClientIdNeedsCleanSession`],
+    /// v3.1.1 [MQTT-3.1.3-7]). Clean Start discards the session state first
     /// (v5 [MQTT-3.1.2-4]): [`Event::SessionLost`] and [`Event::Returned`]
-    /// hand every unacknowledged and queued message back. Our Receive
+    /// hand every unacknowledged and queued message back; so does a
+    /// session whose expiry deadline has passed. Our Receive
     /// Maximum, Maximum Packet Size and Topic Alias Maximum are taken from
     /// the CONNECT properties and enforced on what the server sends.
     pub fn connect(&mut self, now: Instant, mut connect: Connect) -> Result<(), OpError> {
         if self.conn.as_ref().is_some_and(Connection::is_open) {
             return Err(OpError::AlreadyConnected);
         }
+        if !connect.protocol_version.is_v5()
+            && !connect.clean_start
+            && connect.client_id.is_empty()
+            && self.session.client_id.is_empty()
+        {
+            return Err(OpError::EmptyClientIdNeedsCleanSession);
+        }
         self.end_connection();
-        if connect.clean_start && self.session.has_state() {
-            self.lose_session();
+        self.expire_session_if_due(now);
+        if connect.clean_start {
+            if self.session.has_state() {
+                self.lose_session();
+            }
+            self.session.established = false;
+            self.session.timers.set(Timer::SessionExpiry, None);
         }
         if connect.client_id.is_empty() {
             connect.client_id = self.session.client_id.clone();
@@ -135,7 +151,13 @@ impl Client {
             rx: BytesMut::new(),
             clean_start: connect.clean_start,
             keep_alive: connect.keep_alive,
-            session_expiry_interval: props.session_expiry_interval.unwrap_or(0),
+            session_expiry_interval: match (v5, connect.clean_start) {
+                (true, _) => props.session_expiry_interval.unwrap_or(0),
+                // 3.1.1 §3.1.2.4: a Clean Session lasts as long as the
+                // connection, any other session until a Clean Session.
+                (false, true) => 0,
+                (false, false) => u32::MAX,
+            },
             auth_method: props.authentication_method.clone().filter(|_| v5),
             negotiated: None,
             send_quota: 0,
@@ -208,18 +230,20 @@ impl Client {
     }
 
     /// Fires whatever is due at `now`: PINGREQ after a keep-alive interval
-    /// without sending, the PINGRESP and CONNACK deadlines. Early or extra
-    /// calls do nothing.
+    /// without sending, the PINGRESP and CONNACK deadlines, and, while no
+    /// connection is open, the Session Expiry. Early or extra calls do
+    /// nothing.
     pub fn handle_timeout(&mut self, now: Instant) {
         let Some(conn) = self.conn.as_mut().filter(|c| c.is_open()) else {
+            self.expire_session_if_due(now);
             return;
         };
         if conn.timers.is_due(Timer::ConnAck, now) {
-            self.close(CloseCause::ConnAckTimeout);
+            self.close(now, CloseCause::ConnAckTimeout);
         } else if conn.timers.is_due(Timer::PingResp, now) {
             // v5 §3.1.2.10: the client closes the connection; 0x8D is a
             // server-only DISCONNECT reason, so nothing is sent.
-            self.close(CloseCause::KeepAliveTimeout);
+            self.close(now, CloseCause::KeepAliveTimeout);
         } else if conn.timers.is_due(Timer::Retransmit, now) {
             conn.timers.set(Timer::Retransmit, None);
             self.retransmit(now);
@@ -240,11 +264,12 @@ impl Client {
 
     /// The transport closed (or failed). Bytes not yet written are dropped;
     /// SUBSCRIBE and UNSUBSCRIBE awaiting acknowledgement fail; published
-    /// messages stay in the session to be resent on the next connection.
-    pub fn handle_transport_closed(&mut self, _now: Instant) {
+    /// messages stay in the session to be resent on the next connection,
+    /// until the Session Expiry Interval in use has passed (see
+    /// [`Session`]).
+    pub fn handle_transport_closed(&mut self, now: Instant) {
         if self.conn.as_ref().is_some_and(Connection::is_open) {
-            self.events
-                .push_back(Event::Closed(CloseCause::TransportClosed));
+            self.close(now, CloseCause::TransportClosed);
         }
         self.end_connection();
     }
@@ -268,12 +293,13 @@ impl Client {
         Some(n)
     }
 
-    /// The next deadline at which [`Client::handle_timeout`] must be called.
+    /// The next deadline at which [`Client::handle_timeout`] must be called:
+    /// the connection's timers while one is open, else the Session Expiry.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.conn
-            .as_ref()
-            .filter(|c| c.is_open())
-            .and_then(|c| c.timers.next())
+        match self.conn.as_ref().filter(|c| c.is_open()) {
+            Some(c) => c.timers.next(),
+            None => self.session.timers.get(Timer::SessionExpiry),
+        }
     }
 
     /// The next event for the application.
@@ -302,12 +328,45 @@ impl Client {
         self.tx.clear();
     }
 
-    fn close(&mut self, cause: CloseCause) {
+    /// Declares the connection closed (the caller flushes and closes the
+    /// transport) and starts the Session Expiry.
+    fn close(&mut self, now: Instant, cause: CloseCause) {
+        let mut accepted = None;
         if let Some(conn) = self.conn.as_mut() {
             conn.state = State::Closed;
             conn.timers.clear();
+            accepted = conn.negotiated.as_ref().map(|n| n.session_expiry_interval);
         }
         self.events.push_back(Event::Closed(cause));
+        // The interval in use on an accepted connection starts now; a
+        // connection never accepted left the server's session as it was,
+        // so the previous deadline stands.
+        match accepted {
+            Some(0) => self.expire_session(),
+            Some(u32::MAX) => self.session.timers.set(Timer::SessionExpiry, None),
+            Some(secs) => self.session.timers.set(
+                Timer::SessionExpiry,
+                Some(now.saturating_add(Duration::from_secs(u64::from(secs)))),
+            ),
+            None => self.expire_session_if_due(now),
+        }
+    }
+
+    fn expire_session_if_due(&mut self, now: Instant) {
+        if self.session.timers.is_due(Timer::SessionExpiry, now) {
+            self.expire_session();
+        }
+    }
+
+    /// The Session Expiry Interval passed (v5 §3.1.2.11.2) or was 0: the
+    /// state goes and every message in it is handed back, as for a lost
+    /// session. Messages never sent stay queued for the next connection.
+    fn expire_session(&mut self) {
+        if self.session.has_state() {
+            self.lose_session();
+        }
+        self.session.established = false;
+        self.session.timers.set(Timer::SessionExpiry, None);
     }
 
     /// Records a violation, queues the DISCONNECT that explains it (5.0)
@@ -322,7 +381,7 @@ impl Client {
                 let _ = outbound::encode_trimmed(conn, &mut self.tx, now, packet);
             }
         }
-        self.close(CloseCause::ProtocolViolation(violation));
+        self.close(now, CloseCause::ProtocolViolation(violation));
         violation
     }
 

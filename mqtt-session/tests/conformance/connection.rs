@@ -52,7 +52,8 @@ fn mqtt_3_2_2_21_server_keep_alive() {
     assert_eq!(p.client.negotiated().unwrap().keep_alive, 5);
 }
 
-/// v5 [MQTT-3.2.2-16], [MQTT-3.1.3-7]: the Assigned Client Identifier is kept for the next connect.
+/// v5 [MQTT-3.2.2-16], [MQTT-3.1.3-7], [MQTT-3.1.3-2]: the Assigned Client
+/// Identifier names the session and is kept for the next connect.
 #[test]
 fn mqtt_3_2_2_16_assigned_client_identifier() {
     let mut p = Pair::with(
@@ -79,13 +80,17 @@ fn mqtt_3_2_2_16_assigned_client_identifier() {
     assert_eq!(c.client_id.as_str(), "srv-1");
 }
 
-/// v5 [MQTT-3.2.0-1]: only CONNACK (or AUTH) may come first.
+/// v5 [MQTT-3.2.0-1], v3.1.1 [MQTT-3.2.0-1]: only CONNACK (or AUTH, 5.0)
+/// may come first; anything else closes the connection.
 #[test]
 fn mqtt_3_2_0_1_publish_before_connack() {
-    let mut p = Pair::new(V5);
-    p.connect_with(connect_packet(V5, true));
-    let err = p.server(incoming(QoS::AtMostOnce, 1)).unwrap_err();
-    assert_eq!(err.reason, ReasonCode::ProtocolError);
+    for v in [V5, V311] {
+        let mut p = Pair::new(v);
+        p.connect_with(connect_packet(v, true));
+        let err = p.server(incoming(QoS::AtMostOnce, 1)).unwrap_err();
+        assert_eq!(err.reason, ReasonCode::ProtocolError);
+        assert!(!p.client.is_connected());
+    }
 }
 
 /// v5 [MQTT-3.2.0-2]: a second CONNACK is a protocol error.
@@ -179,8 +184,9 @@ fn mqtt_4_12_0_6_no_auth_without_method() {
     assert_eq!(err.reason, ReasonCode::ProtocolError);
 }
 
-/// v5 [MQTT-3.14.4-1], v3.1.1 [MQTT-3.14.4-2]: nothing is sent after DISCONNECT;
-/// later publishes wait in the session.
+/// v5 [MQTT-3.14.4-1], [MQTT-3.14.4-2], v3.1.1 [MQTT-3.14.4-2], [MQTT-3.14.4-1]:
+/// nothing is sent after DISCONNECT and the caller is told to close the
+/// connection; later publishes wait in the session.
 #[test]
 fn mqtt_3_14_4_1_nothing_after_disconnect() {
     for v in [V5, V311] {
@@ -283,7 +289,11 @@ fn v5_will_with_delay_and_disconnect_with_will() {
 #[test]
 fn v5_session_expiry_on_disconnect_after_zero() {
     let mut p = Pair::new(V5);
-    p.connect_ok(false);
+    let mut c = connect_packet(V5, true);
+    c.properties.session_expiry_interval = None;
+    p.connect_with(c);
+    p.server(ConnAck::new(false, ConnectReasonCode::Success))
+        .unwrap();
     let mut d = Disconnect::new(DisconnectReasonCode::Success);
     d.properties.session_expiry_interval = Some(10);
     assert_eq!(
@@ -291,4 +301,120 @@ fn v5_session_expiry_on_disconnect_after_zero() {
         Err(OpError::SessionExpiryWasZero)
     );
     assert!(p.client.is_connected());
+}
+
+/// v5 [MQTT-3.1.0-1], v3.1.1 [MQTT-3.1.0-1]: CONNECT is the first packet on
+/// a connection, also when work was queued before it.
+#[test]
+fn mqtt_3_1_0_1_connect_first() {
+    for v in [V5, V311] {
+        let mut p = Pair::new(v);
+        p.client.publish(p.now, msg("a", QoS::AtMostOnce)).unwrap();
+        p.client.publish(p.now, msg("a", QoS::AtLeastOnce)).unwrap();
+        p.flush();
+        assert!(p.take_received().is_empty(), "nothing without a connection");
+        p.connect_with(connect_packet(v, true));
+        p.server(ConnAck::new(false, ConnectReasonCode::Success))
+            .unwrap();
+        let got = p.take_received();
+        assert!(matches!(got.first(), Some(Packet::Connect(_))), "{got:?}");
+        assert_eq!(publishes(&got).len(), 2);
+    }
+}
+
+/// v5 [MQTT-3.8.3-2], [MQTT-3.10.3-2]; v3.1.1 [MQTT-3.8.3-3], [MQTT-3.10.3-2]:
+/// a SUBSCRIBE or UNSUBSCRIBE without a topic filter is refused, never sent.
+#[test]
+fn mqtt_3_8_3_2_at_least_one_filter() {
+    for v in [V5, V311] {
+        let mut p = Pair::new(v);
+        p.connect_ok(false);
+        assert_eq!(
+            p.client.subscribe(p.now, vec![], Default::default()),
+            Err(OpError::NoTopicFilter)
+        );
+        assert_eq!(
+            p.client.unsubscribe(p.now, vec![], Default::default()),
+            Err(OpError::NoTopicFilter)
+        );
+        assert!(p.take_received().is_empty());
+    }
+}
+
+/// v3.1.1 [MQTT-3.1.3-7], [MQTT-3.1.3-2]: a zero-byte Client Identifier
+/// needs Clean Session 1; the session's own identifier fills an empty one.
+#[test]
+fn v311_mqtt_3_1_3_7_empty_client_id_needs_clean_session() {
+    let mut p = Pair::with(
+        V311,
+        Session::new(MqttString::default()),
+        ClientConfig::default(),
+    );
+    let mut c = connect_packet(V311, false);
+    c.client_id = MqttString::default();
+    assert_eq!(
+        p.client.connect(p.now, c.clone()),
+        Err(OpError::EmptyClientIdNeedsCleanSession)
+    );
+    assert!(p.take_received().is_empty());
+    c.clean_start = true;
+    p.connect_with(c.clone());
+    assert!(matches!(p.take_received().as_slice(), [Packet::Connect(_)]));
+    // With an identifier in the session, it is used instead.
+    let mut q = Pair::new(V311);
+    c.clean_start = false;
+    q.connect_with(c);
+    let got = q.take_received();
+    let [Packet::Connect(sent)] = got.as_slice() else {
+        panic!("{got:?}")
+    };
+    assert_eq!(sent.client_id.as_str(), "c1");
+}
+
+/// v5 [MQTT-4.12.1-2]: a failed re-authentication ends with the server's
+/// DISCONNECT; the client reports it, closes and sends nothing more.
+#[test]
+fn mqtt_4_12_1_2_failed_reauthentication_closes() {
+    let mut p = Pair::new(V5);
+    let method = MqttString::try_from("M").unwrap();
+    let mut c = connect_packet(V5, true);
+    c.properties.authentication_method = Some(method.clone());
+    p.connect_with(c);
+    p.server(connack_with(|c| {
+        c.properties.authentication_method = Some(method)
+    }))
+    .unwrap();
+    p.client.reauthenticate(p.now, None).unwrap();
+    p.take_received();
+    p.take_events();
+    p.server(Disconnect::new(DisconnectReasonCode::NotAuthorized))
+        .unwrap();
+    assert_eq!(
+        p.take_events(),
+        [Event::Closed(CloseCause::ByServer(Disconnect::new(
+            DisconnectReasonCode::NotAuthorized
+        )))]
+    );
+    assert!(!p.client.is_connected());
+    p.client.publish(p.now, msg("a", QoS::AtMostOnce)).unwrap();
+    assert!(p.take_received().is_empty());
+    assert_eq!(p.client.poll_timeout(), None);
+}
+
+/// v5 [MQTT-3.1.2-27]: without a Topic Alias Maximum in CONNECT the server
+/// may send no alias at all: any is 0x94.
+#[test]
+fn mqtt_3_1_2_27_no_alias_without_maximum() {
+    let mut p = Pair::new(V5);
+    p.connect_ok(false);
+    let mut aliased = Publish::new(TopicName::from_static("t").unwrap(), &b""[..]);
+    aliased.properties.topic_alias = NonZeroU16::new(1);
+    assert_eq!(
+        p.server(aliased).unwrap_err().reason,
+        ReasonCode::TopicAliasInvalid
+    );
+    assert_eq!(
+        last_disconnect(&p.take_received()),
+        Some(DisconnectReasonCode::TopicAliasInvalid)
+    );
 }

@@ -97,7 +97,7 @@ fn mqtt_3_3_4_9_inbound_receive_maximum() {
     );
 }
 
-/// v5 [MQTT-3.3.2-10], [MQTT-3.3.2-11], [MQTT-3.3.2-7]: aliases up to our
+/// v5 [MQTT-3.3.2-10], [MQTT-3.3.2-11], [MQTT-3.1.2-26], [MQTT-3.3.2-7]: aliases up to our
 /// maximum are accepted, above it is 0x94, and none survives a connection.
 #[test]
 fn mqtt_3_3_2_10_inbound_topic_alias() {
@@ -139,8 +139,8 @@ fn mqtt_3_3_2_10_inbound_topic_alias() {
     );
 }
 
-/// v5 [MQTT-3.2.2-17], [MQTT-3.2.2-18], [MQTT-3.3.2-9], [MQTT-3.3.2-7]:
-/// outbound aliases stay within the server's maximum, none when it sent
+/// v5 [MQTT-3.2.2-17], [MQTT-3.2.2-18], [MQTT-3.3.2-9], [MQTT-3.3.2-8],
+/// [MQTT-3.3.2-7]: outbound aliases start at 1 and stay within the server's maximum, none when it sent
 /// none, and the table restarts on every connection (resends use full topics).
 #[test]
 fn mqtt_3_2_2_17_outbound_topic_alias() {
@@ -251,7 +251,7 @@ fn mqtt_3_14_2_3_disconnect_properties_dropped_to_fit() {
     assert!(d.properties.reason_string.is_none());
 }
 
-/// v5 §3.1.2.11.4 (Maximum Packet Size of the client): a larger packet from
+/// v5 [MQTT-3.1.2-24], §3.1.2.11.4 (Maximum Packet Size of the client): a larger packet from
 /// the server is a protocol error answered with DISCONNECT 0x95.
 #[test]
 fn v5_inbound_maximum_packet_size_0x95() {
@@ -397,4 +397,92 @@ fn mqtt_3_4_2_2_ack_properties_dropped_to_fit() {
     );
     assert!(big.properties.reason_string.is_none());
     assert_eq!(big.reason_code, PubAckReasonCode::NoMatchingSubscribers);
+}
+
+/// v5 [MQTT-3.15.2-2], [MQTT-3.15.2-3], [MQTT-4.12.0-5]: the application's
+/// Reason String and User Properties go out on AUTH when they fit, and are
+/// left out when the AUTH would exceed the server's Maximum Packet Size;
+/// the Authentication Method (always CONNECT's) and Data stay.
+#[test]
+fn mqtt_3_15_2_2_auth_properties_dropped_to_fit() {
+    let method = MqttString::try_from("M").unwrap();
+    let props = || {
+        let mut a = mqtt_codec::AuthProperties::default();
+        a.authentication_method = Some(MqttString::try_from("other").unwrap());
+        a.authentication_data = Some(Bytes::from_static(b"data"));
+        a.reason_string = Some(MqttString::try_from("r".repeat(40)).unwrap());
+        a.user_properties.push(
+            MqttString::try_from("k").unwrap(),
+            MqttString::try_from("v").unwrap(),
+        );
+        a
+    };
+    for (max, trimmed) in [(200, false), (30, true)] {
+        let mut p = Pair::new(V5);
+        let mut c = connect_packet(V5, true);
+        c.properties.authentication_method = Some(method.clone());
+        p.connect_with(c);
+        p.server(connack_with(|c| {
+            c.properties.authentication_method = Some(method.clone());
+            c.properties.maximum_packet_size = NonZeroU32::new(max);
+        }))
+        .unwrap();
+        p.take_received();
+        p.client
+            .reauthenticate_with_properties(p.now, props())
+            .unwrap();
+        let got = p.take_received();
+        let [Packet::Auth(a)] = got.as_slice() else {
+            panic!("{got:?}")
+        };
+        assert_eq!(a.reason_code, AuthReasonCode::ReAuthenticate);
+        assert_eq!(a.properties.authentication_method.as_ref(), Some(&method));
+        assert_eq!(
+            a.properties.authentication_data.as_deref(),
+            Some(&b"data"[..])
+        );
+        assert_eq!(a.properties.reason_string.is_none(), trimmed, "max {max}");
+        assert_eq!(
+            a.properties.user_properties.is_empty(),
+            trimmed,
+            "max {max}"
+        );
+    }
+}
+
+/// v5 [MQTT-3.5.2-2], [MQTT-3.5.2-3]: the same on PUBREC: the application's
+/// Reason String and User Properties go when they fit and are left out when
+/// the PUBREC would exceed the server's Maximum Packet Size.
+#[test]
+fn mqtt_3_5_2_2_pubrec_properties_dropped_to_fit() {
+    let mut p = Pair::new(V5);
+    p.connect(
+        true,
+        connack_with(|c| c.properties.maximum_packet_size = NonZeroU32::new(30)),
+    );
+    p.server(incoming(QoS::ExactlyOnce, 1)).unwrap();
+    p.server(incoming(QoS::ExactlyOnce, 2)).unwrap();
+    let t = tokens(&p.take_events());
+    let props = |len: usize| {
+        let mut a = mqtt_codec::AckProperties::default();
+        a.reason_string = Some(MqttString::try_from("r".repeat(len)).unwrap());
+        a.user_properties.push(
+            MqttString::try_from("k").unwrap(),
+            MqttString::try_from("v").unwrap(),
+        );
+        a
+    };
+    for (token, len) in [(t[0], 5), (t[1], 50)] {
+        p.client
+            .ack_with_properties(p.now, token, PubAckReasonCode::Success, props(len))
+            .unwrap();
+    }
+    let got = p.take_received();
+    let [Packet::PubRec(small), Packet::PubRec(big)] = got.as_slice() else {
+        panic!("{got:?}")
+    };
+    assert_eq!(small.properties, props(5));
+    assert!(big.properties.reason_string.is_none());
+    assert!(big.properties.user_properties.is_empty());
+    assert_eq!(big.packet_id, id(2));
 }

@@ -14,6 +14,7 @@ mod connection;
 mod flow;
 mod qos;
 mod resume;
+mod session;
 
 use std::num::{NonZeroU16, NonZeroU32};
 use std::time::Duration;

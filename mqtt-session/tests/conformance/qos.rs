@@ -2,7 +2,8 @@
 
 use super::*;
 
-/// v5 [MQTT-4.3.1-1], v3.1.1 [MQTT-4.3.1-1]: QoS 0 goes out with DUP 0 and no identifier.
+/// v5 [MQTT-4.3.1-1], [MQTT-3.3.1-2], v3.1.1 [MQTT-4.3.1-1], [MQTT-3.3.1-2]:
+/// QoS 0 goes out with DUP 0 and no identifier.
 #[test]
 fn mqtt_4_3_1_1_qos0_dup_zero() {
     for v in [V5, V311] {
@@ -43,8 +44,9 @@ fn mqtt_4_3_2_1_to_3_qos1_sender() {
     }
 }
 
-/// v5 [MQTT-4.3.3-1] to [MQTT-4.3.3-5], v3.1.1 [MQTT-4.3.3-1], [MQTT-4.3.3-2]:
-/// QoS 2 sender: PUBLISH, PUBREL on PUBREC, done on PUBCOMP.
+/// v5 [MQTT-4.3.3-1] to [MQTT-4.3.3-5], [MQTT-2.2.1-5], v3.1.1 [MQTT-4.3.3-1],
+/// [MQTT-4.3.3-2], [MQTT-2.3.1-6]: QoS 2 sender: PUBLISH, PUBREL with the
+/// PUBLISH's id on PUBREC, done on PUBCOMP.
 #[test]
 fn mqtt_4_3_3_1_to_5_qos2_sender() {
     for v in [V5, V311] {
@@ -239,5 +241,115 @@ fn mqtt_2_2_1_3_id_exhaustion_queues() {
     assert!(
         matches!(&got[0], Packet::Subscribe(s) if s.packet_id == id(1)),
         "{got:?}"
+    );
+}
+
+/// v5 [MQTT-3.3.4-1], [MQTT-2.2.1-5], [MQTT-4.5.0-2]; v3.1.1 [MQTT-3.3.4-1],
+/// [MQTT-2.3.1-6], [MQTT-4.5.0-2]: every received PUBLISH is answered as its
+/// QoS requires (none, PUBACK, PUBREC then PUBCOMP), with its packet
+/// identifier, also one the client never subscribed to and refuses.
+#[test]
+fn mqtt_3_3_4_1_answer_by_qos() {
+    for v in [V5, V311] {
+        let mut p = Pair::new(v);
+        p.connect_ok(false);
+        p.server(incoming(QoS::AtMostOnce, 1)).unwrap();
+        p.server(incoming(QoS::AtLeastOnce, 7)).unwrap();
+        p.server(incoming(QoS::ExactlyOnce, 9)).unwrap();
+        let t = tokens(&p.take_events());
+        assert_eq!(t.len(), 2, "QoS 0 needs no answer");
+        assert!(p.take_received().is_empty());
+        // Not processed by the application, acknowledged all the same.
+        p.client
+            .ack(p.now, t[0], PubAckReasonCode::UnspecifiedError)
+            .unwrap();
+        p.client
+            .ack(p.now, t[1], PubAckReasonCode::Success)
+            .unwrap();
+        let got = p.take_received();
+        assert!(
+            matches!(got.as_slice(), [Packet::PubAck(a), Packet::PubRec(r)]
+                if a.packet_id == id(7) && r.packet_id == id(9)),
+            "{got:?}"
+        );
+        p.server(PubRel::new(id(9))).unwrap();
+        assert!(
+            matches!(p.take_received().as_slice(), [Packet::PubComp(c)] if c.packet_id == id(9))
+        );
+    }
+}
+
+/// v5 [MQTT-4.3.3-7]: once sent, a QoS 2 (or 1) message is not expired: it
+/// is resent on resume after its Message Expiry Interval passed.
+#[test]
+fn mqtt_4_3_3_7_no_expiry_once_sent() {
+    let mut p = Pair::new(V5);
+    p.connect_ok(false);
+    let mut m = msg("a", QoS::ExactlyOnce);
+    m.properties.message_expiry_interval = Some(1);
+    let op = p.client.publish(p.now, m).unwrap();
+    assert_eq!(publishes(&p.take_received()), [(Some(1), false)]);
+    p.drop_link();
+    p.advance(5_000);
+    p.connect_ok(true);
+    assert_eq!(publishes(&p.take_received()), [(Some(1), true)]);
+    assert!(!p.take_events().iter().any(
+        |e| matches!(e, Event::OpFailed { op: o, .. } | Event::Returned { op: o, .. } if *o == op)
+    ));
+}
+
+/// v5 [MQTT-3.6.2-2], [MQTT-3.6.2-3], [MQTT-3.7.2-2], [MQTT-3.7.2-3]: the
+/// client puts no Reason String or User Properties on PUBREL and PUBCOMP,
+/// so they fit even the smallest Maximum Packet Size.
+#[test]
+fn mqtt_3_6_2_2_pubrel_pubcomp_without_properties() {
+    let mut p = Pair::new(V5);
+    p.connect(
+        true,
+        connack_with(|c| c.properties.maximum_packet_size = NonZeroU32::new(16)),
+    );
+    p.client.publish(p.now, msg("a", QoS::ExactlyOnce)).unwrap();
+    p.server(PubRec::new(id(1))).unwrap();
+    p.server(incoming(QoS::ExactlyOnce, 3)).unwrap();
+    let t = tokens(&p.take_events());
+    p.client
+        .ack(p.now, t[0], PubAckReasonCode::Success)
+        .unwrap();
+    p.server(PubRel::new(id(3))).unwrap();
+    let got = p.take_received();
+    let rel = got.iter().find_map(|p| match p {
+        Packet::PubRel(r) => Some(r),
+        _ => None,
+    });
+    let comp = got.iter().find_map(|p| match p {
+        Packet::PubComp(c) => Some(c),
+        _ => None,
+    });
+    assert_eq!(rel, Some(&PubRel::new(id(1))));
+    assert_eq!(comp, Some(&PubComp::new(id(3))));
+}
+
+/// v5 [MQTT-4.3.3-9]: after a PUBREC with a Reason Code of 0x80 or more,
+/// a PUBLISH with the same packet identifier is a new message: delivered
+/// again, with a new token.
+#[test]
+fn mqtt_4_3_3_9_error_pubrec_then_same_id_is_new() {
+    let mut p = Pair::new(V5);
+    p.connect_ok(false);
+    p.server(incoming(QoS::ExactlyOnce, 4)).unwrap();
+    let t = tokens(&p.take_events());
+    p.client
+        .ack(p.now, t[0], PubAckReasonCode::QuotaExceeded)
+        .unwrap();
+    assert!(
+        matches!(p.take_received().as_slice(), [Packet::PubRec(r)] if r.reason_code == PubAckReasonCode::QuotaExceeded)
+    );
+    assert_eq!(p.client.session().inbound_qos2_len(), 0);
+    assert!(p.store.inbound.is_empty());
+    p.server(incoming(QoS::ExactlyOnce, 4)).unwrap();
+    assert_eq!(
+        tokens(&p.take_events()).len(),
+        1,
+        "delivered as a new message"
     );
 }

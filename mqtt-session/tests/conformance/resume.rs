@@ -3,7 +3,7 @@
 use super::*;
 
 /// v5 [MQTT-4.4.0-1], [MQTT-3.3.1-1], [MQTT-4.6.0-1], [MQTT-4.3.3-6];
-/// v3.1.1 [MQTT-4.4.0-1], [MQTT-3.3.1-1], [MQTT-4.6.0-1]: on resume,
+/// v3.1.1 [MQTT-4.4.0-1], [MQTT-3.3.1-1], [MQTT-4.6.0-1], [MQTT-2.3.1-3]: on resume,
 /// unacknowledged PUBLISH go again with DUP 1 and their ids in original
 /// order, PUBREL instead of PUBLISH past PUBREC; new messages have DUP 0.
 #[test]
@@ -112,7 +112,7 @@ fn mqtt_3_1_2_4_clean_start_discards_session() {
         p.client.publish(p.now, msg("a", QoS::AtLeastOnce)).unwrap();
         p.drop_link();
         p.take_events();
-        p.connect_ok(false);
+        p.connect_with(connect_packet(v, true));
         let ev = p.take_events();
         assert_eq!(ev[0], Event::SessionLost);
         assert!(matches!(ev[1], Event::Returned { .. }));
@@ -293,7 +293,7 @@ fn mqtt_4_4_0_1_no_in_session_resend_in_v5() {
 
 /// Message Expiry of queued messages (v5 §3.3.2.3.3): a message that waited
 /// past its interval is not sent (the operation fails); one that goes out
-/// carries the time it has left ([MQTT-3.3.2-6] is the server's twin rule).
+/// carries the time it has left (the server's twin rule is MQTT-3.3.2-6, not a client statement).
 /// The snapshot keeps the time left, and restore subtracts the time offline.
 #[test]
 fn v5_message_expiry_of_queued_messages() {

@@ -70,9 +70,15 @@ pub struct Pair {
     pub wire: BytesMut,
 }
 
+/// CONNECT for a persistent session: in 5.0 its state never expires
+/// (Session Expiry Interval 0xFFFFFFFF); in 3.1.1 only `clean_start: false`
+/// keeps it after the connection.
 pub fn connect_packet(version: ProtocolVersion, clean_start: bool) -> Connect {
     let mut c = Connect::new(version, MqttString::try_from("c1").unwrap());
     c.clean_start = clean_start;
+    if version.is_v5() {
+        c.properties.session_expiry_interval = Some(u32::MAX);
+    }
     c
 }
 
@@ -145,9 +151,12 @@ impl Pair {
         self.server(connack).unwrap();
     }
 
+    /// A connection accepted with `session_present`; Clean Start without it
+    /// in 5.0, never in 3.1.1, where a Clean Session ends with the
+    /// connection (v3.1.1 [MQTT-3.1.2-6]).
     pub fn connect_ok(&mut self, session_present: bool) {
         self.connect(
-            !session_present,
+            !session_present && self.version.is_v5(),
             ConnAck::new(session_present, ConnectReasonCode::Success),
         );
     }
