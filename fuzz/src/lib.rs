@@ -4,7 +4,9 @@
 //! so that every protocol version runs exactly the same oracle.
 
 use bytes::{Bytes, BytesMut};
-use mqtt_codec::{DecodeError, Decoded, Decoder, Packet, ProtocolVersion};
+use mqtt_codec::{
+    DecodeError, Decoded, Decoder, HeaderStatus, Packet, ProtocolVersion, read_fixed_header,
+};
 
 /// How a decode target reads its input: a small control header, then the
 /// byte stream.
@@ -109,6 +111,9 @@ fn decode_whole(input: &StreamInput<'_>, version: ProtocolVersion) -> (Vec<Frame
             Ok(Decoded::Packet(packet)) => {
                 let end = stream.len() - buf.len();
                 assert!(end - offset >= 2, "a packet is at least two bytes");
+                if let Some(max) = input.max_packet_size {
+                    assert!(end - offset <= max as usize, "packet over the maximum");
+                }
                 frames.push(Frame {
                     packet,
                     version,
@@ -121,8 +126,15 @@ fn decode_whole(input: &StreamInput<'_>, version: ProtocolVersion) -> (Vec<Frame
                     offset,
                     "Incomplete consumed bytes"
                 );
-                if let Some(missing) = missing {
-                    assert!(missing > 0, "Incomplete with nothing missing");
+                // `missing` is what the fixed header announces beyond the buffer.
+                let header = read_fixed_header(&buf, version);
+                match (missing, header) {
+                    (None, Ok(HeaderStatus::Incomplete)) => {}
+                    (Some(missing), Ok(HeaderStatus::Complete(header))) => {
+                        assert!(missing > 0, "Incomplete with nothing missing");
+                        assert_eq!(missing, header.frame_len() - buf.len());
+                    }
+                    other => panic!("Incomplete {{ missing: {missing:?} }} but header {other:?}"),
                 }
                 let left = buf.to_vec();
                 return (frames, End::Incomplete { missing, left });
