@@ -60,7 +60,7 @@ for target in "${targets[@]}"; do
     if "${nice_cmd[@]}" "${fuzz[@]}" run "$target" "$work/$target" "${seeds[@]}" -- \
         -max_total_time="$seconds" "${limits[@]}" -dict=fuzz/mqtt.dict \
         >"$log" 2>&1; then
-        grep -E '^#[0-9]+ +DONE' "$log" | tail -n 1 || true
+        grep -E '^#[0-9]+[[:space:]]+DONE' "$log" | tail -n 1 || true
     else
         failed+=("$target")
         tail -n 40 "$log"
