@@ -9,8 +9,8 @@
 //! frames from published CVEs and mosquitto's compliance data
 //! (`../shared/research/test-material.md`) are added as raw bytes. Decode
 //! seeds start with the control byte `00` of `mqtt_fuzz::StreamInput`.
-//! The roundtrip corpus is structured (`arbitrary`) input, so it is not
-//! generated here: it is a minimized corpus from a fuzz run.
+//! The roundtrip target takes structured (`arbitrary`) input, so it has no
+//! seeds from here.
 
 use std::fs;
 use std::num::{NonZeroU16, NonZeroU32};
