@@ -424,6 +424,8 @@ pub(crate) trait PropertySet: Default {
     /// Keeps the validated block for the lazy views, then checks rules that
     /// span properties.
     fn finish(&mut self, block: Bytes) -> Result<(), DecodeError>;
+    /// Rules that span properties, checked on decode and on encode.
+    fn check(&self) -> Result<(), DecodeError>;
     /// Hands every property to `f` in wire order.
     fn for_each<'a>(&'a self, f: &mut dyn FnMut(PropertyId, RawValue<'a>));
     /// Checks the rules that span properties, as `finish` does on decode,
@@ -969,6 +971,10 @@ pub(crate) struct EncodedProperties<'a, P> {
 
 impl<'a, P: PropertySet> EncodedProperties<'a, P> {
     pub(crate) fn new(props: &'a P) -> Result<Self, EncodeError> {
+        // Never write a block the decoder refuses (found by fuzz/roundtrip).
+        props.check().map_err(|_| {
+            EncodeError::InvalidPacket("Authentication Data without Authentication Method")
+        })?;
         Ok(Self {
             props,
             block_len: properties_block_len(props)?,
@@ -982,5 +988,36 @@ impl<'a, P: PropertySet> EncodedProperties<'a, P> {
 
     pub(crate) fn put(&self, buf: &mut impl BufMut) {
         put_properties(self.props, self.block_len, buf);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::packet::{Auth, ConnAck, Connect, Packet};
+    use crate::reason::{AuthReasonCode, ConnectReasonCode};
+    use crate::version::ProtocolVersion;
+
+    /// v5 §3.1.2.11.10, §3.2.2.3.18, §3.15.2.2.3: Authentication Data without
+    /// an Authentication Method is a Protocol Error, so the encoder refuses
+    /// to write what the decoder would refuse. Found by `fuzz/roundtrip`.
+    #[test]
+    fn encode_refuses_authentication_data_without_method() {
+        let data = Some(Bytes::from_static(b"\x1a"));
+        let mut auth = Auth::new(AuthReasonCode::Success);
+        auth.properties.authentication_data = data.clone();
+        let mut connack = ConnAck::new(false, ConnectReasonCode::Success);
+        connack.properties.authentication_data = data.clone();
+        let mut connect = Connect::new(ProtocolVersion::V5, MqttString::new());
+        connect.properties.authentication_data = data;
+        let expected = Err(EncodeError::InvalidPacket(
+            "Authentication Data without Authentication Method",
+        ));
+        for packet in [Packet::from(auth), connack.into(), connect.into()] {
+            assert_eq!(packet.encoded_len(ProtocolVersion::V5), expected);
+            let mut out = alloc::vec::Vec::new();
+            assert_eq!(packet.encode(ProtocolVersion::V5, &mut out), expected);
+            assert!(out.is_empty());
+        }
     }
 }
