@@ -538,7 +538,7 @@ fn gateway_survives_kills_and_broker_restarts() {
             g.kills += 1;
             kill_times.push((g.qos, StdInstant::now()));
             // Sometimes start again at once, sometimes after a pause.
-            if rng.next() % 2 == 0 {
+            if rng.next().is_multiple_of(2) {
                 std::thread::sleep(rng.millis(10, 300));
             }
             g.proc = spawn_gateway(&exe, &rig.dir.0, port, g.qos, g.starts);
