@@ -629,3 +629,140 @@ fn gateway_survives_kills_and_broker_restarts() {
         panic!("readings lost or duplicated at QoS 2 (seed {seed})\n{report}");
     }
 }
+
+fn wait_for_log(path: &Path, needle: &str, limit: Duration) -> String {
+    let t = StdInstant::now();
+    loop {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        if text.contains(needle) {
+            return text;
+        }
+        assert!(
+            t.elapsed() < limit,
+            "gateway never logged {needle:?}:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// With no broker the gateway buffers up to `--max-buffered`, says so and
+/// stops taking input; killed and restarted meanwhile it keeps the buffer;
+/// once a broker appears everything is delivered.
+#[test]
+fn gateway_buffers_to_the_bound_while_the_broker_is_down() {
+    const COUNT: u64 = 300;
+    const BOUND: usize = 100;
+    let exe = build_gateway();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = std::env::temp_dir().join(format!(
+        "mqtt-session-gateway-bound-{}-{port}",
+        std::process::id()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    let dir = TempDir(dir);
+    let log = dir.0.join("gateway-q1.log");
+    let spawn = || {
+        let child = Command::new(&exe)
+            .args(["--broker", &format!("127.0.0.1:{port}")])
+            .args(["--client-id", "bound-gw"])
+            .arg("--state")
+            .arg(dir.0.join("gw.session"))
+            .args(["--simulate", &COUNT.to_string(), "--rate", "5000"])
+            .args(["--max-buffered", &BOUND.to_string()])
+            .args(["--topic-prefix", "fault/q1", "--max-backoff-ms", "200"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&log)
+                    .unwrap(),
+            )
+            .spawn()
+            .unwrap();
+        Proc(Some(child))
+    };
+    let mut gw = spawn();
+    wait_for_log(&log, "buffer bound reached", Duration::from_secs(20));
+    std::thread::sleep(Duration::from_millis(1500));
+    // The progress lines never show more than the bound.
+    let text = std::fs::read_to_string(&log).unwrap();
+    for line in text.lines().filter(|l| l.contains("buffered ")) {
+        let n: usize = line
+            .split("buffered ")
+            .nth(1)
+            .unwrap()
+            .split(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(n <= BOUND, "buffered beyond the bound: {line}");
+    }
+    // Killed while offline; the broker and the subscriber come up before
+    // the gateway is back, so that nothing is published before the
+    // subscription exists (the broker would drop that, not the gateway).
+    gw.kill();
+    let broker = start_broker(&dir.0, port);
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let sub = start_subscriber(format!("127.0.0.1:{port}"), seen.clone());
+    let t = StdInstant::now();
+    while !seen.lock().unwrap().subscribed {
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "subscriber never subscribed"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // The restarted gateway finds the full buffer in its log.
+    gw = spawn();
+    let text = wait_for_log(&log, "restored session", Duration::from_secs(20));
+    assert!(
+        text.contains(&format!(
+            "0 in flight (resent with DUP), {BOUND} never sent"
+        )),
+        "{text}"
+    );
+    let t = StdInstant::now();
+    let status = loop {
+        if let Some(s) = gw.0.as_mut().unwrap().try_wait().unwrap() {
+            gw.0 = None;
+            break s;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "gateway did not finish"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success());
+    let t = StdInstant::now();
+    let missing = loop {
+        let s = seen.lock().unwrap();
+        let got: std::collections::BTreeSet<u64> = s
+            .arrivals
+            .iter()
+            .filter(|a| a.0 == 1)
+            .map(|a| a.1)
+            .collect();
+        let missing: Vec<u64> = (1..=COUNT).filter(|n| !got.contains(n)).collect();
+        if missing.is_empty() || t.elapsed() > Duration::from_secs(10) {
+            break missing;
+        }
+        drop(s);
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    drop(sub);
+    drop(broker);
+    println!(
+        "buffer bound test: {COUNT} readings, bound {BOUND}, missing {}",
+        missing.len()
+    );
+    assert!(missing.is_empty(), "missing readings {missing:?}");
+}
