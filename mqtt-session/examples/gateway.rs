@@ -577,7 +577,7 @@ fn frame(rec: &Rec, buf: &mut BytesMut) -> Result<(), BoxError> {
 #[derive(Debug)]
 struct Input {
     line: String,
-    ack: Option<oneshot::Sender<()>>,
+    ack: Option<oneshot::Sender<bool>>,
 }
 
 /// `topic value` or a JSON object (its `"topic"` member names the topic,
@@ -632,7 +632,12 @@ async fn spawn_listener(addr: &str, tx: mpsc::Sender<Input>) -> Result<(), BoxEr
                     }
                     // The device learns the reading is durable; no answer
                     // means it must send it again.
-                    if done.await.is_err() || wr.write_all(b"ok\n").await.is_err() {
+                    let answer: &[u8] = match done.await {
+                        Ok(true) => b"ok\n",
+                        Ok(false) => b"err not a reading\n",
+                        Err(_) => return,
+                    };
+                    if wr.write_all(answer).await.is_err() {
                         return;
                     }
                 }
@@ -666,11 +671,14 @@ struct Gateway {
     origin: std::time::Instant,
     stats: Stats,
     /// Acks for TCP devices, sent after the next commit.
-    acks: Vec<oneshot::Sender<()>>,
+    acks: Vec<(oneshot::Sender<bool>, bool)>,
     out: BytesMut,
     connected: bool,
     was_full: bool,
     state: &'static str,
+    last_state: &'static str,
+    last_buffered: usize,
+    idle_ticks: u64,
 }
 
 impl Gateway {
@@ -731,8 +739,8 @@ impl Gateway {
                 }
             }
             self.store.commit()?;
-            for ack in self.acks.drain(..) {
-                let _ = ack.send(());
+            for (ack, ok) in self.acks.drain(..) {
+                let _ = ack.send(ok);
             }
             self.out.clear();
             while self.client.poll_transmit(&mut self.out).is_some() {}
@@ -815,6 +823,16 @@ impl Gateway {
 
     fn progress(&mut self) {
         let m = &self.store.mirror;
+        let idle = self.stats.accepted == self.stats.last_accepted
+            && self.stats.acked == self.stats.last_acked
+            && self.state == self.last_state
+            && m.buffered() == self.last_buffered;
+        self.idle_ticks = if idle { self.idle_ticks + 1 } else { 0 };
+        if idle && !self.idle_ticks.is_multiple_of(60) {
+            return;
+        }
+        self.last_state = self.state;
+        self.last_buffered = m.buffered();
         let inflight = m.outbound.len();
         let queued = m.queue.len();
         eprintln!(
@@ -922,6 +940,9 @@ async fn main() -> Result<(), BoxError> {
         connected: false,
         was_full: false,
         state: "disconnected",
+        last_state: "",
+        last_buffered: usize::MAX,
+        idle_ticks: 0,
     };
 
     let mut stream: Option<TcpStream> = None;
@@ -1039,15 +1060,20 @@ async fn main() -> Result<(), BoxError> {
                 // Take what is waiting, up to the bound: one fsync for all.
                 while let Some(input) = next {
                     let prefix = gw.args.topic_prefix.clone();
-                    match parse_line(&input.line, &prefix) {
-                        Some((topic, payload)) => gw.accept(&topic, payload, None)?,
-                        None if input.line.trim().is_empty() => {}
-                        None => {
-                            eprintln!("gateway: not a reading, ignored: {:?}", input.line);
-                            gw.stats.dropped += 1;
+                    let ok = match parse_line(&input.line, &prefix) {
+                        Some((topic, payload)) => {
+                            gw.accept(&topic, payload, None)?;
+                            true
                         }
-                    }
-                    gw.acks.extend(input.ack);
+                        None => {
+                            if !input.line.trim().is_empty() {
+                                eprintln!("gateway: not a reading, ignored: {:?}", input.line);
+                                gw.stats.dropped += 1;
+                            }
+                            false
+                        }
+                    };
+                    gw.acks.extend(input.ack.map(|a| (a, ok)));
                     next = if gw.full() {
                         None
                     } else {
