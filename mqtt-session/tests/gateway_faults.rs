@@ -127,7 +127,7 @@ fn start_broker(dir: &Path, port: u16) -> Proc {
         format!(
             "listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\n\
              persistence_location {}/\nautosave_interval 1\nmax_queued_messages 100000\n\
-             log_dest file {}\n",
+             log_dest file {}\nlog_type all\n",
             dir.display(),
             dir.join("mosquitto.log").display()
         ),
@@ -615,6 +615,19 @@ fn gateway_survives_kills_and_broker_restarts() {
         }
     }
     let outages: Vec<Duration> = broker_faults.iter().map(|(down, up)| *up - *down).collect();
+    // What the broker saw: resends after a restart carry DUP (d1).
+    let broker_log = std::fs::read_to_string(rig.dir.0.join("mosquitto.log")).unwrap_or_default();
+    let dup_resends = |qos: u8| {
+        broker_log
+            .lines()
+            .filter(|l| l.contains(&format!("Received PUBLISH from fault-gw-q{qos} (d1,")))
+            .count()
+    };
+    report += &format!(
+        "PUBLISH with DUP received by the broker: QoS 1 {}, QoS 2 {}\n",
+        dup_resends(1),
+        dup_resends(2)
+    );
     println!(
         "gateway fault test (seed {seed}): broker restarts {} (outages {}), subscriber connects {}, \
          run {:.1} s\n{report}",
