@@ -40,7 +40,9 @@
 //! in-flight messages in their original order with DUP set, then sends the
 //! queue (DUP 0). When the broker has lost the session (Session Present 0)
 //! the session hands every message back ([`Event::SessionLost`],
-//! [`Event::Returned`]) and the gateway submits them again.
+//! [`Event::Returned`]) and the gateway submits them again: a reading the
+//! broker had already received (QoS 1, or QoS 2 past PUBREC) may then
+//! arrive twice, which a gateway must prefer to losing it.
 //!
 //! # Bound and backpressure
 //!
@@ -963,6 +965,9 @@ async fn main() -> Result<(), BoxError> {
             gw.connected = false;
             gw.state = "disconnected";
         }
+        if gw.connected {
+            backoff = Duration::from_millis(100);
+        }
         let full = gw.full();
         if full != gw.was_full {
             gw.was_full = full;
@@ -1037,7 +1042,6 @@ async fn main() -> Result<(), BoxError> {
                         let now = gw.now();
                         let c = gw.connect_packet()?;
                         gw.client.connect(now, c)?;
-                        backoff = Duration::from_millis(100);
                     }
                     _ => {
                         gw.state = "broker unreachable";
@@ -1050,8 +1054,11 @@ async fn main() -> Result<(), BoxError> {
                 }
                 // If CONNACK never comes the session's timer closes the
                 // connection; retry after the backoff then.
+                // The backoff is reset only by CONNACK, so a broker that
+                // accepts and drops connections is not hammered.
                 if stream.is_some() {
                     retry_at = tokio::time::Instant::now() + backoff;
+                    backoff = (backoff * 2).min(gw.args.max_backoff);
                 }
             }
             Wake::Input(None) => input_closed = true,
