@@ -154,13 +154,14 @@ fn stop_broker(p: &mut Proc) {
             .arg(c.id().to_string())
             .status();
         let t = StdInstant::now();
-        while t.elapsed() < Duration::from_secs(5) {
+        while t.elapsed() < Duration::from_secs(10) {
             if let Ok(Some(_)) = c.try_wait() {
                 p.0 = None;
                 return;
             }
             std::thread::sleep(Duration::from_millis(10));
         }
+        eprintln!("mosquitto did not stop within 10 s of SIGTERM; killing it");
     }
     p.kill();
 }
@@ -265,7 +266,6 @@ async fn subscriber(addr: String, seen: Arc<Mutex<Seen>>, stop: Arc<AtomicBool>)
     let mut client = Client::new(Session::new(id.clone()), ClientConfig::default());
     let origin = StdInstant::now();
     let now = || Instant::from_millis(origin.elapsed().as_millis() as u64);
-    let mut first = true;
     let mut out = BytesMut::new();
     let mut buf = vec![0u8; 16 * 1024];
     while !stop.load(Ordering::SeqCst) {
@@ -274,7 +274,10 @@ async fn subscriber(addr: String, seen: Arc<Mutex<Seen>>, stop: Arc<AtomicBool>)
             continue;
         };
         let mut connect = Connect::new(ProtocolVersion::V5, id.clone());
-        connect.clean_start = first;
+        // Observed with mosquitto 2.0.11: a session opened with Clean
+        // Start 1 is not saved in its database, so it is lost at the next
+        // broker restart. The broker is new, so Clean Start 0 is safe.
+        connect.clean_start = false;
         connect.keep_alive = 5;
         connect.properties.session_expiry_interval = Some(600);
         client.connect(now(), connect).unwrap();
@@ -286,7 +289,7 @@ async fn subscriber(addr: String, seen: Arc<Mutex<Seen>>, stop: Arc<AtomicBool>)
             while let Some(event) = client.poll_event() {
                 match event {
                     Event::Connected { session_present } => {
-                        first = false;
+                        eprintln!("subscriber: connected, session present: {session_present}");
                         seen.lock().unwrap().connects += 1;
                         if !session_present {
                             let filter = TopicFilter::try_from("fault/#").unwrap();
@@ -404,6 +407,15 @@ impl Rig {
                 eprintln!("---- last lines of {name}");
                 for l in &lines[lines.len().saturating_sub(25)..] {
                     eprintln!("{l}");
+                }
+                for l in lines.iter().filter(|l| {
+                    l.contains("session present: false")
+                        || l.contains("lost the session")
+                        || l.contains("Saving")
+                        || l.contains("Restored")
+                        || l.contains("signal")
+                }) {
+                    eprintln!("  | {l}");
                 }
             }
         }
