@@ -74,6 +74,7 @@ impl Decoder {
     ///
     /// A decoded CONNECT sets the decoder's version to the one it carries,
     /// since every later packet on the connection uses it.
+    #[inline]
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Decoded, DecodeError> {
         if let Some(err) = self.error {
             return Err(err);
@@ -85,6 +86,7 @@ impl Decoder {
         result
     }
 
+    #[inline]
     fn decode_frame(&mut self, buf: &mut BytesMut) -> Result<Decoded, DecodeError> {
         let header = match read_fixed_header(buf, self.version)? {
             HeaderStatus::Complete(header) => header,
@@ -104,7 +106,7 @@ impl Decoder {
         }
         let mut frame = buf.split_to(frame_len);
         frame.advance(header.header_len);
-        let packet = Packet::decode_body(&header, &frame.freeze(), self.version)?;
+        let packet = Packet::decode_body(&header, frame.freeze(), self.version)?;
         if let Packet::Connect(connect) = &packet {
             self.version = connect.protocol_version;
         }

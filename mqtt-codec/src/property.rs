@@ -421,9 +421,9 @@ pub(crate) trait PropertySet: Default {
         raw: RawValue<'_>,
         frame: &Bytes,
     ) -> Result<(), DecodeError>;
-    /// Keeps the validated block for the lazy views, then checks rules that
-    /// span properties.
-    fn finish(&mut self, block: Bytes) -> Result<(), DecodeError>;
+    /// Keeps the validated block for the lazy views of the repeatable
+    /// properties that were `seen`, then checks rules that span properties.
+    fn finish(&mut self, block: &Bytes, seen: u64) -> Result<(), DecodeError>;
     /// Hands every property to `f` in wire order.
     fn for_each<'a>(&'a self, f: &mut dyn FnMut(PropertyId, RawValue<'a>));
     /// Checks the rules that span properties, as `finish` does on decode,
@@ -432,6 +432,7 @@ pub(crate) trait PropertySet: Default {
 }
 
 /// Decodes a property length and the block it covers.
+#[inline]
 pub(crate) fn decode_properties<'a, P: PropertySet>(
     frame: &Bytes,
     input: &'a [u8],
@@ -459,7 +460,7 @@ pub(crate) fn decode_properties<'a, P: PropertySet>(
         }
         cursor = next;
     }
-    if let Err(e) = props.finish(frame.slice_ref(block)) {
+    if let Err(e) = props.finish(&frame.slice_ref(block), seen) {
         return fail(e);
     }
     Ok((rest, props))
@@ -768,9 +769,15 @@ macro_rules! property_set {
                 }
             }
 
-            fn finish(&mut self, block: Bytes) -> Result<(), DecodeError> {
-                $(self.$rfield = $rty(Repeated::Block(block.clone()));)?
-                self.user_properties = UserProperties(Repeated::Block(block));
+            fn finish(&mut self, block: &Bytes, seen: u64) -> Result<(), DecodeError> {
+                // A view only holds the block when it has something to show,
+                // so a block without them costs no reference count.
+                $(if seen & PropertyId::$rid.bit() != 0 {
+                    self.$rfield = $rty(Repeated::Block(block.clone()));
+                })?
+                if seen & PropertyId::UserProperty.bit() != 0 {
+                    self.user_properties = UserProperties(Repeated::Block(block.clone()));
+                }
                 self.check()
             }
 

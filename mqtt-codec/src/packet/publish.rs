@@ -1,6 +1,6 @@
 //! PUBLISH (v5 §3.3, v3.1.1 §3.3).
 
-use bytes::{BufMut, Bytes};
+use bytes::{Buf, BufMut, Bytes};
 use mqtt_topic::TopicName;
 
 use super::{Body, PacketDecoder, decode_topic_name};
@@ -202,14 +202,15 @@ impl Publish {
     }
 }
 
-impl Body for Publish {
-    const TYPE: PacketType = PacketType::Publish;
-
-    fn flags(&self) -> u8 {
-        (u8::from(self.qos.dup()) << 3) | (self.qos.qos().bits() << 1) | u8::from(self.retain)
-    }
-
-    fn decode(flags: u8, frame: &Bytes, version: ProtocolVersion) -> Result<Self, DecodeError> {
+impl Publish {
+    /// Decodes the body of a PUBLISH whose fixed header carried `flags`.
+    /// The payload is `frame` itself, advanced past the variable header.
+    #[inline]
+    pub(crate) fn decode_owned(
+        flags: u8,
+        mut frame: Bytes,
+        version: ProtocolVersion,
+    ) -> Result<Self, DecodeError> {
         let retain = flags & 0b0001 != 0;
         let dup = flags & 0b1000 != 0;
         // v5 [MQTT-3.3.1-4], v3.1.1 [MQTT-3.3.1-4]: QoS 3 is malformed.
@@ -218,13 +219,13 @@ impl Body for Publish {
         if dup && qos == QoS::AtMostOnce {
             return Err(DecodeError::DupOnQoS0);
         }
-        let mut p = PacketDecoder::new(Self::TYPE, frame);
+        let mut p = PacketDecoder::new(PacketType::Publish, &frame);
         // v5 [MQTT-3.3.2-1], [MQTT-3.3.2-2]: a UTF-8 topic name without wildcards.
         let topic = p.run(crate::coding::length_prefixed)?;
         let topic = if topic.is_empty() {
             None
         } else {
-            Some(decode_topic_name(frame, topic)?)
+            Some(decode_topic_name(&frame, topic)?)
         };
         let qos = match qos {
             QoS::AtMostOnce => PublishQoS::AtMostOnce,
@@ -240,7 +241,9 @@ impl Body for Publish {
         if topic.is_none() && properties.topic_alias.is_none() {
             return Err(DecodeError::EmptyTopicWithoutAlias);
         }
-        let payload = p.rest();
+        let header_len = p.consumed();
+        frame.advance(header_len);
+        let payload = frame;
         Ok(Self {
             qos,
             retain,
@@ -248,6 +251,18 @@ impl Body for Publish {
             payload,
             properties,
         })
+    }
+}
+
+impl Body for Publish {
+    const TYPE: PacketType = PacketType::Publish;
+
+    fn flags(&self) -> u8 {
+        (u8::from(self.qos.dup()) << 3) | (self.qos.qos().bits() << 1) | u8::from(self.retain)
+    }
+
+    fn decode(flags: u8, frame: &Bytes, version: ProtocolVersion) -> Result<Self, DecodeError> {
+        Self::decode_owned(flags, frame.clone(), version)
     }
 
     fn remaining_len(&self, version: ProtocolVersion) -> Result<usize, EncodeError> {
