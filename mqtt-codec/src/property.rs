@@ -239,6 +239,9 @@ impl<'a> Iterator for RawProperties<'a> {
     type Item = (PropertyId, RawValue<'a>);
 
     fn next(&mut self) -> Option<Self::Item> {
+        if self.0.is_empty() {
+            return None;
+        }
         // The block was validated, so an error cannot happen; stop if it does.
         let (rest, item) = raw_property(self.0).ok()?;
         self.0 = rest;
@@ -425,7 +428,7 @@ pub(crate) trait PropertySet: Default {
     /// properties that were `seen`, then checks rules that span properties.
     fn finish(&mut self, block: &Bytes, seen: u64) -> Result<(), DecodeError>;
     /// Hands every property to `f` in wire order.
-    fn for_each<'a>(&'a self, f: &mut dyn FnMut(PropertyId, RawValue<'a>));
+    fn for_each<'a, F: FnMut(PropertyId, RawValue<'a>)>(&'a self, f: &mut F);
     /// Checks the rules that span properties, as `finish` does on decode,
     /// so that no packet is encoded that its receiver must refuse.
     fn check(&self) -> Result<(), DecodeError>;
@@ -590,12 +593,21 @@ impl UserProperties {
         self.iter().next().is_none()
     }
 
-    fn for_each<'a>(&'a self, f: &mut dyn FnMut(PropertyId, RawValue<'a>)) {
-        for (k, v) in self.iter() {
-            f(
-                PropertyId::UserProperty,
-                RawValue::Pair(k.as_bytes(), v.as_bytes()),
-            );
+    fn for_each<'a, F: FnMut(PropertyId, RawValue<'a>)>(&'a self, f: &mut F) {
+        // Matched directly rather than through `iter`: encoding walks this on
+        // every packet, and the chained iterator costs more than the pairs.
+        match &self.0 {
+            Repeated::Block(block) => RawProperties(block)
+                .filter(|(id, _)| *id == PropertyId::UserProperty)
+                .for_each(|(id, raw)| f(id, raw)),
+            Repeated::List(list) => {
+                for (k, v) in list {
+                    f(
+                        PropertyId::UserProperty,
+                        RawValue::Pair(k.as_bytes(), v.as_bytes()),
+                    );
+                }
+            }
         }
     }
 }
@@ -670,9 +682,16 @@ impl SubscriptionIdentifiers {
         self.iter().next().is_none()
     }
 
-    fn for_each<'a>(&'a self, f: &mut dyn FnMut(PropertyId, RawValue<'a>)) {
-        for id in self.iter() {
-            f(PropertyId::SubscriptionIdentifier, RawValue::Var(id.get()));
+    fn for_each<'a, F: FnMut(PropertyId, RawValue<'a>)>(&'a self, f: &mut F) {
+        match &self.0 {
+            Repeated::Block(block) => RawProperties(block)
+                .filter(|(id, _)| *id == PropertyId::SubscriptionIdentifier)
+                .for_each(|(id, raw)| f(id, raw)),
+            Repeated::List(list) => {
+                for id in list {
+                    f(PropertyId::SubscriptionIdentifier, RawValue::Var(id.get()));
+                }
+            }
         }
     }
 }
@@ -786,7 +805,7 @@ macro_rules! property_set {
                 Ok(())
             }
 
-            fn for_each<'a>(&'a self, f: &mut dyn FnMut(PropertyId, RawValue<'a>)) {
+            fn for_each<'a, F: FnMut(PropertyId, RawValue<'a>)>(&'a self, f: &mut F) {
                 $(if let Some(value) = &self.$field {
                     f(PropertyId::$id, value.to_raw(PropertyId::$id));
                 })*

@@ -227,6 +227,10 @@ impl Packet {
         version: ProtocolVersion,
         buf: &mut impl BufMut,
     ) -> Result<usize, EncodeError> {
+        if let Self::Publish(publish) = self {
+            // The hot path: measured once rather than once per step.
+            return publish.encode(version, buf);
+        }
         let (flags, remaining) = self.remaining_len(version)?;
         let total = frame_header_len(remaining)?;
         ensure_room(buf, total)?;

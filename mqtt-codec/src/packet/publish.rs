@@ -145,28 +145,33 @@ impl Publish {
         self.topic.as_ref().map_or("", TopicName::as_str)
     }
 
-    fn variable_header_len(&self, version: ProtocolVersion) -> Result<usize, EncodeError> {
-        let topic_len = self.topic.as_ref().map_or(0, TopicName::len);
-        let packet_id_len = if self.qos.packet_id().is_some() { 2 } else { 0 };
-        let properties_len = if version.is_v5() {
-            EncodedProperties::new(&self.properties)?.len()
-        } else {
-            0
-        };
-        Ok(sum([2, topic_len, packet_id_len, properties_len]))
-    }
-
-    fn check(&self, version: ProtocolVersion) -> Result<(), EncodeError> {
+    /// Checks the packet for `version` and works out its sizes, once per
+    /// encode: the property block is measured here and only written later.
+    fn layout(&self, version: ProtocolVersion) -> Result<Layout<'_>, EncodeError> {
         let aliased = version.is_v5() && self.properties.topic_alias.is_some();
         if self.topic.is_none() && !aliased {
             return Err(EncodeError::InvalidPacket(
                 "PUBLISH needs a topic name or, in 5.0, a Topic Alias",
             ));
         }
-        Ok(())
+        let properties = if version.is_v5() {
+            Some(EncodedProperties::new(&self.properties)?)
+        } else {
+            None
+        };
+        let variable_header = sum([
+            2,
+            self.topic.as_ref().map_or(0, TopicName::len),
+            if self.qos.packet_id().is_some() { 2 } else { 0 },
+            properties.as_ref().map_or(0, EncodedProperties::len),
+        ]);
+        Ok(Layout {
+            properties,
+            remaining: sum([variable_header, self.payload.len()]),
+        })
     }
 
-    fn put_variable_header(&self, version: ProtocolVersion, buf: &mut impl BufMut) {
+    fn put_variable_header(&self, layout: &Layout<'_>, buf: &mut impl BufMut) {
         crate::coding::put_length_prefixed(
             buf,
             self.topic.as_ref().map_or(&[][..], TopicName::as_bytes),
@@ -174,11 +179,30 @@ impl Publish {
         if let Some(id) = self.qos.packet_id() {
             buf.put_u16(id.get());
         }
-        if version.is_v5()
-            && let Ok(props) = EncodedProperties::new(&self.properties)
-        {
-            props.put(buf);
+        if let Some(properties) = &layout.properties {
+            properties.put(buf);
         }
+    }
+
+    /// Encodes the packet for `version` into `buf`, as [`Packet::encode`]
+    /// does, and returns the number of bytes written; nothing is written on
+    /// error.
+    ///
+    /// [`Packet::encode`]: crate::Packet::encode
+    pub fn encode(
+        &self,
+        version: ProtocolVersion,
+        buf: &mut impl BufMut,
+    ) -> Result<usize, EncodeError> {
+        let layout = self.layout(version)?;
+        let total = super::frame_header_len(layout.remaining)?;
+        super::ensure_room(buf, total)?;
+        let before = buf.remaining_mut();
+        super::put_fixed_header(buf, PacketType::Publish, self.flags(), layout.remaining);
+        self.put_variable_header(&layout, buf);
+        buf.put_slice(&self.payload);
+        debug_assert_eq!(before.saturating_sub(buf.remaining_mut()), total);
+        Ok(total)
     }
 
     /// Writes the fixed and variable headers only, for a vectored write in
@@ -189,17 +213,22 @@ impl Publish {
         version: ProtocolVersion,
         buf: &mut impl BufMut,
     ) -> Result<usize, EncodeError> {
-        self.check(version)?;
-        let remaining = self
-            .variable_header_len(version)?
-            .saturating_add(self.payload.len());
-        let frame_len = super::frame_header_len(remaining)?;
+        let layout = self.layout(version)?;
+        let frame_len = super::frame_header_len(layout.remaining)?;
         let len = frame_len.saturating_sub(self.payload.len());
         super::ensure_room(buf, len)?;
-        super::put_fixed_header(buf, PacketType::Publish, self.flags(), remaining);
-        self.put_variable_header(version, buf);
+        super::put_fixed_header(buf, PacketType::Publish, self.flags(), layout.remaining);
+        self.put_variable_header(&layout, buf);
         Ok(len)
     }
+}
+
+/// The sizes of one PUBLISH encoding.
+struct Layout<'a> {
+    /// The measured property block; `None` before 5.0.
+    properties: Option<EncodedProperties<'a, PublishProperties>>,
+    /// The remaining length of the fixed header.
+    remaining: usize,
 }
 
 impl Publish {
@@ -266,16 +295,15 @@ impl Body for Publish {
     }
 
     fn remaining_len(&self, version: ProtocolVersion) -> Result<usize, EncodeError> {
-        self.check(version)?;
-        Ok(sum([
-            self.variable_header_len(version)?,
-            self.payload.len(),
-        ]))
+        Ok(self.layout(version)?.remaining)
     }
 
     fn put_body(&self, version: ProtocolVersion, buf: &mut impl BufMut) {
-        self.put_variable_header(version, buf);
-        buf.put_slice(&self.payload);
+        // `remaining_len` succeeded before, so the layout does too.
+        if let Ok(layout) = self.layout(version) {
+            self.put_variable_header(&layout, buf);
+            buf.put_slice(&self.payload);
+        }
     }
 }
 
