@@ -169,7 +169,11 @@ impl<'a> TopicFilterRef<'a> {
     /// # Errors
     /// The [`TopicError`] naming the first rule the bytes break.
     pub fn from_slice(bytes: &'a [u8]) -> Result<Self, TopicError> {
-        validate::topic_filter(bytes).map(Self)
+        validate::topic_filter(bytes)?;
+        // Valid UTF-8 once validated, so the error is unreachable.
+        core::str::from_utf8(bytes)
+            .map(Self)
+            .map_err(|_| TopicError::InvalidUtf8)
     }
 
     /// The filter as text.

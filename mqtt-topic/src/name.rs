@@ -161,7 +161,11 @@ impl<'a> TopicNameRef<'a> {
     /// # Errors
     /// The [`TopicError`] naming the first rule the bytes break.
     pub fn from_slice(bytes: &'a [u8]) -> Result<Self, TopicError> {
-        validate::topic_name(bytes).map(Self)
+        validate::topic_name(bytes)?;
+        // Valid UTF-8 once validated, so the error is unreachable.
+        core::str::from_utf8(bytes)
+            .map(Self)
+            .map_err(|_| TopicError::InvalidUtf8)
     }
 
     /// The name as text.
