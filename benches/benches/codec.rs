@@ -1,25 +1,34 @@
-//! PUBLISH decode and encode, `mqtt-codec` side by side with the peer crates,
-//! on the same wire bytes in the same run.
+//! The codec side by side with the peer crates, on the same wire bytes in
+//! the same run.
 //!
-//! Decode: a buffer holding 1,000 copies of the frame (with spare capacity,
-//! as a socket read leaves it) is decoded packet by packet; the copy into the
-//! buffer is setup and not timed. Encode: one packet into a reused buffer,
-//! cleared every iteration; crates whose API takes the packet by value pay the
-//! clone, since their users must too.
-#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+//! PUBLISH decode: a buffer holding about 1 MiB of copies of the frame (at
+//! most 1,000), with spare capacity as a socket read leaves it, is decoded
+//! packet by packet; the copy into the buffer is setup and not timed.
+//! PUBLISH encode: one packet into a reused buffer, cleared every iteration,
+//! and 1,000 packets streamed back to back into one large buffer; crates
+//! whose API takes the packet by value pay the clone, since their users must
+//! too. Streams: small packets, CONNECT and SUBSCRIBE repeated 1,000 times,
+//! and 1,000 mixed packets, whole and fed in chunks of 1, 7 and 1,460 bytes.
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::arithmetic_side_effects
+)]
 
 use std::hint::black_box;
 
 use bytes::BytesMut;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use mqtt_benches::codec_peers::{Crate, decode_all, encode_native, native, stream, workloads};
+use mqtt_benches::codec_streams::{decode_stream, streams, supports};
 
-const FRAMES: usize = 1_000;
+const STREAMED: usize = 1_000;
 
 fn decode(c: &mut Criterion) {
     for workload in workloads() {
         let mut group = c.benchmark_group(format!("decode {}", workload.name));
-        group.throughput(Throughput::Elements(FRAMES as u64));
+        group.throughput(Throughput::Elements(workload.frames as u64));
         for krate in Crate::ALL
             .into_iter()
             .filter(|k| k.supports(workload.version))
@@ -27,12 +36,12 @@ fn decode(c: &mut Criterion) {
             let frame_len = workload.frame.len();
             group.bench_function(krate.name(), |b| {
                 b.iter_batched_ref(
-                    || stream(&workload.frame, FRAMES),
+                    || stream(&workload.frame, workload.frames),
                     |buf| {
                         let n = decode_all(krate, workload.version, buf, frame_len, |seen| {
                             black_box(seen);
                         });
-                        assert_eq!(n, Ok(FRAMES));
+                        assert_eq!(n, Ok(workload.frames));
                     },
                     BatchSize::LargeInput,
                 );
@@ -56,7 +65,7 @@ fn encode(c: &mut Criterion) {
                 continue;
             }
             let mut packet = native(krate, &workload);
-            let mut out = BytesMut::with_capacity(4096);
+            let mut out = BytesMut::with_capacity(workload.frame.len() + 4096);
             group.bench_function(krate.name(), |b| {
                 b.iter(|| {
                     out.clear();
@@ -69,5 +78,53 @@ fn encode(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, decode, encode);
+fn encode_streamed(c: &mut Criterion) {
+    for workload in workloads() {
+        let mut group = c.benchmark_group(format!("encode streamed {}", workload.name));
+        group.throughput(Throughput::Elements(STREAMED as u64));
+        for krate in Crate::ALL
+            .into_iter()
+            .filter(|k| k.supports(workload.version) && *k != Crate::Mqttrs)
+        {
+            let mut packet = native(krate, &workload);
+            let capacity = (workload.frame.len() + 16) * STREAMED;
+            group.bench_function(krate.name(), |b| {
+                b.iter_batched_ref(
+                    || BytesMut::with_capacity(capacity),
+                    |out| {
+                        for _ in 0..STREAMED {
+                            encode_native(&mut packet, workload.version, out);
+                        }
+                    },
+                    BatchSize::LargeInput,
+                );
+            });
+        }
+        group.finish();
+    }
+}
+
+fn decode_streams(c: &mut Criterion) {
+    for workload in streams() {
+        let mut group = c.benchmark_group(format!("decode {}", workload.name));
+        group.throughput(Throughput::Elements(workload.packets as u64));
+        for krate in Crate::ALL.into_iter().filter(|k| supports(*k, &workload)) {
+            group.bench_function(krate.name(), |b| {
+                b.iter_batched_ref(
+                    || BytesMut::from(&workload.bytes[..]),
+                    |input| {
+                        let n = decode_stream(krate, &workload, input, |p| {
+                            black_box(p);
+                        });
+                        assert_eq!(n, Ok(workload.packets));
+                    },
+                    BatchSize::LargeInput,
+                );
+            });
+        }
+        group.finish();
+    }
+}
+
+criterion_group!(benches, decode, encode, encode_streamed, decode_streams);
 criterion_main!(benches);

@@ -4,12 +4,13 @@
 
 Usage (from the workspace root):
     rm -rf target/criterion
-    cargo bench -p mqtt-benches --bench codec -- --warm-up-time 1 --measurement-time 3 --noplot
+    cargo bench -p mqtt-benches --bench codec -- --warm-up-time 0.5 --measurement-time 1.5 --noplot
     cargo bench -p mqtt-benches --bench codec_allocs > /tmp/codec-allocs.md
     python3 benches/scripts/codec_report.py /tmp/codec-allocs.md > mqtt-codec/BENCHMARKS.md
 
-Times are criterion's median estimate per packet (decode groups time 1,000
-packets per iteration and are divided by 1,000).
+Times are criterion's median estimate per packet (groups that time many
+packets per iteration are divided by that count). The script also writes
+mqtt-codec/benchmarks.svg.
 """
 import json
 import os
@@ -57,15 +58,36 @@ def machine():
     return model, os.cpu_count(), rustc, f"{platform.system()} {platform.release()}"
 
 
-def table(results, kind):
-    groups = sorted(g for g in results if g.startswith(kind + " "))
+def is_publish(group):
+    return " QoS" in group
+
+
+def groups_of(results, prefix, publish):
+    picked = [
+        g for g in results
+        if g.startswith(prefix + " ")
+        and not (prefix == "encode" and g.startswith("encode streamed "))
+        and is_publish(g) == publish
+    ]
     order = {"v3.1.1": 0, "v5": 1}
-    groups.sort(key=lambda g: (order.get(g.split()[1], 2), g))
+
+    def key(group):
+        name = group[len(prefix) + 1:]
+        version = name.split()[0]
+        sizes = {"0": 0, "64": 1, "1": 2, "16": 3}
+        parts = name.split()
+        size = sizes.get(parts[2], 9) if len(parts) > 2 else 9
+        return (order.get(version, 2), name.split()[1] if len(parts) > 1 else "", size, name)
+
+    return sorted(picked, key=key)
+
+
+def table(results, prefix, publish=True):
     lines = [
         f"| workload | {OURS} | " + " | ".join(PEERS) + " | fastest peer ÷ ours |",
         "|---|---|" + "---|" * len(PEERS) + "---|",
     ]
-    for group in groups:
+    for group in groups_of(results, prefix, publish):
         row = results[group]
         ours = row.get(OURS)
         if ours is None:
@@ -81,14 +103,55 @@ def table(results, kind):
                 cells.append("–")
         best = min(peer_times) if peer_times else None
         ratio = f"**{best / ours[0]:.2f}×**" if best else "–"
-        name = group[len(kind) + 1:]
+        name = group[len(prefix) + 1:]
         lines.append(f"| {name} | {fmt_ns(ours[0])} | " + " | ".join(cells) + f" | {ratio} |")
     return "\n".join(lines)
+
+
+def svg_chart(results, path):
+    """A bar per workload: the fastest peer's time divided by ours (above 1:
+    we are faster), for PUBLISH decode and encode."""
+    rows = []
+    for prefix in ("decode", "encode"):
+        for group in groups_of(results, prefix, True):
+            row = results[group]
+            if OURS not in row:
+                continue
+            peers = [row[p][0] for p in PEERS if p in row]
+            if peers:
+                rows.append((group, min(peers) / row[OURS][0]))
+    bar_h, gap, left, width = 16, 6, 330, 360
+    top = 40
+    height = top + len(rows) * (bar_h + gap) + 30
+    scale = width / max([2.0] + [r for _, r in rows])
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{left + width + 80}" height="{height}" '
+        'font-family="sans-serif" font-size="12">',
+        f'<text x="10" y="20" font-size="14">mqtt-codec: fastest peer time ÷ mqtt-codec time '
+        '(right of the line: mqtt-codec is faster)</text>',
+    ]
+    for i, (group, ratio) in enumerate(rows):
+        y = top + i * (bar_h + gap)
+        colour = "#2b8a3e" if ratio >= 1 else "#c92a2a"
+        out.append(f'<text x="{left - 8}" y="{y + 12}" text-anchor="end">{group}</text>')
+        out.append(
+            f'<rect x="{left}" y="{y}" width="{ratio * scale:.1f}" height="{bar_h}" fill="{colour}"/>'
+        )
+        out.append(f'<text x="{left + ratio * scale + 4:.1f}" y="{y + 12}">{ratio:.2f}×</text>')
+    x1 = left + scale
+    out.append(
+        f'<line x1="{x1:.1f}" y1="{top - 6}" x2="{x1:.1f}" y2="{height - 20}" stroke="black" '
+        'stroke-dasharray="4"/>'
+    )
+    out.append("</svg>")
+    with open(path, "w") as f:
+        f.write("\n".join(out) + "\n")
 
 
 def main():
     allocs = open(sys.argv[1]).read().strip() if len(sys.argv) > 1 else "(not run)"
     results = criterion_results(os.path.join("target", "criterion"))
+    svg_chart(results, os.path.join("mqtt-codec", "benchmarks.svg"))
     model, cpus, rustc, osname = machine()
     print(f"""# mqtt-codec benchmarks
 
@@ -105,7 +168,7 @@ codegen-units 1). Do not edit by hand; rerun.
 - Every crate gets the same wire bytes (encoded by `mqtt-codec`); a test in
   `benches/src/codec_peers.rs` checks before any timing that each decodes the
   same topic, payload and packet identifier.
-- Decode: 1,000 copies of the frame in one buffer with spare capacity, decoded
+- Decode: copies of the frame (about 1 MiB of them, at most 1,000) in one buffer with spare capacity, decoded
   packet by packet into each crate's owned packet type (mqttrs and mqtt-proto
   read a `&[u8]`); the copy into the buffer is setup and not timed. Encode:
   one packet into a reused, cleared buffer; rmqtt-codec takes the packet by
@@ -114,13 +177,29 @@ codegen-units 1). Do not edit by hand; rerun.
   `mqtt-codec` (above 1 means slower than ours). The last column is the
   fastest peer's time divided by ours.
 
-## Decode, per packet
+![fastest peer ÷ mqtt-codec, per workload](benchmarks.svg)
+
+## PUBLISH decode, per packet
 
 {table(results, "decode")}
 
-## Encode, per packet
+## PUBLISH encode into a reused buffer, per packet
 
 {table(results, "encode")}
+
+## PUBLISH encode, 1,000 packets streamed into one large buffer, per packet
+
+{table(results, "encode streamed")}
+
+## Other packets and streams, decode per packet
+
+Single packets are 1,000 copies back to back; the mixed stream is a CONNECT
+and then 999 packets (PUBLISH QoS 0/1/2 of 16–256 B, PUBACK, PUBREC, PUBREL,
+PUBCOMP, SUBSCRIBE, PINGREQ) fed whole or in chunks as a socket would.
+mqtt-proto, mqttrs and mqtt5-protocol have no streaming decoder, so
+`mqtt-codec`'s fixed-header reader tells them where each frame ends.
+
+{table(results, "decode", publish=False)}
 
 mqttrs is left out of the encode table: it encodes only the borrowed packet it
 decoded, so its encode could not be timed apart from a decode.

@@ -13,19 +13,24 @@ use mqtt_codec::{
 #[derive(Debug, Clone)]
 pub struct Workload {
     /// Name used in the report.
-    pub name: &'static str,
+    pub name: String,
     /// Protocol version.
     pub version: ProtocolVersion,
+    /// Frames per decode batch.
+    pub frames: usize,
     /// The packet, encoded by `mqtt-codec`.
     pub packet: Packet,
     /// Its wire bytes, given unchanged to every crate.
     pub frame: Vec<u8>,
 }
 
-fn publish(payload_len: usize, with_properties: bool) -> Publish {
+fn publish(qos: QoS, payload_len: usize, with_properties: bool) -> Publish {
     let topic = TopicName::from_static("sensor/abc/temperature").unwrap();
-    let mut publish = Publish::new(topic, Bytes::from(vec![0xA5u8; payload_len]))
-        .with_qos(PublishQoS::new(QoS::AtLeastOnce, PacketId::new(7).unwrap()));
+    let qos = match qos {
+        QoS::AtMostOnce => PublishQoS::AtMostOnce,
+        qos => PublishQoS::new(qos, PacketId::new(7).unwrap()),
+    };
+    let mut publish = Publish::new(topic, Bytes::from(vec![0xA5u8; payload_len])).with_qos(qos);
     if with_properties {
         let string = |s: &str| MqttString::try_from(s).unwrap_or_default();
         let mut props = PublishProperties::default();
@@ -41,25 +46,44 @@ fn publish(payload_len: usize, with_properties: bool) -> Publish {
     publish
 }
 
-/// The PUBLISH workloads of the codec benchmarks.
+/// The PUBLISH workloads of the codec benchmarks: QoS 0 and 1 with 0 B,
+/// 64 B, 1 KiB and 16 KiB payloads in 3.1.1 and 5.0, and a v5 PUBLISH with
+/// Message Expiry, Content Type, Correlation Data and two User Properties.
 pub fn workloads() -> Vec<Workload> {
-    let shapes = [
-        ("v3.1.1 QoS1 64 B", ProtocolVersion::V3_1_1, 64, false),
-        ("v3.1.1 QoS1 1 KiB", ProtocolVersion::V3_1_1, 1024, false),
-        ("v5 QoS1 64 B", ProtocolVersion::V5, 64, false),
-        ("v5 QoS1 1 KiB", ProtocolVersion::V5, 1024, false),
-        ("v5 QoS1 64 B + 5 properties", ProtocolVersion::V5, 64, true),
-    ];
+    let mut shapes = Vec::new();
+    for version in [ProtocolVersion::V3_1_1, ProtocolVersion::V5] {
+        let v = if version.is_v5() { "v5" } else { "v3.1.1" };
+        for (qos, q) in [(QoS::AtMostOnce, "QoS0"), (QoS::AtLeastOnce, "QoS1")] {
+            for (len, size) in [
+                (0, "0 B"),
+                (64, "64 B"),
+                (1024, "1 KiB"),
+                (16 * 1024, "16 KiB"),
+            ] {
+                shapes.push((format!("{v} {q} {size}"), version, qos, len, false));
+            }
+        }
+    }
+    shapes.push((
+        String::from("v5 QoS1 64 B + 5 properties"),
+        ProtocolVersion::V5,
+        QoS::AtLeastOnce,
+        64,
+        true,
+    ));
     shapes
         .into_iter()
-        .map(|(name, version, len, props)| {
-            let packet = Packet::Publish(publish(len, props));
+        .map(|(name, version, qos, len, props)| {
+            let packet = Packet::Publish(publish(qos, len, props));
             let mut frame = Vec::new();
             let _ = packet.encode(version, &mut frame);
+            // About 1 MiB of frames per decode batch, at most 1,000 of them.
+            let frames = (1 << 20) / frame.len().max(1);
             Workload {
                 name,
                 version,
                 packet,
+                frames: frames.clamp(50, 1_000),
                 frame,
             }
         })
