@@ -79,11 +79,7 @@ impl Decoder {
         if let Some(err) = self.error {
             return Err(err);
         }
-        let result = self.decode_frame(buf);
-        if let Err(err) = result {
-            self.error = Some(err);
-        }
-        result
+        self.decode_frame(buf).inspect_err(|err| self.error = Some(*err))
     }
 
     #[inline]
