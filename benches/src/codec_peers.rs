@@ -181,7 +181,7 @@ pub fn decode_all(
             while !buf.is_empty() {
                 if let P::Publish(p) = P::read(buf, None).map_err(|e| format!("{e:?}"))? {
                     let topic = core::str::from_utf8(&p.topic).unwrap_or_default();
-                    seen((topic, &p.payload, Some(p.pkid)));
+                    seen((topic, &p.payload, Some(p.pkid).filter(|&id| id != 0)));
                     count += 1;
                 }
             }
@@ -190,7 +190,7 @@ pub fn decode_all(
             use rumqttc::mqttbytes::v4::Packet as P;
             while !buf.is_empty() {
                 if let P::Publish(p) = P::read(buf, usize::MAX).map_err(|e| format!("{e:?}"))? {
-                    seen((&p.topic, &p.payload, Some(p.pkid)));
+                    seen((&p.topic, &p.payload, Some(p.pkid).filter(|&id| id != 0)));
                     count += 1;
                 }
             }

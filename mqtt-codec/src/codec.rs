@@ -79,7 +79,8 @@ impl Decoder {
         if let Some(err) = self.error {
             return Err(err);
         }
-        self.decode_frame(buf).inspect_err(|err| self.error = Some(*err))
+        self.decode_frame(buf)
+            .inspect_err(|err| self.error = Some(*err))
     }
 
     #[inline]
