@@ -1,0 +1,79 @@
+#!/usr/bin/env python3
+"""Rewrites the Performance section of the root README.md (between the
+`performance:begin` and `performance:end` markers) from the generated
+BENCHMARKS.md files, so the README shows tables from a real run only.
+
+Usage (from the workspace root, after the reports were written):
+    python3 benches/scripts/readme_performance.py
+"""
+import re
+import sys
+
+# (file, heading of the section whose first table is copied, title in README)
+SECTIONS = [
+    ("mqtt-codec/BENCHMARKS.md", "PUBLISH decode, per packet", "Codec: PUBLISH decode, per packet"),
+    ("mqtt-codec/BENCHMARKS.md", "PUBLISH encode into a reused buffer, per packet",
+     "Codec: PUBLISH encode, per packet"),
+]
+TOPIC = "mqtt-topic/BENCHMARKS.md"
+
+
+def first_table(text, heading):
+    start = text.find("## " + heading)
+    if start < 0:
+        return None
+    lines = text[start:].splitlines()[1:]
+    table = []
+    for line in lines:
+        if line.startswith("|"):
+            table.append(line)
+        elif table:
+            break
+        elif line.startswith("## "):
+            break
+    return "\n".join(table) if table else None
+
+
+def machine_line(text):
+    for line in text.splitlines():
+        if line.startswith("- Machine:"):
+            return line[2:].strip()
+    return "Machine: unknown"
+
+
+def main():
+    parts = []
+    codec = open("mqtt-codec/BENCHMARKS.md").read()
+    parts.append(
+        "Criterion medians from one run with every peer crate in the same binary; "
+        "ratios are peer time ÷ ours (above 1: ours is faster). "
+        + machine_line(codec)
+        + " Full reports with allocation counts: [mqtt-codec/BENCHMARKS.md](mqtt-codec/BENCHMARKS.md), "
+        "[mqtt-topic/BENCHMARKS.md](mqtt-topic/BENCHMARKS.md). Regenerate with `benches/run.sh`."
+    )
+    for path, heading, title in SECTIONS:
+        table = first_table(open(path).read(), heading)
+        if table is None:
+            sys.exit(f"no table under '## {heading}' in {path}")
+        parts.append(f"### {title}\n\n{table}")
+    try:
+        topic = open(TOPIC).read()
+        headings = re.findall(r"^## (.+)$", topic, re.M)
+        if headings:
+            table = first_table(topic, headings[0])
+            if table:
+                parts.append(f"### Topics: {headings[0]}\n\n{table}")
+    except OSError:
+        pass
+    body = "\n\n".join(parts)
+    readme = open("README.md").read()
+    begin, end = "<!-- performance:begin -->", "<!-- performance:end -->"
+    if begin not in readme:
+        sys.exit("README.md has no performance markers")
+    head, rest = readme.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    open("README.md", "w").write(f"{head}{begin}\n{body}\n{end}{tail}")
+
+
+if __name__ == "__main__":
+    main()
