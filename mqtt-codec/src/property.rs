@@ -238,6 +238,7 @@ struct RawProperties<'a>(&'a [u8]);
 impl<'a> Iterator for RawProperties<'a> {
     type Item = (PropertyId, RawValue<'a>);
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         if self.0.is_empty() {
             return None;
@@ -505,6 +506,9 @@ pub(crate) fn properties_len(block_len: usize) -> usize {
 /// [`properties_block_len`], which validated every value.
 pub(crate) fn put_properties(props: &impl PropertySet, block_len: usize, buf: &mut impl BufMut) {
     put_var_int(buf, u32::try_from(block_len).unwrap_or(u32::MAX));
+    if block_len == 0 {
+        return;
+    }
     props.for_each(&mut |id, raw| {
         buf.put_u8(id as u8);
         raw.put(buf);
@@ -597,6 +601,7 @@ impl UserProperties {
         // Matched directly rather than through `iter`: encoding walks this on
         // every packet, and the chained iterator costs more than the pairs.
         match &self.0 {
+            Repeated::Block(block) if block.is_empty() => {}
             Repeated::Block(block) => RawProperties(block)
                 .filter(|(id, _)| *id == PropertyId::UserProperty)
                 .for_each(|(id, raw)| f(id, raw)),
@@ -684,6 +689,7 @@ impl SubscriptionIdentifiers {
 
     fn for_each<'a, F: FnMut(PropertyId, RawValue<'a>)>(&'a self, f: &mut F) {
         match &self.0 {
+            Repeated::Block(block) if block.is_empty() => {}
             Repeated::Block(block) => RawProperties(block)
                 .filter(|(id, _)| *id == PropertyId::SubscriptionIdentifier)
                 .for_each(|(id, raw)| f(id, raw)),
