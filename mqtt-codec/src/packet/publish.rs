@@ -171,6 +171,12 @@ impl Publish {
         })
     }
 
+    /// The fixed header, then the variable header.
+    fn put_headers(&self, layout: &Layout<'_>, buf: &mut impl BufMut) {
+        super::put_fixed_header(buf, PacketType::Publish, self.flags(), layout.remaining);
+        self.put_variable_header(layout, buf);
+    }
+
     fn put_variable_header(&self, layout: &Layout<'_>, buf: &mut impl BufMut) {
         crate::coding::put_length_prefixed(
             buf,
@@ -198,8 +204,7 @@ impl Publish {
         let total = super::frame_header_len(layout.remaining)?;
         super::ensure_room(buf, total)?;
         let before = buf.remaining_mut();
-        super::put_fixed_header(buf, PacketType::Publish, self.flags(), layout.remaining);
-        self.put_variable_header(&layout, buf);
+        self.put_headers(&layout, buf);
         buf.put_slice(&self.payload);
         debug_assert_eq!(before.saturating_sub(buf.remaining_mut()), total);
         Ok(total)
@@ -217,8 +222,7 @@ impl Publish {
         let frame_len = super::frame_header_len(layout.remaining)?;
         let len = frame_len.saturating_sub(self.payload.len());
         super::ensure_room(buf, len)?;
-        super::put_fixed_header(buf, PacketType::Publish, self.flags(), layout.remaining);
-        self.put_variable_header(&layout, buf);
+        self.put_headers(&layout, buf);
         Ok(len)
     }
 }
