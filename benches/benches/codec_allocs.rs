@@ -41,8 +41,8 @@ fn main() {
             let decode = region.change().allocations;
             assert_eq!(n, Ok(workload.frames));
             let per_decode = decode as f64 / workload.frames as f64;
-            let per_encode = if krate == Crate::Mqttrs {
-                String::from("n/a (borrowed)")
+            let per_encode = if !krate.encodes() {
+                String::from("n/a (read-only)")
             } else {
                 let mut packet = native(krate, &workload);
                 let mut out = BytesMut::with_capacity(4096);

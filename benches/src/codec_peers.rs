@@ -5,8 +5,8 @@
 use bytes::{BufMut, Bytes, BytesMut};
 use mqtt_codec::mqtt_topic::TopicName;
 use mqtt_codec::{
-    Decoded, Decoder, MqttString, Packet, PacketId, ProtocolVersion, Publish, PublishProperties,
-    PublishQoS, QoS,
+    Decoded, Decoder, HeaderStatus, MqttString, Packet, PacketId, ProtocolVersion, Publish,
+    PublishProperties, PublishQoS, PublishView, QoS, read_fixed_header,
 };
 
 /// One PUBLISH shape, its wire bytes, and the version they are read in.
@@ -106,6 +106,8 @@ pub fn stream(frame: &[u8], count: usize) -> BytesMut {
 pub enum Crate {
     /// This workspace.
     MqttCodec,
+    /// This workspace's in-place `PublishView` (PUBLISH decode only).
+    MqttCodecView,
     /// rumqttc 0.25.1 `mqttbytes` (v4 and v5).
     Rumqttc,
     /// rmqtt-codec 0.3.1 (the ntex-mqtt design on `bytes`).
@@ -120,8 +122,9 @@ pub enum Crate {
 
 impl Crate {
     /// Every crate, ours first.
-    pub const ALL: [Crate; 6] = [
+    pub const ALL: [Crate; 7] = [
         Crate::MqttCodec,
+        Crate::MqttCodecView,
         Crate::Rumqttc,
         Crate::RmqttCodec,
         Crate::MqttProto,
@@ -133,6 +136,7 @@ impl Crate {
     pub fn name(self) -> &'static str {
         match self {
             Crate::MqttCodec => "mqtt-codec",
+            Crate::MqttCodecView => "mqtt-codec view",
             Crate::Rumqttc => "rumqttc",
             Crate::RmqttCodec => "rmqtt-codec",
             Crate::MqttProto => "mqtt-proto",
@@ -144,6 +148,12 @@ impl Crate {
     /// Whether the crate speaks `version`.
     pub fn supports(self, version: ProtocolVersion) -> bool {
         !(self == Crate::Mqttrs && version.is_v5())
+    }
+
+    /// Whether the crate can encode the packets it decodes (mqttrs encodes
+    /// only what it borrowed, and a view is read-only).
+    pub fn encodes(self) -> bool {
+        !matches!(self, Crate::Mqttrs | Crate::MqttCodecView)
     }
 }
 
@@ -175,6 +185,27 @@ pub fn decode_all(
                     count += 1;
                 }
             }
+        }
+        Crate::MqttCodecView => {
+            let mut input: &[u8] = buf;
+            while let HeaderStatus::Complete(header) =
+                read_fixed_header(input, version).map_err(|e| e.to_string())?
+            {
+                let (frame, rest) = input
+                    .split_at_checked(header.frame_len())
+                    .ok_or("short frame")?;
+                let body = frame.get(header.header_len..).unwrap_or_default();
+                let view = PublishView::parse_body(header.flags, body, version)
+                    .map_err(|e| e.to_string())?;
+                seen((
+                    view.topic(),
+                    view.payload(),
+                    view.packet_id().map(PacketId::get),
+                ));
+                count += 1;
+                input = rest;
+            }
+            buf.clear();
         }
         Crate::Rumqttc if v5 => {
             use rumqttc::v5::mqttbytes::v5::Packet as P;
@@ -299,7 +330,7 @@ pub fn native(krate: Crate, workload: &Workload) -> Native {
     let v5 = workload.version.is_v5();
     let mut buf = BytesMut::from(&workload.frame[..]);
     match krate {
-        Crate::MqttCodec => Native::Ours(workload.packet.clone()),
+        Crate::MqttCodec | Crate::MqttCodecView => Native::Ours(workload.packet.clone()),
         Crate::Rumqttc if v5 => match rumqttc::v5::mqttbytes::v5::Packet::read(&mut buf, None) {
             Ok(rumqttc::v5::mqttbytes::v5::Packet::Publish(p)) => Native::RumqttcV5(p),
             other => panic!("{other:?}"),

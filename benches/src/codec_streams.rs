@@ -188,11 +188,11 @@ pub fn streams() -> Vec<Stream> {
     out
 }
 
-/// Whether `crate` can read every packet of `stream` (mqttrs is 3.1.1 only;
-/// rumqttc v4 cannot read a CONNECT it did not write with its own options,
-/// so every crate is tried and the test below says which ones succeed).
+/// Whether `crate` can read every packet of `stream`: mqttrs is 3.1.1 only
+/// and `mqtt-codec`'s `PublishView` reads PUBLISH only.
 pub fn supports(krate: Crate, stream: &Stream) -> bool {
-    krate.supports(stream.version)
+    // The view reads PUBLISH only; the streams hold every kind of packet.
+    krate.supports(stream.version) && krate != Crate::MqttCodecView
 }
 
 /// The length of the whole frame at the start of `buf`, if it is all there.

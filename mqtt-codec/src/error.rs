@@ -46,6 +46,10 @@ pub enum DecodeError {
     /// enclosing property length).
     #[error("{0} content overruns its remaining length")]
     UnexpectedEnd(PacketType),
+    /// A frame of another type given to a reader of one packet type
+    /// ([`crate::PublishView`]); not a protocol violation by itself.
+    #[error("a {0} frame where a PUBLISH was expected")]
+    UnexpectedPacketType(PacketType),
     /// Bytes are left over after the last field of the packet.
     #[error("{0} content is shorter than its remaining length")]
     TrailingBytes(PacketType),

@@ -75,8 +75,8 @@ pub use error::{DecodeError, EncodeError};
 pub use header::{FixedHeader, HeaderStatus, PacketType, read_fixed_header};
 pub use packet::{
     Auth, ConnAck, Connect, Disconnect, LastWill, Login, Packet, PubAck, PubComp, PubRec, PubRel,
-    Publish, PublishQoS, RetainHandling, SubAck, Subscribe, SubscriptionOptions, UnsubAck,
-    Unsubscribe,
+    Publish, PublishQoS, PublishView, RetainHandling, SubAck, Subscribe, SubscriptionOptions,
+    UnsubAck, Unsubscribe,
 };
 pub use property::{
     AckProperties, AuthProperties, ConnAckProperties, ConnectProperties, DisconnectProperties,

@@ -253,6 +253,8 @@ impl<'a> Iterator for RawProperties<'a> {
 /// A typed property value: how it is read from and written to the wire.
 pub(crate) trait TypedValue: Sized {
     fn from_raw(id: PropertyId, raw: RawValue<'_>, frame: &Bytes) -> Result<Self, DecodeError>;
+    /// The checks of `from_raw`, without building the value.
+    fn check(id: PropertyId, raw: RawValue<'_>) -> Result<(), DecodeError>;
     fn to_raw(&self, id: PropertyId) -> RawValue<'_>;
 }
 
@@ -261,6 +263,10 @@ fn invalid<T>(id: PropertyId) -> Result<T, DecodeError> {
 }
 
 impl TypedValue for bool {
+    fn check(id: PropertyId, raw: RawValue<'_>) -> Result<(), DecodeError> {
+        // A scalar never reads the frame, so an empty one stands in.
+        Self::from_raw(id, raw, &Bytes::new()).map(drop)
+    }
     fn from_raw(id: PropertyId, raw: RawValue<'_>, _: &Bytes) -> Result<Self, DecodeError> {
         // "It is a Protocol Error to include ... a value other than 0 or 1."
         match raw {
@@ -275,6 +281,10 @@ impl TypedValue for bool {
 }
 
 impl TypedValue for QoS {
+    fn check(id: PropertyId, raw: RawValue<'_>) -> Result<(), DecodeError> {
+        // A scalar never reads the frame, so an empty one stands in.
+        Self::from_raw(id, raw, &Bytes::new()).map(drop)
+    }
     fn from_raw(id: PropertyId, raw: RawValue<'_>, _: &Bytes) -> Result<Self, DecodeError> {
         // Maximum QoS is 0 or 1 (v5 §3.2.2.3.4).
         match raw {
@@ -299,6 +309,10 @@ pub enum PayloadFormat {
 }
 
 impl TypedValue for PayloadFormat {
+    fn check(id: PropertyId, raw: RawValue<'_>) -> Result<(), DecodeError> {
+        // A scalar never reads the frame, so an empty one stands in.
+        Self::from_raw(id, raw, &Bytes::new()).map(drop)
+    }
     fn from_raw(id: PropertyId, raw: RawValue<'_>, _: &Bytes) -> Result<Self, DecodeError> {
         match raw {
             RawValue::Byte(0) => Ok(Self::Unspecified),
@@ -312,6 +326,10 @@ impl TypedValue for PayloadFormat {
 }
 
 impl TypedValue for u16 {
+    fn check(id: PropertyId, raw: RawValue<'_>) -> Result<(), DecodeError> {
+        // A scalar never reads the frame, so an empty one stands in.
+        Self::from_raw(id, raw, &Bytes::new()).map(drop)
+    }
     fn from_raw(id: PropertyId, raw: RawValue<'_>, _: &Bytes) -> Result<Self, DecodeError> {
         match raw {
             RawValue::Two(v) => Ok(v),
@@ -324,6 +342,10 @@ impl TypedValue for u16 {
 }
 
 impl TypedValue for NonZeroU16 {
+    fn check(id: PropertyId, raw: RawValue<'_>) -> Result<(), DecodeError> {
+        // A scalar never reads the frame, so an empty one stands in.
+        Self::from_raw(id, raw, &Bytes::new()).map(drop)
+    }
     fn from_raw(id: PropertyId, raw: RawValue<'_>, _: &Bytes) -> Result<Self, DecodeError> {
         // Receive Maximum 0 and Topic Alias 0 are errors (v5 §3.1.2.11.3, [MQTT-3.3.2-8]).
         match raw {
@@ -337,6 +359,10 @@ impl TypedValue for NonZeroU16 {
 }
 
 impl TypedValue for u32 {
+    fn check(id: PropertyId, raw: RawValue<'_>) -> Result<(), DecodeError> {
+        // A scalar never reads the frame, so an empty one stands in.
+        Self::from_raw(id, raw, &Bytes::new()).map(drop)
+    }
     fn from_raw(id: PropertyId, raw: RawValue<'_>, _: &Bytes) -> Result<Self, DecodeError> {
         match raw {
             RawValue::Four(v) => Ok(v),
@@ -349,6 +375,10 @@ impl TypedValue for u32 {
 }
 
 impl TypedValue for NonZeroU32 {
+    fn check(id: PropertyId, raw: RawValue<'_>) -> Result<(), DecodeError> {
+        // A scalar never reads the frame, so an empty one stands in.
+        Self::from_raw(id, raw, &Bytes::new()).map(drop)
+    }
     fn from_raw(id: PropertyId, raw: RawValue<'_>, _: &Bytes) -> Result<Self, DecodeError> {
         // Maximum Packet Size 0 and Subscription Identifier 0 are errors
         // (v5 §3.1.2.11.4, §3.8.2.1.2).
@@ -368,6 +398,12 @@ impl TypedValue for NonZeroU32 {
 }
 
 impl TypedValue for MqttString {
+    fn check(id: PropertyId, raw: RawValue<'_>) -> Result<(), DecodeError> {
+        match raw {
+            RawValue::Str(s) => validate_string(s),
+            _ => invalid(id),
+        }
+    }
     fn from_raw(id: PropertyId, raw: RawValue<'_>, frame: &Bytes) -> Result<Self, DecodeError> {
         match raw {
             RawValue::Str(s) => {
@@ -383,6 +419,17 @@ impl TypedValue for MqttString {
 }
 
 impl TypedValue for TopicName {
+    fn check(id: PropertyId, raw: RawValue<'_>) -> Result<(), DecodeError> {
+        match raw {
+            RawValue::Str(s) => mqtt_topic::TopicNameRef::from_slice(s)
+                .map(drop)
+                .map_err(|e| {
+                    crate::packet::topic_error_to_string_error(e)
+                        .unwrap_or(DecodeError::TopicName(e))
+                }),
+            _ => invalid(id),
+        }
+    }
     fn from_raw(id: PropertyId, raw: RawValue<'_>, frame: &Bytes) -> Result<Self, DecodeError> {
         // v5 [MQTT-3.3.2-13], [MQTT-3.3.2-14]: a Response Topic is a topic name.
         match raw {
@@ -398,6 +445,12 @@ impl TypedValue for TopicName {
 }
 
 impl TypedValue for Bytes {
+    fn check(id: PropertyId, raw: RawValue<'_>) -> Result<(), DecodeError> {
+        match raw {
+            RawValue::Bin(_) => Ok(()),
+            _ => invalid(id),
+        }
+    }
     fn from_raw(id: PropertyId, raw: RawValue<'_>, frame: &Bytes) -> Result<Self, DecodeError> {
         match raw {
             RawValue::Bin(b) => Ok(frame.slice_ref(b)),
@@ -428,6 +481,8 @@ pub(crate) trait PropertySet: Default {
     /// Keeps the validated block for the lazy views of the repeatable
     /// properties that were `seen`, then checks rules that span properties.
     fn finish(&mut self, block: &Bytes, seen: u64) -> Result<(), DecodeError>;
+    /// Checks one property value as `accept` does, without storing it.
+    fn check_value(id: PropertyId, raw: RawValue<'_>) -> Result<(), DecodeError>;
     /// Hands every property to `f` in wire order.
     fn for_each<'a, F: FnMut(PropertyId, RawValue<'a>)>(&'a self, f: &mut F);
     /// Checks the rules that span properties, as `finish` does on decode,
@@ -435,15 +490,17 @@ pub(crate) trait PropertySet: Default {
     fn check(&self) -> Result<(), DecodeError>;
 }
 
-/// Decodes a property length and the block it covers.
+/// Reads a property length and walks the block it covers, checking the
+/// rules every block obeys (known identifier, allowed in `P`'s packet, not
+/// repeated unless repeatable) and handing each property to `visit`.
+/// Returns the rest of the input, the block and the identifiers seen.
 #[inline]
-pub(crate) fn decode_properties<'a, P: PropertySet>(
-    frame: &Bytes,
+fn walk_properties<'a, P: PropertySet>(
     input: &'a [u8],
-) -> PResult<'a, P> {
+    mut visit: impl FnMut(PropertyId, RawValue<'a>) -> Result<(), DecodeError>,
+) -> PResult<'a, (&'a [u8], u64)> {
     let (input, len) = var_int(input)?;
     let (rest, block) = nom::bytes::complete::take(len)(input)?;
-    let mut props = P::default();
     let mut seen: u64 = 0;
     let mut cursor = block;
     let fail = |e| Err(nom::Err::Failure(e));
@@ -459,15 +516,51 @@ pub(crate) fn decode_properties<'a, P: PropertySet>(
             return fail(DecodeError::DuplicateProperty(id));
         }
         seen |= id.bit();
-        if let Err(e) = props.accept(id, raw, frame) {
+        if let Err(e) = visit(id, raw) {
             return fail(e);
         }
         cursor = next;
     }
+    Ok((rest, (block, seen)))
+}
+
+/// Decodes a property length and the block it covers.
+#[inline]
+pub(crate) fn decode_properties<'a, P: PropertySet>(
+    frame: &Bytes,
+    input: &'a [u8],
+) -> PResult<'a, P> {
+    let mut props = P::default();
+    let (rest, (block, seen)) =
+        walk_properties::<P>(input, |id, raw| props.accept(id, raw, frame))?;
     if let Err(e) = props.finish(&frame.slice_ref(block), seen) {
-        return fail(e);
+        return Err(nom::Err::Failure(e));
     }
     Ok((rest, props))
+}
+
+/// Hands every property of a block that [`check_properties`] accepted to
+/// `f`, in wire order.
+pub(crate) fn for_each_in_block<'a>(
+    block: &'a [u8],
+    mut f: impl FnMut(PropertyId, PropertyValue<'a>),
+) {
+    RawProperties(block).for_each(|(id, raw)| f(id, PropertyValue::from(raw)));
+}
+
+/// Checks a property length and the block it covers by the same rules as
+/// [`decode_properties`], without building the set, and returns the block.
+/// `visit` sees every property after its value was checked.
+pub(crate) fn check_properties<'a, P: PropertySet>(
+    input: &'a [u8],
+    mut visit: impl FnMut(PropertyId, RawValue<'a>),
+) -> PResult<'a, &'a [u8]> {
+    let (rest, (block, _)) = walk_properties::<P>(input, |id, raw| {
+        P::check_value(id, raw)?;
+        visit(id, raw);
+        Ok(())
+    })?;
+    Ok((rest, block))
 }
 
 /// Bytes of the block (without its length prefix).
@@ -790,6 +883,13 @@ macro_rules! property_set {
                         self.$field = Some(<$ty as TypedValue>::from_raw(id, raw, frame)?);
                         Ok(())
                     })*
+                    _ => check_repeatable(id, raw),
+                }
+            }
+
+            fn check_value(id: PropertyId, raw: RawValue<'_>) -> Result<(), DecodeError> {
+                match id {
+                    $(PropertyId::$id => <$ty as TypedValue>::check(id, raw),)*
                     _ => check_repeatable(id, raw),
                 }
             }

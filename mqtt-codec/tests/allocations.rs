@@ -140,6 +140,23 @@ fn publish_decode_encode_and_user_properties_allocate_nothing() {
     );
     assert_eq!(v5_props, 0);
 
+    // The in-place view of that PUBLISH, properties walked.
+    let mut frame = Vec::new();
+    Packet::from(publish.clone())
+        .encode(ProtocolVersion::V5, &mut frame)
+        .unwrap();
+    let (_, view) = allocations(|| {
+        let view = mqtt_codec::PublishView::parse(&frame, ProtocolVersion::V5).unwrap();
+        let mut properties = 0;
+        view.for_each_property(|id, value| {
+            black_box((id, value));
+            properties += 1;
+        });
+        black_box((view.topic(), view.payload(), properties))
+    });
+    println!("PublishView of a v5 PUBLISH with properties: {view} allocations");
+    assert_eq!(view, 0);
+
     // Iterating decoded User Properties reads the received property block.
     let mut wire = Vec::new();
     Packet::from(publish.clone())

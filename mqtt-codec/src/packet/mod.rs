@@ -7,6 +7,7 @@ mod connack;
 mod connect;
 mod disconnect;
 mod publish;
+mod publish_view;
 mod suback;
 mod subscribe;
 mod unsuback;
@@ -18,6 +19,7 @@ pub use connack::ConnAck;
 pub use connect::{Connect, LastWill, Login};
 pub use disconnect::Disconnect;
 pub use publish::{Publish, PublishQoS};
+pub use publish_view::PublishView;
 pub use suback::SubAck;
 pub use subscribe::{RetainHandling, Subscribe, SubscriptionOptions};
 pub use unsuback::UnsubAck;
@@ -342,6 +344,26 @@ pub(crate) fn put_fixed_header(
     );
 }
 
+/// Runs `parser` on `input`, advances `input` past what it consumed, and
+/// names `packet_type` when the input ends too soon.
+#[inline]
+pub(crate) fn run_on<'a, T>(
+    packet_type: PacketType,
+    input: &mut &'a [u8],
+    parser: impl FnOnce(&'a [u8]) -> PResult<'a, T>,
+) -> Result<T, DecodeError> {
+    match parser(input) {
+        Ok((rest, value)) => {
+            *input = rest;
+            Ok(value)
+        }
+        Err(err) => Err(match DecodeError::from(err) {
+            DecodeError::UnexpectedEnd(_) => DecodeError::UnexpectedEnd(packet_type),
+            other => other,
+        }),
+    }
+}
+
 /// Runs `nom` parsers over one packet body and names the packet in errors.
 pub(crate) struct PacketDecoder<'a> {
     packet_type: PacketType,
@@ -363,16 +385,7 @@ impl<'a> PacketDecoder<'a> {
         &mut self,
         parser: impl FnOnce(&'a [u8]) -> PResult<'a, T>,
     ) -> Result<T, DecodeError> {
-        match parser(self.input) {
-            Ok((rest, value)) => {
-                self.input = rest;
-                Ok(value)
-            }
-            Err(err) => Err(match DecodeError::from(err) {
-                DecodeError::UnexpectedEnd(_) => DecodeError::UnexpectedEnd(self.packet_type),
-                other => other,
-            }),
-        }
+        run_on(self.packet_type, &mut self.input, parser)
     }
 
     /// A packet identifier, never zero (v5 [MQTT-2.2.1-3], v3.1.1 [MQTT-2.3.1-1]).
