@@ -164,6 +164,19 @@ impl Server {
         token: AckToken,
         reason: PubAckReasonCode,
     ) -> Result<(), OpError> {
+        self.ack_with_properties(now, token, reason, AckProperties::default())
+    }
+
+    /// [`Server::ack`] with a Reason String and User Properties (5.0). They
+    /// are left out when the client set Request Problem Information 0
+    /// (v5 [MQTT-3.1.2-29]) or when they would make the packet too large.
+    pub fn ack_with_properties(
+        &mut self,
+        now: Instant,
+        token: AckToken,
+        reason: PubAckReasonCode,
+        properties: AckProperties,
+    ) -> Result<(), OpError> {
         let Some(conn) = self.conn.as_mut().filter(|c| c.open) else {
             return Err(OpError::NotConnected);
         };
@@ -189,6 +202,9 @@ impl Server {
             .find(|a| a.packet_id == token.packet_id && a.qos == token.qos && a.acked.is_none())
             .ok_or(OpError::UnknownAck)?;
         waiting.acked = Some(reason);
+        if conn.version.is_v5() {
+            waiting.properties = properties;
+        }
         self.drain_acks();
         Ok(())
     }
