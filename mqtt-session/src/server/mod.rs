@@ -104,7 +104,22 @@ impl Server {
         let version = connect.protocol_version;
         let v5 = version.is_v5();
         // v5 [MQTT-3.1.2-4], v3.1.1 [MQTT-3.1.2-6]: Clean Start discards.
-        let resumed = existing.filter(|s| !connect.clean_start && !s.expired);
+        let mut carried = VecDeque::new();
+        let resumed = match existing {
+            Some(s) if !connect.clean_start && !s.expired => Some(s),
+            Some(mut old) => {
+                // The old session ends here: its connection is taken over
+                // and a will still waiting for its delay goes now
+                // (v5 §3.1.3.2.2); those events stay visible.
+                old.take_over(now);
+                if !old.expired {
+                    old.expire();
+                }
+                carried = core::mem::take(&mut old.events);
+                None
+            }
+            None => None,
+        };
         let session_present = resumed.is_some();
         let mut this = match resumed {
             Some(mut old) => {
@@ -132,6 +147,7 @@ impl Server {
                 events: VecDeque::new(),
             },
         };
+        this.events.extend(carried);
         this.session.client_id = connect.client_id.clone();
         this.session.connection = this.session.connection.wrapping_add(1);
         this.session_expires_at = None;
@@ -337,9 +353,8 @@ impl Server {
     }
 
     /// Closes the connection with DISCONNECT `reason` (5.0; 3.1.1 just
-    /// closes). The will is published unless `reason` is Success-like
-    /// administrative choice of the application: it is, as for any close
-    /// not initiated by the client's normal DISCONNECT (v5 [MQTT-3.1.2-8]).
+    /// closes). The will is published, as for every close that is not the
+    /// client's normal DISCONNECT (v5 [MQTT-3.1.2-8]).
     pub fn disconnect(&mut self, now: Instant, reason: DisconnectReasonCode) {
         if self.is_connected() {
             self.close_with(now, reason, ServerCloseCause::ByServer(reason), true);
