@@ -30,6 +30,7 @@ pub use incoming::{Incoming, IncomingError, IncomingErrorKind, Refused};
 
 use crate::client::conn::{InAliases, OutAliases, PendingAck};
 use crate::error::ProtocolViolation;
+use crate::event::{Message, OpId};
 use crate::session::Session;
 use crate::time::Instant;
 
@@ -270,6 +271,21 @@ impl Server {
     /// QoS 1/2 deliveries the client's Receive Maximum still admits.
     pub fn send_quota(&self) -> Option<u16> {
         self.conn.as_ref().filter(|c| c.open).map(|c| c.send_quota)
+    }
+
+    /// Takes the messages still in flight or queued out of the session,
+    /// in order: for a session that ended, so that the broker can give the
+    /// messages of a shared subscription to another member of the group
+    /// (v5 §4.8.2). A connected session is left alone (empty result).
+    pub fn take_undelivered(&mut self) -> Vec<(OpId, Message)> {
+        if self.is_connected() {
+            return Vec::new();
+        }
+        self.session
+            .discard()
+            .into_iter()
+            .map(|(op, message, _)| (op, message))
+            .collect()
     }
 
     // ---- inputs -------------------------------------------------------
