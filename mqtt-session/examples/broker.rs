@@ -196,7 +196,7 @@ impl Broker {
     fn on_connect(&mut self, id: u64, mut incoming: Incoming) {
         let now = self.now();
         if incoming.client_id().is_empty() {
-            self.next_client += 1;
+            self.next_client = self.next_client.wrapping_add(1);
             let assigned = MqttString::try_from(format!("auto-{}", self.next_client)).unwrap();
             if let Err(code) = incoming.assign_client_id(assigned) {
                 self.refuse(id, incoming.refuse(code));
@@ -288,24 +288,30 @@ impl Broker {
     fn flush(&mut self) {
         while let Some(cid) = self.dirty.pop() {
             self.drain_events(&cid);
-            let Some(s) = self.sessions.get_mut(&cid) else {
-                continue;
-            };
-            let mut out = BytesMut::new();
-            while s.server.poll_transmit(&mut out).is_some() {}
-            let Some(conn_id) = s.conn else { continue };
-            let connected = s.server.is_connected();
-            if !connected {
-                s.conn = None;
+            self.send_out(&cid);
+        }
+    }
+
+    /// Writes the session's bytes to its connection, and closes the
+    /// connection once the session says it is over.
+    fn send_out(&mut self, cid: &str) {
+        let Some(s) = self.sessions.get_mut(cid) else {
+            return;
+        };
+        let mut out = BytesMut::new();
+        while s.server.poll_transmit(&mut out).is_some() {}
+        let Some(conn_id) = s.conn else { return };
+        let connected = s.server.is_connected();
+        if !connected {
+            s.conn = None;
+        }
+        if let Some(c) = self.conns.get_mut(&conn_id) {
+            if !out.is_empty() {
+                let _ = c.tx.send(ToConn::Bytes(out.freeze()));
             }
-            if let Some(c) = self.conns.get_mut(&conn_id) {
-                if !out.is_empty() {
-                    let _ = c.tx.send(ToConn::Bytes(out.freeze()));
-                }
-                if !connected {
-                    let _ = c.tx.send(ToConn::Close);
-                    c.client = None;
-                }
+            if !connected {
+                let _ = c.tx.send(ToConn::Close);
+                c.client = None;
             }
         }
     }
@@ -405,6 +411,7 @@ impl Broker {
                     if !s.server.is_expired() {
                         continue;
                     }
+                    self.send_out(cid);
                     let Some(mut gone) = self.sessions.remove(cid) else {
                         return;
                     };
@@ -455,15 +462,15 @@ impl Broker {
                     let len = group.len();
                     // The next member that is connected, else the next one.
                     let pick = (0..len)
-                        .map(|i| (*next + i) % len)
+                        .map(|i| next.wrapping_add(i).checked_rem(len).unwrap_or(0))
                         .find(|&i| {
                             group
                                 .member(i)
                                 .and_then(|(k, _)| sessions.get(k))
                                 .is_some_and(|s| s.server.is_connected())
                         })
-                        .unwrap_or(*next % len.max(1));
-                    *next = pick + 1;
+                        .unwrap_or_else(|| next.checked_rem(len).unwrap_or(0));
+                    *next = pick.wrapping_add(1);
                     Some(pick)
                 },
             )
@@ -574,7 +581,10 @@ async fn connection(id: u64, stream: TcpStream, broker: mpsc::UnboundedSender<To
                 Ok(0) | Err(_) => break,
                 Ok(n) => {
                     if to_broker
-                        .send(ToBroker::Bytes(id, Bytes::copy_from_slice(&buf[..n])))
+                        .send(ToBroker::Bytes(
+                            id,
+                            Bytes::copy_from_slice(buf.get(..n).unwrap_or_default()),
+                        ))
                         .is_err()
                     {
                         break;
@@ -599,19 +609,17 @@ async fn connection(id: u64, stream: TcpStream, broker: mpsc::UnboundedSender<To
     let _ = broker.send(ToBroker::Closed(id));
 }
 
+#[allow(dead_code)]
 fn port_from_args() -> u16 {
     let args: Vec<String> = std::env::args().collect();
     args.iter()
         .position(|a| a == "--port")
-        .and_then(|i| args.get(i + 1))
+        .and_then(|i| args.get(i.checked_add(1)?))
         .map_or(1883, |p| p.parse().expect("--port takes a number"))
 }
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> std::io::Result<()> {
-    let listener = TcpListener::bind(("127.0.0.1", port_from_args())).await?;
-    // The first line says where we listen (with `--port 0`, the chosen port).
-    println!("listening on {}", listener.local_addr()?);
+/// Runs the broker on `listener` until the listener fails.
+pub async fn serve(listener: TcpListener) -> std::io::Result<()> {
     let (tx, mut rx) = mpsc::unbounded_channel();
     let mut broker = Broker::new();
     let mut ticker = tokio::time::interval(Duration::from_millis(100));
@@ -620,11 +628,20 @@ async fn main() -> std::io::Result<()> {
         tokio::select! {
             accepted = listener.accept() => {
                 let (stream, _) = accepted?;
-                next_conn += 1;
+                next_conn = next_conn.wrapping_add(1);
                 tokio::spawn(connection(next_conn, stream, tx.clone()));
             }
             Some(input) = rx.recv() => broker.handle(input),
             _ = ticker.tick() => broker.tick(),
         }
     }
+}
+
+#[allow(dead_code)] // Tests include this file as a module and call `serve`.
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> std::io::Result<()> {
+    let listener = TcpListener::bind(("127.0.0.1", port_from_args())).await?;
+    // The first line says where we listen (with `--port 0`, the chosen port).
+    println!("listening on {}", listener.local_addr()?);
+    serve(listener).await
 }
