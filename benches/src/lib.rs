@@ -10,3 +10,4 @@
 )]
 
 pub mod codec_peers;
+pub mod session_pair;
