@@ -11,3 +11,4 @@
 
 pub mod codec_peers;
 pub mod codec_streams;
+pub mod session_pair;

@@ -4,6 +4,7 @@
 //! same error, and reads the same fields and properties.
 #![allow(
     clippy::unwrap_used,
+    clippy::expect_used,
     clippy::panic,
     clippy::indexing_slicing,
     clippy::arithmetic_side_effects,

@@ -91,6 +91,7 @@ mod error;
 mod event;
 mod ids;
 mod persist;
+mod server;
 mod session;
 mod time;
 
@@ -99,6 +100,10 @@ pub use config::ClientConfig;
 pub use error::{OpError, ProtocolViolation, ViolationKind};
 pub use event::{AckToken, CloseCause, Event, Message, OpId};
 pub use persist::{InboundRecord, OutboundRecord, PersistOp, RestoreError, SNAPSHOT_VERSION};
+pub use server::{
+    DeliverError, Delivery, Incoming, IncomingError, IncomingErrorKind, Refused, Server,
+    ServerCloseCause, ServerConfig, ServerEvent, SubscribeRequest, Subscription,
+};
 pub use session::{InflightInfo, Session};
 pub use time::Instant;
 

@@ -2,7 +2,7 @@
 //! by inputs (`handle_*`), commands and drained outputs (`poll_*`).
 
 mod commands;
-mod conn;
+pub(crate) mod conn;
 mod inbound;
 mod outbound;
 

@@ -1,0 +1,647 @@
+//! A small but real MQTT 3.1.1 / 5.0 broker on tokio, built only on the
+//! workspace's three crates: `mqtt-codec` frames and checks packets,
+//! `mqtt-session`'s [`Server`] runs each client's session (QoS flows,
+//! keep-alive, topic aliases, will, expiry), `mqtt-topic` routes
+//! (subscription index, retained index, shared subscriptions).
+//!
+//! ```text
+//! cargo run -p mqtt-session --example broker -- --port 1883
+//! ```
+//!
+//! One task owns all broker state (sessions, indexes) and is fed by one
+//! task per TCP connection; nothing is shared behind locks. Sessions live
+//! in memory only.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use mqtt_session::mqtt_codec::mqtt_topic::{
+    self, Deliveries, RetainedIndex, SharedSubscriptionRef, SubscriptionIndex, TopicFilter,
+    TopicName,
+};
+use mqtt_session::mqtt_codec::{
+    LastWill, MqttString, PubAckReasonCode, PublishProperties, QoS, SubAckReasonCode,
+    SubscriptionOptions, UnsubAckReasonCode,
+};
+use mqtt_session::{Delivery, Incoming, Instant, Message, OpId, Server, ServerConfig, ServerEvent};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+
+/// Our Maximum Packet Size, also for the CONNECT.
+const MAX_PACKET: u32 = 1 << 20;
+
+enum ToBroker {
+    Open(u64, mpsc::UnboundedSender<ToConn>),
+    Bytes(u64, Bytes),
+    Closed(u64),
+}
+
+enum ToConn {
+    Bytes(Bytes),
+    Close,
+}
+
+struct Conn {
+    tx: mpsc::UnboundedSender<ToConn>,
+    /// Bytes before the CONNECT could be read.
+    buf: BytesMut,
+    client: Option<String>,
+}
+
+struct Session {
+    server: Server,
+    conn: Option<u64>,
+}
+
+struct Broker {
+    start: std::time::Instant,
+    conns: HashMap<u64, Conn>,
+    sessions: HashMap<String, Session>,
+    index: SubscriptionIndex<String>,
+    retained: RetainedIndex<Message>,
+    deliveries: Deliveries<String>,
+    /// Round-robin position per shared group (`share/filter`).
+    round_robin: HashMap<String, usize>,
+    /// Deliveries made through a shared group: `(client, op)` to the group's
+    /// `$share/...` filter, so that they can go to another member.
+    shared_ops: HashMap<(String, OpId), String>,
+    next_client: u64,
+    /// Sessions with events or bytes to drain.
+    dirty: Vec<String>,
+}
+
+fn topic_qos(q: QoS) -> mqtt_topic::QoS {
+    match q {
+        QoS::AtMostOnce => mqtt_topic::QoS::AtMostOnce,
+        QoS::AtLeastOnce => mqtt_topic::QoS::AtLeastOnce,
+        QoS::ExactlyOnce => mqtt_topic::QoS::ExactlyOnce,
+    }
+}
+
+fn codec_qos(q: mqtt_topic::QoS) -> QoS {
+    match q {
+        mqtt_topic::QoS::AtMostOnce => QoS::AtMostOnce,
+        mqtt_topic::QoS::AtLeastOnce => QoS::AtLeastOnce,
+        mqtt_topic::QoS::ExactlyOnce => QoS::ExactlyOnce,
+    }
+}
+
+fn will_message(will: LastWill) -> Message {
+    let w = will.properties;
+    let mut properties = PublishProperties::default();
+    properties.payload_format_indicator = w.payload_format_indicator;
+    properties.message_expiry_interval = w.message_expiry_interval;
+    properties.content_type = w.content_type;
+    properties.response_topic = w.response_topic;
+    properties.correlation_data = w.correlation_data;
+    properties.user_properties = w.user_properties;
+    Message {
+        topic: will.topic,
+        payload: will.payload,
+        qos: will.qos,
+        retain: will.retain,
+        properties,
+    }
+}
+
+impl Broker {
+    fn new() -> Self {
+        Self {
+            start: std::time::Instant::now(),
+            conns: HashMap::new(),
+            sessions: HashMap::new(),
+            index: SubscriptionIndex::new(),
+            retained: RetainedIndex::new(),
+            deliveries: Deliveries::new(),
+            round_robin: HashMap::new(),
+            shared_ops: HashMap::new(),
+            next_client: 0,
+            dirty: Vec::new(),
+        }
+    }
+
+    fn now(&self) -> Instant {
+        Instant::from_millis(u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX))
+    }
+
+    fn config() -> ServerConfig {
+        ServerConfig {
+            maximum_packet_size: Some(MAX_PACKET),
+            ..ServerConfig::default()
+        }
+    }
+
+    fn handle(&mut self, input: ToBroker) {
+        match input {
+            ToBroker::Open(id, tx) => {
+                self.conns.insert(
+                    id,
+                    Conn {
+                        tx,
+                        buf: BytesMut::new(),
+                        client: None,
+                    },
+                );
+            }
+            ToBroker::Bytes(id, data) => self.on_bytes(id, &data),
+            ToBroker::Closed(id) => {
+                let now = self.now();
+                let Some(conn) = self.conns.remove(&id) else {
+                    return;
+                };
+                if let Some(cid) = conn.client
+                    && let Some(s) = self.sessions.get_mut(&cid)
+                    && s.conn == Some(id)
+                {
+                    s.conn = None;
+                    s.server.handle_transport_closed(now);
+                    self.dirty.push(cid);
+                }
+            }
+        }
+        self.flush();
+    }
+
+    fn on_bytes(&mut self, id: u64, data: &[u8]) {
+        let now = self.now();
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return;
+        };
+        if let Some(cid) = conn.client.clone() {
+            if let Some(s) = self.sessions.get_mut(&cid).filter(|s| s.conn == Some(id)) {
+                if let Err(v) = s.server.handle_bytes(now, data) {
+                    eprintln!("broker: {cid}: {v}");
+                }
+                self.dirty.push(cid);
+            }
+            return;
+        }
+        conn.buf.extend_from_slice(data);
+        match Incoming::read(&mut conn.buf, Some(MAX_PACKET)) {
+            Ok(None) => {}
+            Ok(Some(incoming)) => self.on_connect(id, incoming),
+            Err(err) => {
+                eprintln!("broker: connection {id} refused: {err}");
+                if let Some(reply) = err.reply {
+                    let _ = conn.tx.send(ToConn::Bytes(reply));
+                }
+                let _ = conn.tx.send(ToConn::Close);
+            }
+        }
+    }
+
+    fn on_connect(&mut self, id: u64, mut incoming: Incoming) {
+        let now = self.now();
+        if incoming.client_id().is_empty() {
+            self.next_client = self.next_client.wrapping_add(1);
+            let assigned = MqttString::try_from(format!("auto-{}", self.next_client)).unwrap();
+            if let Err(code) = incoming.assign_client_id(assigned) {
+                self.refuse(id, incoming.refuse(code));
+                return;
+            }
+        }
+        let cid = incoming.client_id().as_str().to_owned();
+        // Take the session over from a connection still open on it.
+        if let Some(old) = self.sessions.get_mut(&cid)
+            && let Some(old_conn) = old.conn.take()
+        {
+            old.server.take_over(now);
+            let mut out = BytesMut::new();
+            old.server.poll_transmit(&mut out);
+            if let Some(c) = self.conns.get_mut(&old_conn) {
+                let _ = c.tx.send(ToConn::Bytes(out.freeze()));
+                let _ = c.tx.send(ToConn::Close);
+                c.client = None;
+            }
+            self.drain_events(&cid);
+        }
+        let existing = self.sessions.remove(&cid).map(|s| s.server);
+        if incoming.connect().clean_start
+            && let Some(old) = &existing
+        {
+            self.remove_subscriptions(&cid, old);
+        }
+        match incoming.accept(now, existing, Self::config()) {
+            Ok(mut server) => {
+                let rest = self.conns.get_mut(&id).map(|c| {
+                    c.client = Some(cid.clone());
+                    c.buf.split()
+                });
+                if let Some(rest) = rest.filter(|r| !r.is_empty())
+                    && let Err(v) = server.handle_bytes(now, &rest)
+                {
+                    eprintln!("broker: {cid}: {v}");
+                }
+                self.sessions.insert(
+                    cid.clone(),
+                    Session {
+                        server,
+                        conn: Some(id),
+                    },
+                );
+                self.dirty.push(cid);
+            }
+            Err(refused) => {
+                if let Some(server) = refused.session {
+                    self.sessions.insert(
+                        cid,
+                        Session {
+                            server: *server,
+                            conn: None,
+                        },
+                    );
+                }
+                self.refuse(id, refused.reply);
+            }
+        }
+    }
+
+    fn refuse(&mut self, id: u64, reply: Bytes) {
+        if let Some(c) = self.conns.get(&id) {
+            let _ = c.tx.send(ToConn::Bytes(reply));
+            let _ = c.tx.send(ToConn::Close);
+        }
+    }
+
+    fn remove_subscriptions(&mut self, cid: &str, server: &Server) {
+        let filters: Vec<TopicFilter> = server.subscriptions().map(|(f, _)| f.clone()).collect();
+        for f in filters {
+            self.unsubscribe(cid, &f);
+        }
+    }
+
+    fn unsubscribe(&mut self, cid: &str, filter: &TopicFilter) -> bool {
+        let key = cid.to_owned();
+        match SharedSubscriptionRef::parse(filter.as_filter_ref()) {
+            Ok(Some(shared)) => self.index.unsubscribe_shared(shared, &key).is_some(),
+            _ => self
+                .index
+                .unsubscribe(filter.as_filter_ref(), &key)
+                .is_some(),
+        }
+    }
+
+    /// Drains events and bytes of every dirty session until none is left.
+    fn flush(&mut self) {
+        while let Some(cid) = self.dirty.pop() {
+            self.drain_events(&cid);
+            self.send_out(&cid);
+        }
+    }
+
+    /// Writes the session's bytes to its connection, and closes the
+    /// connection once the session says it is over.
+    fn send_out(&mut self, cid: &str) {
+        let Some(s) = self.sessions.get_mut(cid) else {
+            return;
+        };
+        let mut out = BytesMut::new();
+        while s.server.poll_transmit(&mut out).is_some() {}
+        let Some(conn_id) = s.conn else { return };
+        let connected = s.server.is_connected();
+        if !connected {
+            s.conn = None;
+        }
+        if let Some(c) = self.conns.get_mut(&conn_id) {
+            if !out.is_empty() {
+                let _ = c.tx.send(ToConn::Bytes(out.freeze()));
+            }
+            if !connected {
+                let _ = c.tx.send(ToConn::Close);
+                c.client = None;
+            }
+        }
+    }
+
+    fn drain_events(&mut self, cid: &str) {
+        loop {
+            let now = self.now();
+            let Some(s) = self.sessions.get_mut(cid) else {
+                return;
+            };
+            let Some(event) = s.server.poll_event() else {
+                return;
+            };
+            match event {
+                ServerEvent::Publish { publish, ack } => {
+                    if let Some(token) = ack {
+                        let _ = s.server.ack(now, token, PubAckReasonCode::Success);
+                    }
+                    let Some(topic) = publish.topic.clone() else {
+                        continue;
+                    };
+                    let mut properties = publish.properties;
+                    properties.topic_alias = None;
+                    let message = Message {
+                        topic,
+                        payload: publish.payload,
+                        qos: publish.qos.qos(),
+                        retain: publish.retain,
+                        properties,
+                    };
+                    self.publish(message, Some(cid));
+                }
+                ServerEvent::Subscribe {
+                    packet_id,
+                    requests,
+                    subscription_identifier,
+                    ..
+                } => {
+                    let mut codes = Vec::with_capacity(requests.len());
+                    for r in &requests {
+                        let options = mqtt_topic::SubscriptionOptions {
+                            qos: topic_qos(r.options.qos),
+                            no_local: r.options.no_local,
+                            retain_as_published: r.options.retain_as_published,
+                            retain_handling: Default::default(),
+                            subscription_identifier,
+                        };
+                        let added = match SharedSubscriptionRef::parse(r.filter.as_filter_ref()) {
+                            Ok(Some(shared)) => {
+                                self.index.subscribe_shared(shared, cid.to_owned(), options)
+                            }
+                            _ => self.index.subscribe(
+                                r.filter.as_filter_ref(),
+                                cid.to_owned(),
+                                options,
+                            ),
+                        };
+                        codes.push(match added {
+                            Ok(_) => SubAckReasonCode::granted(r.options.qos),
+                            Err(_) => SubAckReasonCode::QuotaExceeded,
+                        });
+                    }
+                    let Some(s) = self.sessions.get_mut(cid) else {
+                        return;
+                    };
+                    let _ = s.server.suback(packet_id, codes);
+                    // Retained messages after the SUBACK (Retain Handling).
+                    for r in requests.iter().filter(|r| r.wants_retained()) {
+                        let mut found = Vec::new();
+                        self.retained
+                            .match_filter(r.filter.as_filter_ref(), |_, m| found.push(m.clone()));
+                        for message in found {
+                            let mut d = Delivery::new(message, r.options);
+                            d.from_retained = true;
+                            d.subscription_identifiers.extend(subscription_identifier);
+                            let _ = s.server.deliver(now, d);
+                        }
+                    }
+                }
+                ServerEvent::Unsubscribe { packet_id, filters } => {
+                    let codes = filters
+                        .iter()
+                        .map(|(f, _)| {
+                            if self.unsubscribe(cid, f) {
+                                UnsubAckReasonCode::Success
+                            } else {
+                                UnsubAckReasonCode::NoSubscriptionExisted
+                            }
+                        })
+                        .collect();
+                    if let Some(s) = self.sessions.get_mut(cid) {
+                        let _ = s.server.unsuback(packet_id, codes);
+                    }
+                }
+                ServerEvent::Will(will) => self.publish(will_message(will), None),
+                ServerEvent::SessionExpired => {
+                    if !s.server.is_expired() {
+                        continue;
+                    }
+                    self.send_out(cid);
+                    let Some(mut gone) = self.sessions.remove(cid) else {
+                        return;
+                    };
+                    let undelivered = gone.server.take_undelivered();
+                    self.remove_subscriptions(cid, &gone.server);
+                    // A member left without a session: its unacknowledged
+                    // shared messages go to another member (v5 §4.8.2).
+                    for (op, message) in undelivered {
+                        if let Some(share) = self.shared_ops.remove(&(cid.to_owned(), op)) {
+                            self.publish_to_share(message, &share);
+                        }
+                    }
+                    self.shared_ops.retain(|(c, _), _| c != cid);
+                    return;
+                }
+                ServerEvent::Delivered { op, .. } | ServerEvent::Dropped { op, .. } => {
+                    self.shared_ops.remove(&(cid.to_owned(), op));
+                }
+                ServerEvent::Closed(cause) => eprintln!("broker: {cid}: closed: {cause:?}"),
+                _ => {}
+            }
+        }
+    }
+
+    /// Routes a message: the retained index, then one copy per subscribed
+    /// client and one per matching shared group (round-robin).
+    fn publish(&mut self, message: Message, origin: Option<&str>) {
+        if message.retain {
+            if message.payload.is_empty() {
+                self.retained.remove(message.topic.as_topic_ref());
+            } else {
+                let mut stored = message.clone();
+                stored.retain = true;
+                let _ = self.retained.insert(message.topic.clone(), stored);
+            }
+        }
+        let origin_key = origin.map(str::to_owned);
+        let (sessions, round_robin) = (&self.sessions, &mut self.round_robin);
+        let targets = self
+            .deliveries
+            .collect(
+                &self.index,
+                message.topic.as_topic_ref(),
+                origin_key.as_ref(),
+                |group| {
+                    let key = format!("$share/{}/{}", group.share_name(), group.filter());
+                    let next = round_robin.entry(key).or_insert(0);
+                    let len = group.len();
+                    // The next member that is connected, else the next one.
+                    let pick = (0..len)
+                        .map(|i| next.wrapping_add(i).checked_rem(len).unwrap_or(0))
+                        .find(|&i| {
+                            group
+                                .member(i)
+                                .and_then(|(k, _)| sessions.get(k))
+                                .is_some_and(|s| s.server.is_connected())
+                        })
+                        .unwrap_or_else(|| next.checked_rem(len).unwrap_or(0));
+                    *next = pick.wrapping_add(1);
+                    Some(pick)
+                },
+            )
+            .to_vec();
+        for t in targets {
+            let mut options = SubscriptionOptions::new(codec_qos(t.qos));
+            options.retain_as_published = t.retain_as_published;
+            let mut d = Delivery::new(message.clone(), options);
+            d.subscription_identifiers = t.subscription_identifiers.clone();
+            d.origin = origin.map(|o| MqttString::try_from(o).unwrap());
+            self.deliver_to(
+                &t.key,
+                d,
+                t.shared
+                    .then(|| self.share_of(&t.key, &message.topic))
+                    .flatten(),
+            );
+        }
+    }
+
+    /// The shared group filter of `key` that matches `topic` (for bookkeeping).
+    fn share_of(&self, key: &str, topic: &TopicName) -> Option<String> {
+        let s = self.sessions.get(key)?;
+        s.server
+            .subscriptions()
+            .map(|(f, _)| f)
+            .filter_map(|f| {
+                let shared = SharedSubscriptionRef::parse(f.as_filter_ref()).ok()??;
+                mqtt_topic::matches(shared.filter(), topic.as_topic_ref())
+                    .then(|| f.as_str().to_owned())
+            })
+            .next()
+    }
+
+    fn publish_to_share(&mut self, message: Message, share: &str) {
+        let Ok(filter) = TopicFilter::try_from(share) else {
+            return;
+        };
+        let Ok(Some(shared)) = SharedSubscriptionRef::parse(filter.as_filter_ref()) else {
+            return;
+        };
+        let mut member = None;
+        self.index.match_name(&message.topic, |m| {
+            if let mqtt_topic::Matched::Shared(g) = m
+                && g.share_name() == shared.share_name()
+                && g.filter() == shared.filter().as_str()
+            {
+                member = g.members().map(|(k, o)| (k.clone(), o.qos)).next();
+            }
+        });
+        if let Some((key, qos)) = member {
+            let d = Delivery::new(message, SubscriptionOptions::new(codec_qos(qos)));
+            self.deliver_to(&key, d, Some(share.to_owned()));
+        }
+    }
+
+    fn deliver_to(&mut self, key: &str, d: Delivery, share: Option<String>) {
+        let now = self.now();
+        let Some(s) = self.sessions.get_mut(key) else {
+            return;
+        };
+        match s.server.deliver(now, d) {
+            Ok(op) => {
+                if let Some(share) = share {
+                    self.shared_ops.insert((key.to_owned(), op), share);
+                }
+            }
+            Err(e) => {
+                if !matches!(e, mqtt_session::DeliverError::NotConnected) {
+                    eprintln!("broker: {key}: {e}");
+                }
+            }
+        }
+        self.dirty.push(key.to_owned());
+    }
+
+    /// Keep-alive, will delay and session expiry deadlines.
+    fn tick(&mut self) {
+        let now = self.now();
+        let due: Vec<String> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.server.poll_timeout().is_some_and(|t| t <= now))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for cid in due {
+            if let Some(s) = self.sessions.get_mut(&cid) {
+                s.server.handle_timeout(now);
+                self.dirty.push(cid);
+            }
+        }
+        self.flush();
+    }
+}
+
+async fn connection(id: u64, stream: TcpStream, broker: mpsc::UnboundedSender<ToBroker>) {
+    let _ = stream.set_nodelay(true);
+    let (mut rd, mut wr) = stream.into_split();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    if broker.send(ToBroker::Open(id, tx)).is_err() {
+        return;
+    }
+    let to_broker = broker.clone();
+    let reader = tokio::spawn(async move {
+        let mut buf = vec![0u8; 16 * 1024];
+        loop {
+            match rd.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if to_broker
+                        .send(ToBroker::Bytes(
+                            id,
+                            Bytes::copy_from_slice(buf.get(..n).unwrap_or_default()),
+                        ))
+                        .is_err()
+                    {
+                        break;
+                    }
+                }
+            }
+        }
+        let _ = to_broker.send(ToBroker::Closed(id));
+    });
+    while let Some(msg) = rx.recv().await {
+        match msg {
+            ToConn::Bytes(b) => {
+                if wr.write_all(&b).await.is_err() {
+                    break;
+                }
+            }
+            ToConn::Close => break,
+        }
+    }
+    let _ = wr.shutdown().await;
+    reader.abort();
+    let _ = broker.send(ToBroker::Closed(id));
+}
+
+#[allow(dead_code)]
+fn port_from_args() -> u16 {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == "--port")
+        .and_then(|i| args.get(i.checked_add(1)?))
+        .map_or(1883, |p| p.parse().expect("--port takes a number"))
+}
+
+/// Runs the broker on `listener` until the listener fails.
+pub async fn serve(listener: TcpListener) -> std::io::Result<()> {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let mut broker = Broker::new();
+    let mut ticker = tokio::time::interval(Duration::from_millis(100));
+    let mut next_conn = 0u64;
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, _) = accepted?;
+                next_conn = next_conn.wrapping_add(1);
+                tokio::spawn(connection(next_conn, stream, tx.clone()));
+            }
+            Some(input) = rx.recv() => broker.handle(input),
+            _ = ticker.tick() => broker.tick(),
+        }
+    }
+}
+
+#[allow(dead_code)] // Tests include this file as a module and call `serve`.
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> std::io::Result<()> {
+    let listener = TcpListener::bind(("127.0.0.1", port_from_args())).await?;
+    // The first line says where we listen (with `--port 0`, the chosen port).
+    println!("listening on {}", listener.local_addr()?);
+    serve(listener).await
+}

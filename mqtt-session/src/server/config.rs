@@ -1,0 +1,53 @@
+//! Configuration of the server role.
+
+use core::time::Duration;
+
+use mqtt_codec::QoS;
+
+/// What the server allows a client and announces in CONNACK (v5 §3.2.2.3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerConfig {
+    /// Our Receive Maximum: QoS 1/2 PUBLISH the client may have
+    /// unacknowledged; one more is answered with DISCONNECT 0x93.
+    pub receive_maximum: u16,
+    /// Our Maximum Packet Size; a larger packet is answered with
+    /// DISCONNECT 0x95. `None`: the protocol's limit.
+    pub maximum_packet_size: Option<u32>,
+    /// Our Topic Alias Maximum: aliases the client may set (0x94 above it).
+    pub topic_alias_maximum: u16,
+    /// The most aliases we assign on messages to the client, below the
+    /// client's Topic Alias Maximum. 0 sends none.
+    pub max_outbound_aliases: u16,
+    /// A Server Keep Alive imposed on every client (v5 [MQTT-3.2.2-21]);
+    /// `None` uses the client's.
+    pub server_keep_alive: Option<u16>,
+    /// The highest QoS accepted from clients (v5 [MQTT-3.2.2-9]).
+    pub maximum_qos: QoS,
+    /// Whether retained messages are supported.
+    pub retain_available: bool,
+    /// Whether shared subscriptions are supported.
+    pub shared_subscription_available: bool,
+    /// The most messages queued for one client (in flight excluded);
+    /// beyond it [`crate::Server::deliver`] reports `QueueFull`.
+    pub max_queued: usize,
+    /// MQTT 3.1.1 sessions with CleanSession 0 have no expiry in the
+    /// protocol; this one is applied to them (`None`: never).
+    pub v3_session_expiry: Option<Duration>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            receive_maximum: 64,
+            maximum_packet_size: None,
+            topic_alias_maximum: 16,
+            max_outbound_aliases: 16,
+            server_keep_alive: None,
+            maximum_qos: QoS::ExactlyOnce,
+            retain_available: true,
+            shared_subscription_available: true,
+            max_queued: 1000,
+            v3_session_expiry: None,
+        }
+    }
+}

@@ -1,0 +1,368 @@
+//! What the client sends: one handler per packet type.
+
+use alloc::vec::Vec;
+
+use mqtt_codec::{
+    Disconnect, DisconnectReasonCode, Packet, PubComp, PubRelReasonCode, Publish, PublishQoS, QoS,
+    ReasonCode, Subscribe, Unsubscribe,
+};
+
+use super::event::{ServerCloseCause, ServerEvent, SubscribeRequest};
+use super::{Server, outbound};
+use crate::client::conn::PendingAck;
+use crate::error::ProtocolViolation;
+use crate::event::AckToken;
+use crate::session::InQos2;
+use crate::time::Instant;
+
+type Handled = Result<(), ProtocolViolation>;
+
+const fn violation(
+    reason: ReasonCode,
+    rule: &'static str,
+    what: &'static str,
+) -> ProtocolViolation {
+    ProtocolViolation::rule(reason, rule, what)
+}
+
+const OVER_RECEIVE_MAXIMUM: ProtocolViolation = violation(
+    ReasonCode::ReceiveMaximumExceeded,
+    "v5 [MQTT-3.3.4-7] / §3.3.4",
+    "more unacknowledged QoS 1/2 PUBLISH than our Receive Maximum",
+);
+
+impl Server {
+    pub(super) fn dispatch(&mut self, now: Instant, packet: Packet) -> Handled {
+        // v5 [MQTT-3.1.2-22]: any packet restarts the keep-alive window.
+        if let Some(conn) = self.conn.as_mut() {
+            conn.keep_alive_deadline = conn.keep_alive_window.map(|w| now.saturating_add(w));
+        }
+        match self.dispatch_inner(now, packet) {
+            Err(v) => Err(self.violate(now, v)),
+            Ok(()) => Ok(()),
+        }
+    }
+
+    fn dispatch_inner(&mut self, now: Instant, packet: Packet) -> Handled {
+        match packet {
+            Packet::Publish(p) => self.on_publish(p),
+            Packet::PubAck(p) => {
+                self.complete(p.packet_id, false, QoS::AtLeastOnce, p.reason_code.into());
+                self.pump(now);
+                Ok(())
+            }
+            Packet::PubRec(p) => {
+                self.on_pubrec(now, p.packet_id, p.reason_code.into());
+                Ok(())
+            }
+            Packet::PubRel(p) => self.on_pubrel(p.packet_id),
+            Packet::PubComp(p) => {
+                self.complete(p.packet_id, true, QoS::ExactlyOnce, p.reason_code.into());
+                self.pump(now);
+                Ok(())
+            }
+            Packet::Subscribe(s) => self.on_subscribe(s),
+            Packet::Unsubscribe(u) => self.on_unsubscribe(u),
+            Packet::PingReq => {
+                if let Some(conn) = self.conn.as_mut() {
+                    // v5 [MQTT-3.12.4-1]
+                    let _ = outbound::encode(conn, &mut self.tx, &Packet::PingResp);
+                }
+                Ok(())
+            }
+            Packet::Disconnect(d) => self.on_disconnect(now, d),
+            Packet::Connect(_) => Err(violation(
+                ReasonCode::ProtocolError,
+                "v5 [MQTT-3.1.0-2] / v3.1.1 [MQTT-3.1.0-2]",
+                "a second CONNECT",
+            )),
+            Packet::Auth(_) => Err(violation(
+                ReasonCode::ProtocolError,
+                "v5 [MQTT-4.12.0-2]",
+                "AUTH outside an authentication exchange this server started",
+            )),
+            _ => Err(violation(
+                ReasonCode::ProtocolError,
+                "v5 §2.1.2 / v3.1.1 §2.2.1",
+                "a packet only a server sends",
+            )),
+        }
+    }
+
+    fn on_publish(&mut self, mut publish: Publish) -> Handled {
+        let max_qos = self.config.maximum_qos;
+        let retain_available = self.config.retain_available;
+        let Some(conn) = self.conn.as_mut() else {
+            return Ok(());
+        };
+        let v5 = conn.version.is_v5();
+        if v5 && publish.qos.qos() > max_qos {
+            return Err(violation(
+                ReasonCode::QoSNotSupported,
+                "v5 [MQTT-3.2.2-11]",
+                "a PUBLISH above our Maximum QoS",
+            ));
+        }
+        if v5 && publish.retain && !retain_available {
+            return Err(violation(
+                ReasonCode::RetainNotSupported,
+                "v5 [MQTT-3.2.2-14]",
+                "RETAIN although Retain Available is 0",
+            ));
+        }
+        // Topic Alias (v5 §3.3.2.3.4), a table of this connection only.
+        if let Some(alias) = publish.properties.topic_alias.take() {
+            if alias.get() > conn.in_aliases.max {
+                return Err(violation(
+                    ReasonCode::TopicAliasInvalid,
+                    "v5 [MQTT-3.3.2-9]",
+                    "a Topic Alias above our Topic Alias Maximum",
+                ));
+            }
+            match publish.topic.as_ref().filter(|t| !t.is_empty()) {
+                Some(topic) => {
+                    conn.in_aliases.map.insert(alias.get(), topic.clone());
+                }
+                None => match conn.in_aliases.map.get(&alias.get()) {
+                    Some(topic) => publish.topic = Some(topic.clone()),
+                    None => {
+                        return Err(violation(
+                            ReasonCode::ProtocolError,
+                            "v5 §3.3.2.3.4",
+                            "a Topic Alias that has no mapping on this connection",
+                        ));
+                    }
+                },
+            }
+        }
+        let (packet_id, qos) = match publish.qos {
+            PublishQoS::AtMostOnce => {
+                self.events
+                    .push_back(ServerEvent::Publish { publish, ack: None });
+                return Ok(());
+            }
+            PublishQoS::AtLeastOnce { packet_id, .. } => (packet_id, QoS::AtLeastOnce),
+            PublishQoS::ExactlyOnce { packet_id, .. } => (packet_id, QoS::ExactlyOnce),
+        };
+        let token = AckToken {
+            packet_id,
+            qos,
+            connection: conn.number,
+        };
+        let over = conn.inbound_unacked >= conn.receive_maximum;
+        if qos == QoS::AtLeastOnce {
+            if over {
+                return Err(OVER_RECEIVE_MAXIMUM);
+            }
+            conn.inbound_unacked = conn.inbound_unacked.saturating_add(1);
+            conn.acks.push_back(PendingAck {
+                packet_id,
+                qos,
+                acked: None,
+                properties: Default::default(),
+            });
+            self.events.push_back(ServerEvent::Publish {
+                publish,
+                ack: Some(token),
+            });
+            return Ok(());
+        }
+        match self.session.inbound_qos2.get_mut(&packet_id) {
+            None => {
+                if over {
+                    return Err(OVER_RECEIVE_MAXIMUM);
+                }
+                conn.inbound_unacked = conn.inbound_unacked.saturating_add(1);
+                self.session.inbound_qos2.insert(
+                    packet_id,
+                    InQos2 {
+                        acked: None,
+                        counted_on: Some(conn.number),
+                    },
+                );
+                conn.acks.push_back(PendingAck {
+                    packet_id,
+                    qos,
+                    acked: None,
+                    properties: Default::default(),
+                });
+                self.events.push_back(ServerEvent::Publish {
+                    publish,
+                    ack: Some(token),
+                });
+            }
+            Some(entry) => {
+                // v5 [MQTT-4.3.3-10] (Method B): a PUBLISH with this id
+                // before PUBREL is the same message: PUBREC again, no
+                // second delivery.
+                if entry.counted_on != Some(conn.number) {
+                    if over {
+                        return Err(OVER_RECEIVE_MAXIMUM);
+                    }
+                    conn.inbound_unacked = conn.inbound_unacked.saturating_add(1);
+                    entry.counted_on = Some(conn.number);
+                }
+                let queued = conn
+                    .acks
+                    .iter()
+                    .any(|a| a.packet_id == packet_id && a.qos == qos);
+                if !queued {
+                    conn.acks.push_back(PendingAck {
+                        packet_id,
+                        qos,
+                        acked: entry.acked,
+                        properties: Default::default(),
+                    });
+                }
+                self.drain_acks();
+            }
+        }
+        Ok(())
+    }
+
+    fn on_pubrel(&mut self, id: mqtt_codec::PacketId) -> Handled {
+        let Some(conn) = self.conn.as_mut() else {
+            return Ok(());
+        };
+        let reason = match self.session.inbound_qos2.get(&id) {
+            None => PubRelReasonCode::PacketIdentifierNotFound,
+            Some(entry) if entry.acked.is_none() => {
+                return Err(violation(
+                    ReasonCode::ProtocolError,
+                    "v5 §4.3.3",
+                    "PUBREL before our PUBREC",
+                ));
+            }
+            Some(_) => {
+                // v5 [MQTT-4.3.3-12]: after PUBCOMP the id is a new message.
+                if let Some(entry) = self.session.inbound_qos2.remove(&id)
+                    && entry.counted_on == Some(conn.number)
+                {
+                    conn.inbound_unacked = conn.inbound_unacked.saturating_sub(1);
+                }
+                PubRelReasonCode::Success
+            }
+        };
+        let reason = if conn.version.is_v5() {
+            reason
+        } else {
+            PubRelReasonCode::Success
+        };
+        // v5 [MQTT-4.3.3-11]
+        let packet = Packet::PubComp(PubComp::new(id).with_reason(reason));
+        outbound::encode_trimmed(conn, &mut self.tx, packet).ok();
+        Ok(())
+    }
+
+    fn on_pubrec(&mut self, now: Instant, id: mqtt_codec::PacketId, reason: ReasonCode) {
+        if reason.is_error() {
+            // v5 [MQTT-4.4.0-2]: acknowledged, never retransmitted.
+            self.complete(id, false, QoS::ExactlyOnce, reason);
+            self.pump(now);
+            return;
+        }
+        let Some(flow) = self
+            .session
+            .inflight
+            .iter_mut()
+            .find(|f| f.packet_id() == Some(id) && f.publish.qos.qos() == QoS::ExactlyOnce)
+        else {
+            return;
+        };
+        flow.released = true;
+        // v5 [MQTT-4.3.3-4]
+        if let Some(conn) = self.conn.as_mut() {
+            let packet = Packet::PubRel(mqtt_codec::PubRel::new(id));
+            outbound::encode_trimmed(conn, &mut self.tx, packet).ok();
+        }
+    }
+
+    /// Removes the in-flight delivery `id` and frees its id and quota.
+    fn complete(&mut self, id: mqtt_codec::PacketId, released: bool, qos: QoS, reason: ReasonCode) {
+        let Some(pos) = self.session.inflight.iter().position(|f| {
+            f.packet_id() == Some(id) && f.released == released && f.publish.qos.qos() == qos
+        }) else {
+            return;
+        };
+        let Some(flow) = self.session.inflight.remove(pos) else {
+            return;
+        };
+        self.session.ids.release(id);
+        if flow.on_wire
+            && let Some(conn) = self.conn.as_mut()
+        {
+            conn.send_quota = conn.send_quota.saturating_add(1);
+        }
+        self.events.push_back(ServerEvent::Delivered {
+            op: flow.op,
+            reason,
+        });
+    }
+
+    fn on_subscribe(&mut self, subscribe: Subscribe) -> Handled {
+        let Some(conn) = self.conn.as_mut() else {
+            return Ok(());
+        };
+        // The codec already refused No Local on a shared subscription
+        // (v5 [MQTT-3.8.3-4]) and malformed filters.
+        let requests: Vec<SubscribeRequest> = subscribe
+            .filters
+            .iter()
+            .map(|(filter, options)| SubscribeRequest {
+                filter: filter.clone(),
+                options: *options,
+                exists: self.subscriptions.contains_key(filter.as_bytes()),
+            })
+            .collect();
+        self.events.push_back(ServerEvent::Subscribe {
+            packet_id: subscribe.packet_id,
+            requests,
+            subscription_identifier: subscribe.properties.subscription_identifier,
+            user_properties: subscribe.properties.user_properties.clone(),
+        });
+        conn.subscribes.push((subscribe.packet_id, subscribe));
+        Ok(())
+    }
+
+    fn on_unsubscribe(&mut self, unsubscribe: Unsubscribe) -> Handled {
+        let Some(conn) = self.conn.as_mut() else {
+            return Ok(());
+        };
+        let filters = unsubscribe
+            .filters
+            .iter()
+            .map(|f| (f.clone(), self.subscriptions.contains_key(f.as_bytes())))
+            .collect();
+        self.events.push_back(ServerEvent::Unsubscribe {
+            packet_id: unsubscribe.packet_id,
+            filters,
+        });
+        conn.unsubscribes
+            .push((unsubscribe.packet_id, unsubscribe.filters));
+        Ok(())
+    }
+
+    fn on_disconnect(&mut self, now: Instant, d: Disconnect) -> Handled {
+        let Some(conn) = self.conn.as_mut() else {
+            return Ok(());
+        };
+        if let Some(secs) = d.properties.session_expiry_interval {
+            // v5 [MQTT-3.14.2-2]
+            if conn.session_expiry_was_zero && secs != 0 {
+                return Err(violation(
+                    ReasonCode::ProtocolError,
+                    "v5 [MQTT-3.14.2-2]",
+                    "a non-zero Session Expiry Interval on DISCONNECT after 0 on CONNECT",
+                ));
+            }
+            self.session_expiry = secs;
+        }
+        // v5 [MQTT-3.1.2-10]: a normal DISCONNECT discards the will; 0x04
+        // (Disconnect with Will Message) publishes it.
+        let publish_will = d.reason_code == DisconnectReasonCode::DisconnectWithWillMessage;
+        self.events
+            .push_back(ServerEvent::Closed(ServerCloseCause::ByClient(d)));
+        self.end_connection(now, publish_will);
+        Ok(())
+    }
+}

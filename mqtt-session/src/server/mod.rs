@@ -1,0 +1,494 @@
+//! The server role: the per-client half of a broker (EMQX's channel and
+//! session). A [`Server`] is one client's session plus the connection open
+//! on it, if any; routing, storage and networking stay the application's.
+//!
+//! Same discipline as [`crate::Client`]: inputs `handle_*`, commands
+//! ([`Server::deliver`], [`Server::ack`], [`Server::suback`], ...), outputs
+//! drained with `poll_transmit`, `poll_event`, `poll_timeout`.
+
+mod config;
+mod event;
+mod inbound;
+mod incoming;
+mod outbound;
+
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::vec::Vec;
+use core::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use mqtt_codec::{
+    Connect, Decoded, Decoder, Disconnect, DisconnectReasonCode, Encoder, LastWill, MqttString,
+    Packet, PacketId, ProtocolVersion, Subscribe,
+};
+
+pub use config::ServerConfig;
+pub use event::{
+    DeliverError, Delivery, ServerCloseCause, ServerEvent, SubscribeRequest, Subscription,
+};
+pub use incoming::{Incoming, IncomingError, IncomingErrorKind, Refused};
+
+use crate::client::conn::{InAliases, OutAliases, PendingAck};
+use crate::error::ProtocolViolation;
+use crate::event::{Message, OpId};
+use crate::session::Session;
+use crate::time::Instant;
+
+/// One network connection of a [`Server`].
+#[derive(Debug)]
+struct ServerConn {
+    version: ProtocolVersion,
+    decoder: Decoder,
+    encoder: Encoder,
+    rx: BytesMut,
+    open: bool,
+    /// The session's connection number, for ack tokens.
+    number: u32,
+    /// 1.5 times the keep-alive in use; `None`: no keep-alive.
+    keep_alive_window: Option<Duration>,
+    /// Nothing received by then: the connection is dead.
+    keep_alive_deadline: Option<Instant>,
+    /// PUBLISH QoS > 0 we may still send (the client's Receive Maximum).
+    send_quota: u16,
+    receive_maximum: u16,
+    /// Received QoS 1/2 PUBLISH without PUBACK or PUBCOMP sent.
+    inbound_unacked: u16,
+    out_aliases: OutAliases,
+    in_aliases: InAliases,
+    /// PUBACK/PUBREC to send in arrival order.
+    acks: VecDeque<PendingAck>,
+    /// SUBSCRIBE and UNSUBSCRIBE awaiting the application's answer.
+    subscribes: Vec<(PacketId, Subscribe)>,
+    unsubscribes: Vec<(PacketId, Vec<mqtt_topic::TopicFilter>)>,
+    /// Request Problem Information (v5 §3.1.2.11.7).
+    problem_information: bool,
+    session_expiry_was_zero: bool,
+    violation: Option<ProtocolViolation>,
+}
+
+/// One client's session on the server, and its open connection.
+///
+/// Keep it while the session exists, also offline: it queues deliveries,
+/// holds the subscriptions, and its [`Server::poll_timeout`] covers will
+/// delay and session expiry. Drive it like [`crate::Client`]: after every
+/// input or command drain [`Server::poll_transmit`] (to the socket),
+/// [`Server::poll_event`], and call [`Server::handle_timeout`] at
+/// [`Server::poll_timeout`].
+#[derive(Debug)]
+pub struct Server {
+    config: ServerConfig,
+    session: Session,
+    subscriptions: BTreeMap<Bytes, (mqtt_topic::TopicFilter, Subscription)>,
+    conn: Option<ServerConn>,
+    /// The will of the open connection.
+    will: Option<LastWill>,
+    /// A will waiting for its delay after the connection closed.
+    will_due: Option<(LastWill, Instant)>,
+    /// Session Expiry Interval in seconds; `u32::MAX` never expires.
+    session_expiry: u32,
+    session_expires_at: Option<Instant>,
+    expired: bool,
+    tx: BytesMut,
+    events: VecDeque<ServerEvent>,
+}
+
+impl Server {
+    fn accepted(
+        now: Instant,
+        connect: Connect,
+        decoder: Decoder,
+        assigned: bool,
+        auth_data: Option<Bytes>,
+        existing: Option<Server>,
+        config: ServerConfig,
+    ) -> Self {
+        let version = connect.protocol_version;
+        let v5 = version.is_v5();
+        // v5 [MQTT-3.1.2-4], v3.1.1 [MQTT-3.1.2-6]: Clean Start discards.
+        let mut carried = VecDeque::new();
+        let resumed = match existing {
+            Some(s) if !connect.clean_start && !s.expired => Some(s),
+            Some(mut old) => {
+                // The old session ends here: its connection is taken over
+                // and a will still waiting for its delay goes now
+                // (v5 §3.1.3.2.2); those events stay visible.
+                old.take_over(now);
+                if !old.expired {
+                    old.expire();
+                }
+                carried = core::mem::take(&mut old.events);
+                None
+            }
+            None => None,
+        };
+        let session_present = resumed.is_some();
+        let mut this = match resumed {
+            Some(mut old) => {
+                if old.conn.as_ref().is_some_and(|c| c.open) {
+                    old.take_over(now);
+                }
+                old.tx.clear();
+                // v5 [MQTT-3.1.3-9]: a new connection before the will
+                // delay ends cancels the will.
+                old.will_due = None;
+                old.config = config;
+                old
+            }
+            None => Self {
+                config,
+                session: Session::new(connect.client_id.clone()),
+                subscriptions: BTreeMap::new(),
+                conn: None,
+                will: None,
+                will_due: None,
+                session_expiry: 0,
+                session_expires_at: None,
+                expired: false,
+                tx: BytesMut::new(),
+                events: VecDeque::new(),
+            },
+        };
+        this.events.extend(carried);
+        this.session.client_id = connect.client_id.clone();
+        this.session.connection = this.session.connection.wrapping_add(1);
+        this.session_expires_at = None;
+        let props = &connect.properties;
+        this.session_expiry = if v5 {
+            props.session_expiry_interval.unwrap_or(0)
+        } else if connect.clean_start {
+            0
+        } else {
+            this.config
+                .v3_session_expiry
+                .map_or(u32::MAX, |d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX))
+        };
+        this.will = connect.will.clone();
+        let keep_alive = this
+            .config
+            .server_keep_alive
+            .filter(|_| v5)
+            .unwrap_or(connect.keep_alive);
+        // v5 [MQTT-3.1.2-22], v3.1.1 [MQTT-3.1.2-24]: one and a half times.
+        let keep_alive_window = (keep_alive > 0)
+            .then(|| Duration::from_millis(u64::from(keep_alive).saturating_mul(1500)));
+        let mut encoder = Encoder::new(version);
+        if v5 && let Some(max) = props.maximum_packet_size {
+            encoder = encoder.with_max_packet_size(max.get());
+        }
+        let mut decoder = decoder;
+        if let Some(max) = this.config.maximum_packet_size {
+            decoder = decoder.with_max_packet_size(max);
+        }
+        let receive_maximum = if v5 {
+            this.config.receive_maximum.max(1)
+        } else {
+            u16::MAX
+        };
+        this.conn = Some(ServerConn {
+            version,
+            decoder,
+            encoder,
+            rx: BytesMut::new(),
+            open: true,
+            number: this.session.connection,
+            keep_alive_window,
+            keep_alive_deadline: keep_alive_window.map(|w| now.saturating_add(w)),
+            send_quota: if v5 {
+                props
+                    .receive_maximum
+                    .map_or(u16::MAX, core::num::NonZeroU16::get)
+            } else {
+                u16::MAX
+            },
+            receive_maximum,
+            inbound_unacked: 0,
+            out_aliases: OutAliases::new(if v5 {
+                props
+                    .topic_alias_maximum
+                    .unwrap_or(0)
+                    .min(this.config.max_outbound_aliases)
+            } else {
+                0
+            }),
+            in_aliases: InAliases {
+                max: if v5 {
+                    this.config.topic_alias_maximum
+                } else {
+                    0
+                },
+                map: BTreeMap::new(),
+            },
+            acks: VecDeque::new(),
+            subscribes: Vec::new(),
+            unsubscribes: Vec::new(),
+            problem_information: !v5 || props.request_problem_information.unwrap_or(true),
+            session_expiry_was_zero: this.session_expiry == 0,
+            violation: None,
+        });
+        // Inbound QoS 2 state survives; our PUBRECs go again on PUBLISH DUP.
+        for flow in &mut this.session.inflight {
+            flow.on_wire = false;
+        }
+        this.send_connack(now, session_present, assigned, auth_data, &connect);
+        this.pump(now);
+        this
+    }
+
+    // ---- getters ------------------------------------------------------
+
+    /// The client identifier (the assigned one, if it was assigned).
+    pub fn client_id(&self) -> &MqttString {
+        &self.session.client_id
+    }
+
+    /// The durable part: in-flight and queued deliveries, inbound QoS 2.
+    pub fn session(&self) -> &Session {
+        &self.session
+    }
+
+    /// The protocol version of the open connection.
+    pub fn version(&self) -> Option<ProtocolVersion> {
+        self.conn.as_ref().filter(|c| c.open).map(|c| c.version)
+    }
+
+    /// Whether a connection is open on this session.
+    pub fn is_connected(&self) -> bool {
+        self.conn.as_ref().is_some_and(|c| c.open)
+    }
+
+    /// Whether the session expired: drop it.
+    pub fn is_expired(&self) -> bool {
+        self.expired
+    }
+
+    /// The session's subscriptions, by filter.
+    pub fn subscriptions(
+        &self,
+    ) -> impl Iterator<Item = (&mqtt_topic::TopicFilter, &Subscription)> + '_ {
+        self.subscriptions.values().map(|(f, s)| (f, s))
+    }
+
+    /// QoS 1/2 deliveries the client's Receive Maximum still admits.
+    pub fn send_quota(&self) -> Option<u16> {
+        self.conn.as_ref().filter(|c| c.open).map(|c| c.send_quota)
+    }
+
+    /// Takes the messages still in flight or queued out of the session,
+    /// in order: for a session that ended, so that the broker can give the
+    /// messages of a shared subscription to another member of the group
+    /// (v5 §4.8.2). A connected session is left alone (empty result).
+    pub fn take_undelivered(&mut self) -> Vec<(OpId, Message)> {
+        if self.is_connected() {
+            return Vec::new();
+        }
+        self.session
+            .discard()
+            .into_iter()
+            .map(|(op, message, _)| (op, message))
+            .collect()
+    }
+
+    // ---- inputs -------------------------------------------------------
+
+    /// Feeds bytes received on the connection. A violation by the client
+    /// is returned, and again on every later call; its DISCONNECT (5.0)
+    /// waits in [`Server::poll_transmit`].
+    pub fn handle_bytes(&mut self, now: Instant, bytes: &[u8]) -> Result<(), ProtocolViolation> {
+        let Some(conn) = self.conn.as_mut() else {
+            return Ok(());
+        };
+        if let Some(v) = conn.violation {
+            return Err(v);
+        }
+        if !conn.open {
+            return Ok(());
+        }
+        conn.rx.extend_from_slice(bytes);
+        loop {
+            let Some(conn) = self.conn.as_mut().filter(|c| c.open) else {
+                return Ok(());
+            };
+            match conn.decoder.decode(&mut conn.rx) {
+                Ok(Decoded::Packet(packet)) => self.dispatch(now, packet)?,
+                Ok(Decoded::Incomplete { .. }) => return Ok(()),
+                Err(err) => return Err(self.violate(now, ProtocolViolation::malformed(err))),
+            }
+        }
+    }
+
+    /// Fires what is due: the keep-alive deadline, the will delay, the
+    /// session expiry. Early or extra calls do nothing.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if let Some(conn) = self.conn.as_ref().filter(|c| c.open)
+            && conn.keep_alive_deadline.is_some_and(|at| at <= now)
+        {
+            self.close_with(
+                now,
+                DisconnectReasonCode::KeepAliveTimeout,
+                ServerCloseCause::KeepAliveTimeout,
+                true,
+            );
+        }
+        if let Some((_, at)) = &self.will_due
+            && *at <= now
+            && let Some((will, _)) = self.will_due.take()
+        {
+            self.events.push_back(ServerEvent::Will(will));
+        }
+        if !self.expired && self.session_expires_at.is_some_and(|at| at <= now) {
+            self.expire();
+        }
+    }
+
+    /// The transport closed without DISCONNECT: the will is due (after its
+    /// delay) and the session expiry starts.
+    pub fn handle_transport_closed(&mut self, now: Instant) {
+        if self.conn.as_ref().is_some_and(|c| c.open) {
+            self.events
+                .push_back(ServerEvent::Closed(ServerCloseCause::TransportClosed));
+            self.end_connection(now, true);
+        }
+        self.tx.clear();
+    }
+
+    // ---- commands -----------------------------------------------------
+
+    /// Another connection takes this session: the open one is closed with
+    /// DISCONNECT 0x8E in 5.0 (v5 [MQTT-3.1.4-3]); flush
+    /// [`Server::poll_transmit`] to the old transport, then pass this
+    /// server to [`Incoming::accept`]. Its will is due as on a close.
+    pub fn take_over(&mut self, now: Instant) {
+        if self.is_connected() {
+            self.close_with(
+                now,
+                DisconnectReasonCode::SessionTakenOver,
+                ServerCloseCause::TakenOver,
+                true,
+            );
+        }
+    }
+
+    /// Closes the connection with DISCONNECT `reason` (5.0; 3.1.1 just
+    /// closes). The will is published, as for every close that is not the
+    /// client's normal DISCONNECT (v5 [MQTT-3.1.2-8]).
+    pub fn disconnect(&mut self, now: Instant, reason: DisconnectReasonCode) {
+        if self.is_connected() {
+            self.close_with(now, reason, ServerCloseCause::ByServer(reason), true);
+        }
+    }
+
+    // ---- outputs ------------------------------------------------------
+
+    /// Appends the bytes to send to `out`; `None` when there are none.
+    pub fn poll_transmit(&mut self, out: &mut BytesMut) -> Option<usize> {
+        if self.tx.is_empty() {
+            return None;
+        }
+        let n = self.tx.len();
+        out.extend_from_slice(&self.tx);
+        self.tx.clear();
+        Some(n)
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<ServerEvent> {
+        self.events.pop_front()
+    }
+
+    /// The next deadline at which [`Server::handle_timeout`] must run.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let keep_alive = self
+            .conn
+            .as_ref()
+            .filter(|c| c.open)
+            .and_then(|c| c.keep_alive_deadline);
+        [
+            keep_alive,
+            self.will_due.as_ref().map(|w| w.1),
+            self.session_expires_at.filter(|_| !self.expired),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    // ---- internals ----------------------------------------------------
+
+    /// Queues DISCONNECT `reason` (5.0) and ends the connection.
+    fn close_with(
+        &mut self,
+        now: Instant,
+        reason: DisconnectReasonCode,
+        cause: ServerCloseCause,
+        publish_will: bool,
+    ) {
+        if let Some(conn) = self.conn.as_mut().filter(|c| c.open)
+            && conn.version.is_v5()
+        {
+            let _ = outbound::encode_trimmed(
+                conn,
+                &mut self.tx,
+                Packet::Disconnect(Disconnect::new(reason)),
+            );
+        }
+        self.events.push_back(ServerEvent::Closed(cause));
+        self.end_connection(now, publish_will);
+    }
+
+    /// Records a violation, queues its DISCONNECT (5.0) and closes.
+    fn violate(&mut self, now: Instant, violation: ProtocolViolation) -> ProtocolViolation {
+        let code = DisconnectReasonCode::try_from(violation.reason)
+            .unwrap_or(DisconnectReasonCode::ProtocolError);
+        self.close_with(
+            now,
+            code,
+            ServerCloseCause::ProtocolViolation(violation),
+            true,
+        );
+        if let Some(conn) = self.conn.as_mut() {
+            conn.violation = Some(violation);
+        }
+        violation
+    }
+
+    /// The connection is over: the will becomes due (v5 §3.1.2.5: after
+    /// the Will Delay Interval or when the session ends, whichever is
+    /// first) and the Session Expiry Interval starts (v5 §3.1.2.11.2).
+    fn end_connection(&mut self, now: Instant, publish_will: bool) {
+        let Some(conn) = self.conn.as_mut().filter(|c| c.open) else {
+            return;
+        };
+        conn.open = false;
+        conn.keep_alive_deadline = None;
+        for flow in &mut self.session.inflight {
+            flow.on_wire = false;
+        }
+        let will = self.will.take().filter(|_| publish_will);
+        self.session_expires_at = match self.session_expiry {
+            u32::MAX => None,
+            secs => Some(now.saturating_add(Duration::from_secs(u64::from(secs)))),
+        };
+        if let Some(will) = will {
+            let delay = will.properties.will_delay_interval.unwrap_or(0);
+            let at = now.saturating_add(Duration::from_secs(u64::from(delay)));
+            if delay == 0 {
+                self.events.push_back(ServerEvent::Will(will));
+            } else {
+                self.will_due = Some((will, at));
+            }
+        }
+        if self.session_expiry == 0 {
+            self.expire();
+        }
+    }
+
+    /// The session ends: a pending will goes first (v5 §3.1.3.2.2).
+    fn expire(&mut self) {
+        if let Some((will, _)) = self.will_due.take() {
+            self.events.push_back(ServerEvent::Will(will));
+        }
+        self.expired = true;
+        self.session_expires_at = None;
+        self.events.push_back(ServerEvent::SessionExpired);
+    }
+}

@@ -1,0 +1,464 @@
+//! What the server sends: CONNACK, deliveries under the client's limits,
+//! acknowledgements, SUBACK/UNSUBACK with the application's codes.
+
+use alloc::vec::Vec;
+use core::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use mqtt_codec::{
+    AckProperties, ConnAck, Connect, ConnectReasonCode, EncodeError, Packet, PacketId, PubAck,
+    PubAckReasonCode, PubRec, PubRel, Publish, PublishQoS, QoS, ReasonCode, SubAck,
+    SubAckReasonCode, SubscriptionIdentifiers, UnsubAck, UnsubAckReasonCode,
+};
+
+use super::event::{DeliverError, Delivery, ServerEvent, Subscription};
+use super::{Server, ServerConn};
+use crate::client::conn::PendingAck;
+use crate::error::OpError;
+use crate::event::{AckToken, OpId};
+use crate::session::{OutFlow, Queued};
+use crate::time::Instant;
+
+/// Encodes `packet` under the client's Maximum Packet Size.
+pub(super) fn encode(
+    conn: &mut ServerConn,
+    tx: &mut BytesMut,
+    packet: &Packet,
+) -> Result<usize, EncodeError> {
+    conn.encoder.encode(packet, tx)
+}
+
+/// Encodes a packet other than PUBLISH: without Reason String and User
+/// Properties when the client asked for no problem information (v5
+/// [MQTT-3.1.2-29]; DISCONNECT may keep them), and without them when the
+/// packet would exceed the client's Maximum Packet Size (v5
+/// [MQTT-3.4.2-2], [MQTT-3.14.2-3] and siblings).
+pub(super) fn encode_trimmed(
+    conn: &mut ServerConn,
+    tx: &mut BytesMut,
+    mut packet: Packet,
+) -> Result<(), EncodeError> {
+    if !conn.problem_information {
+        strip(&mut packet, false);
+    }
+    match encode(conn, tx, &packet) {
+        Err(EncodeError::PacketTooLarge { .. }) => {
+            strip(&mut packet, true);
+            encode(conn, tx, &packet).map(drop)
+        }
+        other => other.map(drop),
+    }
+}
+
+fn strip(packet: &mut Packet, disconnect_too: bool) {
+    match packet {
+        Packet::PubAck(p) => p.properties = AckProperties::default(),
+        Packet::PubRec(p) => p.properties = AckProperties::default(),
+        Packet::PubRel(p) => p.properties = AckProperties::default(),
+        Packet::PubComp(p) => p.properties = AckProperties::default(),
+        Packet::SubAck(p) => p.properties = AckProperties::default(),
+        Packet::UnsubAck(p) => p.properties = AckProperties::default(),
+        Packet::Disconnect(p) if disconnect_too => {
+            p.properties.reason_string = None;
+            p.properties.user_properties = Default::default();
+        }
+        _ => {}
+    }
+}
+
+impl Server {
+    pub(super) fn send_connack(
+        &mut self,
+        _now: Instant,
+        session_present: bool,
+        assigned: bool,
+        auth_data: Option<Bytes>,
+        connect: &Connect,
+    ) {
+        let Some(conn) = self.conn.as_mut() else {
+            return;
+        };
+        let mut ack = ConnAck::new(session_present, ConnectReasonCode::Success);
+        if conn.version.is_v5() {
+            let p = &mut ack.properties;
+            let c = &self.config;
+            p.receive_maximum =
+                core::num::NonZeroU16::new(conn.receive_maximum).filter(|r| r.get() != u16::MAX);
+            p.maximum_packet_size = c.maximum_packet_size.and_then(core::num::NonZeroU32::new);
+            p.topic_alias_maximum = Some(c.topic_alias_maximum).filter(|m| *m > 0);
+            p.maximum_qos = Some(c.maximum_qos).filter(|q| *q != QoS::ExactlyOnce);
+            p.retain_available = Some(false).filter(|_| !c.retain_available);
+            p.shared_subscription_available =
+                Some(false).filter(|_| !c.shared_subscription_available);
+            p.server_keep_alive = c.server_keep_alive;
+            if assigned {
+                p.assigned_client_identifier = Some(connect.client_id.clone());
+            }
+            if connect.properties.authentication_method.is_some() {
+                p.authentication_method = connect.properties.authentication_method.clone();
+                p.authentication_data = auth_data;
+            }
+        }
+        let _ = encode(conn, &mut self.tx, &Packet::ConnAck(ack));
+    }
+
+    /// Hands a routed message to this client (v5 §3.3.4): No Local,
+    /// Retain As Published, the granted QoS and the Subscription
+    /// Identifiers are applied; the message waits in the session until the
+    /// client's Receive Maximum admits it (v5 [MQTT-3.3.4-9]) and is
+    /// dropped if its Message Expiry Interval passes first (v5
+    /// [MQTT-3.3.2-5]).
+    pub fn deliver(&mut self, now: Instant, delivery: Delivery) -> Result<OpId, DeliverError> {
+        let Delivery {
+            mut message,
+            options,
+            subscription_identifiers,
+            origin,
+            from_retained,
+        } = delivery;
+        // v5 [MQTT-3.8.3-3]
+        if options.no_local && origin.as_ref() == Some(&self.session.client_id) {
+            return Err(DeliverError::NoLocal);
+        }
+        // v5 [MQTT-3.8.4-8]: the lower of the published and granted QoS.
+        message.qos = message.qos.min(options.qos);
+        if message.qos == QoS::AtMostOnce && !self.is_connected() {
+            return Err(DeliverError::NotConnected);
+        }
+        if self.session.pending.len() >= self.config.max_queued {
+            return Err(DeliverError::QueueFull);
+        }
+        let v5 = self.version().is_none_or(|v| v.is_v5());
+        // v5 [MQTT-3.3.1-12], [MQTT-3.3.1-13]; v3.1.1 [MQTT-3.3.1-9]: RETAIN
+        // on a forwarded message only as published with Retain As
+        // Published; a retained message sent on subscribe keeps it.
+        message.retain = from_retained || (v5 && options.retain_as_published && message.retain);
+        message.properties.topic_alias = None;
+        let mut ids = SubscriptionIdentifiers::new();
+        for id in subscription_identifiers {
+            ids.push(id);
+        }
+        message.properties.subscription_identifiers = ids;
+        let expires_at = message
+            .properties
+            .message_expiry_interval
+            .map(|secs| now.saturating_add(Duration::from_secs(u64::from(secs))));
+        let op = self.session.next_op();
+        self.session.pending.push_back(Queued {
+            op,
+            message,
+            expires_at,
+        });
+        self.pump(now);
+        Ok(op)
+    }
+
+    /// Acknowledges a received QoS 1/2 PUBLISH with the application's
+    /// decision: Success, or a refusal such as 0x87 Not authorized, 0x97
+    /// Quota exceeded, 0x99 Payload format invalid (v5 §3.4.2.1). In 3.1.1
+    /// a refusal cannot be expressed: the connection is closed instead
+    /// (v3.1.1 [MQTT-3.3.5-2]). PUBACK/PUBREC go in arrival order.
+    pub fn ack(
+        &mut self,
+        now: Instant,
+        token: AckToken,
+        reason: PubAckReasonCode,
+    ) -> Result<(), OpError> {
+        self.ack_with_properties(now, token, reason, AckProperties::default())
+    }
+
+    /// [`Server::ack`] with a Reason String and User Properties (5.0). They
+    /// are left out when the client set Request Problem Information 0
+    /// (v5 [MQTT-3.1.2-29]) or when they would make the packet too large.
+    pub fn ack_with_properties(
+        &mut self,
+        now: Instant,
+        token: AckToken,
+        reason: PubAckReasonCode,
+        properties: AckProperties,
+    ) -> Result<(), OpError> {
+        let Some(conn) = self.conn.as_mut().filter(|c| c.open) else {
+            return Err(OpError::NotConnected);
+        };
+        if !conn.version.is_v5() && reason.is_error() {
+            self.disconnect(now, mqtt_codec::DisconnectReasonCode::NotAuthorized);
+            return Ok(());
+        }
+        if token.connection != conn.number {
+            return Err(OpError::UnknownAck);
+        }
+        if token.qos == QoS::ExactlyOnce {
+            let entry = self
+                .session
+                .inbound_qos2
+                .get_mut(&token.packet_id)
+                .filter(|e| e.acked.is_none())
+                .ok_or(OpError::UnknownAck)?;
+            entry.acked = Some(reason);
+        }
+        let waiting = conn
+            .acks
+            .iter_mut()
+            .find(|a| a.packet_id == token.packet_id && a.qos == token.qos && a.acked.is_none())
+            .ok_or(OpError::UnknownAck)?;
+        waiting.acked = Some(reason);
+        if conn.version.is_v5() {
+            waiting.properties = properties;
+        }
+        self.drain_acks();
+        Ok(())
+    }
+
+    /// Answers the SUBSCRIBE `packet_id` with one code per filter: the
+    /// granted QoS, or 0x80/0x87/0x8F/0x97/0x9E/0xA1/0xA2 in 5.0 (0x80 in
+    /// 3.1.1, which any refusal becomes). Granted filters are stored in
+    /// the session, replacing one with the same filter (v5 [MQTT-3.8.4-3]).
+    pub fn suback(
+        &mut self,
+        packet_id: PacketId,
+        codes: Vec<SubAckReasonCode>,
+    ) -> Result<(), OpError> {
+        let Some(conn) = self.conn.as_mut().filter(|c| c.open) else {
+            return Err(OpError::NotConnected);
+        };
+        let pos = conn
+            .subscribes
+            .iter()
+            .position(|(id, _)| *id == packet_id)
+            .ok_or(OpError::UnknownAck)?;
+        let filters = conn.subscribes.get(pos).map_or(0, |(_, s)| s.filters.len());
+        // v5 [MQTT-3.8.4-6], v3.1.1 [MQTT-3.8.4-5]: one code per filter.
+        if codes.len() != filters {
+            return Err(OpError::NoTopicFilter);
+        }
+        let (_, subscribe) = conn.subscribes.swap_remove(pos);
+        let v5 = conn.version.is_v5();
+        let mut sent = Vec::with_capacity(codes.len());
+        for ((filter, options), code) in subscribe.filters.into_iter().zip(codes) {
+            let code = if v5 || code.in_v3() {
+                code
+            } else {
+                SubAckReasonCode::UnspecifiedError
+            };
+            let granted = match code {
+                SubAckReasonCode::Success => Some(QoS::AtMostOnce),
+                SubAckReasonCode::GrantedQoS1 => Some(QoS::AtLeastOnce),
+                SubAckReasonCode::GrantedQoS2 => Some(QoS::ExactlyOnce),
+                _ => None,
+            };
+            if let Some(qos) = granted {
+                let mut options = options;
+                options.qos = qos.min(options.qos);
+                let sub = Subscription {
+                    options,
+                    identifier: subscribe.properties.subscription_identifier,
+                };
+                self.subscriptions
+                    .insert(filter.as_bytes().to_vec().into(), (filter, sub));
+            }
+            sent.push(code);
+        }
+        // v5 [MQTT-3.8.4-1]: SUBACK with the same packet identifier.
+        let packet = Packet::SubAck(SubAck::new(packet_id, sent));
+        let _ = encode_trimmed(conn, &mut self.tx, packet);
+        Ok(())
+    }
+
+    /// Answers the UNSUBSCRIBE `packet_id` with one code per filter (5.0;
+    /// 3.1.1 UNSUBACK has none). Filters answered Success are removed from
+    /// the session (v5 [MQTT-3.10.4-1]).
+    pub fn unsuback(
+        &mut self,
+        packet_id: PacketId,
+        codes: Vec<UnsubAckReasonCode>,
+    ) -> Result<(), OpError> {
+        let Some(conn) = self.conn.as_mut().filter(|c| c.open) else {
+            return Err(OpError::NotConnected);
+        };
+        let pos = conn
+            .unsubscribes
+            .iter()
+            .position(|(id, _)| *id == packet_id)
+            .ok_or(OpError::UnknownAck)?;
+        let filters = conn.unsubscribes.get(pos).map_or(0, |(_, f)| f.len());
+        if codes.len() != filters {
+            return Err(OpError::NoTopicFilter);
+        }
+        let (_, filters) = conn.unsubscribes.swap_remove(pos);
+        for (filter, code) in filters.iter().zip(&codes) {
+            if !code.is_error() {
+                self.subscriptions.remove(filter.as_bytes());
+            }
+        }
+        let codes = if conn.version.is_v5() {
+            codes
+        } else {
+            Vec::new()
+        };
+        // v5 [MQTT-3.10.4-4], [MQTT-3.10.4-5]: UNSUBACK with the same id.
+        let _ = encode_trimmed(
+            conn,
+            &mut self.tx,
+            Packet::UnsubAck(UnsubAck::new(packet_id, codes)),
+        );
+        Ok(())
+    }
+
+    /// Sends PUBACK/PUBREC for the acknowledged prefix of the arrival queue.
+    pub(super) fn drain_acks(&mut self) {
+        let Some(conn) = self.conn.as_mut().filter(|c| c.open) else {
+            return;
+        };
+        while conn.acks.front().is_some_and(|a| a.acked.is_some()) {
+            let Some(PendingAck {
+                packet_id,
+                qos,
+                acked: Some(reason),
+                properties,
+            }) = conn.acks.pop_front()
+            else {
+                break;
+            };
+            let reason = if conn.version.is_v5() {
+                reason
+            } else {
+                PubAckReasonCode::Success
+            };
+            let packet = if qos == QoS::AtLeastOnce {
+                conn.inbound_unacked = conn.inbound_unacked.saturating_sub(1);
+                let mut ack = PubAck::new(packet_id).with_reason(reason);
+                ack.properties = properties;
+                Packet::PubAck(ack)
+            } else {
+                if reason.is_error() {
+                    // v5 [MQTT-4.3.3-9]: after a PUBREC error the flow ends.
+                    if let Some(entry) = self.session.inbound_qos2.remove(&packet_id)
+                        && entry.counted_on == Some(conn.number)
+                    {
+                        conn.inbound_unacked = conn.inbound_unacked.saturating_sub(1);
+                    }
+                }
+                let mut rec = PubRec::new(packet_id).with_reason(reason);
+                rec.properties = properties;
+                Packet::PubRec(rec)
+            };
+            let _ = encode_trimmed(conn, &mut self.tx, packet);
+        }
+    }
+
+    /// Moves deliveries onto the wire while the client's Receive Maximum
+    /// and the packet identifiers allow: first those in flight but not
+    /// sent on this connection (resume: DUP, PUBREL, original order,
+    /// v5 [MQTT-4.4.0-1]), then queued ones in order (v5 [MQTT-4.6.0-6]).
+    pub(super) fn pump(&mut self, now: Instant) {
+        loop {
+            let Some(conn) = self.conn.as_mut().filter(|c| c.open) else {
+                return;
+            };
+            if let Some(flow) = self.session.inflight.iter_mut().find(|f| !f.on_wire) {
+                if conn.send_quota == 0 {
+                    return;
+                }
+                let packet = match (flow.released, flow.packet_id()) {
+                    (true, Some(id)) => Packet::PubRel(PubRel::new(id)),
+                    _ => {
+                        let mut publish = flow.publish.clone();
+                        // v5 [MQTT-3.3.1-1]
+                        publish.qos = publish.qos.redelivery();
+                        Packet::Publish(publish)
+                    }
+                };
+                flow.on_wire = true;
+                conn.send_quota = conn.send_quota.saturating_sub(1);
+                let _ = encode(conn, &mut self.tx, &packet);
+                continue;
+            }
+            if !self.pump_one(now) {
+                return;
+            }
+        }
+    }
+
+    /// Sends the first queued delivery; `false` when it has to wait.
+    fn pump_one(&mut self, now: Instant) -> bool {
+        let Some(conn) = self.conn.as_mut().filter(|c| c.open) else {
+            return false;
+        };
+        let Some(front) = self.session.pending.front_mut() else {
+            return false;
+        };
+        let op = front.op;
+        if let Some(at) = front.expires_at {
+            if at <= now {
+                self.session.pending.pop_front();
+                self.events.push_back(ServerEvent::Dropped {
+                    op,
+                    error: OpError::MessageExpired,
+                });
+                return true;
+            }
+            // v5 [MQTT-3.3.2-6]: the time it has left.
+            let left = at
+                .as_millis()
+                .saturating_sub(now.as_millis())
+                .div_ceil(1000);
+            front.message.properties.message_expiry_interval =
+                Some(u32::try_from(left).unwrap_or(u32::MAX));
+        }
+        let qos = front.message.qos;
+        let packet_id = if qos == QoS::AtMostOnce {
+            None
+        } else {
+            if conn.send_quota == 0 {
+                return false;
+            }
+            match self.session.ids.allocate() {
+                Some(id) => Some(id),
+                None => return false,
+            }
+        };
+        let Some(Queued { message, .. }) = self.session.pending.pop_front() else {
+            return false;
+        };
+        let mut stored = Publish::new(message.topic, message.payload)
+            .with_retain(message.retain)
+            .with_properties(message.properties);
+        if let Some(id) = packet_id {
+            stored = stored.with_qos(PublishQoS::new(qos, id));
+        }
+        let mut wire = stored.clone();
+        conn.out_aliases.apply(&mut wire);
+        match encode(conn, &mut self.tx, &Packet::Publish(wire)) {
+            Err(err) => {
+                // v5 [MQTT-3.1.2-25]: too large for this client: discarded
+                // for this client, as if sent; the connection stays.
+                if let Some(id) = packet_id {
+                    self.session.ids.release(id);
+                }
+                let error = match err {
+                    EncodeError::PacketTooLarge { .. } => OpError::PacketTooLarge,
+                    other => OpError::Encode(other),
+                };
+                self.events.push_back(ServerEvent::Dropped { op, error });
+            }
+            Ok(_) if packet_id.is_none() => {
+                self.events.push_back(ServerEvent::Delivered {
+                    op,
+                    reason: ReasonCode::Success,
+                });
+            }
+            Ok(_) => {
+                conn.send_quota = conn.send_quota.saturating_sub(1);
+                let seq = self.session.next_seq();
+                self.session.inflight.push_back(OutFlow {
+                    op,
+                    seq,
+                    publish: stored,
+                    released: false,
+                    on_wire: true,
+                });
+            }
+        }
+        true
+    }
+}

@@ -1,0 +1,245 @@
+//! Delivery to the client (v5 §3.3.4, §4.9): the client's Receive
+//! Maximum, Message Expiry, Subscription Identifiers, No Local, Retain As
+//! Published, QoS downgrade, queue full.
+
+use std::num::{NonZeroU16, NonZeroU32};
+
+use mqtt_codec::{
+    Packet, ProtocolVersion, PubAck, PubComp, PubRec, PubRel, QoS, ReasonCode, SubscriptionOptions,
+};
+use mqtt_session::{DeliverError, Delivery, OpError, ServerConfig, ServerEvent};
+
+use crate::{Peer, connect, id, message, s};
+
+fn with_receive_maximum(n: u16) -> Peer {
+    let mut c = connect(ProtocolVersion::V5, "c1", true);
+    c.properties.receive_maximum = NonZeroU16::new(n);
+    let mut p = Peer::open(c, ServerConfig::default(), None);
+    p.take();
+    p
+}
+
+fn qos1() -> SubscriptionOptions {
+    SubscriptionOptions::new(QoS::ExactlyOnce)
+}
+
+fn publishes(packets: &[Packet]) -> Vec<mqtt_codec::Publish> {
+    packets
+        .iter()
+        .filter_map(|p| match p {
+            Packet::Publish(p) => Some(p.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// v5 [MQTT-3.3.4-9], [MQTT-4.9.0-2]: no more unacknowledged QoS 1/2
+/// PUBLISH than the client's Receive Maximum; the rest waits, in order
+/// (v5 [MQTT-4.6.0-6]).
+#[test]
+fn v5_mqtt_3_3_4_9_client_receive_maximum() {
+    let mut p = with_receive_maximum(2);
+    for _ in 0..4 {
+        p.deliver(Delivery::new(message("t", QoS::AtLeastOnce), qos1()))
+            .unwrap();
+    }
+    let sent = publishes(&p.take());
+    assert_eq!(sent.len(), 2);
+    assert_eq!(p.server.send_quota(), Some(0));
+    p.send(PubAck::new(sent[0].qos.packet_id().unwrap()).into())
+        .unwrap();
+    let next = publishes(&p.take());
+    assert_eq!(next.len(), 1);
+    // The released identifier is reused first.
+    assert_eq!(next[0].qos.packet_id(), Some(id(1)));
+    // A PUBREC error frees the slot too (v5 [MQTT-4.9.0-3]).
+    p.deliver(Delivery::new(message("t", QoS::ExactlyOnce), qos1()))
+        .unwrap();
+    p.send(PubAck::new(id(2)).into()).unwrap();
+    p.send(PubAck::new(id(1)).into()).unwrap();
+    let q2 = publishes(&p.take());
+    let q2_id = q2
+        .iter()
+        .find(|p| p.qos.qos() == QoS::ExactlyOnce)
+        .unwrap()
+        .qos
+        .packet_id()
+        .unwrap();
+    p.send(
+        PubRec::new(q2_id)
+            .with_reason(mqtt_codec::PubAckReasonCode::QuotaExceeded)
+            .into(),
+    )
+    .unwrap();
+    assert!(p.events.iter().any(|e| matches!(
+        e,
+        ServerEvent::Delivered {
+            reason: ReasonCode::QuotaExceeded,
+            ..
+        }
+    )));
+}
+
+/// v5 [MQTT-4.3.3-4], [MQTT-4.3.3-6]: outbound QoS 2: PUBREC gets PUBREL,
+/// PUBCOMP completes.
+#[test]
+fn v5_mqtt_4_3_3_4_outbound_qos2() {
+    let mut p = with_receive_maximum(10);
+    let op = p
+        .deliver(Delivery::new(message("t", QoS::ExactlyOnce), qos1()))
+        .unwrap();
+    let pid = publishes(&p.take())[0].qos.packet_id().unwrap();
+    p.send(PubRec::new(pid).into()).unwrap();
+    assert_eq!(p.take(), [Packet::PubRel(PubRel::new(pid))]);
+    p.send(PubComp::new(pid).into()).unwrap();
+    assert!(p.events.contains(&ServerEvent::Delivered {
+        op,
+        reason: ReasonCode::Success
+    }));
+    assert_eq!(p.server.session().packet_ids_in_use(), 0);
+}
+
+/// v5 [MQTT-3.3.2-5], [MQTT-3.3.2-6]: a queued message whose Message
+/// Expiry Interval passed is not sent; one sent carries the time left.
+#[test]
+fn v5_mqtt_3_3_2_5_message_expiry() {
+    let mut p = with_receive_maximum(1);
+    p.deliver(Delivery::new(message("t", QoS::AtLeastOnce), qos1()))
+        .unwrap();
+    let mut short = message("t", QoS::AtLeastOnce);
+    short.properties.message_expiry_interval = Some(5);
+    let short_op = p.deliver(Delivery::new(short, qos1())).unwrap();
+    let mut long = message("t", QoS::AtLeastOnce);
+    long.properties.message_expiry_interval = Some(20);
+    p.deliver(Delivery::new(long, qos1())).unwrap();
+    p.take();
+    p.advance(6_000);
+    p.send(PubAck::new(id(1)).into()).unwrap();
+    assert!(p.events.contains(&ServerEvent::Dropped {
+        op: short_op,
+        error: OpError::MessageExpired
+    }));
+    let sent = publishes(&p.take());
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].properties.message_expiry_interval, Some(14));
+}
+
+/// v5 [MQTT-3.3.4-3], [MQTT-3.3.4-4]: the Subscription Identifiers of the
+/// matching subscriptions go with the PUBLISH; none in 3.1.1.
+#[test]
+fn v5_mqtt_3_3_4_3_subscription_identifiers() {
+    let mut p = with_receive_maximum(10);
+    let mut d = Delivery::new(message("t", QoS::AtMostOnce), qos1());
+    d.subscription_identifiers = vec![NonZeroU32::new(7).unwrap(), NonZeroU32::new(300).unwrap()];
+    p.deliver(d).unwrap();
+    let sent = publishes(&p.take());
+    let ids: Vec<u32> = sent[0]
+        .properties
+        .subscription_identifiers
+        .iter()
+        .map(NonZeroU32::get)
+        .collect();
+    assert_eq!(ids, [7, 300]);
+}
+
+/// v5 [MQTT-3.8.3-3]: with No Local a message is not sent back to the
+/// client that published it.
+#[test]
+fn v5_mqtt_3_8_3_3_no_local() {
+    let mut p = with_receive_maximum(10);
+    let mut o = qos1();
+    o.no_local = true;
+    let mut d = Delivery::new(message("t", QoS::AtLeastOnce), o);
+    d.origin = Some(s("c1"));
+    assert_eq!(p.deliver(d.clone()), Err(DeliverError::NoLocal));
+    d.origin = Some(s("other"));
+    assert!(p.deliver(d).is_ok());
+}
+
+/// v5 [MQTT-3.3.1-12], [MQTT-3.3.1-13], [MQTT-3.3.1-9]; v3.1.1
+/// [MQTT-3.3.1-9], [MQTT-3.3.1-8]: RETAIN is cleared on forwarded messages
+/// unless Retain As Published; a retained message sent because of a new
+/// subscription keeps it.
+#[test]
+fn v5_mqtt_3_3_1_12_retain_as_published() {
+    for version in [ProtocolVersion::V5, ProtocolVersion::V3_1_1] {
+        let mut p = Peer::open(connect(version, "c1", true), ServerConfig::default(), None);
+        p.take();
+        let mut m = message("t", QoS::AtMostOnce);
+        m.retain = true;
+        let mut rap = qos1();
+        rap.retain_as_published = true;
+        p.deliver(Delivery::new(m.clone(), qos1())).unwrap();
+        p.deliver(Delivery::new(m.clone(), rap)).unwrap();
+        let mut on_subscribe = Delivery::new(m, qos1());
+        on_subscribe.from_retained = true;
+        p.deliver(on_subscribe).unwrap();
+        let flags: Vec<bool> = publishes(&p.take()).iter().map(|p| p.retain).collect();
+        let expected = if version.is_v5() {
+            [false, true, true]
+        } else {
+            [false, false, true]
+        };
+        assert_eq!(flags, expected, "{version}");
+    }
+}
+
+/// v5 [MQTT-3.8.4-8], v3.1.1 [MQTT-3.8.4-6]: sent with the lower of the
+/// published QoS and the granted QoS.
+#[test]
+fn v5_mqtt_3_8_4_8_qos_is_the_minimum() {
+    let mut p = with_receive_maximum(10);
+    p.deliver(Delivery::new(
+        message("t", QoS::ExactlyOnce),
+        SubscriptionOptions::new(QoS::AtLeastOnce),
+    ))
+    .unwrap();
+    p.deliver(Delivery::new(
+        message("t", QoS::AtMostOnce),
+        SubscriptionOptions::new(QoS::ExactlyOnce),
+    ))
+    .unwrap();
+    let q: Vec<QoS> = publishes(&p.take()).iter().map(|p| p.qos.qos()).collect();
+    assert_eq!(q, [QoS::AtLeastOnce, QoS::AtMostOnce]);
+}
+
+/// The queue is bounded: beyond `max_queued` the application is told.
+#[test]
+fn queue_full_is_reported() {
+    let mut c = connect(ProtocolVersion::V5, "c1", true);
+    c.properties.receive_maximum = NonZeroU16::new(1);
+    let mut p = Peer::open(
+        c,
+        ServerConfig {
+            max_queued: 2,
+            ..ServerConfig::default()
+        },
+        None,
+    );
+    for _ in 0..3 {
+        p.deliver(Delivery::new(message("t", QoS::AtLeastOnce), qos1()))
+            .unwrap();
+    }
+    assert_eq!(
+        p.deliver(Delivery::new(message("t", QoS::AtLeastOnce), qos1())),
+        Err(DeliverError::QueueFull)
+    );
+}
+
+/// v5 §4.1: QoS 1/2 messages are queued for an offline persistent session
+/// and sent on resume; QoS 0 ones are not kept.
+#[test]
+fn v5_offline_queue_sent_on_resume() {
+    let mut c = connect(ProtocolVersion::V5, "c1", false);
+    c.properties.session_expiry_interval = Some(60);
+    let mut p = Peer::open(c.clone(), ServerConfig::default(), None);
+    p.server.handle_transport_closed(p.now);
+    assert_eq!(
+        p.deliver(Delivery::new(message("t", QoS::AtMostOnce), qos1())),
+        Err(DeliverError::NotConnected)
+    );
+    p.deliver(Delivery::new(message("t", QoS::AtLeastOnce), qos1()))
+        .unwrap();
+    let q = Peer::open(c, ServerConfig::default(), Some(p.server));
+    assert_eq!(publishes(&q.received).len(), 1);
+}
