@@ -49,13 +49,21 @@ def main():
         "ratios are peer time ÷ ours (above 1: ours is faster). "
         + machine_line(codec)
         + " Full reports with allocation counts: [mqtt-codec/BENCHMARKS.md](mqtt-codec/BENCHMARKS.md), "
-        "[mqtt-topic/BENCHMARKS.md](mqtt-topic/BENCHMARKS.md). Regenerate with `benches/run.sh`."
+        "[mqtt-topic/BENCHMARKS.md](mqtt-topic/BENCHMARKS.md), "
+        "[mqtt-session/BENCHMARKS.md](mqtt-session/BENCHMARKS.md). Regenerate with `benches/run.sh`."
     )
     for path, heading, title in SECTIONS:
         table = first_table(open(path).read(), heading)
         if table is None:
             sys.exit(f"no table under '## {heading}' in {path}")
         parts.append(f"### {title}\n\n{table}")
+    try:
+        session = open("mqtt-session/BENCHMARKS.md").read()
+        table = first_table(session, "Time")
+        if table:
+            parts.append(f"### Session: client -> server -> client round trips in memory\n\n{table}")
+    except OSError:
+        pass
     try:
         topic = open(TOPIC).read()
         headings = re.findall(r"^## (.+)$", topic, re.M)
