@@ -31,7 +31,7 @@ fn main() {
         }
         let stats = region.change();
         println!(
-            "| {name} | {:.2} | {:.0} |",
+            "| {name} | {:.3} | {:.1} |",
             stats.allocations as f64 / f64::from(ROUND_TRIPS),
             stats.bytes_allocated as f64 / f64::from(ROUND_TRIPS)
         );

@@ -91,6 +91,7 @@ mod error;
 mod event;
 mod ids;
 mod persist;
+mod rx;
 mod server;
 mod session;
 mod time;

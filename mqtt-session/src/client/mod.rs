@@ -206,7 +206,7 @@ impl Client {
         if !conn.is_open() {
             return Ok(());
         }
-        conn.rx.extend_from_slice(bytes);
+        crate::rx::append(&mut conn.rx, bytes);
         loop {
             let Some(conn) = self.conn.as_mut().filter(|c| c.is_open()) else {
                 return Ok(());

@@ -303,7 +303,7 @@ impl Server {
         if !conn.open {
             return Ok(());
         }
-        conn.rx.extend_from_slice(bytes);
+        crate::rx::append(&mut conn.rx, bytes);
         loop {
             let Some(conn) = self.conn.as_mut().filter(|c| c.open) else {
                 return Ok(());

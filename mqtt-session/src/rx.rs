@@ -1,0 +1,40 @@
+//! The receive buffer both roles decode from.
+
+use bytes::BytesMut;
+
+/// Fresh storage is taken this many bytes at a time.
+///
+/// Decoded packets keep slices of the buffer they came from (zero-copy), so
+/// while a received payload is still queued or in flight the buffer cannot
+/// be reused and new input needs new storage. Sized to the input alone, that
+/// is two allocations per read (the storage, and the shared header `bytes`
+/// adds on the first split); taken in 8 KiB steps it is two per 8 KiB of
+/// input instead, and a buffer is freed once nothing points into it.
+const RX_CHUNK: usize = 8 * 1024;
+
+/// Appends received bytes, growing the buffer in [`RX_CHUNK`] steps.
+pub(crate) fn append(rx: &mut BytesMut, bytes: &[u8]) {
+    if rx.capacity().saturating_sub(rx.len()) < bytes.len() {
+        rx.reserve(bytes.len().max(RX_CHUNK));
+    }
+    rx.extend_from_slice(bytes);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Small reads after the storage was split off share one allocation.
+    #[test]
+    fn small_reads_reuse_the_chunk() {
+        let mut rx = BytesMut::new();
+        append(&mut rx, &[1; 10]);
+        let kept = rx.split().freeze();
+        let capacity = rx.capacity();
+        assert!(capacity >= RX_CHUNK - 10);
+        append(&mut rx, &[2; 10]);
+        assert_eq!(rx.capacity(), capacity, "no new storage for a small read");
+        assert_eq!(&rx[..], &[2; 10]);
+        assert_eq!(&kept[..], &[1; 10]);
+    }
+}
