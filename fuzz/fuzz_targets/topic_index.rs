@@ -5,6 +5,7 @@
 //! `+`, `#`) so that matches, misses, the `$` rule (v5 [MQTT-4.7.2-1]) and
 //! empty levels all come up often. The reference matcher works on the split
 //! levels, written from §4.7 of the standard; it shares no code with the crate.
+//! `matches_str` is checked against it for every filter on every match.
 #![no_main]
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -132,6 +133,14 @@ fuzz_target!(|ops: Vec<Op>| {
                 // key may match, so compare per subscription, not per key.
                 let mut expected = BTreeSet::new();
                 let mut expected_rows = 0usize;
+                for (_, filter, _) in model.subscriptions.keys() {
+                    // The single-pair matcher agrees with the reference too.
+                    assert_eq!(
+                        mqtt_topic::matches_str(filter, &topic),
+                        reference_matches(filter, &topic),
+                        "matches({filter}, {topic})"
+                    );
+                }
                 for ((group, filter, key), qos) in &model.subscriptions {
                     if reference_matches(filter, &topic) {
                         expected.insert((group.clone(), *key, *qos));
