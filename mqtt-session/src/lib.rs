@@ -85,6 +85,7 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+mod admit;
 mod client;
 mod config;
 mod error;

@@ -5,12 +5,12 @@ use mqtt_codec::{
     PubRelReasonCode, Publish, PublishQoS, QoS, ReasonCode, SubAck, UnsubAck,
 };
 
-use super::conn::{Negotiated, OutAliases, PendingAck, State, Timer};
+use super::conn::{Negotiated, OutAliases, State, Timer};
 use super::{Client, outbound};
+use crate::admit::{Admission, Inbound};
 use crate::error::ProtocolViolation;
 use crate::event::{AckToken, CloseCause, Event};
 use crate::persist::{InboundRecord, OutboundRecord, PersistOp};
-use crate::session::InQos2;
 use crate::time::Instant;
 
 type Handled = Result<(), ProtocolViolation>;
@@ -253,81 +253,34 @@ impl Client {
             qos,
             connection: conn.number,
         };
-        let over_quota = conn.inbound_unacked >= conn.receive_maximum;
         const OVER: ProtocolViolation = violation(
             ReasonCode::ReceiveMaximumExceeded,
             "v5 [MQTT-3.3.4-9]",
             "more unacknowledged QoS 1/2 PUBLISH than our Receive Maximum",
         );
-        if qos == QoS::AtLeastOnce {
-            if over_quota {
-                return Err(OVER);
-            }
-            conn.inbound_unacked = conn.inbound_unacked.saturating_add(1);
-            conn.acks.push_back(PendingAck {
-                packet_id,
-                qos,
-                acked: None,
-                properties: Default::default(),
-            });
-            self.events.push_back(Event::Message {
-                publish,
-                ack: Some(token),
-            });
-            return Ok(());
+        let admission = Inbound {
+            qos2: &mut self.session.inbound_qos2,
+            acks: &mut conn.acks,
+            unacked: &mut conn.inbound_unacked,
+            receive_maximum: conn.receive_maximum,
+            connection: conn.number,
         }
-        match self.session.inbound_qos2.get_mut(&packet_id) {
-            None => {
-                if over_quota {
-                    return Err(OVER);
-                }
-                conn.inbound_unacked = conn.inbound_unacked.saturating_add(1);
-                self.session.inbound_qos2.insert(
-                    packet_id,
-                    InQos2 {
+        .admit(packet_id, qos)
+        .map_err(|_| OVER)?;
+        match admission {
+            Admission::New => {
+                if qos == QoS::ExactlyOnce {
+                    self.persist.push_back(PersistOp::PutInbound(InboundRecord {
+                        packet_id,
                         acked: None,
-                        counted_on: Some(conn.number),
-                    },
-                );
-                self.persist.push_back(PersistOp::PutInbound(InboundRecord {
-                    packet_id,
-                    acked: None,
-                }));
-                conn.acks.push_back(PendingAck {
-                    packet_id,
-                    qos,
-                    acked: None,
-                    properties: Default::default(),
-                });
+                    }));
+                }
                 self.events.push_back(Event::Message {
                     publish,
                     ack: Some(token),
                 });
             }
-            Some(entry) => {
-                // v5 [MQTT-4.3.3-10]: a duplicate before PUBREL is answered
-                // with PUBREC again and not delivered again.
-                if entry.counted_on != Some(conn.number) {
-                    if over_quota {
-                        return Err(OVER);
-                    }
-                    conn.inbound_unacked = conn.inbound_unacked.saturating_add(1);
-                    entry.counted_on = Some(conn.number);
-                }
-                let queued = conn
-                    .acks
-                    .iter()
-                    .any(|a| a.packet_id == packet_id && a.qos == qos);
-                if !queued {
-                    conn.acks.push_back(PendingAck {
-                        packet_id,
-                        qos,
-                        acked: entry.acked,
-                        properties: Default::default(),
-                    });
-                }
-                self.drain_acks(now);
-            }
+            Admission::Duplicate => self.drain_acks(now),
         }
         Ok(())
     }

@@ -9,10 +9,9 @@ use mqtt_codec::{
 
 use super::event::{ServerCloseCause, ServerEvent, SubscribeRequest};
 use super::{Server, outbound};
-use crate::client::conn::PendingAck;
+use crate::admit::{Admission, Inbound};
 use crate::error::ProtocolViolation;
 use crate::event::AckToken;
-use crate::session::InQos2;
 use crate::time::Instant;
 
 type Handled = Result<(), ProtocolViolation>;
@@ -149,73 +148,21 @@ impl Server {
             qos,
             connection: conn.number,
         };
-        let over = conn.inbound_unacked >= conn.receive_maximum;
-        if qos == QoS::AtLeastOnce {
-            if over {
-                return Err(OVER_RECEIVE_MAXIMUM);
-            }
-            conn.inbound_unacked = conn.inbound_unacked.saturating_add(1);
-            conn.acks.push_back(PendingAck {
-                packet_id,
-                qos,
-                acked: None,
-                properties: Default::default(),
-            });
-            self.events.push_back(ServerEvent::Publish {
+        let admission = Inbound {
+            qos2: &mut self.session.inbound_qos2,
+            acks: &mut conn.acks,
+            unacked: &mut conn.inbound_unacked,
+            receive_maximum: conn.receive_maximum,
+            connection: conn.number,
+        }
+        .admit(packet_id, qos)
+        .map_err(|_| OVER_RECEIVE_MAXIMUM)?;
+        match admission {
+            Admission::New => self.events.push_back(ServerEvent::Publish {
                 publish,
                 ack: Some(token),
-            });
-            return Ok(());
-        }
-        match self.session.inbound_qos2.get_mut(&packet_id) {
-            None => {
-                if over {
-                    return Err(OVER_RECEIVE_MAXIMUM);
-                }
-                conn.inbound_unacked = conn.inbound_unacked.saturating_add(1);
-                self.session.inbound_qos2.insert(
-                    packet_id,
-                    InQos2 {
-                        acked: None,
-                        counted_on: Some(conn.number),
-                    },
-                );
-                conn.acks.push_back(PendingAck {
-                    packet_id,
-                    qos,
-                    acked: None,
-                    properties: Default::default(),
-                });
-                self.events.push_back(ServerEvent::Publish {
-                    publish,
-                    ack: Some(token),
-                });
-            }
-            Some(entry) => {
-                // v5 [MQTT-4.3.3-10] (Method B): a PUBLISH with this id
-                // before PUBREL is the same message: PUBREC again, no
-                // second delivery.
-                if entry.counted_on != Some(conn.number) {
-                    if over {
-                        return Err(OVER_RECEIVE_MAXIMUM);
-                    }
-                    conn.inbound_unacked = conn.inbound_unacked.saturating_add(1);
-                    entry.counted_on = Some(conn.number);
-                }
-                let queued = conn
-                    .acks
-                    .iter()
-                    .any(|a| a.packet_id == packet_id && a.qos == qos);
-                if !queued {
-                    conn.acks.push_back(PendingAck {
-                        packet_id,
-                        qos,
-                        acked: entry.acked,
-                        properties: Default::default(),
-                    });
-                }
-                self.drain_acks();
-            }
+            }),
+            Admission::Duplicate => self.drain_acks(),
         }
         Ok(())
     }
