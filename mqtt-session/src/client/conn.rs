@@ -8,7 +8,7 @@ use core::num::NonZeroU16;
 use bytes::{Bytes, BytesMut};
 use mqtt_codec::{
     AckProperties, ConnAckProperties, Decoder, Encoder, MqttString, PacketId, ProtocolVersion,
-    PubAckReasonCode, Publish, QoS,
+    PubAckReasonCode, Publish, QoS, ReasonCode,
 };
 use mqtt_topic::TopicName;
 
@@ -162,6 +162,46 @@ impl OutAliases {
 pub(crate) struct InAliases {
     pub(crate) max: u16,
     pub(crate) map: BTreeMap<u16, TopicName>,
+}
+
+impl InAliases {
+    /// Resolves the Topic Alias of a received PUBLISH (v5 §3.3.2.3.4): a
+    /// topic with an alias sets the mapping, an empty topic takes it. The
+    /// alias is taken out of the properties. `above_maximum` names the rule
+    /// the peer breaks with an alias above our maximum (the two roles cite
+    /// different statements).
+    pub(crate) fn resolve(
+        &mut self,
+        publish: &mut Publish,
+        above_maximum: &'static str,
+    ) -> Result<(), ProtocolViolation> {
+        let Some(alias) = publish.properties.topic_alias.take() else {
+            return Ok(());
+        };
+        if alias.get() > self.max {
+            return Err(ProtocolViolation::rule(
+                ReasonCode::TopicAliasInvalid,
+                above_maximum,
+                "a Topic Alias above our Topic Alias Maximum",
+            ));
+        }
+        match publish.topic.as_ref().filter(|t| !t.is_empty()) {
+            Some(topic) => {
+                self.map.insert(alias.get(), topic.clone());
+            }
+            None => match self.map.get(&alias.get()) {
+                Some(topic) => publish.topic = Some(topic.clone()),
+                None => {
+                    return Err(ProtocolViolation::rule(
+                        ReasonCode::ProtocolError,
+                        "v5 §3.3.2.3.4",
+                        "a Topic Alias that has no mapping on this connection",
+                    ));
+                }
+            },
+        }
+        Ok(())
+    }
 }
 
 /// A received QoS 1 or 2 PUBLISH waiting for its PUBACK or PUBREC to go out

@@ -216,30 +216,8 @@ impl Client {
             return Ok(());
         };
         // Topic Alias (v5 §3.3.2.3.4), a table of this connection only.
-        if let Some(alias) = publish.properties.topic_alias.take() {
-            if alias.get() > conn.in_aliases.max {
-                return Err(violation(
-                    ReasonCode::TopicAliasInvalid,
-                    "v5 [MQTT-3.3.2-11]",
-                    "a Topic Alias above our Topic Alias Maximum",
-                ));
-            }
-            match publish.topic.as_ref().filter(|t| !t.is_empty()) {
-                Some(topic) => {
-                    conn.in_aliases.map.insert(alias.get(), topic.clone());
-                }
-                None => match conn.in_aliases.map.get(&alias.get()) {
-                    Some(topic) => publish.topic = Some(topic.clone()),
-                    None => {
-                        return Err(violation(
-                            ReasonCode::ProtocolError,
-                            "v5 §3.3.2.3.4",
-                            "a Topic Alias that has no mapping on this connection",
-                        ));
-                    }
-                },
-            }
-        }
+        conn.in_aliases
+            .resolve(&mut publish, "v5 [MQTT-3.3.2-11]")?;
         let (packet_id, qos) = match publish.qos {
             PublishQoS::AtMostOnce => {
                 self.events.push_back(Event::Message { publish, ack: None });
