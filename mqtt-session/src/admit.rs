@@ -1,9 +1,9 @@
-//! Admission of an inbound QoS 1 or 2 PUBLISH: the same rules in the client
-//! and the server role.
+//! The receiving side of QoS 1 and 2 in both roles: admitting a PUBLISH
+//! and sending the acknowledgements it is owed, in arrival order.
 
 use alloc::collections::{BTreeMap, VecDeque};
 
-use mqtt_codec::{PacketId, QoS};
+use mqtt_codec::{Packet, PacketId, PubAck, PubAckReasonCode, PubRec, QoS};
 
 use crate::client::conn::PendingAck;
 use crate::session::InQos2;
@@ -95,5 +95,45 @@ impl Inbound<'_> {
                 Ok(Admission::Duplicate)
             }
         }
+    }
+
+    /// The next acknowledgement to send: the oldest pending one, once the
+    /// application gave its answer (acks go out in the order the PUBLISH
+    /// arrived, v5 [MQTT-4.6.0-2], [MQTT-4.6.0-3]). 3.1.1 has no reason
+    /// codes, so its acks are plain. A PUBACK ends the flow; a PUBREC with
+    /// an error ends a QoS 2 flow too (v5 [MQTT-4.3.3-9]), and its packet
+    /// identifier is returned so that the caller can forget it durably.
+    pub(crate) fn next_ack(&mut self, v5: bool) -> Option<(Packet, Option<PacketId>)> {
+        if self.acks.front().is_none_or(|a| a.acked.is_none()) {
+            return None;
+        }
+        let PendingAck {
+            packet_id,
+            qos,
+            acked,
+            properties,
+        } = self.acks.pop_front()?;
+        let reason = match acked {
+            Some(reason) if v5 => reason,
+            _ => PubAckReasonCode::Success,
+        };
+        if qos == QoS::AtLeastOnce {
+            *self.unacked = self.unacked.saturating_sub(1);
+            let mut ack = PubAck::new(packet_id).with_reason(reason);
+            ack.properties = properties;
+            return Some((Packet::PubAck(ack), None));
+        }
+        let mut ended = None;
+        if reason.is_error() {
+            if let Some(entry) = self.qos2.remove(&packet_id)
+                && entry.counted_on == Some(self.connection)
+            {
+                *self.unacked = self.unacked.saturating_sub(1);
+            }
+            ended = Some(packet_id);
+        }
+        let mut rec = PubRec::new(packet_id).with_reason(reason);
+        rec.properties = properties;
+        Some((Packet::PubRec(rec), ended))
     }
 }

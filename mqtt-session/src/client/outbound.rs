@@ -1,14 +1,15 @@
 //! What the client sends: encoding under the server's limits, the pump that
 //! moves queued operations onto the wire, and acknowledgements.
 
+use crate::admit::Inbound;
 use bytes::BytesMut;
 use mqtt_codec::{
-    AckProperties, EncodeError, Packet, PubAck, PubAckReasonCode, PubRec, PubRel, Publish,
-    PublishQoS, QoS, ReasonCode,
+    AckProperties, EncodeError, Packet, PubAckReasonCode, PubRel, Publish, PublishQoS, QoS,
+    ReasonCode,
 };
 
 use super::Client;
-use super::conn::{Connection, ControlInflight, PendingAck, State, Timer};
+use super::conn::{Connection, ControlInflight, State, Timer};
 use crate::error::OpError;
 use crate::event::{AckToken, Event};
 use crate::persist::{InboundRecord, OutboundRecord, PersistOp, control_packet};
@@ -318,48 +319,22 @@ impl Client {
         let Some(conn) = self.conn.as_mut().filter(|c| c.is_open()) else {
             return;
         };
-        while conn.acks.front().is_some_and(|a| a.acked.is_some()) {
-            let Some(PendingAck {
-                packet_id,
-                qos,
-                acked: Some(reason),
-                properties,
-            }) = conn.acks.pop_front()
-            else {
-                break;
-            };
-            let reason = v3_code(conn, reason);
-            let packet = if qos == QoS::AtLeastOnce {
-                conn.inbound_unacked = conn.inbound_unacked.saturating_sub(1);
-                let mut ack = PubAck::new(packet_id).with_reason(reason);
-                ack.properties = properties;
-                Packet::PubAck(ack)
-            } else {
-                if reason.is_error() {
-                    // v5 [MQTT-4.3.3-9]: after a PUBREC error the id starts
-                    // a new message; the flow ends here.
-                    if let Some(entry) = self.session.inbound_qos2.remove(&packet_id)
-                        && entry.counted_on == Some(conn.number)
-                    {
-                        conn.inbound_unacked = conn.inbound_unacked.saturating_sub(1);
-                    }
-                    self.persist.push_back(PersistOp::RemoveInbound(packet_id));
-                }
-                let mut rec = PubRec::new(packet_id).with_reason(reason);
-                rec.properties = properties;
-                Packet::PubRec(rec)
-            };
+        let v5 = conn.version.is_v5();
+        loop {
+            let next = Inbound {
+                qos2: &mut self.session.inbound_qos2,
+                acks: &mut conn.acks,
+                unacked: &mut conn.inbound_unacked,
+                receive_maximum: conn.receive_maximum,
+                connection: conn.number,
+            }
+            .next_ack(v5);
+            let Some((packet, ended)) = next else { break };
+            if let Some(packet_id) = ended {
+                self.persist.push_back(PersistOp::RemoveInbound(packet_id));
+            }
             let _ = encode_trimmed(conn, &mut self.tx, now, packet);
         }
-    }
-}
-
-/// 3.1.1 has no reason codes: every acknowledgement is a plain one.
-fn v3_code(conn: &Connection, reason: PubAckReasonCode) -> PubAckReasonCode {
-    if conn.version.is_v5() {
-        reason
-    } else {
-        PubAckReasonCode::Success
     }
 }
 

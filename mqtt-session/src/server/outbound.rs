@@ -1,19 +1,19 @@
 //! What the server sends: CONNACK, deliveries under the client's limits,
 //! acknowledgements, SUBACK/UNSUBACK with the application's codes.
 
+use crate::admit::Inbound;
 use alloc::vec::Vec;
 use core::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use mqtt_codec::{
-    AckProperties, ConnAck, Connect, ConnectReasonCode, EncodeError, Packet, PacketId, PubAck,
-    PubAckReasonCode, PubRec, PubRel, Publish, PublishQoS, QoS, ReasonCode, SubAck,
-    SubAckReasonCode, SubscriptionIdentifiers, UnsubAck, UnsubAckReasonCode,
+    AckProperties, ConnAck, Connect, ConnectReasonCode, EncodeError, Packet, PacketId,
+    PubAckReasonCode, PubRel, Publish, PublishQoS, QoS, ReasonCode, SubAck, SubAckReasonCode,
+    SubscriptionIdentifiers, UnsubAck, UnsubAckReasonCode,
 };
 
 use super::event::{DeliverError, Delivery, ServerEvent, Subscription};
 use super::{Server, ServerConn};
-use crate::client::conn::PendingAck;
 use crate::error::OpError;
 use crate::event::{AckToken, OpId};
 use crate::session::{OutFlow, Queued};
@@ -309,39 +309,17 @@ impl Server {
         let Some(conn) = self.conn.as_mut().filter(|c| c.open) else {
             return;
         };
-        while conn.acks.front().is_some_and(|a| a.acked.is_some()) {
-            let Some(PendingAck {
-                packet_id,
-                qos,
-                acked: Some(reason),
-                properties,
-            }) = conn.acks.pop_front()
-            else {
-                break;
-            };
-            let reason = if conn.version.is_v5() {
-                reason
-            } else {
-                PubAckReasonCode::Success
-            };
-            let packet = if qos == QoS::AtLeastOnce {
-                conn.inbound_unacked = conn.inbound_unacked.saturating_sub(1);
-                let mut ack = PubAck::new(packet_id).with_reason(reason);
-                ack.properties = properties;
-                Packet::PubAck(ack)
-            } else {
-                if reason.is_error() {
-                    // v5 [MQTT-4.3.3-9]: after a PUBREC error the flow ends.
-                    if let Some(entry) = self.session.inbound_qos2.remove(&packet_id)
-                        && entry.counted_on == Some(conn.number)
-                    {
-                        conn.inbound_unacked = conn.inbound_unacked.saturating_sub(1);
-                    }
-                }
-                let mut rec = PubRec::new(packet_id).with_reason(reason);
-                rec.properties = properties;
-                Packet::PubRec(rec)
-            };
+        let v5 = conn.version.is_v5();
+        loop {
+            let next = Inbound {
+                qos2: &mut self.session.inbound_qos2,
+                acks: &mut conn.acks,
+                unacked: &mut conn.inbound_unacked,
+                receive_maximum: conn.receive_maximum,
+                connection: conn.number,
+            }
+            .next_ack(v5);
+            let Some((packet, _)) = next else { break };
             let _ = encode_trimmed(conn, &mut self.tx, packet);
         }
     }
