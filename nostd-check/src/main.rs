@@ -62,7 +62,10 @@ fn exercise() -> Outcome {
             Packet::Subscribe(subscribe) => {
                 for (filter, _) in &subscribe.filters {
                     let options = SubscriptionOptions::new(QoS::AtLeastOnce);
-                    if index.subscribe(filter.as_filter_ref(), 1_u32, options).is_err() {
+                    if index
+                        .subscribe(filter.as_filter_ref(), 1_u32, options)
+                        .is_err()
+                    {
                         return Outcome::Failed("subscribe");
                     }
                 }
