@@ -156,7 +156,7 @@ fn packets(version: ProtocolVersion) -> Vec<(&'static str, Packet)> {
     if v5 {
         options.no_local = true;
         options.retain_as_published = true;
-        options.retain_handling = RetainHandling::SendIfNew;
+        options.retain_handling = RetainHandling::SendAtSubscribeIfNew;
     }
     let mut subscribe = Subscribe::new(id(10), filter("sensors/+/temp"), options);
     subscribe

@@ -586,8 +586,8 @@ fn build(arb: &ArbPacket, version: ProtocolVersion) -> Option<Packet> {
                     o.no_local = s.no_local;
                     o.retain_as_published = s.retain_as_published;
                     o.retain_handling = match s.retain_handling % 4 {
-                        0 => RetainHandling::SendOnSubscribe,
-                        1 => RetainHandling::SendIfNew,
+                        0 => RetainHandling::SendAtSubscribe,
+                        1 => RetainHandling::SendAtSubscribeIfNew,
                         2 => RetainHandling::DoNotSend,
                         _ => return None,
                     };

@@ -4,45 +4,9 @@ use core::fmt;
 use core::num::NonZeroU16;
 
 use bytes::Bytes;
+pub use mqtt_topic::QoS;
 
 use crate::error::{DecodeError, EncodeError};
-
-/// The quality of service of a message (§4.3 of both versions).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
-pub enum QoS {
-    /// QoS 0: at most once.
-    #[default]
-    AtMostOnce = 0,
-    /// QoS 1: at least once.
-    AtLeastOnce = 1,
-    /// QoS 2: exactly once.
-    ExactlyOnce = 2,
-}
-
-impl QoS {
-    /// The QoS for the two-bit wire value, `None` for the reserved value 3.
-    pub const fn from_bits(bits: u8) -> Option<Self> {
-        match bits {
-            0 => Some(Self::AtMostOnce),
-            1 => Some(Self::AtLeastOnce),
-            2 => Some(Self::ExactlyOnce),
-            _ => None,
-        }
-    }
-
-    /// The two-bit wire value.
-    pub const fn bits(self) -> u8 {
-        self as u8
-    }
-}
-
-impl TryFrom<u8> for QoS {
-    type Error = DecodeError;
-
-    fn try_from(value: u8) -> Result<Self, Self::Error> {
-        Self::from_bits(value).ok_or(DecodeError::InvalidQoS)
-    }
-}
 
 /// A packet identifier: never zero (v5 [MQTT-2.2.1-3], v3.1.1 [MQTT-2.3.1-1]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

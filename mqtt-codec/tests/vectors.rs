@@ -285,7 +285,7 @@ fn v5_subscribe_shared_with_user_property() {
             qos: QoS::AtLeastOnce,
             no_local: false,
             retain_as_published: true,
-            retain_handling: RetainHandling::SendIfNew,
+            retain_handling: RetainHandling::SendAtSubscribeIfNew,
         },
     );
     subscribe.properties.user_properties = user_properties(&[("k", "v")]);

@@ -22,7 +22,7 @@ use mqtt_session::mqtt_codec::mqtt_topic::{
     TopicName,
 };
 use mqtt_session::mqtt_codec::{
-    LastWill, MqttString, PubAckReasonCode, PublishProperties, QoS, SubAckReasonCode,
+    LastWill, MqttString, PubAckReasonCode, PublishProperties, SubAckReasonCode,
     SubscriptionOptions, UnsubAckReasonCode,
 };
 use mqtt_session::{Delivery, Incoming, Instant, Message, OpId, Server, ServerConfig, ServerEvent};
@@ -71,22 +71,6 @@ struct Broker {
     next_client: u64,
     /// Sessions with events or bytes to drain.
     dirty: Vec<String>,
-}
-
-fn topic_qos(q: QoS) -> mqtt_topic::QoS {
-    match q {
-        QoS::AtMostOnce => mqtt_topic::QoS::AtMostOnce,
-        QoS::AtLeastOnce => mqtt_topic::QoS::AtLeastOnce,
-        QoS::ExactlyOnce => mqtt_topic::QoS::ExactlyOnce,
-    }
-}
-
-fn codec_qos(q: mqtt_topic::QoS) -> QoS {
-    match q {
-        mqtt_topic::QoS::AtMostOnce => QoS::AtMostOnce,
-        mqtt_topic::QoS::AtLeastOnce => QoS::AtLeastOnce,
-        mqtt_topic::QoS::ExactlyOnce => QoS::ExactlyOnce,
-    }
 }
 
 fn will_message(will: LastWill) -> Message {
@@ -352,13 +336,7 @@ impl Broker {
                 } => {
                     let mut codes = Vec::with_capacity(requests.len());
                     for r in &requests {
-                        let options = mqtt_topic::SubscriptionOptions {
-                            qos: topic_qos(r.options.qos),
-                            no_local: r.options.no_local,
-                            retain_as_published: r.options.retain_as_published,
-                            retain_handling: Default::default(),
-                            subscription_identifier,
-                        };
+                        let options = r.options.for_index(subscription_identifier);
                         let added = match SharedSubscriptionRef::parse(r.filter.as_filter_ref()) {
                             Ok(Some(shared)) => {
                                 self.index.subscribe_shared(shared, cid.to_owned(), options)
@@ -476,7 +454,7 @@ impl Broker {
             )
             .to_vec();
         for t in targets {
-            let mut options = SubscriptionOptions::new(codec_qos(t.qos));
+            let mut options = SubscriptionOptions::new(t.qos);
             options.retain_as_published = t.retain_as_published;
             let mut d = Delivery::new(message.clone(), options);
             d.subscription_identifiers = t.subscription_identifiers.clone();
@@ -522,7 +500,7 @@ impl Broker {
             }
         });
         if let Some((key, qos)) = member {
-            let d = Delivery::new(message, SubscriptionOptions::new(codec_qos(qos)));
+            let d = Delivery::new(message, SubscriptionOptions::new(qos));
             self.deliver_to(&key, d, Some(share.to_owned()));
         }
     }

@@ -24,6 +24,7 @@ pub enum ViolationKind {
 /// [`crate::Client::poll_transmit`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("protocol violation by the server ({kind}); DISCONNECT reason {reason}")]
+#[non_exhaustive]
 pub struct ProtocolViolation {
     /// The reason code of the DISCONNECT sent to the peer.
     pub reason: ReasonCode,

@@ -70,6 +70,7 @@ pub(crate) struct InQos2 {
 
 /// One unacknowledged outbound message, as listed by [`Session::inflight`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct InflightInfo {
     /// The operation.
     pub op: OpId,

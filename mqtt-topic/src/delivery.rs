@@ -18,6 +18,7 @@ use crate::{Matched, QoS, SharedGroupRef, SubscriptionIndex, TopicNameRef};
 
 /// One copy of a message for one client.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Delivery<K> {
     /// The client.
     pub key: K,

@@ -1,11 +1,14 @@
 //! Subscription options (v5 §3.8.3.1; v3.1.1 has the QoS only).
 //!
-//! These are this crate's own small types so that it does not depend on `mqtt-codec`;
-//! they convert from and to the option byte's fields.
+//! `QoS` and `RetainHandling` are defined here, at the bottom of the workspace, and
+//! `mqtt-codec` re-exports them, so that the codec, the indexes and a broker name the
+//! same types. `SubscriptionOptions` is what the index stores with a subscription: the
+//! codec's option byte plus the Subscription Identifier.
 
 use core::num::NonZeroU32;
 
-/// Quality of service of a subscription (the maximum QoS granted).
+/// The quality of service of a message, or the maximum granted to a subscription
+/// (§4.3 of both versions).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[repr(u8)]
 pub enum QoS {
@@ -18,16 +21,28 @@ pub enum QoS {
     ExactlyOnce = 2,
 }
 
+impl QoS {
+    /// The QoS for the two-bit wire value, `None` for the reserved value 3.
+    pub const fn from_bits(bits: u8) -> Option<Self> {
+        match bits {
+            0 => Some(Self::AtMostOnce),
+            1 => Some(Self::AtLeastOnce),
+            2 => Some(Self::ExactlyOnce),
+            _ => None,
+        }
+    }
+
+    /// The two-bit wire value.
+    pub const fn bits(self) -> u8 {
+        self as u8
+    }
+}
+
 impl TryFrom<u8> for QoS {
     type Error = u8;
     /// Fails, returning the byte, for values other than 0, 1 and 2.
     fn try_from(value: u8) -> Result<Self, u8> {
-        match value {
-            0 => Ok(Self::AtMostOnce),
-            1 => Ok(Self::AtLeastOnce),
-            2 => Ok(Self::ExactlyOnce),
-            other => Err(other),
-        }
+        Self::from_bits(value).ok_or(value)
     }
 }
 

@@ -12,20 +12,10 @@ use crate::coding::{byte, length_prefixed, put_length_prefixed, sum};
 use crate::error::{DecodeError, EncodeError};
 use crate::header::PacketType;
 use crate::property::SubscribeProperties;
+pub use mqtt_topic::RetainHandling;
+
 use crate::types::{PacketId, QoS};
 use crate::version::ProtocolVersion;
-
-/// When the server sends retained messages for a new subscription (v5 §3.8.3.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum RetainHandling {
-    /// 0: send retained messages at the time of the subscribe.
-    #[default]
-    SendOnSubscribe = 0,
-    /// 1: send them only if the subscription did not exist.
-    SendIfNew = 1,
-    /// 2: do not send them.
-    DoNotSend = 2,
-}
 
 /// The options byte of one subscription (v5 §3.8.3.1; only `qos` in 3.1.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -47,7 +37,22 @@ impl SubscriptionOptions {
             qos,
             no_local: false,
             retain_as_published: false,
-            retain_handling: RetainHandling::SendOnSubscribe,
+            retain_handling: RetainHandling::SendAtSubscribe,
+        }
+    }
+
+    /// What a subscription index stores for this request: these options
+    /// and the SUBSCRIBE's Subscription Identifier, if any.
+    pub const fn for_index(
+        self,
+        subscription_identifier: Option<core::num::NonZeroU32>,
+    ) -> mqtt_topic::SubscriptionOptions {
+        mqtt_topic::SubscriptionOptions {
+            qos: self.qos,
+            no_local: self.no_local,
+            retain_as_published: self.retain_as_published,
+            retain_handling: self.retain_handling,
+            subscription_identifier,
         }
     }
 
@@ -69,8 +74,8 @@ impl SubscriptionOptions {
             return Err(DecodeError::SubscriptionOptionsReserved);
         }
         let retain_handling = match (byte >> 4) & 0b11 {
-            0 => RetainHandling::SendOnSubscribe,
-            1 => RetainHandling::SendIfNew,
+            0 => RetainHandling::SendAtSubscribe,
+            1 => RetainHandling::SendAtSubscribeIfNew,
             2 => RetainHandling::DoNotSend,
             // v5 §3.8.3.1: "It is a Protocol Error to send a Retain Handling value of 3."
             _ => return Err(DecodeError::InvalidRetainHandling),

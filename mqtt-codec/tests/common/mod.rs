@@ -534,8 +534,8 @@ pub fn pubcomp(version: ProtocolVersion) -> BoxedStrategy<Packet> {
 
 fn retain_handling() -> impl Strategy<Value = RetainHandling> {
     prop_oneof![
-        Just(RetainHandling::SendOnSubscribe),
-        Just(RetainHandling::SendIfNew),
+        Just(RetainHandling::SendAtSubscribe),
+        Just(RetainHandling::SendAtSubscribeIfNew),
         Just(RetainHandling::DoNotSend)
     ]
 }

@@ -50,6 +50,7 @@ impl Delivery {
 
 /// One topic filter of a received SUBSCRIBE.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SubscribeRequest {
     /// The filter, validated by the codec (`$share/...` included).
     pub filter: TopicFilter,
@@ -61,6 +62,17 @@ pub struct SubscribeRequest {
 }
 
 impl SubscribeRequest {
+    /// A request as a SUBSCRIBE would carry it. The server role builds
+    /// these itself; this is for tests, and for brokers that run stored
+    /// subscriptions through the same rules.
+    pub fn new(filter: TopicFilter, options: SubscriptionOptions, exists: bool) -> Self {
+        Self {
+            filter,
+            options,
+            exists,
+        }
+    }
+
     /// Whether retained messages are sent for this filter once granted
     /// (Retain Handling, v5 §3.8.3.1, [MQTT-3.3.1-9] to [MQTT-3.3.1-11]).
     /// A shared subscription never gets them (v5 §4.8.2).
@@ -69,8 +81,8 @@ impl SubscribeRequest {
             return false;
         }
         match self.options.retain_handling {
-            RetainHandling::SendOnSubscribe => true,
-            RetainHandling::SendIfNew => !self.exists,
+            RetainHandling::SendAtSubscribe => true,
+            RetainHandling::SendAtSubscribeIfNew => !self.exists,
             RetainHandling::DoNotSend => false,
         }
     }
@@ -79,6 +91,7 @@ impl SubscribeRequest {
 /// A subscription held by the session (v5 §4.1: the client's
 /// subscriptions are part of the server's session state).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Subscription {
     /// The options granted (QoS at most the granted one).
     pub options: SubscriptionOptions,

@@ -25,6 +25,7 @@ pub struct Incoming {
 /// The first bytes of a connection could not be accepted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("connection not accepted: {error}")]
+#[non_exhaustive]
 pub struct IncomingError {
     /// What was wrong.
     pub error: IncomingErrorKind,
@@ -47,6 +48,7 @@ pub enum IncomingErrorKind {
 /// A refused connection: the CONNACK to write before closing, and the
 /// session the application offered, given back untouched.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct Refused {
     /// The code as refused (for 3.1/3.1.1 written as its return code).
     pub code: ConnectReasonCode,

@@ -87,11 +87,7 @@ fn v5_mqtt_3_2_2_11_maximum_qos() {
 fn request(filter: &str, handling: RetainHandling, exists: bool) -> SubscribeRequest {
     let mut options = SubscriptionOptions::new(QoS::AtMostOnce);
     options.retain_handling = handling;
-    SubscribeRequest {
-        filter: TopicFilter::try_from(filter).unwrap(),
-        options,
-        exists,
-    }
+    SubscribeRequest::new(TopicFilter::try_from(filter).unwrap(), options, exists)
 }
 
 /// v5 [MQTT-3.3.1-9], [MQTT-3.3.1-10], [MQTT-3.3.1-11]: Retain Handling 0
@@ -99,11 +95,11 @@ fn request(filter: &str, handling: RetainHandling, exists: bool) -> SubscribeReq
 /// shared subscription gets none (v5 §4.8.2).
 #[test]
 fn v5_mqtt_3_3_1_10_retain_handling() {
-    assert!(request("a", RetainHandling::SendOnSubscribe, true).wants_retained());
-    assert!(request("a", RetainHandling::SendIfNew, false).wants_retained());
-    assert!(!request("a", RetainHandling::SendIfNew, true).wants_retained());
+    assert!(request("a", RetainHandling::SendAtSubscribe, true).wants_retained());
+    assert!(request("a", RetainHandling::SendAtSubscribeIfNew, false).wants_retained());
+    assert!(!request("a", RetainHandling::SendAtSubscribeIfNew, true).wants_retained());
     assert!(!request("a", RetainHandling::DoNotSend, false).wants_retained());
-    assert!(!request("$share/g/a", RetainHandling::SendOnSubscribe, false).wants_retained());
+    assert!(!request("$share/g/a", RetainHandling::SendAtSubscribe, false).wants_retained());
 }
 
 /// v5 [MQTT-3.8.4-3], v3.1.1 [MQTT-3.8.4-3]: a SUBSCRIBE repeating a
