@@ -29,7 +29,11 @@ mosquitto's bytes are only one of the allowed answers):
     DISCONNECT first is a MAY (v5 4.13.1);
   * with `expect_disconnect` (the default) the connection must be closed at
     the end; a v5 DISCONNECT followed by the close is accepted for the same
-    reason; otherwise a PINGREQ must still get a PINGRESP.
+    reason, and so is a v5 CONNACK with a reason code of 0x80 or more when
+    the test's own CONNECT was not answered yet (v5 §4.13.1: "In the case of
+    an error in a CONNECT packet it MAY send a CONNACK packet containing the
+    Reason Code, before closing"); otherwise a PINGREQ must still get a
+    PINGRESP.
 
 Exits 0 when the pass rate is at least --min-rate percent, 1 otherwise, 2 on
 a setup error (no broker binary, no corpus, broker died).
@@ -118,6 +122,21 @@ def read_packet(sock):
     return head + raw + read_exact(sock, length)
 
 
+def connect_level(pkt):
+    """The protocol level of a CONNECT the test sends itself, if readable:
+    the corpus leaves `ver` at its default 4 on some 5.0 CONNECT rows."""
+    if pkt[:1] != b"\x10":
+        return None
+    i = 1
+    while i < len(pkt) and pkt[i] & 0x80:
+        i += 1
+    i += 1
+    if i + 2 > len(pkt):
+        return None
+    at = i + 2 + int.from_bytes(pkt[i : i + 2], "big")
+    return pkt[at] if at < len(pkt) else None
+
+
 def describe(pkt):
     return pkt.hex() if pkt else "connection closed"
 
@@ -170,52 +189,73 @@ class Runner:
             s.sendall(b"\xe0\x00")
 
     def run(self, group, test):
+        """Raises Failure naming the step that went wrong."""
+        step = ["successful CONNACK to the runner's CONNECT"]
+        try:
+            self._run(group, test, step)
+        except socket.timeout:
+            raise Failure(step[0], "nothing within %.1f s, connection still open" % self.timeout)
+
+    def _run(self, group, test, step):
         ver = test.get("ver", group.get("ver", 4))
         expect_close = test.get("expect_disconnect", group.get("expect_disconnect", True))
+        connected = test.get("connect", group.get("connect", True))
         with self.open() as s:
-            if test.get("connect", group.get("connect", True)):
+            if connected:
                 s.sendall(connect_packet((group["group"] + " " + test["name"])[:200], ver))
                 got = read_packet(s)
                 if got[:1] != b"\x20" or got[3:4] != b"\x00":
-                    raise Failure("successful CONNACK to the runner's CONNECT", describe(got))
+                    raise Failure(step[0], describe(got))
             closed = False
             for i, msg in enumerate(test["msgs"]):
                 kind = msg["type"]
                 if kind == "publish":
+                    step[0] = "msg %d: helper publishes on %r" % (i, msg["topic"])
                     self.helper_publish(msg)
                     continue
                 data = bytes.fromhex(msg.get("payload", "").replace(" ", ""))
                 if kind == "send":
+                    if not connected and connect_level(data) in (3, 4, 5):
+                        ver = connect_level(data)
                     try:
                         s.sendall(data)
                     except (BrokenPipeError, ConnectionResetError):
                         # Closed early: the rest decides whether that was right.
                         closed = True
                 elif kind == "recv":
+                    step[0] = "msg %d: %s" % (i, data.hex())
                     got = read_packet(s)
+                    if data[:1] == b"\x20" and got[:1] == b"\x20":
+                        connected = True
                     if not recv_matches(data, got, ver):
-                        raise Failure("msg %d: %s" % (i, data.hex()), describe(got))
+                        raise Failure(step[0], describe(got))
                     if not got:
                         closed = True
                         break
             if expect_close:
+                step[0] = "connection closed"
                 if not closed:
                     got = read_packet(s)
                     if got and ver == 5 and is_disconnect(got):
                         # DISCONNECT before closing is allowed: v5 4.13.1.
                         got = read_packet(s)
+                    elif got and ver == 5 and not connected and got[:1] == b"\x20" and got[3:4] >= b"\x80":
+                        # A refusing CONNACK before closing, for an error in
+                        # the CONNECT: v5 §4.13.1 ([MQTT-4.13.1-1]) MAY.
+                        got = read_packet(s)
                     if got:
-                        raise Failure("connection closed", describe(got))
+                        raise Failure(step[0], describe(got))
             else:
+                step[0] = "PINGRESP d000 (connection kept open)"
                 if closed:
-                    raise Failure("connection kept open", "connection closed")
+                    raise Failure(step[0], "connection closed")
                 try:
                     s.sendall(b"\xc0\x00")
                 except OSError:
-                    raise Failure("PINGRESP d000 (connection kept open)", "connection closed")
+                    raise Failure(step[0], "connection closed")
                 got = read_packet(s)
                 if got != b"\xd0\x00":
-                    raise Failure("PINGRESP d000 (connection kept open)", describe(got))
+                    raise Failure(step[0], describe(got))
 
 
 def start_broker(binary, log):
