@@ -7,7 +7,7 @@ beside the repository, or from --corpus / $MQTT_MOSQUITTO_CORPUS; it is never
 copied into the repository.
 
 Usage:
-    replay_corpus.py [--broker PATH] [--corpus DIR] [--failures FILE]
+    replay_corpus.py [BROKER] [--broker PATH] [--corpus DIR] --failures FILE
                      [--min-rate 95] [--timeout 0.5]
 
 The broker binary (built beforehand with
@@ -300,7 +300,7 @@ def main():
         default=os.environ.get("MQTT_MOSQUITTO_CORPUS", DEFAULT_CORPUS),
         help="directory of the corpus' *.json files",
     )
-    ap.add_argument("--failures", default="replay-failures.txt", help="where the failures go")
+    ap.add_argument("--failures", required=True, help="file to write the failures to")
     ap.add_argument("--min-rate", type=float, default=95.0, help="pass rate needed, percent")
     ap.add_argument("--timeout", type=float, default=0.5, help="socket timeout per read, s")
     ap.add_argument("--broker-log", help="keep the broker's stderr in this file")
