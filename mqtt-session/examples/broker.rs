@@ -22,8 +22,8 @@ use mqtt_session::mqtt_codec::mqtt_topic::{
     TopicName,
 };
 use mqtt_session::mqtt_codec::{
-    LastWill, MqttString, PubAckReasonCode, PublishProperties, SubAckReasonCode,
-    SubscriptionOptions, UnsubAckReasonCode,
+    ConnectReasonCode, LastWill, MqttString, PubAckReasonCode, PublishProperties,
+    SubAckReasonCode, SubscriptionOptions, UnsubAckReasonCode,
 };
 use mqtt_session::{Delivery, Incoming, Instant, Message, OpId, Server, ServerConfig, ServerEvent};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -179,6 +179,21 @@ impl Broker {
 
     fn on_connect(&mut self, id: u64, mut incoming: Incoming) {
         let now = self.now();
+        // This broker knows no enhanced authentication method: accepting
+        // one would tell the client it was authenticated by it, so it is
+        // refused (v5 [MQTT-4.12.0-1]: 0x8C, then close).
+        if incoming
+            .connect()
+            .properties
+            .authentication_method
+            .is_some()
+        {
+            self.refuse(
+                id,
+                incoming.refuse(ConnectReasonCode::BadAuthenticationMethod),
+            );
+            return;
+        }
         if incoming.client_id().is_empty() {
             self.next_client = self.next_client.wrapping_add(1);
             let assigned = MqttString::try_from(format!("auto-{}", self.next_client)).unwrap();
@@ -312,7 +327,21 @@ impl Broker {
             match event {
                 ServerEvent::Publish { publish, ack } => {
                     if let Some(token) = ack {
-                        let _ = s.server.ack(now, token, PubAckReasonCode::Success);
+                        // v5 §3.4.2.1, §3.5.2.1: 0x10 tells a 5.0 publisher
+                        // that no subscription matched (a MAY: Success is
+                        // never wrong, so a match the No Local option will
+                        // skip still counts as one).
+                        let nobody = s.server.version().is_some_and(|v| v.is_v5())
+                            && publish
+                                .topic
+                                .as_ref()
+                                .is_some_and(|t| !self.index.has_match(t.as_topic_ref()));
+                        let reason = if nobody {
+                            PubAckReasonCode::NoMatchingSubscribers
+                        } else {
+                            PubAckReasonCode::Success
+                        };
+                        let _ = s.server.ack(now, token, reason);
                     }
                     let Some(topic) = publish.topic.clone() else {
                         continue;

@@ -281,3 +281,55 @@ fn raw_invalid_packets() {
     // Not CONNECT first: closed without a reply.
     assert_eq!(raw(&[0xC0, 0x00]), Vec::<u8>::new());
 }
+
+/// v5 [MQTT-4.12.0-1]: this broker supports no Authentication Method, so a
+/// CONNECT with one is refused with CONNACK 0x8C and closed (it used to be
+/// accepted, the method echoed as if the client had been authenticated by
+/// it). Found by the mosquitto corpus replay (`INTEROP.md`).
+#[test]
+fn v5_mqtt_4_12_0_1_unknown_authentication_method_refused() {
+    // CONNECT 5.0, Authentication Method "x", client id "a".
+    let connect = [
+        0x10, 0x12, 0, 4, b'M', b'Q', b'T', b'T', 5, 2, 0, 60, 4, 0x15, 0, 1, b'x', 0, 1, b'a',
+    ];
+    assert_eq!(raw(&connect), [0x20, 0x03, 0x00, 0x8C, 0x00]);
+}
+
+/// Sends `bytes` on a raw socket and returns the first `n` bytes the
+/// broker answers, leaving the connection open until then.
+fn raw_reply(bytes: &[u8], n: usize) -> Vec<u8> {
+    let mut s = TcpStream::connect(broker_addr()).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(bytes).unwrap();
+    let mut out = vec![0; n];
+    s.read_exact(&mut out).unwrap();
+    out
+}
+
+/// v5 §3.4.2.1 (PUBACK 0x10 "No matching subscribers", a MAY): a 5.0 QoS 1
+/// PUBLISH nobody subscribed to is acknowledged with 0x10; 3.1.1 has no
+/// reason code and gets a plain PUBACK.
+#[test]
+fn v5_puback_0x10_without_subscribers() {
+    // CONNECT 5.0 "n5", PUBLISH QoS 1 id 1 on "nobody5".
+    let v5 = [
+        0x10, 0x0f, 0, 4, b'M', b'Q', b'T', b'T', 5, 2, 0, 60, 0, 0, 2, b'n', b'5', 0x32, 0x0d, 0,
+        7, b'n', b'o', b'b', b'o', b'd', b'y', b'5', 0, 1, 0, b'm',
+    ];
+    let got = raw_reply(&v5, 5);
+    assert_eq!(got[0], 0x20, "CONNACK first");
+    let connack_len = usize::from(got[1]) + 2;
+    let got = raw_reply(&v5, connack_len + 5);
+    assert_eq!(&got[connack_len..], [0x40, 0x03, 0, 1, 0x10]);
+
+    // CONNECT 3.1.1 "n3", PUBLISH QoS 1 id 1 on "nobody3".
+    let v3 = [
+        0x10, 0x0e, 0, 4, b'M', b'Q', b'T', b'T', 4, 2, 0, 60, 0, 2, b'n', b'3', 0x32, 0x0c, 0, 7,
+        b'n', b'o', b'b', b'o', b'd', b'y', b'3', 0, 1, b'm',
+    ];
+    assert_eq!(
+        raw_reply(&v3, 8),
+        [0x20, 0x02, 0x00, 0x00, 0x40, 0x02, 0, 1],
+        "CONNACK, PUBACK"
+    );
+}

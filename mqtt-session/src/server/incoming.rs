@@ -225,15 +225,17 @@ fn peek_level(buf: &[u8]) -> Option<u8> {
 /// The CONNACK for a CONNECT the codec refused: an unknown level gets the
 /// 3.1.1 code 0x01 (v3.1.1 [MQTT-3.1.2-2]; v5 [MQTT-3.1.2-2] allows it),
 /// a broken 5.0 CONNECT its reason code (v5 §4.13.1); a broken 3.1.1 one
-/// only a close (v3.1.1 [MQTT-4.8.0-1]).
+/// only a close (v3.1.1 [MQTT-4.8.0-1]). A protocol name other than
+/// `MQTT` / `MQIsdp` gets no CONNACK either: the peer is not known to speak
+/// MQTT, and 3.1.1 forbids going on "in line with this specification"
+/// (v3.1.1 [MQTT-3.1.2-1]; v5 [MQTT-3.1.2-1] makes the CONNACK a MAY).
 fn connect_error_reply(err: DecodeError, level: Option<u8>) -> Option<Bytes> {
     match err {
-        DecodeError::UnsupportedProtocolLevel(_) | DecodeError::InvalidProtocolName => {
-            Some(refusal(
-                ProtocolVersion::V3_1_1,
-                ConnectReasonCode::UnsupportedProtocolVersion,
-            ))
-        }
+        DecodeError::InvalidProtocolName => None,
+        DecodeError::UnsupportedProtocolLevel(_) => Some(refusal(
+            ProtocolVersion::V3_1_1,
+            ConnectReasonCode::UnsupportedProtocolVersion,
+        )),
         _ if level == Some(5) => {
             let code = ConnectReasonCode::try_from(err.reason_code())
                 .unwrap_or(ConnectReasonCode::MalformedPacket);

@@ -229,7 +229,26 @@ impl Server {
         for flow in &mut this.session.inflight {
             flow.on_wire = false;
         }
-        this.send_connack(now, session_present, assigned, auth_data, &connect);
+        if !this.send_connack(now, session_present, assigned, auth_data, &connect) {
+            // v5 [MQTT-3.1.2-24]: the CONNACK does not fit the client's
+            // Maximum Packet Size, and nothing may go before it (v5
+            // [MQTT-3.2.0-1]): the connection cannot start, so it is
+            // closed without a word, like a refusal (no will).
+            let violation = ProtocolViolation::rule(
+                mqtt_codec::ReasonCode::PacketTooLarge,
+                "v5 [MQTT-3.1.2-24]",
+                "the client's Maximum Packet Size is smaller than our CONNACK",
+            );
+            this.events
+                .push_back(ServerEvent::Closed(ServerCloseCause::ProtocolViolation(
+                    violation,
+                )));
+            this.end_connection(now, false);
+            if let Some(conn) = this.conn.as_mut() {
+                conn.violation = Some(violation);
+            }
+            return this;
+        }
         this.pump(now);
         this
     }

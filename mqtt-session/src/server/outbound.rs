@@ -67,6 +67,8 @@ fn strip(packet: &mut Packet, disconnect_too: bool) {
 }
 
 impl Server {
+    /// Queues the CONNACK; `false` when it cannot be sent because even it
+    /// exceeds the client's Maximum Packet Size (v5 [MQTT-3.1.2-24]).
     pub(super) fn send_connack(
         &mut self,
         _now: Instant,
@@ -74,9 +76,9 @@ impl Server {
         assigned: bool,
         auth_data: Option<Bytes>,
         connect: &Connect,
-    ) {
+    ) -> bool {
         let Some(conn) = self.conn.as_mut() else {
-            return;
+            return false;
         };
         let mut ack = ConnAck::new(session_present, ConnectReasonCode::Success);
         if conn.version.is_v5() {
@@ -99,7 +101,7 @@ impl Server {
                 p.authentication_data = auth_data;
             }
         }
-        let _ = encode(conn, &mut self.tx, &Packet::ConnAck(ack));
+        encode(conn, &mut self.tx, &Packet::ConnAck(ack)).is_ok()
     }
 
     /// Hands a routed message to this client (v5 §3.3.4): No Local,

@@ -16,6 +16,7 @@
 mod accept;
 mod connection;
 mod delivery;
+mod interop;
 mod pair;
 mod rules;
 mod takeover;
