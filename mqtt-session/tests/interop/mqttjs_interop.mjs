@@ -81,8 +81,10 @@ class Client {
       }),
       'CONNACK'
     )
-    // Errors after the CONNACK show up as missing messages or acks.
-    self.c.on('error', () => {})
+    // Kept for close(): MQTT.js reports what it refuses from the broker
+    // as an error event.
+    self.errors = []
+    self.c.on('error', (e) => self.errors.push(e.message))
     self.sessionPresent = Boolean(connack.sessionPresent)
     return self
   }
@@ -124,7 +126,10 @@ class Client {
   }
 
   async close () {
+    const connected = this.c.connected
     await withTimeout(this.c.endAsync(), 'DISCONNECT')
+    check(this.errors.length === 0, `client errors: ${show(this.errors)}`)
+    check(connected, "the connection was lost before the client's DISCONNECT")
   }
 
   // Drops the TCP connection without a DISCONNECT, as a crash would.

@@ -128,8 +128,12 @@ class Client:
             return list(self.messages)
 
     def close(self):
+        # Still connected: paho drops the link on anything from the broker
+        # it finds invalid, and the broker closes on what it refuses.
+        connected = self.c.is_connected()
         self.c.disconnect()
         self.c.loop_stop()
+        check(connected, "the connection was lost before the client's DISCONNECT")
 
     def kill(self):
         """Drops the TCP connection without a DISCONNECT, as a crash would."""
