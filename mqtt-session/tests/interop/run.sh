@@ -17,7 +17,8 @@ pip_install() { python3 -m pip install --quiet --disable-pip-version-check "$@" 
 pip_install || pip_install --user || pip_install --break-system-packages ||
     pip_install --user --break-system-packages || true
 python3 -c 'import paho.mqtt, sys; sys.exit(not paho.mqtt.__version__.startswith("2."))' || {
-    echo "interop: could not install $spec" >&2
+    echo "interop: could not install $spec; pip says:" >&2
+    python3 -m pip install "$spec" >&2 || true
     exit 1
 }
 # Exactly the MQTT.js the lock file names.
