@@ -23,7 +23,8 @@ pub enum ViolationKind {
 /// [`ProtocolViolation::reason`] (MQTT 5.0 only) can still be flushed with
 /// [`crate::Client::poll_transmit`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("protocol violation by the server ({kind}); DISCONNECT reason {reason}")]
+// Both roles report with this type, so the text must name neither role.
+#[error("protocol violation by the peer ({kind}); DISCONNECT reason {reason}")]
 #[non_exhaustive]
 pub struct ProtocolViolation {
     /// The reason code of the DISCONNECT sent to the peer.
@@ -120,4 +121,19 @@ pub enum OpError {
     /// session) must set Clean Session (v3.1.1 [MQTT-3.1.3-7]).
     #[error("an empty Client Identifier needs Clean Session, v3.1.1 [MQTT-3.1.3-7]")]
     EmptyClientIdNeedsCleanSession,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The server role reports the client's violations with this type too,
+    /// so its text must not blame the server.
+    #[test]
+    fn display_names_the_peer_not_a_role() {
+        let v = ProtocolViolation::rule(ReasonCode::ProtocolError, "v5 [MQTT-3.3.2-2]", "test");
+        let text = alloc::format!("{v}");
+        assert!(text.starts_with("protocol violation by the peer"), "{text}");
+        assert!(!text.contains("server"), "{text}");
+    }
 }
