@@ -1,0 +1,429 @@
+//! Normative statements the codec enforces that no other test cites: the
+//! CONNECT payload (presence and order of its fields, the flags that announce
+//! them), UTF-8 in every string field of 3.1.1 and U+FEFF kept as a
+//! character.
+//!
+//! Every frame is written out by hand in hex, field by field, so that the
+//! tests check the codec against the standard's layout rather than against
+//! its own encoder. Each rejected frame has a well-formed twin that decodes,
+//! so the refusal is due to the rule under test.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::cast_possible_truncation,
+    missing_docs
+)]
+
+mod common;
+
+use mqtt_codec::{
+    Connect, DecodeError, Packet, PacketId, PacketType, ProtocolVersion, Publish, PublishQoS, QoS,
+};
+
+use ProtocolVersion::{V3_1_1, V5};
+
+/// A frame: the first byte of the fixed header, a one-byte remaining length
+/// computed from `body`, then `body` (hex, spaces and line breaks ignored).
+fn frame(first: u8, body: &str) -> Vec<u8> {
+    let body = common::hex(body);
+    assert!(body.len() < 128, "one-byte remaining length only");
+    let mut bytes = vec![first, body.len() as u8];
+    bytes.extend_from_slice(&body);
+    bytes
+}
+
+/// The variable header of a 3.1.1 CONNECT: "MQTT", level 4, `flags`,
+/// keep alive 60.
+fn v3_connect(flags: &str, payload: &str) -> Vec<u8> {
+    frame(0x10, &format!("0004 4d515454 04 {flags} 003c {payload}"))
+}
+
+/// The variable header of a 5.0 CONNECT: "MQTT", level 5, `flags`,
+/// keep alive 60, an empty property block.
+fn v5_connect(flags: &str, payload: &str) -> Vec<u8> {
+    frame(0x10, &format!("0004 4d515454 05 {flags} 003c 00 {payload}"))
+}
+
+fn connect(bytes: &[u8], version: ProtocolVersion) -> Connect {
+    match Packet::decode(bytes, version) {
+        Ok(Packet::Connect(connect)) => *connect,
+        other => panic!("expected a CONNECT, got {other:?}"),
+    }
+}
+
+fn publish(bytes: &[u8], version: ProtocolVersion) -> Publish {
+    match Packet::decode(bytes, version) {
+        Ok(Packet::Publish(publish)) => publish,
+        other => panic!("expected a PUBLISH, got {other:?}"),
+    }
+}
+
+fn id(v: u16) -> PacketId {
+    PacketId::new(v).unwrap()
+}
+
+/// Three-byte string contents: well-formed ("abc"), a UTF-16 surrogate
+/// (U+D800 as `ED A0 80`), a lead byte followed by a non-continuation byte
+/// (`C3 28`), and a byte that never occurs in UTF-8 (`FF`).
+const GOOD: &str = "616263";
+const ILL_FORMED: [&str; 3] = ["eda080", "c32861", "ff6162"];
+
+/// `build` with the good content decodes; with each ill-formed content it is
+/// refused as [`DecodeError::InvalidUtf8`].
+fn check_utf8_field(version: ProtocolVersion, build: impl Fn(&str) -> Vec<u8>) {
+    let good = build(GOOD);
+    Packet::decode(&good, version).unwrap_or_else(|e| panic!("good twin {good:02x?}: {e}"));
+    for bad in ILL_FORMED {
+        let bytes = build(bad);
+        assert_eq!(
+            Packet::decode(&bytes, version),
+            Err(DecodeError::InvalidUtf8),
+            "{version} {bytes:02x?}"
+        );
+    }
+}
+
+// --- CONNECT payload ------------------------------------------------------
+
+/// v5 [MQTT-3.1.3-1]; v3.1.1 [MQTT-3.1.3-1]: the payload fields appear in the
+/// order Client Identifier, Will Topic, Will Message, User Name, Password.
+/// A sender that swaps User Name and Password puts binary data where a UTF-8
+/// string is read, and the frame is refused.
+#[test]
+fn v5_mqtt_3_1_3_1_connect_payload_field_order() {
+    // Flags 0xee: user name, password, will retain, will QoS 1, will, clean.
+    let v3_payload = "0001 63       \
+                      0001 77       \
+                      0002 6d73     \
+                      0001 75       \
+                      0002 ff70";
+    //                client "c", will topic "w", will message "ms",
+    //                user name "u", password FF 'p' (binary, not UTF-8).
+    let v5_payload = "0001 63       \
+                      02 0101       \
+                      0001 77       \
+                      0002 6d73     \
+                      0001 75       \
+                      0002 ff70";
+    //                as above, with will properties: Payload Format Indicator 1.
+    for (version, bytes) in [
+        (V3_1_1, v3_connect("ee", v3_payload)),
+        (V5, v5_connect("ee", v5_payload)),
+    ] {
+        let c = connect(&bytes, version);
+        assert_eq!(c.client_id.as_str(), "c");
+        let will = c.will.expect("will");
+        assert_eq!(will.topic.as_str(), "w");
+        assert_eq!(&will.payload[..], b"ms");
+        assert_eq!(will.qos, QoS::AtLeastOnce);
+        assert!(will.retain);
+        assert_eq!(c.login.username.unwrap().as_str(), "u");
+        assert_eq!(&c.login.password.unwrap()[..], b"\xffp");
+    }
+    // Password before User Name: the password bytes are read as the user name.
+    let swapped = "0001 63 0001 77 0002 6d73 0002 ff70 0001 75";
+    assert_eq!(
+        Packet::decode(&v3_connect("ee", swapped), V3_1_1),
+        Err(DecodeError::InvalidUtf8)
+    );
+    let swapped = "0001 63 02 0101 0001 77 0002 6d73 0002 ff70 0001 75";
+    assert_eq!(
+        Packet::decode(&v5_connect("ee", swapped), V5),
+        Err(DecodeError::InvalidUtf8)
+    );
+    // Will Message before Will Topic: "a/#" is read as the will topic, and a
+    // topic name cannot hold a wildcard.
+    let swapped = "0001 63 0003 612f23 0001 77";
+    assert!(matches!(
+        Packet::decode(&v3_connect("06", swapped), V3_1_1),
+        Err(DecodeError::TopicName(_))
+    ));
+}
+
+/// v5 [MQTT-3.1.3-3]; v3.1.1 [MQTT-3.1.3-3]: the ClientID is present and is
+/// the first field of the payload. A CONNECT without it, or with a truncated
+/// one, is refused; a zero-length ClientID is present.
+#[test]
+fn v5_mqtt_3_1_3_3_client_id_present_and_first() {
+    for (version, build) in [
+        (V3_1_1, v3_connect as fn(&str, &str) -> Vec<u8>),
+        (V5, v5_connect),
+    ] {
+        // No payload at all.
+        assert_eq!(
+            Packet::decode(&build("02", ""), version),
+            Err(DecodeError::UnexpectedEnd(PacketType::Connect)),
+            "{version}"
+        );
+        // A length of 5 with two bytes after it.
+        assert_eq!(
+            Packet::decode(&build("02", "0005 6162"), version),
+            Err(DecodeError::UnexpectedEnd(PacketType::Connect)),
+            "{version}"
+        );
+        // A zero-length ClientID.
+        assert_eq!(
+            connect(&build("02", "0000"), version).client_id.as_str(),
+            ""
+        );
+    }
+    // With a will, the first field is still the ClientID: "c" then topic "w".
+    let c = connect(&v3_connect("06", "0001 63 0001 77 0000"), V3_1_1);
+    assert_eq!(c.client_id.as_str(), "c");
+    assert_eq!(c.will.unwrap().topic.as_str(), "w");
+    let c = connect(&v5_connect("06", "0001 63 00 0001 77 0000"), V5);
+    assert_eq!(c.client_id.as_str(), "c");
+    assert_eq!(c.will.unwrap().topic.as_str(), "w");
+}
+
+/// v5 [MQTT-3.1.2-9]; v3.1.1 [MQTT-3.1.2-9]: with the Will Flag set, Will QoS
+/// and Will Retain are used, and the Will Properties (5.0), Will Topic and
+/// Will Message are present in the payload.
+#[test]
+fn v5_mqtt_3_1_2_9_will_fields_present_when_will_flag_set() {
+    // Flags 0x34: will retain, will QoS 2, will flag.
+    let c = connect(&v3_connect("34", "0001 63 0001 77 0002 6d73"), V3_1_1);
+    let will = c.will.unwrap();
+    assert_eq!((will.qos, will.retain), (QoS::ExactlyOnce, true));
+    assert_eq!((will.topic.as_str(), &will.payload[..]), ("w", &b"ms"[..]));
+    let c = connect(&v5_connect("34", "0001 63 00 0001 77 0002 6d73"), V5);
+    let will = c.will.unwrap();
+    assert_eq!((will.qos, will.retain), (QoS::ExactlyOnce, true));
+    assert_eq!((will.topic.as_str(), &will.payload[..]), ("w", &b"ms"[..]));
+
+    let missing = DecodeError::UnexpectedEnd(PacketType::Connect);
+    // 3.1.1: no will fields; a Will Topic without a Will Message.
+    for payload in ["0001 63", "0001 63 0001 77"] {
+        assert_eq!(
+            Packet::decode(&v3_connect("34", payload), V3_1_1),
+            Err(missing),
+            "{payload}"
+        );
+    }
+    // 5.0: no will fields; Will Properties only; Will Properties and Topic
+    // only; Will Topic and Will Message without the Will Properties (the
+    // topic length 00 01 is read as property length 0 then a 0x0177-byte
+    // topic that overruns).
+    for payload in [
+        "0001 63",
+        "0001 63 00",
+        "0001 63 00 0001 77",
+        "0001 63 0001 77 0000",
+    ] {
+        assert_eq!(
+            Packet::decode(&v5_connect("34", payload), V5),
+            Err(missing),
+            "{payload}"
+        );
+    }
+}
+
+/// v3.1.1 [MQTT-3.1.2-14]; v5 [MQTT-3.1.2-12]: with the Will Flag set, Will
+/// QoS is 0, 1 or 2, never 3.
+#[test]
+fn v3_1_1_mqtt_3_1_2_14_will_qos_3_is_refused() {
+    let v3_payload = "0001 63 0001 77 0000";
+    let v5_payload = "0001 63 00 0001 77 0000";
+    // Flags: will QoS in bits 4-3, will flag 0x04, clean 0x02.
+    for (flags, qos) in [
+        ("06", QoS::AtMostOnce),
+        ("0e", QoS::AtLeastOnce),
+        ("16", QoS::ExactlyOnce),
+    ] {
+        let c = connect(&v3_connect(flags, v3_payload), V3_1_1);
+        assert_eq!(c.will.unwrap().qos, qos);
+        let c = connect(&v5_connect(flags, v5_payload), V5);
+        assert_eq!(c.will.unwrap().qos, qos);
+    }
+    // 0x1e: will QoS 3 with the will flag, the will fields all present.
+    assert_eq!(
+        Packet::decode(&v3_connect("1e", v3_payload), V3_1_1),
+        Err(DecodeError::InconsistentWillFlags)
+    );
+    assert_eq!(
+        Packet::decode(&v5_connect("1e", v5_payload), V5),
+        Err(DecodeError::InconsistentWillFlags)
+    );
+}
+
+/// v5 [MQTT-3.1.2-16], [MQTT-3.1.2-17]; v3.1.1 [MQTT-3.1.2-18],
+/// [MQTT-3.1.2-19]: a User Name is in the payload exactly when the User Name
+/// Flag is set. Flag 0 with a user name leaves trailing bytes; flag 1
+/// without one runs past the end.
+#[test]
+fn v5_mqtt_3_1_2_16_user_name_present_exactly_when_flagged() {
+    for (version, build) in [
+        (V3_1_1, v3_connect as fn(&str, &str) -> Vec<u8>),
+        (V5, v5_connect),
+    ] {
+        // 0x82: user name + clean; client "c", user name "u".
+        let c = connect(&build("82", "0001 63 0001 75"), version);
+        assert_eq!(c.login.username.unwrap().as_str(), "u");
+        // 0x02: no user name, and none in the payload.
+        let c = connect(&build("02", "0001 63"), version);
+        assert_eq!(c.login.username, None);
+        // Flag 0, user name present.
+        assert_eq!(
+            Packet::decode(&build("02", "0001 63 0001 75"), version),
+            Err(DecodeError::TrailingBytes(PacketType::Connect)),
+            "{version}"
+        );
+        // Flag 1, user name missing.
+        assert_eq!(
+            Packet::decode(&build("82", "0001 63"), version),
+            Err(DecodeError::UnexpectedEnd(PacketType::Connect)),
+            "{version}"
+        );
+    }
+}
+
+/// v5 [MQTT-3.1.2-18], [MQTT-3.1.2-19]; v3.1.1 [MQTT-3.1.2-20],
+/// [MQTT-3.1.2-21]: a Password is in the payload exactly when the Password
+/// Flag is set. (3.1.1 allows it only with a user name, [MQTT-3.1.2-22], so
+/// its frames carry one; 5.0 allows a password alone.)
+#[test]
+fn v5_mqtt_3_1_2_18_password_present_exactly_when_flagged() {
+    let cases = [
+        // version, flags with password, flags without, payload prefix
+        (V3_1_1, "c2", "82", "0001 63 0001 75"),
+        (V5, "42", "02", "0001 63"),
+    ];
+    for (version, with, without, prefix) in cases {
+        let build = |flags: &str, payload: &str| match version {
+            V5 => v5_connect(flags, payload),
+            _ => v3_connect(flags, payload),
+        };
+        // Password "pw" after the other fields.
+        let full = format!("{prefix} 0002 7077");
+        let c = connect(&build(with, &full), version);
+        assert_eq!(&c.login.password.unwrap()[..], b"pw");
+        let c = connect(&build(without, prefix), version);
+        assert_eq!(c.login.password, None);
+        // Flag 0, password present.
+        assert_eq!(
+            Packet::decode(&build(without, &full), version),
+            Err(DecodeError::TrailingBytes(PacketType::Connect)),
+            "{version}"
+        );
+        // Flag 1, password missing.
+        assert_eq!(
+            Packet::decode(&build(with, prefix), version),
+            Err(DecodeError::UnexpectedEnd(PacketType::Connect)),
+            "{version}"
+        );
+    }
+}
+
+// --- UTF-8 string fields in 3.1.1 -----------------------------------------
+
+/// v3.1.1 [MQTT-3.1.3-4]: the ClientId is a UTF-8 encoded string.
+#[test]
+fn v3_1_1_mqtt_3_1_3_4_client_id_is_utf8() {
+    check_utf8_field(V3_1_1, |s| v3_connect("02", &format!("0003 {s}")));
+    let c = connect(&v3_connect("02", "0003 616263"), V3_1_1);
+    assert_eq!(c.client_id.as_str(), "abc");
+}
+
+/// v3.1.1 [MQTT-3.1.3-10]: the Will Topic is a UTF-8 encoded string.
+#[test]
+fn v3_1_1_mqtt_3_1_3_10_will_topic_is_utf8() {
+    // Flags 0x06: will + clean; client "c", will topic, empty will message.
+    check_utf8_field(V3_1_1, |s| {
+        v3_connect("06", &format!("0001 63 0003 {s} 0000"))
+    });
+    let c = connect(&v3_connect("06", "0001 63 0003 616263 0000"), V3_1_1);
+    assert_eq!(c.will.unwrap().topic.as_str(), "abc");
+}
+
+/// v3.1.1 [MQTT-3.1.3-11]: the User Name is a UTF-8 encoded string.
+#[test]
+fn v3_1_1_mqtt_3_1_3_11_user_name_is_utf8() {
+    // Flags 0x82: user name + clean; client "c", user name.
+    check_utf8_field(V3_1_1, |s| v3_connect("82", &format!("0001 63 0003 {s}")));
+    let c = connect(&v3_connect("82", "0001 63 0003 616263"), V3_1_1);
+    assert_eq!(c.login.username.unwrap().as_str(), "abc");
+}
+
+/// v3.1.1 [MQTT-3.3.2-1]: the Topic Name is the first field of the PUBLISH
+/// variable header and is a UTF-8 encoded string.
+#[test]
+fn v3_1_1_mqtt_3_3_2_1_publish_topic_first_and_utf8() {
+    // QoS 1: topic "a/b", packet id 10, payload "hi".
+    let p = publish(&frame(0x32, "0003 612f62 000a 6869"), V3_1_1);
+    assert_eq!(p.topic_str(), "a/b");
+    assert_eq!(p.qos, PublishQoS::new(QoS::AtLeastOnce, id(10)));
+    assert_eq!(&p.payload[..], b"hi");
+    check_utf8_field(V3_1_1, |s| frame(0x32, &format!("0003 {s} 000a 6869")));
+    check_utf8_field(V3_1_1, |s| frame(0x30, &format!("0003 {s} 6869")));
+}
+
+/// v3.1.1 [MQTT-3.8.3-1]: the Topic Filters of a SUBSCRIBE are UTF-8 encoded
+/// strings, the second as much as the first.
+#[test]
+fn v3_1_1_mqtt_3_8_3_1_subscribe_filters_are_utf8() {
+    // Packet id 10, filter + options QoS 1.
+    check_utf8_field(V3_1_1, |s| frame(0x82, &format!("000a 0003 {s} 01")));
+    check_utf8_field(V3_1_1, |s| {
+        frame(0x82, &format!("000a 0001 61 00 0003 {s} 01"))
+    });
+    let Packet::Subscribe(sub) =
+        Packet::decode(&frame(0x82, "000a 0003 612f2b 01"), V3_1_1).unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(sub.filters[0].0.as_str(), "a/+");
+}
+
+/// v5 [MQTT-3.10.3-1]; v3.1.1 [MQTT-3.10.3-1]: the Topic Filters of an
+/// UNSUBSCRIBE are UTF-8 encoded strings, the second as much as the first.
+#[test]
+fn v5_mqtt_3_10_3_1_unsubscribe_filters_are_utf8() {
+    // Packet id 10, then (5.0) an empty property block, then the filters.
+    check_utf8_field(V3_1_1, |s| frame(0xa2, &format!("000a 0003 {s}")));
+    check_utf8_field(V3_1_1, |s| frame(0xa2, &format!("000a 0001 61 0003 {s}")));
+    check_utf8_field(V5, |s| frame(0xa2, &format!("000a 00 0003 {s}")));
+    check_utf8_field(V5, |s| frame(0xa2, &format!("000a 00 0001 61 0003 {s}")));
+    for (version, body) in [(V3_1_1, "000a 0003 612f23"), (V5, "000a 00 0003 612f23")] {
+        let Packet::Unsubscribe(unsub) = Packet::decode(&frame(0xa2, body), version).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(unsub.filters[0].as_str(), "a/#");
+    }
+}
+
+/// v3.1.1 [MQTT-1.5.3-3]; v5 [MQTT-1.5.4-3]: `EF BB BF` is U+FEFF wherever it
+/// is in a string, and the receiver keeps it: it is neither skipped as a
+/// byte order mark nor stripped.
+#[test]
+fn v3_1_1_mqtt_1_5_3_3_bom_is_kept() {
+    for version in [V3_1_1, V5] {
+        let props = if version == V5 { "00" } else { "" };
+        // PUBLISH QoS 0, topic U+FEFF "a" U+FEFF, payload "x".
+        let p = publish(
+            &frame(0x30, &format!("0007 efbbbf 61 efbbbf {props} 78")),
+            version,
+        );
+        assert_eq!(p.topic_str(), "\u{feff}a\u{feff}");
+        assert_eq!(p.topic.unwrap().len(), 7);
+        assert_eq!(&p.payload[..], b"x");
+        // CONNECT with ClientID U+FEFF alone and user name "u" U+FEFF.
+        let payload = "0003 efbbbf 0004 75 efbbbf";
+        let bytes = match version {
+            V5 => v5_connect("82", payload),
+            _ => v3_connect("82", payload),
+        };
+        let c = connect(&bytes, version);
+        assert_eq!(c.client_id.as_str(), "\u{feff}");
+        assert_eq!(c.login.username.unwrap().as_str(), "u\u{feff}");
+        // UNSUBSCRIBE of the filter U+FEFF "/#".
+        let bytes = frame(0xa2, &format!("000a {props} 0005 efbbbf 2f23"));
+        let Packet::Unsubscribe(unsub) = Packet::decode(&bytes, version).unwrap() else {
+            panic!()
+        };
+        assert_eq!(unsub.filters[0].as_str(), "\u{feff}/#");
+    }
+}
