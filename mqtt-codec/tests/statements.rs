@@ -1,7 +1,8 @@
 //! Normative statements the codec enforces that no other test cites: the
 //! CONNECT payload (presence and order of its fields, the flags that announce
-//! them), UTF-8 in every string field of 3.1.1 and U+FEFF kept as a
-//! character.
+//! them), UTF-8 in every string field of 3.1.1, U+FEFF kept as a character,
+//! the packet identifier of a QoS 0 PUBLISH, and the reason codes allowed in
+//! PUBACK, PUBREC and PUBCOMP.
 //!
 //! Every frame is written out by hand in hex, field by field, so that the
 //! tests check the codec against the standard's layout rather than against
@@ -20,7 +21,8 @@
 mod common;
 
 use mqtt_codec::{
-    Connect, DecodeError, Packet, PacketId, PacketType, ProtocolVersion, Publish, PublishQoS, QoS,
+    Connect, DecodeError, EncodeError, Packet, PacketId, PacketType, ProtocolVersion, PubAck,
+    PubAckReasonCode, PubComp, PubRec, PubRelReasonCode, Publish, PublishQoS, QoS, ReasonCode,
 };
 
 use ProtocolVersion::{V3_1_1, V5};
@@ -426,4 +428,183 @@ fn v3_1_1_mqtt_1_5_3_3_bom_is_kept() {
         };
         assert_eq!(unsub.filters[0].as_str(), "\u{feff}/#");
     }
+}
+
+// --- PUBLISH packet identifier ----------------------------------------------
+
+/// v5 [MQTT-2.2.1-2]: a QoS 0 PUBLISH has no Packet Identifier. The two
+/// bytes after the topic are read as an identifier only at QoS 1 and 2; at
+/// QoS 0 they are the property length (5.0) and the payload. Here a decoder
+/// that read an identifier at QoS 0 would find 0 and refuse the frame.
+#[test]
+fn v5_mqtt_2_2_1_2_no_packet_id_in_qos0_publish() {
+    // QoS 0: topic "a", property length 0, payload 00 07.
+    let p = publish(&frame(0x30, "0001 61 00 0007"), V5);
+    assert_eq!(p.qos, PublishQoS::AtMostOnce);
+    assert_eq!(&p.payload[..], [0x00, 0x07]);
+    // 3.1.1, QoS 0: topic "a", payload 00 00 07.
+    let p = publish(&frame(0x30, "0001 61 0000 07"), V3_1_1);
+    assert_eq!(p.qos, PublishQoS::AtMostOnce);
+    assert_eq!(&p.payload[..], [0x00, 0x00, 0x07]);
+    // The same bytes at QoS 1 carry packet identifier 0, which is refused
+    // (v5 [MQTT-2.2.1-3]); at QoS 1 with identifier 7 they decode.
+    assert_eq!(
+        Packet::decode(&frame(0x32, "0001 61 00 0007"), V5),
+        Err(DecodeError::ZeroPacketId)
+    );
+    let p = publish(&frame(0x32, "0001 61 0007 00"), V5);
+    assert_eq!(p.qos, PublishQoS::new(QoS::AtLeastOnce, id(7)));
+    assert!(p.payload.is_empty());
+
+    // Encoding: a QoS 0 PUBLISH has no place for an identifier
+    // (`PublishQoS::AtMostOnce` carries none; `new` drops it), and none is
+    // written.
+    let publish = Publish::new(
+        mqtt_codec::mqtt_topic::TopicName::from_static("a").unwrap(),
+        &b"\x07"[..],
+    )
+    .with_qos(PublishQoS::new(QoS::AtMostOnce, id(9)));
+    assert_eq!(publish.qos, PublishQoS::AtMostOnce);
+    let packet = Packet::from(publish);
+    assert_eq!(
+        common::encode(&packet, V5),
+        frame(0x30, "0001 61 00 07"),
+        "v5 QoS 0 PUBLISH"
+    );
+    assert_eq!(
+        common::encode(&packet, V3_1_1),
+        frame(0x30, "0001 61 07"),
+        "v3.1.1 QoS 0 PUBLISH"
+    );
+}
+
+// --- Reason codes of PUBACK, PUBREC, PUBCOMP --------------------------------
+
+/// The PUBACK and PUBREC reason codes of v5 §3.4.2.1 and §3.5.2.1.
+const PUBACK_CODES: [u8; 9] = [0x00, 0x10, 0x80, 0x83, 0x87, 0x90, 0x91, 0x97, 0x99];
+/// The PUBCOMP reason codes of v5 §3.7.2.1.
+const PUBCOMP_CODES: [u8; 2] = [0x00, 0x92];
+
+/// Decodes `first, 03, 00 01, code` for every byte: it decodes exactly when
+/// `allowed` lists the code, and is refused with `InvalidReasonCode`
+/// otherwise. Returns the decoded packets.
+fn check_decoded_codes(first: u8, packet_type: PacketType, allowed: &[u8]) -> Vec<Packet> {
+    let mut decoded = Vec::new();
+    for code in 0..=u8::MAX {
+        let bytes = [first, 0x03, 0x00, 0x01, code];
+        let result = Packet::decode(&bytes, V5);
+        if allowed.contains(&code) {
+            decoded.push(result.unwrap_or_else(|e| panic!("{packet_type} {code:#04x}: {e}")));
+        } else {
+            assert_eq!(
+                result,
+                Err(DecodeError::InvalidReasonCode {
+                    packet: packet_type,
+                    code
+                }),
+                "{packet_type} {code:#04x}"
+            );
+        }
+    }
+    assert_eq!(decoded.len(), allowed.len());
+    decoded
+}
+
+/// v5 [MQTT-3.4.2-1]: a PUBACK carries one of the PUBACK reason codes. The
+/// decoder refuses every other byte (0x92, a PUBREL/PUBCOMP code, included);
+/// the encoder takes a `PubAckReasonCode`, which has exactly those codes and
+/// cannot be made from another one, and writes it as is.
+#[test]
+fn v5_mqtt_3_4_2_1_puback_reason_codes() {
+    let decoded = check_decoded_codes(0x40, PacketType::PubAck, &PUBACK_CODES);
+    for (packet, code) in decoded.iter().zip(PUBACK_CODES) {
+        let Packet::PubAck(ack) = packet else {
+            panic!("{packet:?}")
+        };
+        assert_eq!((ack.packet_id, ack.reason_code.code()), (id(1), code));
+    }
+    assert_eq!(
+        Packet::decode(&[0x40, 0x03, 0x00, 0x01, 0x92], V5),
+        Err(DecodeError::InvalidReasonCode {
+            packet: PacketType::PubAck,
+            code: 0x92
+        })
+    );
+    let codes: Vec<u8> = (0..=u8::MAX)
+        .filter(|b| PubAckReasonCode::from_u8(*b).is_some())
+        .collect();
+    assert_eq!(codes, PUBACK_CODES);
+    assert_eq!(
+        PubAckReasonCode::try_from(ReasonCode::PacketIdentifierNotFound),
+        Err(ReasonCode::PacketIdentifierNotFound)
+    );
+    for code in PUBACK_CODES.iter().filter(|c| **c != 0) {
+        let ack = PubAck::new(id(1)).with_reason(PubAckReasonCode::from_u8(*code).unwrap());
+        assert_eq!(
+            common::encode(&ack.clone().into(), V5),
+            [0x40, 3, 0, 1, *code]
+        );
+        // 3.1.1 has no reason codes: only Success can be sent.
+        assert!(matches!(
+            Packet::from(ack).encoded_len(V3_1_1),
+            Err(EncodeError::NotInVersion(_))
+        ));
+    }
+}
+
+/// v5 [MQTT-3.5.2-1]: a PUBREC carries one of the PUBREC reason codes (the
+/// same set as PUBACK). The decoder refuses every other byte; the encoder
+/// takes a `PubAckReasonCode` and writes it as is.
+#[test]
+fn v5_mqtt_3_5_2_1_pubrec_reason_codes() {
+    let decoded = check_decoded_codes(0x50, PacketType::PubRec, &PUBACK_CODES);
+    for (packet, code) in decoded.iter().zip(PUBACK_CODES) {
+        let Packet::PubRec(rec) = packet else {
+            panic!("{packet:?}")
+        };
+        assert_eq!((rec.packet_id, rec.reason_code.code()), (id(1), code));
+    }
+    assert_eq!(
+        Packet::decode(&[0x50, 0x03, 0x00, 0x01, 0x92], V5),
+        Err(DecodeError::InvalidReasonCode {
+            packet: PacketType::PubRec,
+            code: 0x92
+        })
+    );
+    for code in PUBACK_CODES.iter().filter(|c| **c != 0) {
+        let rec = PubRec::new(id(1)).with_reason(PubAckReasonCode::from_u8(*code).unwrap());
+        assert_eq!(common::encode(&rec.into(), V5), [0x50, 3, 0, 1, *code]);
+    }
+}
+
+/// v5 [MQTT-3.7.2-1]: a PUBCOMP carries one of the PUBCOMP reason codes,
+/// 0x00 and 0x92. The decoder refuses every other byte (0x10, a PUBACK code,
+/// included); the encoder takes a `PubRelReasonCode`, which has exactly those
+/// two codes and cannot be made from another one.
+#[test]
+fn v5_mqtt_3_7_2_1_pubcomp_reason_codes() {
+    let decoded = check_decoded_codes(0x70, PacketType::PubComp, &PUBCOMP_CODES);
+    for (packet, code) in decoded.iter().zip(PUBCOMP_CODES) {
+        let Packet::PubComp(comp) = packet else {
+            panic!("{packet:?}")
+        };
+        assert_eq!((comp.packet_id, comp.reason_code.code()), (id(1), code));
+    }
+    assert_eq!(
+        Packet::decode(&[0x70, 0x03, 0x00, 0x01, 0x10], V5),
+        Err(DecodeError::InvalidReasonCode {
+            packet: PacketType::PubComp,
+            code: 0x10
+        })
+    );
+    let codes: Vec<u8> = (0..=u8::MAX)
+        .filter(|b| PubRelReasonCode::from_u8(*b).is_some())
+        .collect();
+    assert_eq!(codes, PUBCOMP_CODES);
+    assert_eq!(
+        PubRelReasonCode::try_from(ReasonCode::NoMatchingSubscribers),
+        Err(ReasonCode::NoMatchingSubscribers)
+    );
+    let comp = PubComp::new(id(1)).with_reason(PubRelReasonCode::PacketIdentifierNotFound);
+    assert_eq!(common::encode(&comp.into(), V5), [0x70, 3, 0, 1, 0x92]);
 }
