@@ -18,6 +18,7 @@ mod connection;
 mod delivery;
 mod pair;
 mod rules;
+mod statements;
 mod takeover;
 
 use bytes::{Bytes, BytesMut};
