@@ -370,6 +370,67 @@ fn v5_mqtt_3_2_2_9_maximum_qos_announced() {
 
 /// v5 [MQTT-3.2.2-12]: a Will QoS above the server's Maximum QoS is
 /// v5 [MQTT-3.2.2-13]: a will with Will Retain 1 while retained messages
+/// refused with CONNACK 0x9B; a will within it is accepted.
+#[test]
+fn v5_mqtt_3_2_2_12_will_qos_above_maximum_refused() {
+    let config = ServerConfig {
+        maximum_qos: QoS::AtLeastOnce,
+        ..ServerConfig::default()
+    };
+    for (will_qos, refused) in [
+        (QoS::ExactlyOnce, true),
+        (QoS::AtLeastOnce, false),
+        (QoS::AtMostOnce, false),
+    ] {
+        let mut c = connect(ProtocolVersion::V5, "c1", true);
+        let mut will = LastWill::new(topic("wills/c1"), &b"gone"[..]);
+        will.qos = will_qos;
+        c.will = Some(will);
+        let result = incoming(c).accept(Instant::ZERO, None, config.clone());
+        match result {
+            Err(r) if refused => {
+                assert_eq!(r.code, ConnectReasonCode::QoSNotSupported);
+                let ack = only_connack(ProtocolVersion::V5, &r.reply);
+                assert_eq!(ack.reason_code, ConnectReasonCode::QoSNotSupported);
+                assert!(!ack.session_present);
+            }
+            Ok(_) if !refused => {}
+            Err(r) => panic!("{will_qos:?} refused with {:?}", r.code),
+            Ok(_) => panic!("{will_qos:?} accepted"),
+        }
+    }
+}
+
+/// are not supported is refused with CONNACK 0x9A.
+#[test]
+fn v5_mqtt_3_2_2_13_will_retain_unsupported_refused() {
+    let config = ServerConfig {
+        retain_available: false,
+        ..ServerConfig::default()
+    };
+    for (retain, refused) in [(true, true), (false, false)] {
+        let mut c = connect(ProtocolVersion::V5, "c1", true);
+        let mut will = LastWill::new(topic("wills/c1"), &b"gone"[..]);
+        will.retain = retain;
+        c.will = Some(will);
+        match incoming(c).accept(Instant::ZERO, None, config.clone()) {
+            Err(r) if refused => {
+                assert_eq!(r.code, ConnectReasonCode::RetainNotSupported);
+                let ack = only_connack(ProtocolVersion::V5, &r.reply);
+                assert_eq!(ack.reason_code, ConnectReasonCode::RetainNotSupported);
+            }
+            Ok(mut server) if !refused => {
+                let mut out = BytesMut::new();
+                server.poll_transmit(&mut out);
+                let ack = only_connack(ProtocolVersion::V5, &out);
+                assert_eq!(ack.properties.retain_available, Some(false));
+            }
+            Err(r) => panic!("retain {retain} refused with {:?}", r.code),
+            Ok(_) => panic!("retain {retain} accepted"),
+        }
+    }
+}
+
 /// v5 [MQTT-3.2.2-19], [MQTT-3.2.2-20], [MQTT-3.9.2-1], [MQTT-3.9.2-2],
 /// [MQTT-3.11.2-1], [MQTT-3.11.2-2]: to a client with a small Maximum
 /// Packet Size, CONNACK, SUBACK and UNSUBACK go within it, without a
