@@ -729,6 +729,39 @@ fn v5_mqtt_3_8_4_5_multiple_filters_one_suback() {
 
 /// v5 [MQTT-3.8.4-7]: each SUBACK code is the QoS actually granted: an
 /// application granting more than requested is capped, in the SUBACK as
+/// in the stored subscription and the deliveries that follow.
+#[test]
+fn v5_mqtt_3_8_4_7_suback_code_is_the_granted_qos() {
+    for version in BOTH {
+        let mut p = Peer::open(connect(version, "c1", true), ServerConfig::default(), None);
+        p.take();
+        p.send(subscribe(&[("a", QoS::AtLeastOnce), ("b", QoS::AtMostOnce)], 1).into())
+            .unwrap();
+        p.server
+            .suback(
+                id(1),
+                vec![SubAckReasonCode::GrantedQoS2, SubAckReasonCode::GrantedQoS1],
+            )
+            .unwrap();
+        p.drain();
+        assert_eq!(
+            p.take(),
+            [Packet::SubAck(SubAck::new(
+                id(1),
+                vec![SubAckReasonCode::GrantedQoS1, SubAckReasonCode::Success]
+            ))],
+            "{version}"
+        );
+        assert_eq!(
+            subscriptions(&p.server),
+            [
+                ("a".to_owned(), QoS::AtLeastOnce),
+                ("b".to_owned(), QoS::AtMostOnce)
+            ]
+        );
+    }
+}
+
 /// v5 [MQTT-3.10.4-3]: QoS 1 and QoS 2 deliveries already sent for a
 /// filter the client unsubscribes from are completed.
 #[test]
