@@ -21,9 +21,11 @@ pub struct ServerConfig {
     /// A Server Keep Alive imposed on every client (v5 [MQTT-3.2.2-21]);
     /// `None` uses the client's.
     pub server_keep_alive: Option<u16>,
-    /// The highest QoS accepted from clients (v5 [MQTT-3.2.2-9]).
+    /// The highest QoS accepted from clients (v5 [MQTT-3.2.2-9]), in
+    /// PUBLISH and, in 5.0, as Will QoS (v5 [MQTT-3.2.2-12]).
     pub maximum_qos: QoS,
-    /// Whether retained messages are supported.
+    /// Whether retained messages are supported; without, a 5.0 RETAIN
+    /// PUBLISH or Will Retain is refused (v5 [MQTT-3.2.2-13], [MQTT-3.2.2-14]).
     pub retain_available: bool,
     /// Whether shared subscriptions are supported.
     pub shared_subscription_available: bool,

@@ -181,16 +181,25 @@ impl Incoming {
     /// [MQTT-3.2.2-2]). A still-connected `session` is taken over: call
     /// [`Server::take_over`] first to flush its DISCONNECT 0x8E. An empty
     /// client identifier that was not assigned is refused (0x85 / 0x02).
+    /// In 5.0 a will the `config` cannot publish is refused: Will QoS above
+    /// [`ServerConfig::maximum_qos`] with 0x9B (v5 [MQTT-3.2.2-12]), Will
+    /// Retain without [`ServerConfig::retain_available`] with 0x9A (v5
+    /// [MQTT-3.2.2-13]).
     pub fn accept(
         self,
         now: Instant,
         session: Option<Server>,
         config: ServerConfig,
     ) -> Result<Server, Refused> {
-        if self.connect.client_id.is_empty() {
+        let refused = if self.connect.client_id.is_empty() {
+            Some(ConnectReasonCode::ClientIdentifierNotValid)
+        } else {
+            self.will_refusal(&config)
+        };
+        if let Some(code) = refused {
             return Err(Refused {
-                code: ConnectReasonCode::ClientIdentifierNotValid,
-                reply: refusal(self.version(), ConnectReasonCode::ClientIdentifierNotValid),
+                code,
+                reply: refusal(self.version(), code),
                 session: session.map(alloc::boxed::Box::new),
             });
         }
@@ -203,6 +212,22 @@ impl Incoming {
             session,
             config,
         ))
+    }
+
+    /// The code refusing a 5.0 will the server cannot publish as asked.
+    fn will_refusal(&self, config: &ServerConfig) -> Option<ConnectReasonCode> {
+        let will = self
+            .connect
+            .will
+            .as_ref()
+            .filter(|_| self.connect.protocol_version.is_v5())?;
+        if will.qos > config.maximum_qos {
+            Some(ConnectReasonCode::QoSNotSupported)
+        } else if will.retain && !config.retain_available {
+            Some(ConnectReasonCode::RetainNotSupported)
+        } else {
+            None
+        }
     }
 }
 

@@ -213,8 +213,10 @@ impl Server {
 
     /// Answers the SUBSCRIBE `packet_id` with one code per filter: the
     /// granted QoS, or 0x80/0x87/0x8F/0x97/0x9E/0xA1/0xA2 in 5.0 (0x80 in
-    /// 3.1.1, which any refusal becomes). Granted filters are stored in
-    /// the session, replacing one with the same filter (v5 [MQTT-3.8.4-3]).
+    /// 3.1.1, which any refusal becomes). A grant above the requested QoS
+    /// is lowered to it, in the SUBACK as in the session (v5
+    /// [MQTT-3.8.4-7]). Granted filters are stored in the session,
+    /// replacing one with the same filter (v5 [MQTT-3.8.4-3]).
     pub fn suback(
         &mut self,
         packet_id: PacketId,
@@ -237,7 +239,7 @@ impl Server {
         let v5 = conn.version.is_v5();
         let mut sent = Vec::with_capacity(codes.len());
         for ((filter, options), code) in subscribe.filters.into_iter().zip(codes) {
-            let code = if v5 || code.in_v3() {
+            let mut code = if v5 || code.in_v3() {
                 code
             } else {
                 SubAckReasonCode::UnspecifiedError
@@ -251,6 +253,9 @@ impl Server {
             if let Some(qos) = granted {
                 let mut options = options;
                 options.qos = qos.min(options.qos);
+                // v5 [MQTT-3.8.4-7]: the code shows the QoS granted, which
+                // is never above the requested one.
+                code = SubAckReasonCode::granted(options.qos);
                 let sub = Subscription {
                     options,
                     identifier: subscribe.properties.subscription_identifier,

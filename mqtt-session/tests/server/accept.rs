@@ -24,8 +24,9 @@ fn persistent(version: ProtocolVersion) -> mqtt_codec::Connect {
     c
 }
 
-/// v5 [MQTT-3.2.2-3], v3.1.1 [MQTT-3.2.2-2]: Clean Start 0 and a session
-/// that exists: Session Present 1 and the session is resumed.
+/// v5 [MQTT-3.2.2-3], [MQTT-3.1.2-5], [MQTT-3.1.4-4], v3.1.1 [MQTT-3.2.2-2],
+/// [MQTT-3.1.4-3]: Clean Start 0 and a session that exists: Session
+/// Present 1 and the session is resumed (its message goes on).
 #[test]
 fn v5_mqtt_3_2_2_3_resume_sets_session_present() {
     for version in [ProtocolVersion::V5, ProtocolVersion::V3_1_1] {
@@ -51,9 +52,9 @@ fn v5_mqtt_3_2_2_3_resume_sets_session_present() {
     }
 }
 
-/// v5 [MQTT-3.1.2-4], [MQTT-3.2.2-2], v3.1.1 [MQTT-3.1.2-6],
-/// [MQTT-3.2.2-1]: Clean Start 1 discards the existing session and
-/// answers Session Present 0.
+/// v5 [MQTT-3.1.2-4], [MQTT-3.2.2-2], [MQTT-3.1.4-4], v3.1.1 [MQTT-3.1.2-6],
+/// [MQTT-3.2.2-1], [MQTT-3.1.4-3]: Clean Start 1 discards the existing
+/// session and answers Session Present 0.
 #[test]
 fn v5_mqtt_3_2_2_2_clean_start_discards() {
     for version in [ProtocolVersion::V5, ProtocolVersion::V3_1_1] {
@@ -211,7 +212,8 @@ fn v5_mqtt_3_1_0_1_first_packet_is_connect() {
 }
 
 /// v5 §4.13.1 / [MQTT-3.1.4-1]: a malformed 5.0 CONNECT gets CONNACK with
-/// the codec's reason code; a 3.1.1 one only a close (v3.1.1 [MQTT-4.8.0-1]).
+/// the codec's reason code; a 3.1.1 one only a close (v3.1.1 [MQTT-4.8.0-1],
+/// [MQTT-3.1.4-1], [MQTT-3.2.2-6]: no return code applies, no CONNACK).
 #[test]
 fn v5_malformed_connect_gets_connack_with_reason() {
     // Will QoS 3 in the connect flags: malformed.

@@ -172,6 +172,7 @@ fn v5_receive_maximum_slot_freed_by_ack() {
 
 /// v5 [MQTT-3.1.2-22], v3.1.1 [MQTT-3.1.2-24]: nothing received within
 /// one and a half keep-alive intervals closes the connection (0x8D in 5.0).
+/// Without a Server Keep Alive the client's value is used (v5 [MQTT-3.2.2-22]).
 #[test]
 fn v5_mqtt_3_1_2_22_keep_alive_one_and_a_half() {
     for version in [ProtocolVersion::V5, ProtocolVersion::V3_1_1] {
@@ -379,7 +380,8 @@ fn subscribe(filters: &[(&str, SubscriptionOptions)], pid: u16) -> Subscribe {
 
 /// v5 [MQTT-3.8.4-1], [MQTT-3.8.4-6], [MQTT-3.9.3-1]: SUBSCRIBE is surfaced
 /// with validated filters; SUBACK carries the application's code per
-/// filter, in order, with the same packet identifier.
+/// filter, in order, with the same packet identifier (v5 [MQTT-2.2.1-6],
+/// [MQTT-3.8.4-2]); a wrong number of codes is refused (v5 [MQTT-3.9.3-2]).
 #[test]
 fn v5_mqtt_3_8_4_1_suback_with_application_codes() {
     let mut p = v5(ServerConfig::default());
@@ -461,9 +463,12 @@ fn v5_mqtt_3_8_3_4_no_local_on_shared() {
     );
 }
 
-/// v5 [MQTT-3.10.4-4], [MQTT-3.10.4-5], [MQTT-3.11.3-1]; v3.1.1
-/// [MQTT-3.10.4-4]: UNSUBACK with the packet identifier, codes in 5.0 only;
-/// Success removes the subscription (v5 [MQTT-3.10.4-1]).
+/// v5 [MQTT-3.10.4-4], [MQTT-3.10.4-5], [MQTT-3.11.3-1], [MQTT-2.2.1-6];
+/// v3.1.1 [MQTT-3.10.4-4], [MQTT-2.3.1-7]: UNSUBACK with the packet
+/// identifier, codes in 5.0 only; Success removes the subscription (v5
+/// [MQTT-3.10.4-1]). Two filters, one UNSUBACK (v5 [MQTT-3.10.4-6], v3.1.1
+/// [MQTT-3.10.4-6]), also for the filter that removed nothing (v3.1.1
+/// [MQTT-3.10.4-5]).
 #[test]
 fn v5_mqtt_3_10_4_4_unsuback() {
     for version in [ProtocolVersion::V5, ProtocolVersion::V3_1_1] {

@@ -19,6 +19,7 @@ mod delivery;
 mod interop;
 mod pair;
 mod rules;
+mod statements;
 mod takeover;
 
 use bytes::{Bytes, BytesMut};

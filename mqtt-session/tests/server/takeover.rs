@@ -79,8 +79,9 @@ fn v5_mqtt_3_1_4_3_takeover_with_0x8e() {
 }
 
 /// v5 [MQTT-3.1.2-8]: the will is published when the connection closes
-/// without DISCONNECT; v5 [MQTT-3.1.2-10], v3.1.1 [MQTT-3.1.2-10]: a
-/// normal DISCONNECT discards it; v5 §3.14.2.1: 0x04 publishes it.
+/// without DISCONNECT; v5 [MQTT-3.1.2-10], [MQTT-3.14.4-3], v3.1.1
+/// [MQTT-3.1.2-10], [MQTT-3.14.4-3]: a normal DISCONNECT discards it;
+/// v5 §3.14.2.1: 0x04 publishes it.
 #[test]
 fn v5_mqtt_3_1_2_10_will_by_disconnect_reason() {
     let mut p = Peer::open(
