@@ -113,13 +113,17 @@ def tests_citing():
 
     for crate, rel, lines in test_sources():
         claimed = [False] * len(lines)
-        doc, is_test, i = [], False, 0
+        # start: the first doc or attribute line above the current item,
+        # so that a test's whole header is claimed, attributes included.
+        doc, is_test, i, start = [], False, 0, None
         while i < len(lines):
             stripped = lines[i].strip()
             if stripped.startswith("///"):
                 doc.append(stripped[3:])
+                start = i if start is None else start
             elif stripped.startswith("#["):
                 is_test = is_test or stripped.startswith("#[test]")
+                start = i if start is None else start
             else:
                 m = TEST_FN.match(lines[i])
                 if m and is_test:
@@ -128,10 +132,10 @@ def tests_citing():
                     text = " ".join(doc) + "\n" + "\n".join(lines[i : end + 1])
                     for key in list(cited_ids(text)) + list(named_ids(m.group(1))):
                         add(key, crate, name)
-                    for j in range(i - len(doc), end + 1):
-                        claimed[max(j, 0)] = True
+                    for j in range(i if start is None else start, end + 1):
+                        claimed[j] = True
                     i = end
-                doc, is_test = [], False
+                doc, is_test, start = [], False, None
             i += 1
         rest = "\n".join(line for line, c in zip(lines, claimed) if not c)
         for key in cited_ids(rest):

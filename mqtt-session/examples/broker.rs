@@ -22,8 +22,8 @@ use mqtt_session::mqtt_codec::mqtt_topic::{
     TopicName,
 };
 use mqtt_session::mqtt_codec::{
-    ConnectReasonCode, LastWill, MqttString, PubAckReasonCode, PublishProperties,
-    SubAckReasonCode, SubscriptionOptions, UnsubAckReasonCode,
+    ConnectReasonCode, LastWill, MqttString, PubAckReasonCode, PublishProperties, SubAckReasonCode,
+    SubscriptionOptions, UnsubAckReasonCode,
 };
 use mqtt_session::{Delivery, Incoming, Instant, Message, OpId, Server, ServerConfig, ServerEvent};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

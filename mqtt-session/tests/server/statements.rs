@@ -1057,3 +1057,46 @@ fn v5_mqtt_4_13_1_1_malformed_or_protocol_error_closes() {
         assert!(p.take_events().is_empty());
     }
 }
+
+/// v3.1.1 [MQTT-3.10.4-1], v5 [MQTT-3.10.4-1]: UNSUBSCRIBE filters are
+/// compared character by character with the session's filters: a filter
+/// that only overlaps (`a/b` against `a/+`) or differs in case (`A/+`)
+/// removes nothing; the identical one removes the subscription.
+#[test]
+fn v3_mqtt_3_10_4_1_unsubscribe_compares_characters() {
+    for version in BOTH {
+        let mut p = Peer::open(connect(version, "c1", true), ServerConfig::default(), None);
+        p.take();
+        p.send(subscribe(&[("a/+", QoS::AtLeastOnce)], 1).into())
+            .unwrap();
+        p.server
+            .suback(id(1), vec![SubAckReasonCode::GrantedQoS1])
+            .unwrap();
+        p.events.clear();
+        let mut u = Unsubscribe::new(id(2), TopicFilter::try_from("a/b").unwrap());
+        u.filters.push(TopicFilter::try_from("A/+").unwrap());
+        u.filters.push(TopicFilter::try_from("a/#").unwrap());
+        p.send(u.into()).unwrap();
+        let Some(ServerEvent::Unsubscribe { filters, .. }) = p.events.pop() else {
+            panic!("expected an Unsubscribe event")
+        };
+        assert_eq!(
+            filters.iter().map(|f| f.1).collect::<Vec<_>>(),
+            [false, false, false]
+        );
+        let no = UnsubAckReasonCode::NoSubscriptionExisted;
+        p.server.unsuback(id(2), vec![no, no, no]).unwrap();
+        assert_eq!(p.server.subscriptions().count(), 1, "{version:?}");
+
+        p.send(Unsubscribe::new(id(3), TopicFilter::try_from("a/+").unwrap()).into())
+            .unwrap();
+        let Some(ServerEvent::Unsubscribe { filters, .. }) = p.events.pop() else {
+            panic!("expected an Unsubscribe event")
+        };
+        assert_eq!(filters.iter().map(|f| f.1).collect::<Vec<_>>(), [true]);
+        p.server
+            .unsuback(id(3), vec![UnsubAckReasonCode::Success])
+            .unwrap();
+        assert_eq!(p.server.subscriptions().count(), 0, "{version:?}");
+    }
+}
