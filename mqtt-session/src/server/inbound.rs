@@ -305,13 +305,19 @@ impl Server {
         };
         // The codec already refused No Local on a shared subscription
         // (v5 [MQTT-3.8.3-4]) and malformed filters.
-        let requests: Vec<SubscribeRequest> = subscribe
-            .filters
+        // A SUBSCRIBE with several filters is handled as a sequence of
+        // SUBSCRIBEs (v5 [MQTT-3.8.4-5], v3.1.1 [MQTT-3.8.4-4]), so a filter
+        // repeated within the packet exists by the time its second copy is
+        // handled: Retain Handling 1 must not send the retained messages twice.
+        let filters = &subscribe.filters;
+        let requests: Vec<SubscribeRequest> = filters
             .iter()
-            .map(|(filter, options)| SubscribeRequest {
+            .enumerate()
+            .map(|(i, (filter, options))| SubscribeRequest {
                 filter: filter.clone(),
                 options: *options,
-                exists: self.subscriptions.contains_key(filter.as_bytes()),
+                exists: self.subscriptions.contains_key(filter.as_bytes())
+                    || filters.iter().take(i).any(|(f, _)| f == filter),
             })
             .collect();
         self.events.push_back(ServerEvent::Subscribe {
@@ -328,10 +334,19 @@ impl Server {
         let Some(conn) = self.conn.as_mut() else {
             return Ok(());
         };
-        let filters = unsubscribe
-            .filters
+        // As for SUBSCRIBE, the filters are handled in order: a repeated
+        // filter no longer exists once its first copy removed it.
+        let all = &unsubscribe.filters;
+        let filters = all
             .iter()
-            .map(|f| (f.clone(), self.subscriptions.contains_key(f.as_bytes())))
+            .enumerate()
+            .map(|(i, f)| {
+                let repeated = all.iter().take(i).any(|earlier| earlier == f);
+                (
+                    f.clone(),
+                    !repeated && self.subscriptions.contains_key(f.as_bytes()),
+                )
+            })
             .collect();
         self.events.push_back(ServerEvent::Unsubscribe {
             packet_id: unsubscribe.packet_id,

@@ -1100,3 +1100,47 @@ fn v3_mqtt_3_10_4_1_unsubscribe_compares_characters() {
         assert_eq!(p.server.subscriptions().count(), 0, "{version:?}");
     }
 }
+
+/// v5 [MQTT-3.8.4-5], v3.1.1 [MQTT-3.8.4-4]: a SUBSCRIBE with several
+/// filters is handled as a sequence of SUBSCRIBEs, so the second copy of a
+/// repeated filter already exists (Retain Handling 1 sends the retained
+/// messages once, v5 [MQTT-3.3.1-10]); likewise in an UNSUBSCRIBE the second
+/// copy no longer exists once the first removed it.
+#[test]
+fn v5_mqtt_3_8_4_5_repeated_filter_handled_in_sequence() {
+    use mqtt_codec::RetainHandling;
+    let mut p = Peer::open(
+        connect(ProtocolVersion::V5, "c1", true),
+        ServerConfig::default(),
+        None,
+    );
+    p.take();
+    let mut once = SubscriptionOptions::new(QoS::AtLeastOnce);
+    once.retain_handling = RetainHandling::SendAtSubscribeIfNew;
+    let mut sub = Subscribe::new(id(1), TopicFilter::try_from("r/t").unwrap(), once);
+    sub.filters
+        .push((TopicFilter::try_from("r/t").unwrap(), once));
+    p.events.clear();
+    p.send(sub.into()).unwrap();
+    let Some(ServerEvent::Subscribe { requests, .. }) = p.events.pop() else {
+        panic!("expected a Subscribe event")
+    };
+    let exists: Vec<bool> = requests.iter().map(|r| r.exists).collect();
+    assert_eq!(exists, [false, true]);
+    let wants: Vec<bool> = requests.iter().map(|r| r.wants_retained()).collect();
+    assert_eq!(wants, [true, false], "retained messages are sent once");
+    let granted = SubAckReasonCode::GrantedQoS1;
+    p.server.suback(id(1), vec![granted, granted]).unwrap();
+    assert_eq!(p.server.subscriptions().count(), 1);
+
+    let mut u = Unsubscribe::new(id(2), TopicFilter::try_from("r/t").unwrap());
+    u.filters.push(TopicFilter::try_from("r/t").unwrap());
+    p.send(u.into()).unwrap();
+    let Some(ServerEvent::Unsubscribe { filters, .. }) = p.events.pop() else {
+        panic!("expected an Unsubscribe event")
+    };
+    assert_eq!(
+        filters.iter().map(|f| f.1).collect::<Vec<_>>(),
+        [true, false]
+    );
+}
