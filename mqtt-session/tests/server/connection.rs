@@ -6,13 +6,13 @@ use std::num::{NonZeroU16, NonZeroU32};
 use bytes::Bytes;
 use mqtt_codec::{
     Disconnect, DisconnectReasonCode, Packet, ProtocolVersion, PubAck, PubAckReasonCode, PubComp,
-    PubRec, PubRel, PubRelReasonCode, QoS, ReasonCode, SubAck, SubAckReasonCode, Subscribe,
+    PubRec, PubRel, PubRelReasonCode, QoS, ReasonCode, SubAck, SubAckReasonCode,
     SubscriptionOptions, UnsubAck, UnsubAckReasonCode, Unsubscribe,
 };
 use mqtt_session::mqtt_codec::mqtt_topic::TopicFilter;
 use mqtt_session::{Delivery, OpError, ServerCloseCause, ServerConfig, ServerEvent};
 
-use crate::{Peer, connect, id, message, publish};
+use crate::{Peer, connect, id, message, publish, subscribe};
 
 fn v5(config: ServerConfig) -> Peer {
     let mut p = Peer::open(connect(ProtocolVersion::V5, "c1", true), config, None);
@@ -367,15 +367,6 @@ fn v5_mqtt_3_1_2_25_too_large_dropped_for_this_client() {
     assert_eq!(p.take().len(), 1);
     assert!(p.server.is_connected());
     assert_eq!(p.server.session().packet_ids_in_use(), 1);
-}
-
-fn subscribe(filters: &[(&str, SubscriptionOptions)], pid: u16) -> Subscribe {
-    let (first, rest) = filters.split_first().unwrap();
-    let mut s = Subscribe::new(id(pid), TopicFilter::try_from(first.0).unwrap(), first.1);
-    for (f, o) in rest {
-        s.filters.push((TopicFilter::try_from(*f).unwrap(), *o));
-    }
-    s
 }
 
 /// v5 [MQTT-3.8.4-1], [MQTT-3.8.4-6], [MQTT-3.9.3-1]: SUBSCRIBE is surfaced

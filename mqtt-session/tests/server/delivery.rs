@@ -9,7 +9,7 @@ use mqtt_codec::{
 };
 use mqtt_session::{DeliverError, Delivery, OpError, ServerConfig, ServerEvent};
 
-use crate::{Peer, connect, id, message, s};
+use crate::{Peer, connect, id, message, publishes, s};
 
 fn with_receive_maximum(n: u16) -> Peer {
     let mut c = connect(ProtocolVersion::V5, "c1", true);
@@ -21,16 +21,6 @@ fn with_receive_maximum(n: u16) -> Peer {
 
 fn qos1() -> SubscriptionOptions {
     SubscriptionOptions::new(QoS::ExactlyOnce)
-}
-
-fn publishes(packets: &[Packet]) -> Vec<mqtt_codec::Publish> {
-    packets
-        .iter()
-        .filter_map(|p| match p {
-            Packet::Publish(p) => Some(p.clone()),
-            _ => None,
-        })
-        .collect()
 }
 
 /// v5 [MQTT-3.3.4-9], [MQTT-4.9.0-2]: no more unacknowledged QoS 1/2

@@ -25,12 +25,33 @@ mod takeover;
 use bytes::{Bytes, BytesMut};
 use mqtt_codec::{
     Connect, Decoded, Decoder, Encoder, MqttString, Packet, PacketId, ProtocolVersion, Publish,
-    PublishQoS, QoS,
+    PublishQoS, QoS, Subscribe, SubscriptionOptions,
 };
-use mqtt_session::mqtt_codec::mqtt_topic::TopicName;
+use mqtt_session::mqtt_codec::mqtt_topic::{TopicFilter, TopicName};
 use mqtt_session::{
     Incoming, Instant, Message, ProtocolViolation, Server, ServerConfig, ServerEvent,
 };
+
+/// The PUBLISH packets among `packets`, in order.
+pub fn publishes(packets: &[Packet]) -> Vec<Publish> {
+    packets
+        .iter()
+        .filter_map(|p| match p {
+            Packet::Publish(p) => Some(p.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A SUBSCRIBE of `filters`, in order, with packet identifier `pid`.
+pub fn subscribe(filters: &[(&str, SubscriptionOptions)], pid: u16) -> Subscribe {
+    let (first, rest) = filters.split_first().expect("at least one filter");
+    let mut s = Subscribe::new(id(pid), TopicFilter::try_from(first.0).unwrap(), first.1);
+    for (f, o) in rest {
+        s.filters.push((TopicFilter::try_from(*f).unwrap(), *o));
+    }
+    s
+}
 
 pub fn s(v: &str) -> MqttString {
     MqttString::try_from(v).unwrap()

@@ -16,7 +16,7 @@ use mqtt_session::{
     ServerConfig, ServerEvent,
 };
 
-use crate::{Peer, connect, decode_all, encode, id, message, publish, s, topic};
+use crate::{Peer, connect, decode_all, encode, id, message, publish, publishes, s, topic};
 
 const BOTH: [ProtocolVersion; 2] = [ProtocolVersion::V5, ProtocolVersion::V3_1_1];
 
@@ -48,29 +48,11 @@ fn persistent(version: ProtocolVersion, client_id: &str) -> mqtt_codec::Connect 
 }
 
 fn subscribe(filters: &[(&str, QoS)], pid: u16) -> Subscribe {
-    let (first, rest) = filters.split_first().unwrap();
-    let mut sub = Subscribe::new(
-        id(pid),
-        TopicFilter::try_from(first.0).unwrap(),
-        SubscriptionOptions::new(first.1),
-    );
-    for (f, q) in rest {
-        sub.filters.push((
-            TopicFilter::try_from(*f).unwrap(),
-            SubscriptionOptions::new(*q),
-        ));
-    }
-    sub
-}
-
-fn publishes(packets: &[Packet]) -> Vec<mqtt_codec::Publish> {
-    packets
+    let with_options: Vec<_> = filters
         .iter()
-        .filter_map(|p| match p {
-            Packet::Publish(p) => Some(p.clone()),
-            _ => None,
-        })
-        .collect()
+        .map(|(f, q)| (*f, SubscriptionOptions::new(*q)))
+        .collect();
+    crate::subscribe(&with_options, pid)
 }
 
 fn qos_delivery(qos: QoS) -> Delivery {
