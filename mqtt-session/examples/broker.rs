@@ -777,6 +777,10 @@ impl Options {
         };
         let mut args = std::env::args().skip(1);
         while let Some(flag) = args.next() {
+            if flag == "-h" || flag == "--help" {
+                println!("{USAGE}");
+                std::process::exit(0);
+            }
             let value = args
                 .next()
                 .ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))?;
@@ -813,7 +817,18 @@ impl Options {
 
 #[allow(dead_code)] // Tests include this file as a module and call `serve`.
 #[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+async fn main() -> std::process::ExitCode {
+    // Displayed, not debug-printed: the usage text spans lines.
+    match start().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("broker: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn start() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let options = Options::from_args()?;
     let acceptor = options.acceptor()?;
     let tcp = TcpListener::bind((options.bind, options.port)).await?;
