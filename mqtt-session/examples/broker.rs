@@ -595,6 +595,8 @@ impl Broker {
     }
 }
 
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
 /// A connection id unique across all listeners.
 fn next_conn_id() -> u64 {
     static NEXT: AtomicU64 = AtomicU64::new(1);
@@ -667,8 +669,9 @@ impl Layers {
 /// own task, and only this long.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The largest WebSocket message: a packet of our Maximum Packet Size (1 MiB) plus
-/// the start of the next one, as a message need not end with a packet.
+/// The largest WebSocket message: a packet of our Maximum Packet Size
+/// (1 MiB) plus the start of the next, as a message need not end with a
+/// packet.
 const MAX_WS_MESSAGE: usize = 2 << 20;
 
 /// Opens the layers over an accepted TCP connection, then runs it.
@@ -676,11 +679,11 @@ async fn handshake(
     tcp: TcpStream,
     layers: Layers,
     broker: mpsc::UnboundedSender<ToBroker>,
-) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+) -> Result<(), BoxError> {
     let _ = tcp.set_nodelay(true);
     let id = next_conn_id();
     let opened = tokio::time::timeout(HANDSHAKE_TIMEOUT, async {
-        Ok::<transport::BoxedIo, Box<dyn std::error::Error + Send + Sync>>(match layers {
+        Ok::<transport::BoxedIo, BoxError>(match layers {
             Layers::WebSocket => Box::new(transport::ws::accept(tcp, MAX_WS_MESSAGE).await?),
             Layers::Tls(acceptor) => Box::new(acceptor.accept(tcp).await?),
             Layers::TlsWebSocket(acceptor) => {
@@ -765,7 +768,7 @@ const USAGE: &str = "usage: broker [--bind ADDR] [--port N] [--ws-port N] \
 [--tls-port N] [--wss-port N] [--cert CHAIN.pem --key KEY.pem]";
 
 impl Options {
-    fn from_args() -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+    fn from_args() -> Result<Self, BoxError> {
         let mut o = Options {
             bind: IpAddr::from([127, 0, 0, 1]),
             port: 1883,
@@ -804,7 +807,7 @@ impl Options {
     }
 
     /// The TLS identity, when a TLS listener asks for one.
-    fn acceptor(&self) -> Result<Option<TlsAcceptor>, Box<dyn std::error::Error + Send + Sync>> {
+    fn acceptor(&self) -> Result<Option<TlsAcceptor>, BoxError> {
         if self.tls_port.is_none() && self.wss_port.is_none() {
             return Ok(None);
         }
@@ -828,7 +831,7 @@ async fn main() -> std::process::ExitCode {
     }
 }
 
-async fn start() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+async fn start() -> Result<(), BoxError> {
     let options = Options::from_args()?;
     let acceptor = options.acceptor()?;
     let tcp = TcpListener::bind((options.bind, options.port)).await?;
