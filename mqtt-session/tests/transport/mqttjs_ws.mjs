@@ -3,23 +3,29 @@
 // messages with mosquitto_sub and mosquitto_pub over plain TCP, in MQTT
 // 3.1.1 and 5.0: the same sessions and routing whatever the transport.
 //
-// Usage: node mqttjs_ws.mjs WS_PORT TCP_PORT   (the broker on 127.0.0.1)
+// Usage: node mqttjs_ws.mjs WS_PORT TCP_PORT WSS_PORT CA_FILE
+// (the broker on 127.0.0.1; its TLS certificate names localhost and is
+// signed by the CA in CA_FILE)
 
 import { randomBytes } from 'node:crypto'
+import { readFileSync } from 'node:fs'
 import mqtt from 'mqtt'
 import { HOST, TIMEOUT, check, mosquittoPub, mosquittoSub, runCases, withTimeout } from './lib.mjs'
 
-const [wsPort, tcpPort] = process.argv.slice(2)
+const [wsPort, tcpPort, wssPort, caFile] = process.argv.slice(2)
 const RUN = randomBytes(4).toString('hex')
 
-async function openWs (version) {
-  const c = mqtt.connect(`ws://${HOST}:${wsPort}/mqtt`, {
+async function openWs (version, { tls = false } = {}) {
+  const options = {
     protocolVersion: version,
-    clientId: `mqttjs-ws-${RUN}-${version}`,
+    clientId: `mqttjs-ws-${RUN}-${version}-${tls ? 'wss' : 'ws'}`,
     // A reconnection would hide the broker closing on us.
     reconnectPeriod: 0,
     connectTimeout: TIMEOUT
-  })
+  }
+  if (tls) options.ca = readFileSync(caFile)
+  const url = tls ? `wss://localhost:${wssPort}/mqtt` : `ws://${HOST}:${wsPort}/mqtt`
+  const c = mqtt.connect(url, options)
   c.received = []
   c.on('message', (topic, payload, packet) => {
     c.received.push(`${packet.qos} ${topic} ${payload}`)
@@ -33,11 +39,11 @@ async function openWs (version) {
 
 const cliVersion = (version) => (version === 5 ? 'mqttv5' : 'mqttv311')
 
-async function wsPublishesToTcp (version) {
-  const topic = `transport/${RUN}/v${version}/ws-to-tcp`
+async function wsPublishesToTcp (version, tls = false) {
+  const topic = `transport/${RUN}/v${version}/${tls ? 'wss' : 'ws'}-to-tcp`
   const sub = await mosquittoSub(['-h', HOST, '-p', tcpPort, '-V', cliVersion(version),
     '-t', topic, '-q', '2', '-C', '3', '-W', '10'])
-  const c = await openWs(version)
+  const c = await openWs(version, { tls })
   try {
     for (const qos of [0, 1, 2]) {
       // Resolves on PUBACK / PUBCOMP for QoS 1 / 2, so each flow completes
@@ -84,4 +90,6 @@ for (const [tag, version] of [['v3.1.1', 4], ['v5', 5]]) {
   cases.push([`${tag} §6 [MQTT-4.3.1-1] [MQTT-4.3.2-4] [MQTT-4.3.3-8] mosquitto_pub over tcp publishes QoS 0/1/2 to MQTT.js over ws`,
     () => tcpPublishesToWs(version)])
 }
+cases.push(['v5 §4.2 §6 [MQTT-4.3.1-1] [MQTT-4.3.2-4] [MQTT-4.3.3-8] MQTT.js over wss://localhost publishes QoS 0/1/2 to mosquitto_sub over tcp',
+  () => wsPublishesToTcp(5, true)])
 await runCases('mqttjs-ws', cases)

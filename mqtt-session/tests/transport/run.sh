@@ -173,7 +173,7 @@ else
 fi
 
 # Each node script has its own watchdog; timeout is the last resort.
-for script in "mqttjs_ws.mjs $ws $tcp" "ws_frames.mjs $ws" "browser.mjs $ws $tcp $shots"; do
+for script in "mqttjs_ws.mjs $ws $tcp $wss $tmp/ca.pem" "ws_frames.mjs $ws" "browser.mjs $ws $tcp $shots"; do
     # shellcheck disable=SC2086 # the arguments are words on purpose
     timeout 120 node "$here/"$script | tee -a "$results" || status=1
 done
