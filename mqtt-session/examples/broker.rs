@@ -6,14 +6,30 @@
 //!
 //! ```text
 //! cargo run -p mqtt-session --example broker -- --port 1883
+//! cargo run -p mqtt-session --example broker -- --port 1883 --ws-port 8080 \
+//!     --tls-port 8883 --wss-port 8443 --cert server.pem --key server.key
 //! ```
 //!
+//! Beside MQTT over TCP (`--port`, 1883 by default) it can listen for MQTT
+//! over WebSocket (`--ws-port`, subprotocol `mqtt`, v5 §6.0), over TLS
+//! (`--tls-port`) and over WebSocket over TLS (`--wss-port`); TLS needs
+//! `--cert` (PEM chain, leaf first) and `--key` (PEM). Every listener binds
+//! to `--bind` (127.0.0.1 by default); port 0 lets the system choose. At
+//! start-up it prints one line per listener, TCP first, e.g.
+//! `listening on 127.0.0.1:1883` then `listening ws on 127.0.0.1:8080`,
+//! `listening tls on ...`, `listening wss on ...`, so that scripts starting
+//! it on port 0 can read the ports.
+//!
 //! One task owns all broker state (sessions, indexes) and is fed by one
-//! task per TCP connection; nothing is shared behind locks. Sessions live
-//! in memory only.
+//! task per connection; nothing is shared behind locks. Sessions live in
+//! memory only. The transports end as byte streams (`transport/`), so the
+//! MQTT code below does not know which one a connection uses.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -29,6 +45,12 @@ use mqtt_session::{Delivery, Incoming, Instant, Message, OpId, Server, ServerCon
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
+use tokio_rustls::TlsAcceptor;
+
+#[path = "transport/mod.rs"]
+mod transport;
+
+use transport::Io;
 
 /// Our Maximum Packet Size, also for the CONNECT.
 const MAX_PACKET: u32 = 1 << 20;
@@ -573,9 +595,18 @@ impl Broker {
     }
 }
 
-async fn connection(id: u64, stream: TcpStream, broker: mpsc::UnboundedSender<ToBroker>) {
-    let _ = stream.set_nodelay(true);
-    let (mut rd, mut wr) = stream.into_split();
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A connection id unique across all listeners.
+fn next_conn_id() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Moves bytes between one connection, whatever its transport, and the
+/// broker task.
+async fn connection<S: Io + 'static>(id: u64, stream: S, broker: mpsc::UnboundedSender<ToBroker>) {
+    let (mut rd, mut wr) = tokio::io::split(stream);
     let (tx, mut rx) = mpsc::unbounded_channel();
     if broker.send(ToBroker::Open(id, tx)).is_err() {
         return;
@@ -616,39 +647,209 @@ async fn connection(id: u64, stream: TcpStream, broker: mpsc::UnboundedSender<To
     let _ = broker.send(ToBroker::Closed(id));
 }
 
-#[allow(dead_code)]
-fn port_from_args() -> u16 {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == "--port")
-        .and_then(|i| args.get(i.checked_add(1)?))
-        .map_or(1883, |p| p.parse().expect("--port takes a number"))
+/// A transport on top of TCP.
+#[derive(Clone)]
+enum Layers {
+    WebSocket,
+    Tls(TlsAcceptor),
+    TlsWebSocket(TlsAcceptor),
 }
 
-/// Runs the broker on `listener` until the listener fails.
+impl Layers {
+    fn name(&self) -> &'static str {
+        match self {
+            Layers::WebSocket => "ws",
+            Layers::Tls(_) => "tls",
+            Layers::TlsWebSocket(_) => "wss",
+        }
+    }
+}
+
+/// A peer that opens TCP and never finishes the handshake holds only its
+/// own task, and only this long.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The largest WebSocket message: a packet of our Maximum Packet Size
+/// (1 MiB) plus the start of the next, as a message need not end with a
+/// packet.
+const MAX_WS_MESSAGE: usize = 2 << 20;
+
+/// Opens the layers over an accepted TCP connection, then runs it.
+async fn handshake(
+    tcp: TcpStream,
+    layers: Layers,
+    broker: mpsc::UnboundedSender<ToBroker>,
+) -> Result<(), BoxError> {
+    let _ = tcp.set_nodelay(true);
+    let id = next_conn_id();
+    let opened = tokio::time::timeout(HANDSHAKE_TIMEOUT, async {
+        Ok::<transport::BoxedIo, BoxError>(match layers {
+            Layers::WebSocket => Box::new(transport::ws::accept(tcp, MAX_WS_MESSAGE).await?),
+            Layers::Tls(acceptor) => Box::new(acceptor.accept(tcp).await?),
+            Layers::TlsWebSocket(acceptor) => {
+                let tls = acceptor.accept(tcp).await?;
+                Box::new(transport::ws::accept(tls, MAX_WS_MESSAGE).await?)
+            }
+        })
+    })
+    .await
+    .map_err(|_| "handshake timed out")??;
+    connection(id, opened, broker).await;
+    Ok(())
+}
+
+/// Accepts connections that need `layers` until the listener fails.
+async fn accept_layered(
+    listener: TcpListener,
+    layers: Layers,
+    broker: mpsc::UnboundedSender<ToBroker>,
+) -> std::io::Result<()> {
+    loop {
+        let (tcp, peer) = listener.accept().await?;
+        let (layers, broker) = (layers.clone(), broker.clone());
+        tokio::spawn(async move {
+            if let Err(e) = handshake(tcp, layers.clone(), broker).await {
+                eprintln!(
+                    "broker: {} connection from {peer} failed: {e}",
+                    layers.name()
+                );
+            }
+        });
+    }
+}
+
+/// Runs the broker on `listener` (MQTT over TCP) until the listener fails.
 pub async fn serve(listener: TcpListener) -> std::io::Result<()> {
+    serve_layered(listener, Vec::new()).await
+}
+
+/// Runs the broker on `tcp` and on each of `layered` until one of the
+/// listeners fails.
+async fn serve_layered(
+    tcp: TcpListener,
+    layered: Vec<(TcpListener, Layers)>,
+) -> std::io::Result<()> {
     let (tx, mut rx) = mpsc::unbounded_channel();
     let mut broker = Broker::new();
     let mut ticker = tokio::time::interval(Duration::from_millis(100));
-    let mut next_conn = 0u64;
+    let (failed_tx, mut failed) = mpsc::unbounded_channel();
+    for (listener, layers) in layered {
+        let (tx, failed_tx) = (tx.clone(), failed_tx.clone());
+        tokio::spawn(async move {
+            let _ = failed_tx.send(accept_layered(listener, layers, tx).await);
+        });
+    }
     loop {
         tokio::select! {
-            accepted = listener.accept() => {
+            accepted = tcp.accept() => {
                 let (stream, _) = accepted?;
-                next_conn = next_conn.wrapping_add(1);
-                tokio::spawn(connection(next_conn, stream, tx.clone()));
+                let _ = stream.set_nodelay(true);
+                tokio::spawn(connection(next_conn_id(), stream, tx.clone()));
             }
+            Some(result) = failed.recv() => result?,
             Some(input) = rx.recv() => broker.handle(input),
             _ = ticker.tick() => broker.tick(),
         }
     }
 }
 
+/// The command line: where to listen, and the TLS identity.
+struct Options {
+    bind: IpAddr,
+    port: u16,
+    ws_port: Option<u16>,
+    tls_port: Option<u16>,
+    wss_port: Option<u16>,
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+}
+
+const USAGE: &str = "usage: broker [--bind ADDR] [--port N] [--ws-port N] \
+[--tls-port N] [--wss-port N] [--cert CHAIN.pem --key KEY.pem]";
+
+impl Options {
+    fn from_args() -> Result<Self, BoxError> {
+        let mut o = Options {
+            bind: IpAddr::from([127, 0, 0, 1]),
+            port: 1883,
+            ws_port: None,
+            tls_port: None,
+            wss_port: None,
+            cert: None,
+            key: None,
+        };
+        let mut args = std::env::args().skip(1);
+        while let Some(flag) = args.next() {
+            if flag == "-h" || flag == "--help" {
+                println!("{USAGE}");
+                std::process::exit(0);
+            }
+            let value = args
+                .next()
+                .ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))?;
+            let port = || {
+                value
+                    .parse::<u16>()
+                    .map_err(|_| format!("{flag} takes a port number, not {value:?}"))
+            };
+            match flag.as_str() {
+                "--bind" => o.bind = value.parse().map_err(|_| format!("--bind {value:?}"))?,
+                "--port" => o.port = port()?,
+                "--ws-port" => o.ws_port = Some(port()?),
+                "--tls-port" => o.tls_port = Some(port()?),
+                "--wss-port" => o.wss_port = Some(port()?),
+                "--cert" => o.cert = Some(value.into()),
+                "--key" => o.key = Some(value.into()),
+                _ => return Err(format!("unknown option {flag}\n{USAGE}").into()),
+            }
+        }
+        Ok(o)
+    }
+
+    /// The TLS identity, when a TLS listener asks for one.
+    fn acceptor(&self) -> Result<Option<TlsAcceptor>, BoxError> {
+        if self.tls_port.is_none() && self.wss_port.is_none() {
+            return Ok(None);
+        }
+        let (Some(cert), Some(key)) = (&self.cert, &self.key) else {
+            return Err(format!("--tls-port and --wss-port need --cert and --key\n{USAGE}").into());
+        };
+        Ok(Some(transport::tls::acceptor(cert, key)?))
+    }
+}
+
 #[allow(dead_code)] // Tests include this file as a module and call `serve`.
 #[tokio::main(flavor = "current_thread")]
-async fn main() -> std::io::Result<()> {
-    let listener = TcpListener::bind(("127.0.0.1", port_from_args())).await?;
-    // The first line says where we listen (with `--port 0`, the chosen port).
-    println!("listening on {}", listener.local_addr()?);
-    serve(listener).await
+async fn main() -> std::process::ExitCode {
+    // Displayed, not debug-printed: the usage text spans lines.
+    match start().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("broker: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn start() -> Result<(), BoxError> {
+    let options = Options::from_args()?;
+    let acceptor = options.acceptor()?;
+    let tcp = TcpListener::bind((options.bind, options.port)).await?;
+    // The first line says where MQTT over TCP listens (with `--port 0`, the
+    // chosen port); scripts rely on it.
+    println!("listening on {}", tcp.local_addr()?);
+    let mut layered = Vec::new();
+    let wanted = [
+        (options.ws_port, Some(Layers::WebSocket)),
+        (options.tls_port, acceptor.clone().map(Layers::Tls)),
+        (options.wss_port, acceptor.map(Layers::TlsWebSocket)),
+    ];
+    for (port, layers) in wanted {
+        if let (Some(port), Some(layers)) = (port, layers) {
+            let listener = TcpListener::bind((options.bind, port)).await?;
+            println!("listening {} on {}", layers.name(), listener.local_addr()?);
+            layered.push((listener, layers));
+        }
+    }
+    Ok(serve_layered(tcp, layered).await?)
 }

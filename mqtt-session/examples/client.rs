@@ -5,10 +5,18 @@
 //! ```text
 //! cargo run -p mqtt-session --example client -- 127.0.0.1:1883 5
 //! cargo run -p mqtt-session --example client -- 127.0.0.1:1883 3.1.1
+//! cargo run -p mqtt-session --example client -- mqtts://localhost:8883 5 --ca ca.pem
+//! cargo run -p mqtt-session --example client -- ws://127.0.0.1:8080/mqtt 5
+//! cargo run -p mqtt-session --example client -- wss://localhost:8443/mqtt 5 --ca ca.pem
 //! ```
 //!
+//! The broker is a URL whose scheme picks the transport: `mqtt://` (TCP,
+//! also a bare `host:port`), `mqtts://` (TLS), `ws://` (WebSocket,
+//! subprotocol `mqtt`) or `wss://` (WebSocket over TLS). TLS trusts only
+//! the certificate authorities of `--ca FILE` (PEM).
+//!
 //! The sans-IO `Client` does the protocol; this file only moves bytes
-//! between it and a `TcpStream`, and turns `poll_timeout` into a sleep.
+//! between it and a byte stream, and turns `poll_timeout` into a sleep.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -28,6 +36,14 @@ use mqtt_session::mqtt_codec::{
 use mqtt_session::{Client, ClientConfig, Event, Instant, Message, Session};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+
+#[path = "transport/mod.rs"]
+mod transport;
+
+use transport::BoxedIo;
+
+type BoxError = Box<dyn Error + Send + Sync>;
 
 /// What a run observed.
 #[derive(Debug, Default)]
@@ -40,10 +56,117 @@ pub struct Summary {
     pub received: BTreeMap<(u8, String), usize>,
 }
 
-/// Drives one `Client` over one TCP connection at a time.
+/// Which transport, from the URL's scheme.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scheme {
+    Mqtt,
+    Mqtts,
+    Ws,
+    Wss,
+}
+
+/// Where the broker is and how to reach it.
+#[derive(Clone)]
+pub struct Endpoint {
+    scheme: Scheme,
+    /// `host:port`, for the TCP connection.
+    authority: String,
+    /// The host alone, which the TLS certificate must name.
+    host: String,
+    /// The whole URL, for the WebSocket handshake.
+    url: String,
+    tls: Option<TlsConnector>,
+}
+
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("scheme", &self.scheme)
+            .field("url", &self.url)
+            .field("tls", &self.tls.is_some())
+            .finish()
+    }
+}
+
+/// The largest WebSocket message we accept from the broker.
+const MAX_WS_MESSAGE: usize = 2 << 20;
+
+impl Endpoint {
+    /// Parses `mqtt://`, `mqtts://`, `ws://` and `wss://` URLs, and a bare
+    /// `host:port` as MQTT over TCP. `ca` is the PEM file of the
+    /// certificate authorities that TLS trusts.
+    pub fn parse(url: &str, ca: Option<&std::path::Path>) -> Result<Self, BoxError> {
+        let (scheme, rest) = match url.split_once("://") {
+            None => (Scheme::Mqtt, url),
+            Some(("mqtt" | "tcp", rest)) => (Scheme::Mqtt, rest),
+            Some(("mqtts" | "ssl" | "tls", rest)) => (Scheme::Mqtts, rest),
+            Some(("ws", rest)) => (Scheme::Ws, rest),
+            Some(("wss", rest)) => (Scheme::Wss, rest),
+            Some((other, _)) => return Err(format!("unknown scheme {other}:// in {url}").into()),
+        };
+        let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+        let default_port = match scheme {
+            Scheme::Mqtt => 1883,
+            Scheme::Mqtts => 8883,
+            Scheme::Ws => 80,
+            Scheme::Wss => 443,
+        };
+        // An IPv6 literal keeps its brackets in `host:port` only.
+        let (host, port) = match authority.rsplit_once(':') {
+            Some((h, p)) if !p.contains(']') => (h, p.parse::<u16>()?),
+            _ => (authority, default_port),
+        };
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
+        if host.is_empty() {
+            return Err(format!("no host in {url}").into());
+        }
+        let authority = if host.contains(':') {
+            format!("[{host}]:{port}")
+        } else {
+            format!("{host}:{port}")
+        };
+        let tls = match (scheme, ca) {
+            (Scheme::Mqtts | Scheme::Wss, Some(ca)) => Some(transport::tls::connector(ca)?),
+            (Scheme::Mqtts | Scheme::Wss, None) => {
+                return Err(format!("{url}: TLS needs --ca FILE").into());
+            }
+            _ => None,
+        };
+        let ws_scheme = if scheme == Scheme::Wss { "wss" } else { "ws" };
+        let path = if path.is_empty() { "/" } else { path };
+        Ok(Endpoint {
+            scheme,
+            url: format!("{ws_scheme}://{authority}{path}"),
+            authority,
+            host,
+            tls,
+        })
+    }
+
+    /// Opens the TCP connection and whatever the scheme puts over it.
+    async fn open(&self) -> Result<BoxedIo, BoxError> {
+        let tcp = TcpStream::connect(&self.authority).await?;
+        let _ = tcp.set_nodelay(true);
+        let tls = || self.tls.as_ref().ok_or("TLS without a configuration");
+        Ok(match self.scheme {
+            Scheme::Mqtt => Box::new(tcp),
+            Scheme::Mqtts => Box::new(transport::tls::connect(tls()?, &self.host, tcp).await?),
+            Scheme::Ws => Box::new(transport::ws::connect(&self.url, tcp, MAX_WS_MESSAGE).await?),
+            Scheme::Wss => {
+                let stream = transport::tls::connect(tls()?, &self.host, tcp).await?;
+                Box::new(transport::ws::connect(&self.url, stream, MAX_WS_MESSAGE).await?)
+            }
+        })
+    }
+}
+
+/// Drives one `Client` over one connection at a time.
 struct Driver {
     client: Client,
-    stream: Option<TcpStream>,
+    stream: Option<BoxedIo>,
     origin: std::time::Instant,
     out: BytesMut,
     summary: Summary,
@@ -55,7 +178,7 @@ impl Driver {
     }
 
     /// Writes what the client has to send, then handles its events.
-    async fn flush(&mut self) -> Result<(), Box<dyn Error>> {
+    async fn flush(&mut self) -> Result<(), BoxError> {
         loop {
             // A real application stores these before sending (write-ahead).
             while self.client.poll_persist().is_some() {}
@@ -81,7 +204,7 @@ impl Driver {
         Ok(())
     }
 
-    fn on_event(&mut self, event: Event) -> Result<(), Box<dyn Error>> {
+    fn on_event(&mut self, event: Event) -> Result<(), BoxError> {
         match event {
             Event::Connected { session_present } => {
                 println!("connected, session present: {session_present}");
@@ -119,7 +242,7 @@ impl Driver {
         &mut self,
         limit: Duration,
         mut done: impl FnMut(&Summary) -> bool,
-    ) -> Result<(), Box<dyn Error>> {
+    ) -> Result<(), BoxError> {
         let give_up = tokio::time::Instant::now() + limit;
         let mut buf = vec![0u8; 4096];
         loop {
@@ -160,11 +283,11 @@ impl Driver {
 
     async fn connect(
         &mut self,
-        addr: &str,
+        endpoint: &Endpoint,
         version: ProtocolVersion,
         clean_start: bool,
-    ) -> Result<(), Box<dyn Error>> {
-        self.stream = Some(TcpStream::connect(addr).await?);
+    ) -> Result<(), BoxError> {
+        self.stream = Some(endpoint.open().await?);
         let mut connect = Connect::new(version, MqttString::try_from("mqtt-session-example")?);
         connect.clean_start = clean_start;
         connect.keep_alive = 30;
@@ -179,14 +302,14 @@ impl Driver {
             .await
     }
 
-    fn publish(&mut self, payload: &str, qos: QoS) -> Result<(), Box<dyn Error>> {
+    fn publish(&mut self, payload: &str, qos: QoS) -> Result<(), BoxError> {
         let topic = TopicName::try_from(format!("mqtt-session/example/{payload}"))?;
         self.client
             .publish(self.now(), Message::new(topic, payload.to_owned(), qos))?;
         Ok(())
     }
 
-    async fn disconnect(&mut self) -> Result<(), Box<dyn Error>> {
+    async fn disconnect(&mut self) -> Result<(), BoxError> {
         self.client
             .disconnect(self.now(), Disconnect::new(DisconnectReasonCode::Success))?;
         self.flush().await?;
@@ -196,8 +319,15 @@ impl Driver {
     }
 }
 
+/// The scenario against the broker at `addr` (a URL or `host:port`, see
+/// [`Endpoint::parse`]), without TLS.
+#[allow(dead_code)] // Used by the tests that include this file.
+pub async fn run(addr: &str, version: ProtocolVersion) -> Result<Summary, BoxError> {
+    run_on(&Endpoint::parse(addr, None)?, version).await
+}
+
 /// The scenario against the broker at `addr`.
-pub async fn run(addr: &str, version: ProtocolVersion) -> Result<Summary, Box<dyn Error>> {
+pub async fn run_on(addr: &Endpoint, version: ProtocolVersion) -> Result<Summary, BoxError> {
     let mut d = Driver {
         client: Client::new(
             Session::new(MqttString::try_from("mqtt-session-example")?),
@@ -254,14 +384,29 @@ pub async fn run(addr: &str, version: ProtocolVersion) -> Result<Summary, Box<dy
 
 #[allow(dead_code)]
 #[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), Box<dyn Error>> {
+async fn main() -> Result<(), BoxError> {
+    // Positional: the broker URL, then the protocol version; `--ca FILE`
+    // anywhere.
+    let mut positional = Vec::new();
+    let mut ca = None;
     let mut args = std::env::args().skip(1);
-    let addr = args.next().unwrap_or_else(|| "127.0.0.1:1883".into());
-    let version = match args.next().as_deref() {
+    while let Some(arg) = args.next() {
+        if arg == "--ca" {
+            ca = Some(std::path::PathBuf::from(
+                args.next().ok_or("--ca needs a file")?,
+            ));
+        } else {
+            positional.push(arg);
+        }
+    }
+    let mut positional = positional.into_iter();
+    let addr = positional.next().unwrap_or_else(|| "127.0.0.1:1883".into());
+    let version = match positional.next().as_deref() {
         Some("3.1.1") => ProtocolVersion::V3_1_1,
         _ => ProtocolVersion::V5,
     };
-    let summary = run(&addr, version).await?;
+    let endpoint = Endpoint::parse(&addr, ca.as_deref())?;
+    let summary = run_on(&endpoint, version).await?;
     println!("{summary:#?}");
     Ok(())
 }

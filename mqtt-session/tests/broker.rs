@@ -10,7 +10,9 @@
     clippy::panic,
     clippy::indexing_slicing,
     clippy::arithmetic_side_effects,
-    missing_docs
+    missing_docs,
+    // Both examples include their shared `transport` module.
+    clippy::duplicate_mod
 )]
 
 #[path = "../examples/broker.rs"]
