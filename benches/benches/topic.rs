@@ -2,7 +2,8 @@
 //! `mqtt-topic` side by side with `mqtt-topic-engine` 0.2.1 and rmqtt 0.24.0's trie.
 //!
 //! Workloads follow `shared/research/topic-anchors.md` §7.2 (W1 EMQX run1 shape, W2 exact
-//! heavy, W4 misses, W8 churn, W9 retained by filter). Before any timing, every
+//! heavy, W3 dense wildcards, W4 misses, W5 deep topics, W6 `$SYS` and shared, W7
+//! concurrent readers, W8 churn, W9 retained by filter). Before any timing, every
 //! implementation's match set is compared on sample topics; a mismatch aborts the run.
 //! Heap bytes per subscription are measured with a counting global allocator and
 //! printed as `MEMORY ...` lines.
@@ -22,8 +23,8 @@ use std::str::FromStr;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use mqtt_topic::{
-    RetainedIndex, SubscriptionIndex, SubscriptionOptions, TopicFilter, TopicFilterRef, TopicName,
-    TopicNameRef,
+    RetainedIndex, SharedSubscriptionRef, SubscriptionIndex, SubscriptionOptions, TopicFilter,
+    TopicFilterRef, TopicName, TopicNameRef,
 };
 use stats_alloc::{INSTRUMENTED_SYSTEM, StatsAlloc};
 
@@ -78,13 +79,14 @@ impl Impl for Ours {
     fn build(filters: &[String]) -> Self {
         let mut index = SubscriptionIndex::new();
         for (i, f) in filters.iter().enumerate() {
-            index
-                .subscribe(
-                    TopicFilterRef::new(f).unwrap(),
-                    i as u32,
-                    SubscriptionOptions::default(),
-                )
-                .unwrap();
+            let filter = TopicFilterRef::new(f).unwrap();
+            let options = SubscriptionOptions::default();
+            // As a v5 broker does: `$share/{group}/...` joins a group.
+            match SharedSubscriptionRef::parse(filter).unwrap() {
+                Some(shared) => index.subscribe_shared(shared, i as u32, options),
+                None => index.subscribe(filter, i as u32, options),
+            }
+            .unwrap();
         }
         Self(index)
     }
@@ -110,10 +112,9 @@ impl Impl for Ours {
     }
     fn set(&self, topic: &TopicName) -> Vec<u32> {
         let mut v = Vec::new();
-        self.0.match_name(topic, |m| {
-            if let mqtt_topic::Matched::Subscriber { key, .. } = m {
-                v.push(*key);
-            }
+        self.0.match_name(topic, |m| match m {
+            mqtt_topic::Matched::Subscriber { key, .. } => v.push(*key),
+            mqtt_topic::Matched::Shared(group) => v.extend(group.members().map(|(k, _)| *k)),
         });
         v.sort_unstable();
         v
@@ -525,5 +526,264 @@ fn retained(c: &mut Criterion) {
     assert_eq!(ours.node_count(), 1);
 }
 
-criterion_group!(benches, matching, retained);
+// ---------------------------------------------------------------- more shapes
+
+/// How many of `topics` a peer answers differently from `mqtt-topic`. A peer
+/// that is wrong on a shape is reported, not timed: its time would not be for
+/// the same work.
+fn differing<I: Impl>(ours: &Ours, peer: &I, topics: &[String]) -> usize {
+    topics
+        .iter()
+        .filter(|t| ours.set(&Ours::prep(t)) != peer.set(&I::prep(t)))
+        .count()
+}
+
+/// Checks the peers against ours on `topics` and times every implementation
+/// that agreed, printing one `CHECK` line per peer.
+#[allow(clippy::too_many_arguments)]
+fn check_and_bench(
+    c: &mut Criterion,
+    name: &str,
+    group: &str,
+    ours: &Ours,
+    engine: &Engine,
+    rmqtt: &Rmqtt,
+    topics: &[String],
+) {
+    let hits: usize = topics.iter().map(|t| ours.count(&Ours::prep(t))).sum();
+    bench_matches(c, group, ours, topics);
+    let wrong = differing(ours, engine, topics);
+    println!(
+        "CHECK workload={name} impl={} topics={} identical_match_sets={} differing_topics={wrong} hits={hits}",
+        Engine::NAME,
+        topics.len(),
+        wrong == 0
+    );
+    if wrong == 0 {
+        bench_matches(c, group, engine, topics);
+    }
+    let wrong = differing(ours, rmqtt, topics);
+    println!(
+        "CHECK workload={name} impl={} topics={} identical_match_sets={} differing_topics={wrong} hits={hits}",
+        Rmqtt::NAME,
+        topics.len(),
+        wrong == 0
+    );
+    if wrong == 0 {
+        bench_matches(c, group, rmqtt, topics);
+    }
+}
+
+/// W3, dense wildcards: 10,000 filters of 3 to 5 levels over ten level
+/// names, each level `+` with probability 3/10 and a final `#` in 1 of 10,
+/// so a topic matches dozens of them.
+fn w3_filters() -> Vec<String> {
+    let mut rng = Lcg(5);
+    let mut seen = std::collections::HashSet::new();
+    let mut v = Vec::with_capacity(10_000);
+    while v.len() < 10_000 {
+        let depth = 3 + rng.next(3);
+        let mut levels: Vec<String> = (0..depth)
+            .map(|_| {
+                if rng.next(10) < 3 {
+                    "+".to_owned()
+                } else {
+                    format!("l{}", rng.next(10))
+                }
+            })
+            .collect();
+        if rng.next(10) == 0 {
+            levels.push("#".to_owned());
+        }
+        let f = levels.join("/");
+        if seen.insert(f.clone()) {
+            v.push(f);
+        }
+    }
+    v
+}
+
+fn w3_topics(n: usize) -> Vec<String> {
+    let mut rng = Lcg(6);
+    (0..n)
+        .map(|_| {
+            let depth = 3 + rng.next(3);
+            (0..depth)
+                .map(|_| format!("l{}", rng.next(10)))
+                .collect::<Vec<_>>()
+                .join("/")
+        })
+        .collect()
+}
+
+/// W5, deep topics: 10,000 exact filters of 24 levels and 1,000 with a `+`
+/// at level 12 and a `#` at level 20; topics of 24 levels.
+fn w5_filters() -> Vec<String> {
+    let prefix: Vec<String> = (0..22).map(|l| format!("level{l}")).collect();
+    let mut v = Vec::with_capacity(11_000);
+    for i in 0..10_000 {
+        v.push(format!("{}/{}/leaf", prefix.join("/"), i));
+    }
+    for i in 0..1_000 {
+        let mut levels = prefix.clone();
+        levels[12] = "+".to_owned();
+        levels.truncate(20);
+        v.push(format!("{}/{i}/#", levels.join("/")));
+    }
+    v
+}
+
+fn w5_topics(n: usize) -> Vec<String> {
+    let prefix: Vec<String> = (0..22).map(|l| format!("level{l}")).collect();
+    let mut rng = Lcg(7);
+    (0..n)
+        .map(|k| {
+            let mut levels = prefix.clone();
+            let i = rng.next(10_000);
+            // Odd topics take the wildcard path, even ones the exact one.
+            if k % 2 == 1 {
+                levels[12] = format!("x{}", rng.next(100));
+                levels[20] = (i % 1000).to_string();
+            }
+            format!("{}/{i}/leaf", levels.join("/"))
+        })
+        .collect()
+}
+
+/// W6, `$SYS` and shared: 1,000 `$SYS/broker/{i}/#`, 1,000 `sensors/{i}/+`,
+/// 1,000 `$share/g{i % 10}/sensors/{i}/+`, and the root wildcards `#` and
+/// `+/+/+`, which must not match a `$` topic (v5 [MQTT-4.7.2-1]); topics
+/// alternate between `$SYS/broker/{i}/load` and `sensors/{i}/temp`.
+fn w6_filters() -> Vec<String> {
+    let mut v = Vec::with_capacity(3_002);
+    for i in 0..1000 {
+        v.push(format!("$SYS/broker/{i}/#"));
+        v.push(format!("sensors/{i}/+"));
+        v.push(format!("$share/g{}/sensors/{i}/+", i % 10));
+    }
+    v.push("#".to_owned());
+    v.push("+/+/+".to_owned());
+    v
+}
+
+/// The W6 filters as a peer without shared subscriptions indexes them: a
+/// broker strips `$share/{group}/` and keeps the group beside the value.
+fn w6_filters_for_peers() -> Vec<String> {
+    w6_filters()
+        .into_iter()
+        .map(|f| match f.strip_prefix("$share/") {
+            Some(rest) => rest
+                .split_once('/')
+                .map_or(f.clone(), |(_, f)| f.to_owned()),
+            None => f,
+        })
+        .collect()
+}
+
+fn w6_topics(n: usize) -> Vec<String> {
+    let mut rng = Lcg(8);
+    (0..n)
+        .map(|k| {
+            if k % 2 == 0 {
+                format!("$SYS/broker/{}/load", rng.next(1000))
+            } else {
+                format!("sensors/{}/temp", rng.next(1000))
+            }
+        })
+        .collect()
+}
+
+/// Counts the matches of `topics` on `threads` threads at once, each thread
+/// going through all of them; the index is shared by reference.
+fn concurrent_reads<I: Impl + Sync>(index: &I, prepared: &[I::Topic], threads: usize) -> usize
+where
+    I::Topic: Sync,
+{
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| s.spawn(|| prepared.iter().map(|t| index.count(t)).sum::<usize>()))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).sum()
+    })
+}
+
+/// W7, concurrent readers: the W1 index matched by two threads at once (the
+/// machine's core count), throughput per topic over both threads.
+fn bench_concurrent<I: Impl + Sync>(c: &mut Criterion, index: &I, topics: &[String])
+where
+    I::Topic: Sync,
+{
+    const THREADS: usize = 2;
+    let prepared: Vec<I::Topic> = topics.iter().map(|t| I::prep(t)).collect();
+    let mut g = c.benchmark_group("w7_concurrent_readers_w1");
+    g.throughput(Throughput::Elements((prepared.len() * THREADS) as u64));
+    g.bench_function(BenchmarkId::from_parameter(I::NAME), |b| {
+        b.iter(|| black_box(concurrent_reads(index, &prepared, THREADS)));
+    });
+    g.finish();
+}
+
+fn shapes(c: &mut Criterion) {
+    let filters = w3_filters();
+    let ours = build_measured::<Ours>("w3-dense-wildcards-10k", &filters);
+    let engine = build_measured::<Engine>("w3-dense-wildcards-10k", &filters);
+    let rmqtt = build_measured::<Rmqtt>("w3-dense-wildcards-10k", &filters);
+    let topics = w3_topics(TOPICS_PER_ITER);
+    check_and_bench(
+        c,
+        "w3-dense-wildcards-10k",
+        "w3_dense_wildcards_10k_match",
+        &ours,
+        &engine,
+        &rmqtt,
+        &topics,
+    );
+    drop((ours, engine, rmqtt));
+
+    let filters = w5_filters();
+    let ours = build_measured::<Ours>("w5-deep-24-levels-11k", &filters);
+    let engine = build_measured::<Engine>("w5-deep-24-levels-11k", &filters);
+    let rmqtt = build_measured::<Rmqtt>("w5-deep-24-levels-11k", &filters);
+    let topics = w5_topics(TOPICS_PER_ITER);
+    check_and_bench(
+        c,
+        "w5-deep-24-levels-11k",
+        "w5_deep_24_levels_match",
+        &ours,
+        &engine,
+        &rmqtt,
+        &topics,
+    );
+    drop((ours, engine, rmqtt));
+
+    let name = "w6-sys-and-shared-3k";
+    let ours = build_measured::<Ours>(name, &w6_filters());
+    let peer_filters = w6_filters_for_peers();
+    let engine = build_measured::<Engine>(name, &peer_filters);
+    let rmqtt = build_measured::<Rmqtt>(name, &peer_filters);
+    let topics = w6_topics(TOPICS_PER_ITER);
+    check_and_bench(
+        c,
+        name,
+        "w6_sys_and_shared_match",
+        &ours,
+        &engine,
+        &rmqtt,
+        &topics,
+    );
+    drop((ours, engine, rmqtt));
+
+    let filters = w1_filters();
+    let topics = w1_topics(TOPICS_PER_ITER);
+    let ours = Ours::build(&filters);
+    bench_concurrent(c, &ours, &topics);
+    drop(ours);
+    let engine = Engine::build(&filters);
+    bench_concurrent(c, &engine, &topics);
+    drop(engine);
+    let rmqtt = Rmqtt::build(&filters);
+    bench_concurrent(c, &rmqtt, &topics);
+}
+
+criterion_group!(benches, matching, retained, shapes);
 criterion_main!(benches);

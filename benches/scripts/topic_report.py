@@ -143,6 +143,19 @@ def main():
         "checks the codec runs anyway) and matches; the peers build their topic type and match.",
     )
     table(
+        [
+            ("w3_dense_wildcards_10k_match", "W3 dense wildcards: 10,000 filters of 3–5 levels over 10 names, 30 % `+`, 10 % trailing `#` (about 20 hits per topic)"),
+            ("w5_deep_24_levels_match", "W5 deep: 10,000 exact 24-level filters + 1,000 with `+` at level 13 and `#` at level 22, topics of 24 levels"),
+            ("w6_sys_and_shared_match", "W6 `$SYS` and shared: 1,000 `$SYS/broker/{i}/#`, 1,000 `sensors/{i}/+`, 1,000 `$share/g/sensors/{i}/+`, `#`, `+/+/+`; half the topics under `$SYS`"),
+            ("w7_concurrent_readers_w1", "W7 concurrent readers: the W1 index matched by 2 threads at once (time per topic over both)"),
+        ],
+        "More shapes",
+        "Peers index the `$share/{group}/` filters of W6 without the prefix, as a broker in front of\n"
+        "them would. A peer whose match sets differ from ours on a workload is not timed on it\n"
+        "(see the `CHECK` lines; `identical_match_sets=false` would name it). W7 shares one index\n"
+        "between two threads by reference; each thread matches the 1,000 W1 topics.",
+    )
+    table(
         [("w8_churn_subscribe_unsubscribe_on_w2", "W8: subscribe + unsubscribe of 1,000 new filters (half exact, half `site/{s}/+/{i}/#`) on the W2 index, per pair")],
         "Subscription churn",
         "",
