@@ -9,6 +9,8 @@
 //! whose API takes the packet by value pay the clone, since their users must
 //! too. Streams: small packets, CONNECT and SUBSCRIBE repeated 1,000 times,
 //! and 1,000 mixed packets, whole and fed in chunks of 1, 7 and 1,460 bytes.
+//! The malformed corpus: every frame of the research note's matrix, per
+//! version, by each crate that never panics on it.
 #![allow(
     missing_docs,
     clippy::unwrap_used,
@@ -20,8 +22,10 @@ use std::hint::black_box;
 
 use bytes::BytesMut;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use mqtt_benches::codec_malformed::{CASES, Outcome, applies, decode_all_cases, outcome};
 use mqtt_benches::codec_peers::{Crate, decode_all, encode_native, native, stream, workloads};
 use mqtt_benches::codec_streams::{decode_stream, streams, supports};
+use mqtt_codec::ProtocolVersion;
 
 const STREAMED: usize = 1_000;
 
@@ -126,5 +130,35 @@ fn decode_streams(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, decode, encode, encode_streamed, decode_streams);
+/// Time to go through the malformed corpus of one version (the valid
+/// control frames included), per frame; only crates that never panic on it.
+fn decode_malformed(c: &mut Criterion) {
+    for version in [ProtocolVersion::V3_1_1, ProtocolVersion::V5] {
+        let cases: Vec<_> = CASES.iter().filter(|k| k.version == version).collect();
+        let label = if version.is_v5() { "v5" } else { "v3.1.1" };
+        let mut group = c.benchmark_group(format!("decode {label} malformed corpus"));
+        group.throughput(Throughput::Elements(cases.len() as u64));
+        for krate in Crate::ALL {
+            let usable = cases
+                .iter()
+                .all(|case| applies(krate, case) && outcome(krate, case) != Outcome::Panicked);
+            if !usable {
+                continue;
+            }
+            group.bench_function(krate.name(), |b| {
+                b.iter(|| black_box(decode_all_cases(krate, version)));
+            });
+        }
+        group.finish();
+    }
+}
+
+criterion_group!(
+    benches,
+    decode,
+    encode,
+    encode_streamed,
+    decode_streams,
+    decode_malformed
+);
 criterion_main!(benches);

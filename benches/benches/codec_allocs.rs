@@ -7,10 +7,12 @@
     clippy::unwrap_used,
     clippy::print_stdout,
     clippy::arithmetic_side_effects,
-    clippy::cast_precision_loss
+    clippy::cast_precision_loss,
+    clippy::indexing_slicing
 )]
 
 use bytes::BytesMut;
+use mqtt_benches::codec_malformed::{CASES, Outcome, applies, outcome};
 use mqtt_benches::codec_peers::{Crate, decode_all, encode_native, native, stream, workloads};
 use mqtt_benches::codec_streams::{decode_stream, streams, supports};
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
@@ -86,4 +88,66 @@ fn main() {
             );
         }
     }
+
+    print_malformed_matrix();
+}
+
+/// The malformed-input matrix: what each crate does with each frame, the
+/// wrong outcomes in bold.
+fn print_malformed_matrix() {
+    let crates: Vec<Crate> = Crate::ALL
+        .into_iter()
+        .filter(|k| *k != Crate::MqttCodecView)
+        .collect();
+    println!();
+    println!("## Malformed corpus: what each crate does with each frame");
+    println!();
+    println!(
+        "The smallest frame that shows each problem (the matrix of the research note), fed whole;"
+    );
+    println!(
+        "**bold** is wrong by the standard: a malformed frame accepted or a valid one refused."
+    );
+    println!(
+        "mqtt-proto, mqttrs and mqtt5-protocol get the frame straight, not through `mqtt-codec`'s"
+    );
+    println!("fixed-header reader. A panic is caught and shown.");
+    println!();
+    let names: Vec<&str> = crates.iter().map(|k| k.name()).collect();
+    println!("| version | frame | rule | {} |", names.join(" | "));
+    println!("|---|---|---|{}", "---|".repeat(crates.len()));
+    let mut wrong = vec![0usize; crates.len()];
+    for case in CASES {
+        let cells: Vec<String> = crates
+            .iter()
+            .enumerate()
+            .map(|(i, k)| {
+                if !applies(*k, case) {
+                    return "–".to_owned();
+                }
+                let got = outcome(*k, case);
+                let word = match got {
+                    Outcome::Accepted => "accepted",
+                    Outcome::Rejected => "rejected",
+                    Outcome::WaitedForMore => "waits for more",
+                    Outcome::Panicked => "PANIC",
+                };
+                if got.is_right(case) {
+                    word.to_owned()
+                } else {
+                    wrong[i] += 1;
+                    format!("**{word}**")
+                }
+            })
+            .collect();
+        let version = if case.version.is_v5() { "5.0" } else { "3.1.1" };
+        println!(
+            "| {version} | {} | {} | {} |",
+            case.name,
+            case.rule,
+            cells.join(" | ")
+        );
+    }
+    let totals: Vec<String> = wrong.iter().map(usize::to_string).collect();
+    println!("| | **wrong outcomes** | | {} |", totals.join(" | "));
 }

@@ -302,50 +302,56 @@ impl Reader {
                 }
             }
             Self::Sliced(krate, version) => {
-                let v5 = version.is_v5();
                 while let Some(len) = whole_frame(buf, *version)? {
-                    let frame = buf.split_to(len);
-                    match krate {
-                        Crate::MqttProto if v5 => {
-                            let packet = mqtt_proto::v5::Packet::decode(&frame)
-                                .map_err(|e| format!("{e:?}"))?
-                                .ok_or("incomplete")?;
-                            each(&packet);
-                        }
-                        Crate::MqttProto => {
-                            let packet = mqtt_proto::v3::Packet::decode(&frame)
-                                .map_err(|e| format!("{e:?}"))?
-                                .ok_or("incomplete")?;
-                            each(&packet);
-                        }
-                        Crate::Mqttrs => {
-                            let packet = mqttrs::decode_slice(&frame)
-                                .map_err(|e| format!("{e:?}"))?
-                                .ok_or("incomplete")?;
-                            each(&packet);
-                        }
-                        _ => {
-                            use mqtt5_protocol::packet::{FixedHeader, Packet as P};
-                            let mut frame = frame;
-                            let header =
-                                FixedHeader::decode(&mut frame).map_err(|e| format!("{e:?}"))?;
-                            let level = if v5 { 5 } else { 4 };
-                            let packet = P::decode_from_body_with_version(
-                                header.packet_type,
-                                &header,
-                                &mut frame,
-                                level,
-                            )
-                            .map_err(|e| format!("{e:?}"))?;
-                            each(&packet);
-                        }
-                    }
+                    decode_frame(*krate, *version, buf.split_to(len), each)?;
                     count += 1;
                 }
             }
         }
         Ok(count)
     }
+}
+
+/// Decodes one whole `frame` with a crate that has no streaming decoder
+/// (mqtt-proto, mqttrs, mqtt5-protocol); "incomplete" if it wants more.
+pub fn decode_frame(
+    krate: Crate,
+    version: ProtocolVersion,
+    frame: BytesMut,
+    each: &mut dyn FnMut(&dyn Debug),
+) -> Result<(), String> {
+    let v5 = version.is_v5();
+    match krate {
+        Crate::MqttProto if v5 => {
+            let packet = mqtt_proto::v5::Packet::decode(&frame)
+                .map_err(|e| format!("{e:?}"))?
+                .ok_or("incomplete")?;
+            each(&packet);
+        }
+        Crate::MqttProto => {
+            let packet = mqtt_proto::v3::Packet::decode(&frame)
+                .map_err(|e| format!("{e:?}"))?
+                .ok_or("incomplete")?;
+            each(&packet);
+        }
+        Crate::Mqttrs => {
+            let packet = mqttrs::decode_slice(&frame)
+                .map_err(|e| format!("{e:?}"))?
+                .ok_or("incomplete")?;
+            each(&packet);
+        }
+        _ => {
+            use mqtt5_protocol::packet::{FixedHeader, Packet as P};
+            let mut frame = frame;
+            let header = FixedHeader::decode(&mut frame).map_err(|e| format!("{e:?}"))?;
+            let level = if v5 { 5 } else { 4 };
+            let packet =
+                P::decode_from_body_with_version(header.packet_type, &header, &mut frame, level)
+                    .map_err(|e| format!("{e:?}"))?;
+            each(&packet);
+        }
+    }
+    Ok(())
 }
 
 /// The packet kind a crate's `Debug` output names, in one vocabulary

@@ -9,6 +9,7 @@
     clippy::arithmetic_side_effects
 )]
 
+pub mod codec_malformed;
 pub mod codec_peers;
 pub mod codec_streams;
 pub mod session_pair;
