@@ -128,7 +128,7 @@ impl<K: Eq + Hash> Trie<K> {
 
     /// The literal child of `parent` (which is `node`) for `level`, whose first word
     /// is `word`, on the match path.
-    #[inline]
+    #[inline(always)]
     fn step(&self, parent: u32, node: &Node<K>, level: &[u8], word: u64) -> Option<u32> {
         if node.literal_children == 0 {
             return None;
