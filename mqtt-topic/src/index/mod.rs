@@ -9,6 +9,7 @@
 //! The `$` rule (v5 [MQTT-4.7.2-1]) is part of the walk: for a `$` topic the root's `+`
 //! child and `#` slot are never entered, so it costs nothing per subscription.
 
+mod depth_census;
 mod first_byte;
 mod subscribers;
 mod trie;
@@ -19,6 +20,7 @@ use core::hash::Hash;
 use core::ops::ControlFlow;
 use hashbrown::HashMap;
 
+use depth_census::DepthCensus;
 use first_byte::FirstByteCensus;
 use subscribers::Slot;
 pub use subscribers::{Matched, SharedGroupRef};
@@ -79,6 +81,8 @@ pub struct SubscriptionIndex<K> {
     len: usize,
     /// Lets a topic that no filter can match return at once.
     first_bytes: Box<FirstByteCensus>,
+    /// Lets a topic that no wildcard filter can match skip the trie walk.
+    depths: Box<DepthCensus>,
 }
 
 // The index is meant to be shared between threads; fail the build if that ever breaks.
@@ -111,6 +115,7 @@ impl<K: Eq + Hash> SubscriptionIndex<K> {
             wildcard: Trie::new(),
             len: 0,
             first_bytes: Box::new(FirstByteCensus::new()),
+            depths: Box::new(DepthCensus::new()),
         }
     }
 
@@ -171,6 +176,24 @@ impl<K: Eq + Hash> SubscriptionIndex<K> {
         result
     }
 
+    /// Counts a new subscription to `filter`.
+    fn counted(&mut self, filter: TopicFilterRef<'_>) {
+        self.len = self.len.saturating_add(1);
+        self.first_bytes.add(filter.as_bytes());
+        if filter.has_wildcards() {
+            self.depths.add(filter.as_bytes());
+        }
+    }
+
+    /// Counts the removal of a subscription to `filter`.
+    fn uncounted(&mut self, filter: TopicFilterRef<'_>) {
+        self.len = self.len.saturating_sub(1);
+        self.first_bytes.remove(filter.as_bytes());
+        if filter.has_wildcards() {
+            self.depths.remove(filter.as_bytes());
+        }
+    }
+
     /// Subscribes `key` to `filter` (an ordinary, non-shared subscription).
     ///
     /// The filter is taken literally: a v5 server that wants `$share/...` to be a shared
@@ -189,8 +212,7 @@ impl<K: Eq + Hash> SubscriptionIndex<K> {
     ) -> Result<Option<SubscriptionOptions>, IndexFull> {
         let replaced = self.slot_or_insert(filter)?.insert(key, options);
         if replaced.is_none() {
-            self.len = self.len.saturating_add(1);
-            self.first_bytes.add(filter.as_bytes());
+            self.counted(filter);
         }
         Ok(replaced)
     }
@@ -203,8 +225,7 @@ impl<K: Eq + Hash> SubscriptionIndex<K> {
     ) -> Option<SubscriptionOptions> {
         let removed = self.update(filter, |set| set.remove(key));
         if removed.is_some() {
-            self.len = self.len.saturating_sub(1);
-            self.first_bytes.remove(filter.as_bytes());
+            self.uncounted(filter);
         }
         removed
     }
@@ -229,8 +250,7 @@ impl<K: Eq + Hash> SubscriptionIndex<K> {
             options,
         );
         if replaced.is_none() {
-            self.len = self.len.saturating_add(1);
-            self.first_bytes.add(filter.as_bytes());
+            self.counted(filter);
         }
         Ok(replaced)
     }
@@ -245,8 +265,7 @@ impl<K: Eq + Hash> SubscriptionIndex<K> {
             set.remove_shared(shared.share_name(), key)
         });
         if removed.is_some() {
-            self.len = self.len.saturating_sub(1);
-            self.first_bytes.remove(shared.filter().as_bytes());
+            self.uncounted(shared.filter());
         }
         removed
     }
@@ -283,6 +302,9 @@ impl<K: Eq + Hash> SubscriptionIndex<K> {
         if self.exact.contains_key(topic) {
             return true;
         }
+        if !self.depths.may_match(topic) {
+            return false;
+        }
         let mut found = false;
         self.wildcard
             .for_each_match(topic, topic.first() == Some(&b'$'), &mut |_| {
@@ -299,6 +321,9 @@ impl<K: Eq + Hash> SubscriptionIndex<K> {
         }
         if let Some(set) = self.exact.get(topic) {
             set.visit(visit);
+        }
+        if !self.depths.may_match(topic) {
+            return;
         }
         let dollar = topic.first() == Some(&b'$');
         self.wildcard.for_each_match(topic, dollar, &mut |set| {
