@@ -161,6 +161,15 @@ impl EdgeHasher {
         }
     }
 
+    /// A hash of `key`, `len` and the first word of a level only: one multiplication,
+    /// for summaries that may confuse levels sharing their first eight bytes and length.
+    #[inline]
+    pub(crate) fn hash_prefix(&self, key: u32, len: usize, word: u64) -> u64 {
+        let [s0, s1] = self.seeds;
+        let len = u64::try_from(len).unwrap_or(u64::MAX);
+        folded_multiply(word ^ s0, (u64::from(key) | (len << 32)) ^ s1)
+    }
+
     /// Folds the bytes after the first eight into `acc`, eight at a time.
     #[cold]
     fn hash_rest(mut acc: u64, seed: u64, rest: &[u8]) -> u64 {

@@ -30,6 +30,7 @@ const MAX_DEPTH: usize = 63;
 /// log2 of the number of Bloom counters (16,384 one-byte counters, 16 KiB, allocated
 /// while at least one wildcard filter is subscribed).
 const BLOOM_BITS: u32 = 14;
+const BLOOM_LEN: usize = 1 << BLOOM_BITS;
 
 /// Per-depth summary of the subscribed wildcard filters.
 #[derive(Clone, Debug)]
@@ -44,8 +45,8 @@ pub(crate) struct DepthCensus {
     plus_mask: u64,
     /// Bit `d` set when `multi[d] > 0`.
     multi_mask: u64,
-    /// Counting Bloom filter of `(depth, literal level)`; empty while `filters == 0`.
-    literals: Box<[u8]>,
+    /// Counting Bloom filter of `(depth, literal level)`; `None` while `filters == 0`.
+    literals: Option<Box<[u8; BLOOM_LEN]>>,
     hasher: EdgeHasher,
 }
 
@@ -64,7 +65,7 @@ impl DepthCensus {
             multi: [0; MAX_DEPTH],
             plus_mask: 0,
             multi_mask: 0,
-            literals: Box::new([]),
+            literals: None,
             hasher: EdgeHasher::new(),
         }
     }
@@ -73,14 +74,14 @@ impl DepthCensus {
     #[inline]
     fn slot(&self, depth: usize, level: &[u8], word: u64) -> usize {
         let depth = u32::try_from(depth).unwrap_or(u32::MAX);
-        let hash = self.hasher.hash_with_word(depth, level, word);
+        let hash = self.hasher.hash_prefix(depth, level.len(), word);
         usize::try_from(hash.wrapping_shr(64u32.wrapping_sub(BLOOM_BITS))).unwrap_or(0)
     }
 
     /// One more subscription to the wildcard filter `filter`.
     pub(crate) fn add(&mut self, filter: &[u8]) {
-        if self.filters == 0 {
-            self.literals = vec![0; 1usize.wrapping_shl(BLOOM_BITS)].into_boxed_slice();
+        if self.literals.is_none() {
+            self.literals = vec![0; BLOOM_LEN].into_boxed_slice().try_into().ok();
         }
         self.filters = self.filters.saturating_add(1);
         self.count(filter, Change::Add);
@@ -106,7 +107,11 @@ impl DepthCensus {
                 b"#" => bump(&mut self.multi, &mut self.multi_mask, depth, change),
                 _ => {
                     let slot = self.slot(depth, level, crate::level::word_of(level));
-                    if let Some(counter) = self.literals.get_mut(slot) {
+                    if let Some(counter) = self
+                        .literals
+                        .as_mut()
+                        .and_then(|l| l.get_mut(slot & (BLOOM_LEN - 1)))
+                    {
                         *counter = match change {
                             Change::Add => counter.saturating_add(1),
                             // A saturated counter no longer knows its count: keep it.
@@ -122,9 +127,9 @@ impl DepthCensus {
     /// False when no subscribed wildcard filter can match `topic`.
     #[inline]
     pub(crate) fn may_match(&self, topic: &[u8]) -> bool {
-        if self.filters == 0 {
+        let Some(literals) = &self.literals else {
             return false;
-        }
+        };
         // No check at or beyond the shallowest `#`: it covers every deeper level.
         let stop = usize::try_from(self.multi_mask.trailing_zeros())
             .unwrap_or(MAX_DEPTH)
@@ -137,7 +142,7 @@ impl DepthCensus {
             let shift = u32::try_from(depth).unwrap_or(u32::MAX);
             if self.plus_mask.wrapping_shr(shift) & 1 == 0 {
                 let slot = self.slot(depth, level.bytes, level.word);
-                if self.literals.get(slot).is_none_or(|&c| c == 0) {
+                if literals.get(slot & (BLOOM_LEN - 1)).is_none_or(|&c| c == 0) {
                     return false;
                 }
             }
@@ -194,7 +199,7 @@ mod tests {
         assert!(!census.may_match(b"x/y/z"));
         census.remove(b"device/+/x/#");
         census.remove(b"site/+/temp");
-        assert!(census.literals.is_empty(), "memory given back");
+        assert!(census.literals.is_none(), "memory given back");
         census.add(b"#");
         assert!(census.may_match(b"anything/at/all"));
     }

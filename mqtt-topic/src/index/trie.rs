@@ -344,7 +344,10 @@ impl<K: Eq + Hash> Trie<K> {
                 if !node.ends.is_empty() && visit(&node.ends).is_break() {
                     return;
                 }
-            } else if let Some(level) = scan_level(topic, pos) {
+            } else if (node.literal_children != 0 || node.plus != NONE)
+                && let Some(level) = scan_level(topic, pos)
+            {
+                // (A node without children, such as the end of a filter, skips the scan.)
                 let next = level.next;
                 let plus = if wildcards_allowed { node.plus } else { NONE };
                 if let Some(child) = self.step(id, node, level.bytes, level.word) {
