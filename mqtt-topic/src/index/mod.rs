@@ -8,6 +8,12 @@
 //!
 //! The `$` rule (v5 [MQTT-4.7.2-1]) is part of the walk: for a `$` topic the root's `+`
 //! child and `#` slot are never entered, so it costs nothing per subscription.
+//!
+//! Two censuses answer "nobody can match this topic" before any lookup: one by the
+//! first byte of every filter, and one of the wildcard filters by depth (`+` and `#`
+//! per depth, and a counting Bloom filter of their literal levels; see
+//! `depth_census.rs`), which rejects a topic with an unknown level anywhere before the
+//! shallowest `#` without walking the trie.
 
 mod depth_census;
 mod first_byte;
