@@ -91,11 +91,23 @@ pub(crate) fn word_of(bytes: &[u8]) -> u64 {
     if let Some(first) = bytes.first_chunk::<8>() {
         return u64::from_le_bytes(*first);
     }
-    let mut buf = [0u8; 8];
-    for (dst, src) in buf.iter_mut().zip(bytes) {
-        *dst = *src;
+    // Two overlapping loads, no byte loop: copying into a buffer and reading it back
+    // as a word stalls on store forwarding, which doubled the retained lookups.
+    let shift = |len: usize, width: usize| {
+        u32::try_from(len.saturating_sub(width))
+            .unwrap_or(0)
+            .wrapping_mul(8)
+    };
+    let len = bytes.len();
+    if let (Some(lo), Some(hi)) = (bytes.first_chunk::<4>(), bytes.last_chunk::<4>()) {
+        let (lo, hi) = (u32::from_le_bytes(*lo), u32::from_le_bytes(*hi));
+        return u64::from(lo) | u64::from(hi).wrapping_shl(shift(len, 4));
     }
-    u64::from_le_bytes(buf)
+    if let (Some(lo), Some(hi)) = (bytes.first_chunk::<2>(), bytes.last_chunk::<2>()) {
+        let (lo, hi) = (u16::from_le_bytes(*lo), u16::from_le_bytes(*hi));
+        return u64::from(lo) | u64::from(hi).wrapping_shl(shift(len, 2));
+    }
+    bytes.first().map_or(0, |&b| u64::from(b))
 }
 
 /// The 128-bit product of `x` and `y` folded to 64 bits (as in foldhash): one
@@ -347,6 +359,22 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    #[test]
+    fn word_of_is_the_zero_padded_little_endian_prefix() {
+        let bytes = *b"abcdefghij";
+        for len in 0..=bytes.len() {
+            let mut expected = [0u8; 8];
+            for (i, b) in bytes[..len.min(8)].iter().enumerate() {
+                expected[i] = *b;
+            }
+            assert_eq!(
+                word_of(&bytes[..len]),
+                u64::from_le_bytes(expected),
+                "{len}"
+            );
         }
     }
 
