@@ -152,8 +152,13 @@ impl<K: Eq + Hash> SubscriptionIndex<K> {
     }
 
     /// The subscriptions of `filter`, created when missing.
-    fn slot_or_insert(&mut self, filter: TopicFilterRef<'_>) -> Result<&mut Slot<K>, IndexFull> {
-        if filter.has_wildcards() {
+    /// `wild`: `filter.has_wildcards()`, computed once per operation by the caller.
+    fn slot_or_insert(
+        &mut self,
+        filter: TopicFilterRef<'_>,
+        wild: bool,
+    ) -> Result<&mut Slot<K>, IndexFull> {
+        if wild {
             self.wildcard.slot_or_insert(filter.as_bytes())
         } else {
             Ok(self.exact.entry(filter.as_bytes().into()).or_default())
@@ -164,9 +169,10 @@ impl<K: Eq + Hash> SubscriptionIndex<K> {
     fn update<R>(
         &mut self,
         filter: TopicFilterRef<'_>,
+        wild: bool,
         change: impl FnOnce(&mut Slot<K>) -> Option<R>,
     ) -> Option<R> {
-        if filter.has_wildcards() {
+        if wild {
             return self.wildcard.update(filter.as_bytes(), change);
         }
         let set = self.exact.get_mut(filter.as_bytes())?;
@@ -183,19 +189,19 @@ impl<K: Eq + Hash> SubscriptionIndex<K> {
     }
 
     /// Counts a new subscription to `filter`.
-    fn counted(&mut self, filter: TopicFilterRef<'_>) {
+    fn counted(&mut self, filter: TopicFilterRef<'_>, wild: bool) {
         self.len = self.len.saturating_add(1);
         self.first_bytes.add(filter.as_bytes());
-        if filter.has_wildcards() {
+        if wild {
             self.depths.add(filter.as_bytes());
         }
     }
 
     /// Counts the removal of a subscription to `filter`.
-    fn uncounted(&mut self, filter: TopicFilterRef<'_>) {
+    fn uncounted(&mut self, filter: TopicFilterRef<'_>, wild: bool) {
         self.len = self.len.saturating_sub(1);
         self.first_bytes.remove(filter.as_bytes());
-        if filter.has_wildcards() {
+        if wild {
             self.depths.remove(filter.as_bytes());
         }
     }
@@ -216,9 +222,10 @@ impl<K: Eq + Hash> SubscriptionIndex<K> {
         key: K,
         options: SubscriptionOptions,
     ) -> Result<Option<SubscriptionOptions>, IndexFull> {
-        let replaced = self.slot_or_insert(filter)?.insert(key, options);
+        let wild = filter.has_wildcards();
+        let replaced = self.slot_or_insert(filter, wild)?.insert(key, options);
         if replaced.is_none() {
-            self.counted(filter);
+            self.counted(filter, wild);
         }
         Ok(replaced)
     }
@@ -229,9 +236,10 @@ impl<K: Eq + Hash> SubscriptionIndex<K> {
         filter: TopicFilterRef<'_>,
         key: &K,
     ) -> Option<SubscriptionOptions> {
-        let removed = self.update(filter, |set| set.remove(key));
+        let wild = filter.has_wildcards();
+        let removed = self.update(filter, wild, |set| set.remove(key));
         if removed.is_some() {
-            self.uncounted(filter);
+            self.uncounted(filter, wild);
         }
         removed
     }
@@ -249,14 +257,15 @@ impl<K: Eq + Hash> SubscriptionIndex<K> {
         options: SubscriptionOptions,
     ) -> Result<Option<SubscriptionOptions>, IndexFull> {
         let filter = shared.filter();
-        let replaced = self.slot_or_insert(filter)?.insert_shared(
+        let wild = filter.has_wildcards();
+        let replaced = self.slot_or_insert(filter, wild)?.insert_shared(
             shared.share_name(),
             filter.as_str(),
             key,
             options,
         );
         if replaced.is_none() {
-            self.counted(filter);
+            self.counted(filter, wild);
         }
         Ok(replaced)
     }
@@ -267,11 +276,12 @@ impl<K: Eq + Hash> SubscriptionIndex<K> {
         shared: SharedSubscriptionRef<'_>,
         key: &K,
     ) -> Option<SubscriptionOptions> {
-        let removed = self.update(shared.filter(), |set| {
+        let wild = shared.filter().has_wildcards();
+        let removed = self.update(shared.filter(), wild, |set| {
             set.remove_shared(shared.share_name(), key)
         });
         if removed.is_some() {
-            self.uncounted(shared.filter());
+            self.uncounted(shared.filter(), wild);
         }
         removed
     }
