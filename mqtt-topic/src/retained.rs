@@ -12,9 +12,9 @@
 
 use alloc::vec::Vec;
 use core::fmt;
-use hashbrown::{DefaultHashBuilder, HashTable};
+use hashbrown::HashTable;
 
-use crate::level::{LevelKey, edge_hash, level_at};
+use crate::level::{EdgeHasher, LevelKey, level_at};
 use crate::slab::Slab;
 use crate::{IndexFull, TopicFilterRef, TopicName, TopicNameRef};
 
@@ -65,7 +65,7 @@ impl<V> Node<V> {
 pub struct RetainedIndex<V> {
     nodes: Slab<Node<V>>,
     edges: HashTable<u32>,
-    hasher: DefaultHashBuilder,
+    hasher: EdgeHasher,
     len: usize,
 }
 
@@ -104,7 +104,7 @@ impl<V> RetainedIndex<V> {
         Self {
             nodes: Slab::new(Node::free()),
             edges: HashTable::new(),
-            hasher: DefaultHashBuilder::default(),
+            hasher: EdgeHasher::new(),
             len: 0,
         }
     }
@@ -136,7 +136,7 @@ impl<V> RetainedIndex<V> {
     }
 
     fn child(&self, parent: u32, level: &[u8]) -> Option<u32> {
-        let hash = edge_hash(&self.hasher, parent, level);
+        let hash = self.hasher.hash(parent, level);
         let nodes = &self.nodes;
         self.edges
             .find(hash, |&id| {
@@ -162,12 +162,12 @@ impl<V> RetainedIndex<V> {
         if let Some(p) = self.node_mut(parent) {
             p.children.push(id);
         }
-        let hash = edge_hash(&self.hasher, parent, level);
+        let hash = self.hasher.hash(parent, level);
         let (nodes, hasher) = (&self.nodes, &self.hasher);
         self.edges.insert_unique(hash, id, |&child| {
             nodes
                 .get(child)
-                .map_or(0, |n| edge_hash(hasher, n.parent, n.level.as_bytes()))
+                .map_or(0, |n| hasher.hash(n.parent, n.level.as_bytes()))
         });
         Ok(id)
     }
@@ -219,7 +219,7 @@ impl<V> RetainedIndex<V> {
                 return;
             }
             let (parent, slot) = (node.parent, node.slot);
-            let hash = edge_hash(&self.hasher, parent, node.level.as_bytes());
+            let hash = self.hasher.hash(parent, node.level.as_bytes());
             if let Ok(entry) = self.edges.find_entry(hash, |&child| child == id) {
                 entry.remove();
             }

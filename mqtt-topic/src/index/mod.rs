@@ -8,7 +8,14 @@
 //!
 //! The `$` rule (v5 [MQTT-4.7.2-1]) is part of the walk: for a `$` topic the root's `+`
 //! child and `#` slot are never entered, so it costs nothing per subscription.
+//!
+//! Two censuses answer "nobody can match this topic" before any lookup: one by the
+//! first byte of every filter, and one of the wildcard filters by depth (`+` and `#`
+//! per depth, and a counting Bloom filter of their literal levels; see
+//! `depth_census.rs`), which rejects a topic with an unknown level anywhere before the
+//! shallowest `#` without walking the trie.
 
+mod depth_census;
 mod first_byte;
 mod subscribers;
 mod trie;
@@ -19,6 +26,7 @@ use core::hash::Hash;
 use core::ops::ControlFlow;
 use hashbrown::HashMap;
 
+use depth_census::DepthCensus;
 use first_byte::FirstByteCensus;
 use subscribers::Slot;
 pub use subscribers::{Matched, SharedGroupRef};
@@ -79,6 +87,8 @@ pub struct SubscriptionIndex<K> {
     len: usize,
     /// Lets a topic that no filter can match return at once.
     first_bytes: Box<FirstByteCensus>,
+    /// Lets a topic that no wildcard filter can match skip the trie walk.
+    depths: Box<DepthCensus>,
 }
 
 // The index is meant to be shared between threads; fail the build if that ever breaks.
@@ -111,6 +121,7 @@ impl<K: Eq + Hash> SubscriptionIndex<K> {
             wildcard: Trie::new(),
             len: 0,
             first_bytes: Box::new(FirstByteCensus::new()),
+            depths: Box::new(DepthCensus::new()),
         }
     }
 
@@ -141,8 +152,13 @@ impl<K: Eq + Hash> SubscriptionIndex<K> {
     }
 
     /// The subscriptions of `filter`, created when missing.
-    fn slot_or_insert(&mut self, filter: TopicFilterRef<'_>) -> Result<&mut Slot<K>, IndexFull> {
-        if filter.has_wildcards() {
+    /// `wild`: `filter.has_wildcards()`, computed once per operation by the caller.
+    fn slot_or_insert(
+        &mut self,
+        filter: TopicFilterRef<'_>,
+        wild: bool,
+    ) -> Result<&mut Slot<K>, IndexFull> {
+        if wild {
             self.wildcard.slot_or_insert(filter.as_bytes())
         } else {
             Ok(self.exact.entry(filter.as_bytes().into()).or_default())
@@ -153,9 +169,10 @@ impl<K: Eq + Hash> SubscriptionIndex<K> {
     fn update<R>(
         &mut self,
         filter: TopicFilterRef<'_>,
+        wild: bool,
         change: impl FnOnce(&mut Slot<K>) -> Option<R>,
     ) -> Option<R> {
-        if filter.has_wildcards() {
+        if wild {
             return self.wildcard.update(filter.as_bytes(), change);
         }
         let set = self.exact.get_mut(filter.as_bytes())?;
@@ -169,6 +186,24 @@ impl<K: Eq + Hash> SubscriptionIndex<K> {
             }
         }
         result
+    }
+
+    /// Counts a new subscription to `filter`.
+    fn counted(&mut self, filter: TopicFilterRef<'_>, wild: bool) {
+        self.len = self.len.saturating_add(1);
+        self.first_bytes.add(filter.as_bytes());
+        if wild {
+            self.depths.add(filter.as_bytes());
+        }
+    }
+
+    /// Counts the removal of a subscription to `filter`.
+    fn uncounted(&mut self, filter: TopicFilterRef<'_>, wild: bool) {
+        self.len = self.len.saturating_sub(1);
+        self.first_bytes.remove(filter.as_bytes());
+        if wild {
+            self.depths.remove(filter.as_bytes());
+        }
     }
 
     /// Subscribes `key` to `filter` (an ordinary, non-shared subscription).
@@ -187,10 +222,10 @@ impl<K: Eq + Hash> SubscriptionIndex<K> {
         key: K,
         options: SubscriptionOptions,
     ) -> Result<Option<SubscriptionOptions>, IndexFull> {
-        let replaced = self.slot_or_insert(filter)?.insert(key, options);
+        let wild = filter.has_wildcards();
+        let replaced = self.slot_or_insert(filter, wild)?.insert(key, options);
         if replaced.is_none() {
-            self.len = self.len.saturating_add(1);
-            self.first_bytes.add(filter.as_bytes());
+            self.counted(filter, wild);
         }
         Ok(replaced)
     }
@@ -201,10 +236,10 @@ impl<K: Eq + Hash> SubscriptionIndex<K> {
         filter: TopicFilterRef<'_>,
         key: &K,
     ) -> Option<SubscriptionOptions> {
-        let removed = self.update(filter, |set| set.remove(key));
+        let wild = filter.has_wildcards();
+        let removed = self.update(filter, wild, |set| set.remove(key));
         if removed.is_some() {
-            self.len = self.len.saturating_sub(1);
-            self.first_bytes.remove(filter.as_bytes());
+            self.uncounted(filter, wild);
         }
         removed
     }
@@ -222,15 +257,15 @@ impl<K: Eq + Hash> SubscriptionIndex<K> {
         options: SubscriptionOptions,
     ) -> Result<Option<SubscriptionOptions>, IndexFull> {
         let filter = shared.filter();
-        let replaced = self.slot_or_insert(filter)?.insert_shared(
+        let wild = filter.has_wildcards();
+        let replaced = self.slot_or_insert(filter, wild)?.insert_shared(
             shared.share_name(),
             filter.as_str(),
             key,
             options,
         );
         if replaced.is_none() {
-            self.len = self.len.saturating_add(1);
-            self.first_bytes.add(filter.as_bytes());
+            self.counted(filter, wild);
         }
         Ok(replaced)
     }
@@ -241,12 +276,12 @@ impl<K: Eq + Hash> SubscriptionIndex<K> {
         shared: SharedSubscriptionRef<'_>,
         key: &K,
     ) -> Option<SubscriptionOptions> {
-        let removed = self.update(shared.filter(), |set| {
+        let wild = shared.filter().has_wildcards();
+        let removed = self.update(shared.filter(), wild, |set| {
             set.remove_shared(shared.share_name(), key)
         });
         if removed.is_some() {
-            self.len = self.len.saturating_sub(1);
-            self.first_bytes.remove(shared.filter().as_bytes());
+            self.uncounted(shared.filter(), wild);
         }
         removed
     }
@@ -283,6 +318,9 @@ impl<K: Eq + Hash> SubscriptionIndex<K> {
         if self.exact.contains_key(topic) {
             return true;
         }
+        if !self.depths.may_match(topic) {
+            return false;
+        }
         let mut found = false;
         self.wildcard
             .for_each_match(topic, topic.first() == Some(&b'$'), &mut |_| {
@@ -299,6 +337,9 @@ impl<K: Eq + Hash> SubscriptionIndex<K> {
         }
         if let Some(set) = self.exact.get(topic) {
             set.visit(visit);
+        }
+        if !self.depths.may_match(topic) {
+            return;
         }
         let dollar = topic.first() == Some(&b'$');
         self.wildcard.for_each_match(topic, dollar, &mut |set| {

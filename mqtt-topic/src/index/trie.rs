@@ -15,11 +15,11 @@
 
 use core::hash::Hash;
 use core::ops::ControlFlow;
-use hashbrown::{DefaultHashBuilder, HashTable};
+use hashbrown::HashTable;
 
 use super::IndexFull;
 use super::subscribers::Slot;
-use crate::level::{LevelKey, edge_hash, level_at, level_start_before};
+use crate::level::{EdgeHasher, LevelKey, level_start_before, scan_level};
 use crate::slab::Slab;
 
 /// "No node" in `u32` links.
@@ -37,7 +37,7 @@ struct Node<K> {
     /// Number of literal children (in the edge table), so pruning knows when a node is
     /// a leaf without a per-node child list.
     literal_children: u32,
-    /// A 32-bit Bloom filter of the literal children's levels (see [`level_bit`]):
+    /// A 32-bit Bloom filter of the literal children's edges (see [`bloom_bit`]):
     /// a miss on a node with few children costs one AND instead of a hash and a
     /// probe. Bits are never cleared on removal; a stale bit only costs the lookup it
     /// would have saved. It fits in the node's padding.
@@ -93,18 +93,15 @@ pub(crate) struct Trie<K> {
     nodes: Slab<Node<K>>,
     /// Literal edges: child ids, found by hashing `(parent id, level)`.
     edges: HashTable<u32>,
-    hasher: DefaultHashBuilder,
+    hasher: EdgeHasher,
 }
 
-/// The Bloom filter bit of a level (`wrapping_shl` keeps the low 5 bits): mixes its
-/// length and first and last bytes, which
-/// tells apart most sibling levels (`device` / `nothing`, `42` / `1042`).
+/// The Bloom filter bit of an edge, from bits of its hash that neither the table's
+/// bucket index (low bits) nor its tag (top 7 bits) use, so the hash computed for the
+/// probe serves the filter too (`wrapping_shl` keeps the low 5 bits of the shift).
 #[inline]
-fn level_bit(level: &[u8]) -> u32 {
-    let first = u32::from(level.first().copied().unwrap_or(0));
-    let last = u32::from(level.last().copied().unwrap_or(0));
-    let len = u32::try_from(level.len()).unwrap_or(u32::MAX);
-    1u32.wrapping_shl(first.wrapping_mul(7) ^ last.wrapping_mul(13) ^ len.wrapping_mul(5))
+fn bloom_bit(hash: u64) -> u32 {
+    1u32.wrapping_shl(u32::try_from((hash >> 40) & 31).unwrap_or(0))
 }
 
 impl<K: Eq + Hash> Trie<K> {
@@ -112,7 +109,7 @@ impl<K: Eq + Hash> Trie<K> {
         Self {
             nodes: Slab::new(Node::free()),
             edges: HashTable::new(),
-            hasher: DefaultHashBuilder::default(),
+            hasher: EdgeHasher::new(),
         }
     }
 
@@ -129,28 +126,43 @@ impl<K: Eq + Hash> Trie<K> {
         self.nodes.get_mut(id)
     }
 
-    /// The literal child of `parent` (which is `node`) for `level`, on the match path.
-    #[inline]
-    fn step(&self, parent: u32, node: &Node<K>, level: &[u8]) -> Option<u32> {
-        if node.child_bloom & level_bit(level) == 0 {
+    /// The literal child of `parent` (which is `node`) for `level`, whose first word
+    /// is `word`, on the match path.
+    #[inline(always)]
+    fn step(&self, parent: u32, node: &Node<K>, level: &[u8], word: u64) -> Option<u32> {
+        if node.literal_children == 0 {
             return None;
         }
         if node.literal_children == 1 && node.only_child != NONE {
             let child = self.node(node.only_child)?;
-            return child.level.is(level).then_some(node.only_child);
+            return child
+                .level
+                .is_scanned(level, word)
+                .then_some(node.only_child);
         }
-        self.literal_child(parent, level)
+        let hash = self.hasher.hash_with_word(parent, level, word);
+        if node.child_bloom & bloom_bit(hash) == 0 {
+            return None;
+        }
+        self.find_edge(hash, parent, level, word)
     }
 
     /// The literal child of `parent` for `level`.
     fn literal_child(&self, parent: u32, level: &[u8]) -> Option<u32> {
-        let hash = edge_hash(&self.hasher, parent, level);
+        let word = crate::level::word_of(level);
+        let hash = self.hasher.hash_with_word(parent, level, word);
+        self.find_edge(hash, parent, level, word)
+    }
+
+    /// The edge `(parent, level)` of hash `hash`, where `word` is the level's first word.
+    #[inline]
+    fn find_edge(&self, hash: u64, parent: u32, level: &[u8], word: u64) -> Option<u32> {
         let nodes = &self.nodes;
         self.edges
             .find(hash, |&id| {
                 nodes
                     .get(id)
-                    .is_some_and(|n| n.parent == parent && n.level.is(level))
+                    .is_some_and(|n| n.parent == parent && n.level.is_scanned(level, word))
             })
             .copied()
     }
@@ -182,16 +194,16 @@ impl<K: Eq + Hash> Trie<K> {
             return Ok(id);
         }
         let id = self.alloc(parent, level)?;
-        let hash = edge_hash(&self.hasher, parent, level);
+        let hash = self.hasher.hash(parent, level);
         let (nodes, hasher) = (&self.nodes, &self.hasher);
         self.edges.insert_unique(hash, id, |&child| {
             nodes
                 .get(child)
-                .map_or(0, |n| edge_hash(hasher, n.parent, n.level.as_bytes()))
+                .map_or(0, |n| hasher.hash(n.parent, n.level.as_bytes()))
         });
         if let Some(p) = self.node_mut(parent) {
             p.literal_children = p.literal_children.saturating_add(1);
-            p.child_bloom |= level_bit(level);
+            p.child_bloom |= bloom_bit(hash);
             p.only_child = if p.literal_children == 1 { id } else { NONE };
         }
         Ok(id)
@@ -263,7 +275,7 @@ impl<K: Eq + Hash> Trie<K> {
                 return;
             }
             let parent = node.parent;
-            let hash = edge_hash(&self.hasher, parent, node.level.as_bytes());
+            let hash = self.hasher.hash(parent, node.level.as_bytes());
             let Some(p) = self.node_mut(parent) else {
                 return;
             };
@@ -298,7 +310,7 @@ impl<K: Eq + Hash> Trie<K> {
                 .shrink_to(self.edges.len().saturating_mul(2), |&child| {
                     nodes
                         .get(child)
-                        .map_or(0, |n| edge_hash(hasher, n.parent, n.level.as_bytes()))
+                        .map_or(0, |n| hasher.hash(n.parent, n.level.as_bytes()))
                 });
         }
     }
@@ -332,9 +344,13 @@ impl<K: Eq + Hash> Trie<K> {
                 if !node.ends.is_empty() && visit(&node.ends).is_break() {
                     return;
                 }
-            } else if let Some((level, next)) = level_at(topic, pos) {
+            } else if (node.literal_children != 0 || node.plus != NONE)
+                && let Some(level) = scan_level(topic, pos)
+            {
+                // (A node without children, such as the end of a filter, skips the scan.)
+                let next = level.next;
                 let plus = if wildcards_allowed { node.plus } else { NONE };
-                if let Some(child) = self.step(id, node, level) {
+                if let Some(child) = self.step(id, node, level.bytes, level.word) {
                     if plus != NONE {
                         pending = pending.saturating_add(1);
                     }
