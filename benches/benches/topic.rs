@@ -26,7 +26,7 @@ use mqtt_topic::{
     RetainedIndex, SharedSubscriptionRef, SubscriptionIndex, SubscriptionOptions, TopicFilter,
     TopicFilterRef, TopicName, TopicNameRef,
 };
-use stats_alloc::{INSTRUMENTED_SYSTEM, StatsAlloc};
+use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
@@ -272,6 +272,33 @@ fn check_same(name: &str, ours: &Ours, engine: &Engine, rmqtt: &Rmqtt, topics: &
     );
 }
 
+/// Counts the heap allocations of matching `topics` (prepared beforehand,
+/// as in the timed loops) and prints them as an `ALLOCS` line.
+fn allocs_per_match<I: Impl>(workload: &str, index: &I, topics: &[String]) {
+    let prepared: Vec<I::Topic> = topics.iter().map(|t| I::prep(t)).collect();
+    let region = Region::new(GLOBAL);
+    let mut n = 0;
+    for t in &prepared {
+        n += index.count(t);
+    }
+    black_box(n);
+    let change = region.change();
+    println!(
+        "ALLOCS workload={workload} impl={} topics={} allocations_per_match={:.2} bytes_per_match={:.1}",
+        I::NAME,
+        prepared.len(),
+        change.allocations as f64 / prepared.len() as f64,
+        change.bytes_allocated as f64 / prepared.len() as f64
+    );
+}
+
+/// [`allocs_per_match`] for the three implementations.
+fn allocs_all(workload: &str, ours: &Ours, engine: &Engine, rmqtt: &Rmqtt, topics: &[String]) {
+    allocs_per_match(workload, ours, topics);
+    allocs_per_match(workload, engine, topics);
+    allocs_per_match(workload, rmqtt, topics);
+}
+
 fn bench_matches<I: Impl>(c: &mut Criterion, group: &str, index: &I, topics: &[String]) {
     let prepared: Vec<I::Topic> = topics.iter().map(|t| I::prep(t)).collect();
     let mut g = c.benchmark_group(group);
@@ -327,6 +354,8 @@ fn matching(c: &mut Criterion) {
         .collect();
     check_same("w4-miss-first-level", &ours, &engine, &rmqtt, &miss_first);
     check_same("w4-miss-deep", &ours, &engine, &rmqtt, &miss_deep);
+    allocs_all("w1-emqx-80k", &ours, &engine, &rmqtt, &topics);
+    allocs_all("w4-miss-deep", &ours, &engine, &rmqtt, &miss_deep);
     bench_matches(c, "w1_emqx_80k_match", &ours, &topics);
     bench_matches(c, "w1_emqx_80k_match", &engine, &topics);
     bench_matches(c, "w1_emqx_80k_match", &rmqtt, &topics);
@@ -356,6 +385,7 @@ fn matching(c: &mut Criterion) {
         .map(|_| format!("site/{}/dev/{}/humidity", rng.next(100), rng.next(1000)))
         .collect();
     check_same("w4-miss-w2", &ours, &engine, &rmqtt, &miss);
+    allocs_all("w2-exact-100k+1k", &ours, &engine, &rmqtt, &topics);
     bench_matches(c, "w2_exact_100k_wild_1k_match", &ours, &topics);
     bench_matches(c, "w2_exact_100k_wild_1k_match", &engine, &topics);
     bench_matches(c, "w2_exact_100k_wild_1k_match", &rmqtt, &topics);

@@ -70,6 +70,7 @@ def main():
     results = criterion_results(root)
     memory = [dict(re.findall(r"(\w+)=((?:[^ ]| (?!\w+=))+)", l)) for l in log.splitlines() if l.startswith("MEMORY")]
     checks = [l for l in log.splitlines() if l.startswith("CHECK")]
+    allocs = [dict(re.findall(r"(\w+)=((?:[^ ]| (?!\w+=))+)", l)) for l in log.splitlines() if l.startswith("ALLOCS")]
     model, cores, rustc = machine()
 
     p = print
@@ -179,6 +180,16 @@ def main():
             p(f"| `{q}` | {hits.get(q, '?')} | {fmt_ns(ours[0])} | {fmt_ns(rm[0])} | **{rm[0] / ours[0]:.1f}×** |")
     p()
 
+    p("## Heap allocations per match")
+    p()
+    p("Counted with the same allocator over the 1,000 sample topics of each workload, topics")
+    p("prepared beforehand as in the timed loops: what one match costs in allocations.")
+    p()
+    p("| workload | implementation | allocations per match | bytes allocated per match |")
+    p("|---|---|---|---|")
+    for a in allocs:
+        p(f"| {a['workload']} | {a['impl']} | {float(a['allocations_per_match']):.2f} | {float(a['bytes_per_match']):,.1f} |")
+    p()
     p("## Heap bytes per subscription")
     p()
     p("Counted with a counting `#[global_allocator]` (`stats_alloc`): bytes allocated minus bytes")
