@@ -4,8 +4,8 @@
 use bytes::{Buf, BufMut, BytesMut};
 
 use crate::error::{DecodeError, EncodeError};
-use crate::header::{HeaderStatus, read_fixed_header};
-use crate::packet::Packet;
+use crate::header::{HeaderStatus, PacketType, read_fixed_header};
+use crate::packet::{Packet, Publish};
 use crate::version::ProtocolVersion;
 
 /// The outcome of [`Decoder::decode`].
@@ -79,8 +79,11 @@ impl Decoder {
         if let Some(err) = self.error {
             return Err(err);
         }
-        self.decode_frame(buf)
-            .inspect_err(|err| self.error = Some(*err))
+        let decoded = self.decode_frame(buf);
+        if let Err(err) = &decoded {
+            self.error = Some(*err);
+        }
+        decoded
     }
 
     #[inline]
@@ -101,9 +104,21 @@ impl Decoder {
                 missing: Some(frame_len.saturating_sub(buf.len())),
             });
         }
-        let mut frame = buf.split_to(frame_len);
+        let mut frame = buf.split_to(frame_len).freeze();
+        if header.packet_type == PacketType::Publish {
+            // The hot path, filled in where it is returned from: going
+            // through `decode_body` would move the large packet twice more.
+            let mut publish = Publish::around(frame);
+            if publish.read_fast(header.flags, header.header_len, self.version) {
+                return Ok(Decoded::Packet(Packet::Publish(publish)));
+            }
+            let mut frame = publish.payload;
+            frame.advance(header.header_len);
+            return Publish::decode_general(header.flags, frame, self.version)
+                .map(|publish| Decoded::Packet(Packet::Publish(publish)));
+        }
         frame.advance(header.header_len);
-        let packet = Packet::decode_body(&header, frame.freeze(), self.version)?;
+        let packet = Packet::decode_body(&header, frame, self.version)?;
         if let Packet::Connect(connect) = &packet {
             self.version = connect.protocol_version;
         }

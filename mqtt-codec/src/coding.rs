@@ -138,10 +138,7 @@ pub(crate) fn string<'a>(frame: &Bytes, input: &'a [u8]) -> PResult<'a, MqttStri
     if let Err(err) = validate_string(data) {
         return fail(err);
     }
-    match MqttString::from_bytes(frame.slice_ref(data)) {
-        Ok(s) => Ok((rest, s)),
-        Err(err) => fail(err),
-    }
+    Ok((rest, MqttString::from_validated(frame.slice_ref(data))))
 }
 
 /// Writes a two-byte length and the bytes; the caller has checked the length.

@@ -408,7 +408,7 @@ impl TypedValue for MqttString {
         match raw {
             RawValue::Str(s) => {
                 validate_string(s)?;
-                MqttString::from_bytes(frame.slice_ref(s))
+                Ok(MqttString::from_validated(frame.slice_ref(s)))
             }
             _ => invalid(id),
         }
@@ -480,7 +480,7 @@ pub(crate) trait PropertySet: Default {
     ) -> Result<(), DecodeError>;
     /// Keeps the validated block for the lazy views of the repeatable
     /// properties that were `seen`, then checks rules that span properties.
-    fn finish(&mut self, block: &Bytes, seen: u64) -> Result<(), DecodeError>;
+    fn finish(&mut self, frame: &Bytes, block: &[u8], seen: u64) -> Result<(), DecodeError>;
     /// Checks one property value as `accept` does, without storing it.
     fn check_value(id: PropertyId, raw: RawValue<'_>) -> Result<(), DecodeError>;
     /// Hands every property to `f` in wire order.
@@ -531,12 +531,25 @@ pub(crate) fn decode_properties<'a, P: PropertySet>(
     input: &'a [u8],
 ) -> PResult<'a, P> {
     let mut props = P::default();
+    let (rest, ()) = decode_properties_into(&mut props, frame, input)?;
+    Ok((rest, props))
+}
+
+/// [`decode_properties`] into a set that is already in place, which spares
+/// moving a large set (a PUBLISH's is 192 bytes) out of the parser's result.
+/// `props` must be empty; on error it holds part of the block.
+#[inline]
+pub(crate) fn decode_properties_into<'a, P: PropertySet>(
+    props: &mut P,
+    frame: &Bytes,
+    input: &'a [u8],
+) -> PResult<'a, ()> {
     let (rest, (block, seen)) =
         walk_properties::<P>(input, |id, raw| props.accept(id, raw, frame))?;
-    if let Err(e) = props.finish(&frame.slice_ref(block), seen) {
+    if let Err(e) = props.finish(frame, block, seen) {
         return Err(nom::Err::Failure(e));
     }
-    Ok((rest, props))
+    Ok((rest, ()))
 }
 
 /// Hands every property of a block that [`check_properties`] accepted to
@@ -616,27 +629,25 @@ pub(crate) fn put_properties(props: &impl PropertySet, block_len: usize, buf: &m
 #[derive(Clone, Default)]
 pub struct UserProperties(Repeated<(MqttString, MqttString)>);
 
-#[derive(Clone)]
+#[derive(Clone, Default)]
 enum Repeated<T> {
+    /// None at all: what every decoded packet without the property holds,
+    /// so creating and dropping it touches no `Bytes` vtable.
+    #[default]
+    Empty,
     Block(Bytes),
     List(alloc::vec::Vec<T>),
-}
-
-impl<T> Default for Repeated<T> {
-    fn default() -> Self {
-        Self::Block(Bytes::new())
-    }
 }
 
 impl UserProperties {
     /// No user properties.
     pub const fn new() -> Self {
-        Self(Repeated::Block(Bytes::new()))
+        Self(Repeated::Empty)
     }
 
     /// Appends a pair.
     pub fn push(&mut self, name: MqttString, value: MqttString) {
-        if let Repeated::Block(_) = self.0 {
+        if !matches!(self.0, Repeated::List(_)) {
             let list = self.iter_owned().collect();
             self.0 = Repeated::List(list);
         }
@@ -651,6 +662,7 @@ impl UserProperties {
             core::str::from_utf8(b).unwrap_or_default()
         }
         let (block, list): (&[u8], &[(MqttString, MqttString)]) = match &self.0 {
+            Repeated::Empty => (&[], &[]),
             Repeated::Block(block) => (block, &[]),
             Repeated::List(list) => (&[], list),
         };
@@ -665,14 +677,15 @@ impl UserProperties {
     /// The pairs in order as zero-copy owned strings.
     pub fn iter_owned(&self) -> impl Iterator<Item = (MqttString, MqttString)> + '_ {
         let (block, list): (Option<&Bytes>, &[(MqttString, MqttString)]) = match &self.0 {
+            Repeated::Empty => (None, &[]),
             Repeated::Block(block) => (Some(block), &[]),
             Repeated::List(list) => (None, list),
         };
         let block_pairs = block.into_iter().flat_map(|block| {
             RawProperties(block).filter_map(move |(_, raw)| match raw {
                 RawValue::Pair(k, v) => Some((
-                    MqttString::from_bytes(block.slice_ref(k)).unwrap_or_default(),
-                    MqttString::from_bytes(block.slice_ref(v)).unwrap_or_default(),
+                    MqttString::from_validated(block.slice_ref(k)),
+                    MqttString::from_validated(block.slice_ref(v)),
                 )),
                 _ => None,
             })
@@ -694,6 +707,7 @@ impl UserProperties {
         // Matched directly rather than through `iter`: encoding walks this on
         // every packet, and the chained iterator costs more than the pairs.
         match &self.0 {
+            Repeated::Empty => {}
             Repeated::Block(block) if block.is_empty() => {}
             Repeated::Block(block) => RawProperties(block)
                 .filter(|(id, _)| *id == PropertyId::UserProperty)
@@ -742,12 +756,12 @@ pub struct SubscriptionIdentifiers(Repeated<NonZeroU32>);
 impl SubscriptionIdentifiers {
     /// None.
     pub const fn new() -> Self {
-        Self(Repeated::Block(Bytes::new()))
+        Self(Repeated::Empty)
     }
 
     /// Appends an identifier (1 to 268,435,455; larger values fail to encode).
     pub fn push(&mut self, id: NonZeroU32) {
-        if let Repeated::Block(_) = self.0 {
+        if !matches!(self.0, Repeated::List(_)) {
             let list = self.iter().collect();
             self.0 = Repeated::List(list);
         }
@@ -759,6 +773,7 @@ impl SubscriptionIdentifiers {
     /// The identifiers in wire order.
     pub fn iter(&self) -> impl Iterator<Item = NonZeroU32> + '_ {
         let (block, list): (&[u8], &[NonZeroU32]) = match &self.0 {
+            Repeated::Empty => (&[], &[]),
             Repeated::Block(block) => (block, &[]),
             Repeated::List(list) => (&[], list),
         };
@@ -782,6 +797,7 @@ impl SubscriptionIdentifiers {
 
     fn for_each<'a, F: FnMut(PropertyId, RawValue<'a>)>(&'a self, f: &mut F) {
         match &self.0 {
+            Repeated::Empty => {}
             Repeated::Block(block) if block.is_empty() => {}
             Repeated::Block(block) => RawProperties(block)
                 .filter(|(id, _)| *id == PropertyId::SubscriptionIdentifier)
@@ -894,14 +910,15 @@ macro_rules! property_set {
                 }
             }
 
-            fn finish(&mut self, block: &Bytes, seen: u64) -> Result<(), DecodeError> {
+            fn finish(&mut self, frame: &Bytes, block: &[u8], seen: u64) -> Result<(), DecodeError> {
                 // A view only holds the block when it has something to show,
                 // so a block without them costs no reference count.
+                let _ = (frame, block);
                 $(if seen & PropertyId::$rid.bit() != 0 {
-                    self.$rfield = $rty(Repeated::Block(block.clone()));
+                    self.$rfield = $rty(Repeated::Block(frame.slice_ref(block)));
                 })?
                 if seen & PropertyId::UserProperty.bit() != 0 {
-                    self.user_properties = UserProperties(Repeated::Block(block.clone()));
+                    self.user_properties = UserProperties(Repeated::Block(frame.slice_ref(block)));
                 }
                 self.check()
             }

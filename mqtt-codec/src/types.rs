@@ -76,6 +76,13 @@ impl MqttString {
         Ok(Self(bytes))
     }
 
+    /// Wraps bytes that [`validate_string`] accepted already, so that a
+    /// decoded string is checked once, not once per layer.
+    pub(crate) fn from_validated(bytes: Bytes) -> Self {
+        debug_assert_eq!(validate_string(&bytes), Ok(()));
+        Self(bytes)
+    }
+
     /// A string from a `'static` literal, validated, without copying.
     pub fn from_static(s: &'static str) -> Result<Self, EncodeError> {
         Self::from_bytes(Bytes::from_static(s.as_bytes())).map_err(|_| EncodeError::InvalidString)
@@ -157,10 +164,45 @@ impl PartialEq<&str> for MqttString {
 }
 
 /// Checks the rules every MQTT UTF-8 string obeys.
+#[inline]
 pub(crate) fn validate_string(bytes: &[u8]) -> Result<(), DecodeError> {
     if bytes.len() > MAX_STRING_LEN {
         return Err(DecodeError::StringTooLong);
     }
+    // The common string (a client id, a content type, a user property) is
+    // ASCII without U+0000, which satisfies both rules below; one pass over
+    // the bytes proves it without decoding UTF-8 or searching for NUL.
+    if is_ascii_without_nul(bytes) {
+        return Ok(());
+    }
+    validate_string_slow(bytes)
+}
+
+/// Whether every byte is in 0x01..=0x7F, eight bytes at a time.
+#[inline]
+pub(crate) fn is_ascii_without_nul(bytes: &[u8]) -> bool {
+    const LOW: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut chunks = bytes.chunks_exact(8);
+    let mut bad = 0u64;
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(word);
+        // A high bit set, or a zero byte: `x - LOW` borrows into the high
+        // bit of a zero byte (and only of a byte that is zero or above
+        // 0x80, which the first term catches anyway).
+        bad |= x | (x.wrapping_sub(LOW) & !x);
+    }
+    let tail = chunks
+        .remainder()
+        .iter()
+        .fold(0u8, |acc, &b| acc | b | (u8::from(b == 0) << 7));
+    bad & HIGH == 0 && tail & 0x80 == 0
+}
+
+#[cold]
+fn validate_string_slow(bytes: &[u8]) -> Result<(), DecodeError> {
     // v5 [MQTT-1.5.4-1], v3.1.1 [MQTT-1.5.3-1]: well-formed UTF-8, no surrogates.
     core::str::from_utf8(bytes).map_err(|_| DecodeError::InvalidUtf8)?;
     // v5 [MQTT-1.5.4-2], v3.1.1 [MQTT-1.5.3-2]: no U+0000.
