@@ -118,12 +118,26 @@ pub(crate) fn put_var_int(buf: &mut impl BufMut, mut value: u32) {
     }
 }
 
-pub(crate) use nom::number::complete::{be_u16, be_u32, u8 as byte};
+pub(crate) use nom::number::complete::{be_u16, u8 as byte};
+
+/// The error of a parser that runs out of input: what nom's complete
+/// parsers return, with the placeholder type the packet decoder replaces.
+pub(crate) fn end_of_input() -> nom::Err<DecodeError> {
+    nom::Err::Error(DecodeError::UnexpectedEnd(PacketType::Connect))
+}
 
 /// A two-byte length followed by that many bytes.
+///
+/// Written with slice operations rather than `be_u16` and `take`: every
+/// string, binary field and topic goes through it, and the combinators
+/// cost more than the field.
+#[inline]
 pub(crate) fn length_prefixed(input: &[u8]) -> PResult<'_, &[u8]> {
-    let (input, len) = be_u16(input)?;
-    nom::bytes::complete::take(len)(input)
+    let (len, input) = input.split_first_chunk::<2>().ok_or_else(end_of_input)?;
+    let (data, rest) = input
+        .split_at_checked(usize::from(u16::from_be_bytes(*len)))
+        .ok_or_else(end_of_input)?;
+    Ok((rest, data))
 }
 
 /// Binary Data (§1.5.6) as a zero-copy slice of `frame`.

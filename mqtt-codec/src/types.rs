@@ -178,27 +178,48 @@ pub(crate) fn validate_string(bytes: &[u8]) -> Result<(), DecodeError> {
     validate_string_slow(bytes)
 }
 
-/// Whether every byte is in 0x01..=0x7F, eight bytes at a time.
+/// Eight `a`s, the padding of a short string: neither zero nor above 0x7F.
+const PADDING: u64 = 0x6161_6161_6161_6161;
+
+/// Whether every byte is in 0x01..=0x7F, eight bytes at a time; a short or
+/// ragged end is read as one more word, overlapping the previous one or
+/// padded with a harmless `a`.
 #[inline]
 pub(crate) fn is_ascii_without_nul(bytes: &[u8]) -> bool {
-    const LOW: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
     let mut chunks = bytes.chunks_exact(8);
-    let mut bad = 0u64;
+    let mut found = 0;
     for chunk in &mut chunks {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        let x = u64::from_le_bytes(word);
-        // A high bit set, or a zero byte: `x - LOW` borrows into the high
-        // bit of a zero byte (and only of a byte that is zero or above
-        // 0x80, which the first term catches anyway).
-        bad |= x | (x.wrapping_sub(LOW) & !x);
+        found |= non_ascii_or_nul(chunk);
     }
-    let tail = chunks
-        .remainder()
-        .iter()
-        .fold(0u8, |acc, &b| acc | b | (u8::from(b == 0) << 7));
-    bad & HIGH == 0 && tail & 0x80 == 0
+    let tail = chunks.remainder();
+    if !tail.is_empty() {
+        found |= match bytes.last_chunk::<8>() {
+            Some(last) => non_ascii_or_nul(last),
+            None => {
+                // Fewer than eight bytes: shifted into a word of `a`s byte by
+                // byte (copying them into an array would call `memcpy`).
+                let padded = tail
+                    .iter()
+                    .rev()
+                    .fold(PADDING, |word, &b| word.wrapping_shl(8) | u64::from(b));
+                non_ascii_or_nul(&padded.to_le_bytes())
+            }
+        };
+    }
+    found == 0
+}
+
+/// Non-zero when one of the eight bytes of `chunk` is 0 or above 0x7F.
+#[inline]
+fn non_ascii_or_nul(chunk: &[u8]) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut word = [0u8; 8];
+    word.iter_mut().zip(chunk).for_each(|(slot, &b)| *slot = b);
+    let x = u64::from_le_bytes(word);
+    // The high bit of a byte above 0x7F, or of a zero byte: a borrow of
+    // `x - ONES` only starts at a zero byte, so without one none is set.
+    (x | (x.wrapping_sub(ONES) & !x)) & HIGH
 }
 
 #[cold]
@@ -249,5 +270,23 @@ mod tests {
             MqttString::from_bytes(Bytes::from(long)),
             Err(DecodeError::StringTooLong)
         );
+    }
+
+    /// The word-at-a-time check agrees with a byte loop for every byte value
+    /// at every position of every length up to three words.
+    #[test]
+    #[allow(clippy::indexing_slicing)]
+    fn ascii_without_nul_agrees_with_a_byte_loop() {
+        assert!(is_ascii_without_nul(b""));
+        for len in 1..=24 {
+            for pos in 0..len {
+                for b in 0..=u8::MAX {
+                    let mut bytes = alloc::vec![b'a'; len];
+                    bytes[pos] = b;
+                    let naive = bytes.iter().all(|&b| b != 0 && b < 0x80);
+                    assert_eq!(is_ascii_without_nul(&bytes), naive, "{bytes:?}");
+                }
+            }
+        }
     }
 }

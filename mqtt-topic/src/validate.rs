@@ -28,6 +28,9 @@ fn check_string(bytes: &[u8]) -> Result<&str, TopicError> {
     core::str::from_utf8(bytes).map_err(|_| TopicError::InvalidUtf8)
 }
 
+/// Eight `a`s, the padding of a short topic: no byte the rules care about.
+const PADDING: u64 = 0x6161_6161_6161_6161;
+
 /// True when every byte is ASCII other than NUL, `+` and `#`, and the length is
 /// allowed: such bytes are a valid topic name and a valid filter without wildcards.
 ///
@@ -49,9 +52,13 @@ fn plain(bytes: &[u8]) -> bool {
         found |= match bytes.last_chunk::<8>() {
             Some(last) => special_bytes(last),
             None => {
-                let mut padded = [b'a'; 8];
-                padded.iter_mut().zip(tail).for_each(|(slot, &b)| *slot = b);
-                special_bytes(&padded)
+                // Fewer than eight bytes: shifted into a word of `a`s byte by byte
+                // (copying them into an array would call `memcpy`).
+                let padded = tail
+                    .iter()
+                    .rev()
+                    .fold(PADDING, |word, &b| word.wrapping_shl(8) | u64::from(b));
+                special_bytes(&padded.to_le_bytes())
             }
         };
     }
