@@ -104,6 +104,7 @@ pub(crate) const fn var_int_len(value: u32) -> usize {
 
 /// Writes a variable byte integer; `value` must not exceed
 /// [`MAX_VARIABLE_BYTE_INTEGER`], which the length pass has checked.
+#[inline]
 pub(crate) fn put_var_int(buf: &mut impl BufMut, mut value: u32) {
     loop {
         let mut byte = (value & 0x7F) as u8;
@@ -156,6 +157,7 @@ pub(crate) fn string<'a>(frame: &Bytes, input: &'a [u8]) -> PResult<'a, MqttStri
 }
 
 /// Writes a two-byte length and the bytes; the caller has checked the length.
+#[inline]
 pub(crate) fn put_length_prefixed(buf: &mut impl BufMut, data: &[u8]) {
     buf.put_u16(u16::try_from(data.len()).unwrap_or(u16::MAX));
     buf.put_slice(data);

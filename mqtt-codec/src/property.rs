@@ -506,6 +506,8 @@ pub(crate) trait PropertySet: Default {
     /// Checks the rules that span properties, as `finish` does on decode,
     /// so that no packet is encoded that its receiver must refuse.
     fn check(&self) -> Result<(), DecodeError>;
+    /// Whether no property is set, found without walking them.
+    fn is_unset(&self) -> bool;
 }
 
 /// Reads a property length and walks the block it covers, checking the
@@ -655,6 +657,17 @@ enum Repeated<T> {
     Empty,
     Block(Bytes),
     List(alloc::vec::Vec<T>),
+}
+
+impl<T> Repeated<T> {
+    /// Whether there is no value.
+    fn is_unset(&self) -> bool {
+        match self {
+            Self::Empty => true,
+            Self::Block(block) => block.is_empty(),
+            Self::List(list) => list.is_empty(),
+        }
+    }
 }
 
 impl UserProperties {
@@ -946,6 +959,13 @@ macro_rules! property_set {
                 Ok(())
             }
 
+            #[inline]
+            fn is_unset(&self) -> bool {
+                true $(&& self.$field.is_none())*
+                    $(&& self.$rfield.0.is_unset())?
+                    && self.user_properties.0.is_unset()
+            }
+
             fn for_each<'a, F: FnMut(PropertyId, RawValue<'a>)>(&'a self, f: &mut F) {
                 $(if let Some(value) = &self.$field {
                     f(PropertyId::$id, value.to_raw(PropertyId::$id));
@@ -1136,10 +1156,13 @@ pub(crate) struct EncodedProperties<'a, P> {
 
 impl<'a, P: PropertySet> EncodedProperties<'a, P> {
     pub(crate) fn new(props: &'a P) -> Result<Self, EncodeError> {
-        Ok(Self {
-            props,
-            block_len: properties_block_len(props)?,
-        })
+        // Most packets carry no property at all: nothing to check or measure.
+        let block_len = if props.is_unset() {
+            0
+        } else {
+            properties_block_len(props)?
+        };
+        Ok(Self { props, block_len })
     }
 
     /// Property length field plus block.

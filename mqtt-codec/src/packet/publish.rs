@@ -147,6 +147,7 @@ impl Publish {
 
     /// Checks the packet for `version` and works out its sizes, once per
     /// encode: the property block is measured here and only written later.
+    #[inline]
     fn layout(&self, version: ProtocolVersion) -> Result<Layout<'_>, EncodeError> {
         let aliased = version.is_v5() && self.properties.topic_alias.is_some();
         if self.topic.is_none() && !aliased {
@@ -172,11 +173,13 @@ impl Publish {
     }
 
     /// The fixed header, then the variable header.
+    #[inline]
     fn put_headers(&self, layout: &Layout<'_>, buf: &mut impl BufMut) {
         super::put_fixed_header(buf, PacketType::Publish, self.flags(), layout.remaining);
         self.put_variable_header(layout, buf);
     }
 
+    #[inline]
     fn put_variable_header(&self, layout: &Layout<'_>, buf: &mut impl BufMut) {
         crate::coding::put_length_prefixed(
             buf,
