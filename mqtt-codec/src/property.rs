@@ -114,6 +114,7 @@ pub(crate) enum RawValue<'a> {
 
 impl RawValue<'_> {
     /// Bytes the value takes, or an error when a field cannot be encoded.
+    #[inline]
     fn encoded_len(&self, id: PropertyId) -> Result<usize, EncodeError> {
         let too_long = |data: &[u8]| data.len() > MAX_STRING_LEN;
         Ok(match *self {
@@ -139,6 +140,7 @@ impl RawValue<'_> {
         })
     }
 
+    #[inline]
     fn put(&self, buf: &mut impl BufMut) {
         match *self {
             Self::Byte(v) => buf.put_u8(v),
@@ -621,6 +623,7 @@ pub(crate) fn properties_block_len(props: &impl PropertySet) -> Result<usize, En
 }
 
 /// Bytes of the property length plus the block.
+#[inline]
 pub(crate) fn properties_len(block_len: usize) -> usize {
     sum([
         var_int_len(u32::try_from(block_len).unwrap_or(u32::MAX)),
@@ -1155,6 +1158,17 @@ pub(crate) struct EncodedProperties<'a, P> {
 }
 
 impl<'a, P: PropertySet> EncodedProperties<'a, P> {
+    /// The sizes of a set without any property; `props` must be unset.
+    #[inline]
+    pub(crate) fn unset(props: &'a P) -> Self {
+        debug_assert!(props.is_unset());
+        Self {
+            props,
+            block_len: 0,
+        }
+    }
+
+    #[inline]
     pub(crate) fn new(props: &'a P) -> Result<Self, EncodeError> {
         // Most packets carry no property at all: nothing to check or measure.
         let block_len = if props.is_unset() {
@@ -1166,12 +1180,19 @@ impl<'a, P: PropertySet> EncodedProperties<'a, P> {
     }
 
     /// Property length field plus block.
+    #[inline]
     pub(crate) fn len(&self) -> usize {
         properties_len(self.block_len)
     }
 
+    #[inline]
     pub(crate) fn put(&self, buf: &mut impl BufMut) {
-        put_properties(self.props, self.block_len, buf);
+        if self.block_len == 0 {
+            // The property length 0 of an empty block, without the walk.
+            buf.put_u8(0);
+        } else {
+            put_properties(self.props, self.block_len, buf);
+        }
     }
 }
 

@@ -7,7 +7,7 @@ use super::{Body, PacketDecoder, decode_topic_name};
 use crate::coding::sum;
 use crate::error::{DecodeError, EncodeError};
 use crate::header::PacketType;
-use crate::property::{EncodedProperties, PublishProperties, decode_properties_into};
+use crate::property::{EncodedProperties, PropertySet, PublishProperties, decode_properties_into};
 use crate::types::{PacketId, QoS};
 use crate::version::ProtocolVersion;
 
@@ -147,7 +147,7 @@ impl Publish {
 
     /// Checks the packet for `version` and works out its sizes, once per
     /// encode: the property block is measured here and only written later.
-    #[inline]
+    #[inline(always)]
     fn layout(&self, version: ProtocolVersion) -> Result<Layout<'_>, EncodeError> {
         let aliased = version.is_v5() && self.properties.topic_alias.is_some();
         if self.topic.is_none() && !aliased {
@@ -155,10 +155,13 @@ impl Publish {
                 "PUBLISH needs a topic name or, in 5.0, a Topic Alias",
             ));
         }
-        let properties = if version.is_v5() {
-            Some(EncodedProperties::new(&self.properties)?)
-        } else {
+        let properties = if !version.is_v5() {
             None
+        } else if self.properties.is_unset() {
+            // Most messages carry no property: nothing to check or measure.
+            Some(EncodedProperties::unset(&self.properties))
+        } else {
+            Some(EncodedProperties::new(&self.properties)?)
         };
         let variable_header = sum([
             2,
@@ -173,13 +176,13 @@ impl Publish {
     }
 
     /// The fixed header, then the variable header.
-    #[inline]
+    #[inline(always)]
     fn put_headers(&self, layout: &Layout<'_>, buf: &mut impl BufMut) {
         super::put_fixed_header(buf, PacketType::Publish, self.flags(), layout.remaining);
         self.put_variable_header(layout, buf);
     }
 
-    #[inline]
+    #[inline(always)]
     fn put_variable_header(&self, layout: &Layout<'_>, buf: &mut impl BufMut) {
         crate::coding::put_length_prefixed(
             buf,
