@@ -186,15 +186,13 @@ const PADDING: u64 = 0x6161_6161_6161_6161;
 /// padded with a harmless `a`.
 #[inline]
 pub(crate) fn is_ascii_without_nul(bytes: &[u8]) -> bool {
-    let mut chunks = bytes.chunks_exact(8);
-    let mut found = 0;
-    for chunk in &mut chunks {
-        found |= non_ascii_or_nul(chunk);
-    }
-    let tail = chunks.remainder();
+    let (words, tail) = bytes.as_chunks::<8>();
+    let mut found = words
+        .iter()
+        .fold(0, |found, word| found | non_ascii_or_nul(*word));
     if !tail.is_empty() {
         found |= match bytes.last_chunk::<8>() {
-            Some(last) => non_ascii_or_nul(last),
+            Some(last) => non_ascii_or_nul(*last),
             None => {
                 // Fewer than eight bytes: shifted into a word of `a`s byte by
                 // byte (copying them into an array would call `memcpy`).
@@ -202,7 +200,7 @@ pub(crate) fn is_ascii_without_nul(bytes: &[u8]) -> bool {
                     .iter()
                     .rev()
                     .fold(PADDING, |word, &b| word.wrapping_shl(8) | u64::from(b));
-                non_ascii_or_nul(&padded.to_le_bytes())
+                non_ascii_or_nul(padded.to_le_bytes())
             }
         };
     }
@@ -211,12 +209,10 @@ pub(crate) fn is_ascii_without_nul(bytes: &[u8]) -> bool {
 
 /// Non-zero when one of the eight bytes of `chunk` is 0 or above 0x7F.
 #[inline]
-fn non_ascii_or_nul(chunk: &[u8]) -> u64 {
+fn non_ascii_or_nul(chunk: [u8; 8]) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
-    let mut word = [0u8; 8];
-    word.iter_mut().zip(chunk).for_each(|(slot, &b)| *slot = b);
-    let x = u64::from_le_bytes(word);
+    let x = u64::from_le_bytes(chunk);
     // The high bit of a byte above 0x7F, or of a zero byte: a borrow of
     // `x - ONES` only starts at a zero byte, so without one none is set.
     (x | (x.wrapping_sub(ONES) & !x)) & HIGH

@@ -42,15 +42,13 @@ fn plain(bytes: &[u8]) -> bool {
     if bytes.is_empty() || bytes.len() > MAX_TOPIC_LEN {
         return false;
     }
-    let mut found = 0;
-    let mut chunks = bytes.chunks_exact(8);
-    for chunk in &mut chunks {
-        found |= special_bytes(chunk);
-    }
-    let tail = chunks.remainder();
+    let (words, tail) = bytes.as_chunks::<8>();
+    let mut found = words
+        .iter()
+        .fold(0, |found, word| found | special_bytes(*word));
     if !tail.is_empty() {
         found |= match bytes.last_chunk::<8>() {
-            Some(last) => special_bytes(last),
+            Some(last) => special_bytes(*last),
             None => {
                 // Fewer than eight bytes: shifted into a word of `a`s byte by byte
                 // (copying them into an array would call `memcpy`).
@@ -58,7 +56,7 @@ fn plain(bytes: &[u8]) -> bool {
                     .iter()
                     .rev()
                     .fold(PADDING, |word, &b| word.wrapping_shl(8) | u64::from(b));
-                special_bytes(&padded.to_le_bytes())
+                special_bytes(padded.to_le_bytes())
             }
         };
     }
@@ -67,7 +65,7 @@ fn plain(bytes: &[u8]) -> bool {
 
 /// Non-zero when one of the eight bytes of `chunk` is non-ASCII, NUL, `+` or `#`.
 #[inline]
-fn special_bytes(chunk: &[u8]) -> u64 {
+fn special_bytes(chunk: [u8; 8]) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     const PLUS: u64 = 0x2B2B_2B2B_2B2B_2B2B;
@@ -75,9 +73,7 @@ fn special_bytes(chunk: &[u8]) -> u64 {
     // The high bit of each byte that is zero. Exact as a whole: a borrow only starts
     // at a zero byte, so without one no bit is set.
     let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
-    let mut word = [0u8; 8];
-    word.iter_mut().zip(chunk).for_each(|(slot, &b)| *slot = b);
-    let x = u64::from_le_bytes(word);
+    let x = u64::from_le_bytes(chunk);
     (x & HIGH) | zero(x) | zero(x ^ PLUS) | zero(x ^ HASH)
 }
 
