@@ -129,9 +129,7 @@ impl Decoder {
         }
         Ok(Decoded::Packet(packet))
     }
-}
 
-impl Decoder {
     /// The packets that hold nothing of their frame, read straight from the
     /// buffer: PINGREQ and PINGRESP, and the acknowledgements of remaining
     /// length 2 (a packet identifier, Success, no properties), which are
