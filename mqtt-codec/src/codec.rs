@@ -4,8 +4,9 @@
 use bytes::{Buf, BufMut, BytesMut};
 
 use crate::error::{DecodeError, EncodeError};
-use crate::header::{HeaderStatus, read_fixed_header};
-use crate::packet::Packet;
+use crate::header::{FixedHeader, HeaderStatus, PacketType, read_fixed_header};
+use crate::packet::{Packet, PubAck, PubComp, PubRec, PubRel, Publish};
+use crate::types::PacketId;
 use crate::version::ProtocolVersion;
 
 /// The outcome of [`Decoder::decode`].
@@ -79,8 +80,11 @@ impl Decoder {
         if let Some(err) = self.error {
             return Err(err);
         }
-        self.decode_frame(buf)
-            .inspect_err(|err| self.error = Some(*err))
+        let decoded = self.decode_frame(buf);
+        if let Err(err) = &decoded {
+            self.error = Some(*err);
+        }
+        decoded
     }
 
     #[inline]
@@ -101,13 +105,55 @@ impl Decoder {
                 missing: Some(frame_len.saturating_sub(buf.len())),
             });
         }
-        let mut frame = buf.split_to(frame_len);
+        if let Some(packet) = Self::small_packet(&header, buf) {
+            buf.advance(frame_len);
+            return Ok(Decoded::Packet(packet));
+        }
+        let mut frame = buf.split_to(frame_len).freeze();
+        if header.packet_type == PacketType::Publish {
+            // The hot path, filled in where it is returned from: going
+            // through `decode_body` would move the large packet twice more.
+            let mut publish = Publish::around(frame);
+            if publish.read_fast(header.flags, header.header_len, self.version) {
+                return Ok(Decoded::Packet(Packet::Publish(publish)));
+            }
+            let mut frame = publish.payload;
+            frame.advance(header.header_len);
+            return Publish::decode_general(header.flags, frame, self.version)
+                .map(|publish| Decoded::Packet(Packet::Publish(publish)));
+        }
         frame.advance(header.header_len);
-        let packet = Packet::decode_body(&header, frame.freeze(), self.version)?;
+        let packet = Packet::decode_body(&header, frame, self.version)?;
         if let Packet::Connect(connect) = &packet {
             self.version = connect.protocol_version;
         }
         Ok(Decoded::Packet(packet))
+    }
+
+    /// The packets that hold nothing of their frame, read straight from the
+    /// buffer: PINGREQ and PINGRESP, and the acknowledgements of remaining
+    /// length 2 (a packet identifier, Success, no properties), which are
+    /// most of the packets that are not PUBLISH. Splitting their frame off
+    /// as `Bytes` would cost two reference-count updates for nothing.
+    /// `None` for every other frame, and for a packet identifier of 0, so
+    /// that `Packet::decode_body` reads and refuses those as always. The
+    /// fixed header's flags were checked already.
+    #[inline]
+    fn small_packet(header: &FixedHeader, buf: &[u8]) -> Option<Packet> {
+        let body = buf.get(header.header_len..header.frame_len())?;
+        let packet_id = || {
+            let id = body.first_chunk::<2>()?;
+            PacketId::new(u16::from_be_bytes(*id))
+        };
+        match (header.packet_type, body.len()) {
+            (PacketType::PingReq, 0) => Some(Packet::PingReq),
+            (PacketType::PingResp, 0) => Some(Packet::PingResp),
+            (PacketType::PubAck, 2) => Some(Packet::PubAck(PubAck::new(packet_id()?))),
+            (PacketType::PubRec, 2) => Some(Packet::PubRec(PubRec::new(packet_id()?))),
+            (PacketType::PubRel, 2) => Some(Packet::PubRel(PubRel::new(packet_id()?))),
+            (PacketType::PubComp, 2) => Some(Packet::PubComp(PubComp::new(packet_id()?))),
+            _ => None,
+        }
     }
 }
 
@@ -253,6 +299,35 @@ mod tests {
         };
         assert_eq!(&p.payload[..], b"ab");
         assert!(buf.is_empty());
+    }
+
+    /// The packets read without splitting their frame off come out as
+    /// `Packet::decode` reads them, and a packet identifier 0 is refused.
+    #[test]
+    fn small_packets_decode_as_the_general_path_reads_them() {
+        let frames: [&[u8]; 8] = [
+            &[0xC0, 0x00],
+            &[0xD0, 0x00],
+            &[0x40, 0x02, 0x12, 0x34],
+            &[0x50, 0x02, 0x00, 0x01],
+            &[0x62, 0x02, 0xFF, 0xFF],
+            &[0x70, 0x02, 0x00, 0x07],
+            &[0x40, 0x02, 0x00, 0x00],
+            &[0x62, 0x02, 0x00, 0x00],
+        ];
+        for version in [ProtocolVersion::V3_1_1, ProtocolVersion::V5] {
+            let mut buf = BytesMut::new();
+            for frame in frames {
+                buf.extend_from_slice(frame);
+                let expected = Packet::decode(frame, version).map(Decoded::Packet);
+                assert_eq!(
+                    Decoder::new(version).decode(&mut buf),
+                    expected,
+                    "{frame:02x?}"
+                );
+                buf.clear();
+            }
+        }
     }
 
     /// v5 §3.1.2.11.4: refused as soon as the fixed header is read.

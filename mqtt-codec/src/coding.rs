@@ -104,6 +104,7 @@ pub(crate) const fn var_int_len(value: u32) -> usize {
 
 /// Writes a variable byte integer; `value` must not exceed
 /// [`MAX_VARIABLE_BYTE_INTEGER`], which the length pass has checked.
+#[inline]
 pub(crate) fn put_var_int(buf: &mut impl BufMut, mut value: u32) {
     loop {
         let mut byte = (value & 0x7F) as u8;
@@ -118,12 +119,26 @@ pub(crate) fn put_var_int(buf: &mut impl BufMut, mut value: u32) {
     }
 }
 
-pub(crate) use nom::number::complete::{be_u16, be_u32, u8 as byte};
+pub(crate) use nom::number::complete::{be_u16, u8 as byte};
+
+/// The error of a parser that runs out of input: what nom's complete
+/// parsers return, with the placeholder type the packet decoder replaces.
+pub(crate) fn end_of_input() -> nom::Err<DecodeError> {
+    nom::Err::Error(DecodeError::UnexpectedEnd(PacketType::Connect))
+}
 
 /// A two-byte length followed by that many bytes.
+///
+/// Written with slice operations rather than `be_u16` and `take`: every
+/// string, binary field and topic goes through it, and the combinators
+/// cost more than the field.
+#[inline]
 pub(crate) fn length_prefixed(input: &[u8]) -> PResult<'_, &[u8]> {
-    let (input, len) = be_u16(input)?;
-    nom::bytes::complete::take(len)(input)
+    let (len, input) = input.split_first_chunk::<2>().ok_or_else(end_of_input)?;
+    let (data, rest) = input
+        .split_at_checked(usize::from(u16::from_be_bytes(*len)))
+        .ok_or_else(end_of_input)?;
+    Ok((rest, data))
 }
 
 /// Binary Data (§1.5.6) as a zero-copy slice of `frame`.
@@ -138,13 +153,11 @@ pub(crate) fn string<'a>(frame: &Bytes, input: &'a [u8]) -> PResult<'a, MqttStri
     if let Err(err) = validate_string(data) {
         return fail(err);
     }
-    match MqttString::from_bytes(frame.slice_ref(data)) {
-        Ok(s) => Ok((rest, s)),
-        Err(err) => fail(err),
-    }
+    Ok((rest, MqttString::from_validated(frame.slice_ref(data))))
 }
 
 /// Writes a two-byte length and the bytes; the caller has checked the length.
+#[inline]
 pub(crate) fn put_length_prefixed(buf: &mut impl BufMut, data: &[u8]) {
     buf.put_u16(u16::try_from(data.len()).unwrap_or(u16::MAX));
     buf.put_slice(data);

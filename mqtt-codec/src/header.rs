@@ -137,6 +137,7 @@ pub enum HeaderStatus {
 /// Reads and checks a fixed header from the start of `bytes` without looking
 /// past it: the type must exist in `version` and the reserved flags must hold
 /// (v5 [MQTT-2.1.3-1], v3.1.1 [MQTT-2.2.2-1]).
+#[inline]
 pub fn read_fixed_header(
     bytes: &[u8],
     version: ProtocolVersion,

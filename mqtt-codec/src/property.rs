@@ -15,7 +15,7 @@ use bytes::{BufMut, Bytes};
 use mqtt_topic::TopicName;
 
 use crate::coding::{
-    MAX_VARIABLE_BYTE_INTEGER, PResult, be_u16, be_u32, byte, length_prefixed, put_length_prefixed,
+    MAX_VARIABLE_BYTE_INTEGER, PResult, end_of_input, length_prefixed, put_length_prefixed,
     put_var_int, sum, var_int, var_int_len,
 };
 use crate::error::{DecodeError, EncodeError};
@@ -114,6 +114,7 @@ pub(crate) enum RawValue<'a> {
 
 impl RawValue<'_> {
     /// Bytes the value takes, or an error when a field cannot be encoded.
+    #[inline]
     fn encoded_len(&self, id: PropertyId) -> Result<usize, EncodeError> {
         let too_long = |data: &[u8]| data.len() > MAX_STRING_LEN;
         Ok(match *self {
@@ -139,6 +140,7 @@ impl RawValue<'_> {
         })
     }
 
+    #[inline]
     fn put(&self, buf: &mut impl BufMut) {
         match *self {
             Self::Byte(v) => buf.put_u8(v),
@@ -209,26 +211,44 @@ impl fmt::Display for PropertyValue<'_> {
 }
 
 /// Parses one property (identifier and value) without judging it.
+///
+/// By hand with slice operations: it runs once per property on every
+/// decode, and there the `nom` combinators cost more than the property.
+#[inline]
 fn raw_property(input: &[u8]) -> PResult<'_, (PropertyId, RawValue<'_>)> {
-    let (input, id) = var_int(input)?;
-    // Every identifier of MQTT 5.0 fits in one byte, so a longer one is unknown.
+    // Every identifier of MQTT 5.0 fits in one byte of a variable byte
+    // integer; a longer one is read whole and refused as unknown.
+    let (id, input) = match input.split_first() {
+        Some((&id, rest)) if id < 0x80 => (u32::from(id), rest),
+        _ => {
+            let (rest, id) = var_int(input)?;
+            (id, rest)
+        }
+    };
     let Some(id) = u8::try_from(id).ok().and_then(PropertyId::from_u8) else {
         return Err(nom::Err::Failure(DecodeError::UnknownProperty(id)));
     };
-    let (input, value) = match id.kind() {
-        Kind::Byte => byte(input).map(|(i, v)| (i, RawValue::Byte(v)))?,
-        Kind::Two => be_u16(input).map(|(i, v)| (i, RawValue::Two(v)))?,
-        Kind::Four => be_u32(input).map(|(i, v)| (i, RawValue::Four(v)))?,
-        Kind::Var => var_int(input).map(|(i, v)| (i, RawValue::Var(v)))?,
-        Kind::Str => length_prefixed(input).map(|(i, v)| (i, RawValue::Str(v)))?,
-        Kind::Bin => length_prefixed(input).map(|(i, v)| (i, RawValue::Bin(v)))?,
+    let value = match id.kind() {
+        Kind::Byte => input
+            .split_first()
+            .map(|(&v, rest)| (rest, RawValue::Byte(v))),
+        Kind::Two => input
+            .split_first_chunk::<2>()
+            .map(|(v, rest)| (rest, RawValue::Two(u16::from_be_bytes(*v)))),
+        Kind::Four => input
+            .split_first_chunk::<4>()
+            .map(|(v, rest)| (rest, RawValue::Four(u32::from_be_bytes(*v)))),
+        Kind::Var => Some(var_int(input).map(|(rest, v)| (rest, RawValue::Var(v)))?),
+        Kind::Str => Some(length_prefixed(input).map(|(rest, v)| (rest, RawValue::Str(v)))?),
+        Kind::Bin => Some(length_prefixed(input).map(|(rest, v)| (rest, RawValue::Bin(v)))?),
         Kind::Pair => {
             let (input, key) = length_prefixed(input)?;
             let (input, value) = length_prefixed(input)?;
-            (input, RawValue::Pair(key, value))
+            Some((input, RawValue::Pair(key, value)))
         }
     };
-    Ok((input, (id, value)))
+    let (rest, value) = value.ok_or_else(end_of_input)?;
+    Ok((rest, (id, value)))
 }
 
 /// Iterates the properties of a block that was validated when decoded.
@@ -408,7 +428,7 @@ impl TypedValue for MqttString {
         match raw {
             RawValue::Str(s) => {
                 validate_string(s)?;
-                MqttString::from_bytes(frame.slice_ref(s))
+                Ok(MqttString::from_validated(frame.slice_ref(s)))
             }
             _ => invalid(id),
         }
@@ -480,7 +500,7 @@ pub(crate) trait PropertySet: Default {
     ) -> Result<(), DecodeError>;
     /// Keeps the validated block for the lazy views of the repeatable
     /// properties that were `seen`, then checks rules that span properties.
-    fn finish(&mut self, block: &Bytes, seen: u64) -> Result<(), DecodeError>;
+    fn finish(&mut self, frame: &Bytes, block: &[u8], seen: u64) -> Result<(), DecodeError>;
     /// Checks one property value as `accept` does, without storing it.
     fn check_value(id: PropertyId, raw: RawValue<'_>) -> Result<(), DecodeError>;
     /// Hands every property to `f` in wire order.
@@ -488,6 +508,8 @@ pub(crate) trait PropertySet: Default {
     /// Checks the rules that span properties, as `finish` does on decode,
     /// so that no packet is encoded that its receiver must refuse.
     fn check(&self) -> Result<(), DecodeError>;
+    /// Whether no property is set, found without walking them.
+    fn is_unset(&self) -> bool;
 }
 
 /// Reads a property length and walks the block it covers, checking the
@@ -531,12 +553,25 @@ pub(crate) fn decode_properties<'a, P: PropertySet>(
     input: &'a [u8],
 ) -> PResult<'a, P> {
     let mut props = P::default();
+    let (rest, ()) = decode_properties_into(&mut props, frame, input)?;
+    Ok((rest, props))
+}
+
+/// [`decode_properties`] into a set that is already in place, which spares
+/// moving a large set (a PUBLISH's is 192 bytes) out of the parser's result.
+/// `props` must be empty; on error it holds part of the block.
+#[inline]
+pub(crate) fn decode_properties_into<'a, P: PropertySet>(
+    props: &mut P,
+    frame: &Bytes,
+    input: &'a [u8],
+) -> PResult<'a, ()> {
     let (rest, (block, seen)) =
         walk_properties::<P>(input, |id, raw| props.accept(id, raw, frame))?;
-    if let Err(e) = props.finish(&frame.slice_ref(block), seen) {
+    if let Err(e) = props.finish(frame, block, seen) {
         return Err(nom::Err::Failure(e));
     }
-    Ok((rest, props))
+    Ok((rest, ()))
 }
 
 /// Hands every property of a block that [`check_properties`] accepted to
@@ -588,6 +623,7 @@ pub(crate) fn properties_block_len(props: &impl PropertySet) -> Result<usize, En
 }
 
 /// Bytes of the property length plus the block.
+#[inline]
 pub(crate) fn properties_len(block_len: usize) -> usize {
     sum([
         var_int_len(u32::try_from(block_len).unwrap_or(u32::MAX)),
@@ -616,27 +652,36 @@ pub(crate) fn put_properties(props: &impl PropertySet, block_len: usize, buf: &m
 #[derive(Clone, Default)]
 pub struct UserProperties(Repeated<(MqttString, MqttString)>);
 
-#[derive(Clone)]
+#[derive(Clone, Default)]
 enum Repeated<T> {
+    /// None at all: what every decoded packet without the property holds,
+    /// so creating and dropping it touches no `Bytes` vtable.
+    #[default]
+    Empty,
     Block(Bytes),
     List(alloc::vec::Vec<T>),
 }
 
-impl<T> Default for Repeated<T> {
-    fn default() -> Self {
-        Self::Block(Bytes::new())
+impl<T> Repeated<T> {
+    /// Whether there is no value.
+    fn is_unset(&self) -> bool {
+        match self {
+            Self::Empty => true,
+            Self::Block(block) => block.is_empty(),
+            Self::List(list) => list.is_empty(),
+        }
     }
 }
 
 impl UserProperties {
     /// No user properties.
     pub const fn new() -> Self {
-        Self(Repeated::Block(Bytes::new()))
+        Self(Repeated::Empty)
     }
 
     /// Appends a pair.
     pub fn push(&mut self, name: MqttString, value: MqttString) {
-        if let Repeated::Block(_) = self.0 {
+        if !matches!(self.0, Repeated::List(_)) {
             let list = self.iter_owned().collect();
             self.0 = Repeated::List(list);
         }
@@ -651,6 +696,7 @@ impl UserProperties {
             core::str::from_utf8(b).unwrap_or_default()
         }
         let (block, list): (&[u8], &[(MqttString, MqttString)]) = match &self.0 {
+            Repeated::Empty => (&[], &[]),
             Repeated::Block(block) => (block, &[]),
             Repeated::List(list) => (&[], list),
         };
@@ -665,14 +711,15 @@ impl UserProperties {
     /// The pairs in order as zero-copy owned strings.
     pub fn iter_owned(&self) -> impl Iterator<Item = (MqttString, MqttString)> + '_ {
         let (block, list): (Option<&Bytes>, &[(MqttString, MqttString)]) = match &self.0 {
+            Repeated::Empty => (None, &[]),
             Repeated::Block(block) => (Some(block), &[]),
             Repeated::List(list) => (None, list),
         };
         let block_pairs = block.into_iter().flat_map(|block| {
             RawProperties(block).filter_map(move |(_, raw)| match raw {
                 RawValue::Pair(k, v) => Some((
-                    MqttString::from_bytes(block.slice_ref(k)).unwrap_or_default(),
-                    MqttString::from_bytes(block.slice_ref(v)).unwrap_or_default(),
+                    MqttString::from_validated(block.slice_ref(k)),
+                    MqttString::from_validated(block.slice_ref(v)),
                 )),
                 _ => None,
             })
@@ -694,6 +741,7 @@ impl UserProperties {
         // Matched directly rather than through `iter`: encoding walks this on
         // every packet, and the chained iterator costs more than the pairs.
         match &self.0 {
+            Repeated::Empty => {}
             Repeated::Block(block) if block.is_empty() => {}
             Repeated::Block(block) => RawProperties(block)
                 .filter(|(id, _)| *id == PropertyId::UserProperty)
@@ -742,12 +790,12 @@ pub struct SubscriptionIdentifiers(Repeated<NonZeroU32>);
 impl SubscriptionIdentifiers {
     /// None.
     pub const fn new() -> Self {
-        Self(Repeated::Block(Bytes::new()))
+        Self(Repeated::Empty)
     }
 
     /// Appends an identifier (1 to 268,435,455; larger values fail to encode).
     pub fn push(&mut self, id: NonZeroU32) {
-        if let Repeated::Block(_) = self.0 {
+        if !matches!(self.0, Repeated::List(_)) {
             let list = self.iter().collect();
             self.0 = Repeated::List(list);
         }
@@ -759,6 +807,7 @@ impl SubscriptionIdentifiers {
     /// The identifiers in wire order.
     pub fn iter(&self) -> impl Iterator<Item = NonZeroU32> + '_ {
         let (block, list): (&[u8], &[NonZeroU32]) = match &self.0 {
+            Repeated::Empty => (&[], &[]),
             Repeated::Block(block) => (block, &[]),
             Repeated::List(list) => (&[], list),
         };
@@ -782,6 +831,7 @@ impl SubscriptionIdentifiers {
 
     fn for_each<'a, F: FnMut(PropertyId, RawValue<'a>)>(&'a self, f: &mut F) {
         match &self.0 {
+            Repeated::Empty => {}
             Repeated::Block(block) if block.is_empty() => {}
             Repeated::Block(block) => RawProperties(block)
                 .filter(|(id, _)| *id == PropertyId::SubscriptionIdentifier)
@@ -894,14 +944,15 @@ macro_rules! property_set {
                 }
             }
 
-            fn finish(&mut self, block: &Bytes, seen: u64) -> Result<(), DecodeError> {
+            fn finish(&mut self, frame: &Bytes, block: &[u8], seen: u64) -> Result<(), DecodeError> {
                 // A view only holds the block when it has something to show,
                 // so a block without them costs no reference count.
+                let _ = (frame, block);
                 $(if seen & PropertyId::$rid.bit() != 0 {
-                    self.$rfield = $rty(Repeated::Block(block.clone()));
+                    self.$rfield = $rty(Repeated::Block(frame.slice_ref(block)));
                 })?
                 if seen & PropertyId::UserProperty.bit() != 0 {
-                    self.user_properties = UserProperties(Repeated::Block(block.clone()));
+                    self.user_properties = UserProperties(Repeated::Block(frame.slice_ref(block)));
                 }
                 self.check()
             }
@@ -909,6 +960,13 @@ macro_rules! property_set {
             fn check(&self) -> Result<(), DecodeError> {
                 $($check(self)?;)?
                 Ok(())
+            }
+
+            #[inline]
+            fn is_unset(&self) -> bool {
+                true $(&& self.$field.is_none())*
+                    $(&& self.$rfield.0.is_unset())?
+                    && self.user_properties.0.is_unset()
             }
 
             fn for_each<'a, F: FnMut(PropertyId, RawValue<'a>)>(&'a self, f: &mut F) {
@@ -1100,20 +1158,41 @@ pub(crate) struct EncodedProperties<'a, P> {
 }
 
 impl<'a, P: PropertySet> EncodedProperties<'a, P> {
-    pub(crate) fn new(props: &'a P) -> Result<Self, EncodeError> {
-        Ok(Self {
+    /// The sizes of a set without any property; `props` must be unset.
+    #[inline]
+    pub(crate) fn unset(props: &'a P) -> Self {
+        debug_assert!(props.is_unset());
+        Self {
             props,
-            block_len: properties_block_len(props)?,
-        })
+            block_len: 0,
+        }
+    }
+
+    #[inline]
+    pub(crate) fn new(props: &'a P) -> Result<Self, EncodeError> {
+        // Most packets carry no property at all: nothing to check or measure.
+        let block_len = if props.is_unset() {
+            0
+        } else {
+            properties_block_len(props)?
+        };
+        Ok(Self { props, block_len })
     }
 
     /// Property length field plus block.
+    #[inline]
     pub(crate) fn len(&self) -> usize {
         properties_len(self.block_len)
     }
 
+    #[inline]
     pub(crate) fn put(&self, buf: &mut impl BufMut) {
-        put_properties(self.props, self.block_len, buf);
+        if self.block_len == 0 {
+            // The property length 0 of an empty block, without the walk.
+            buf.put_u8(0);
+        } else {
+            put_properties(self.props, self.block_len, buf);
+        }
     }
 }
 
@@ -1144,6 +1223,47 @@ mod tests {
             let mut out = alloc::vec::Vec::new();
             assert_eq!(packet.encode(ProtocolVersion::V5, &mut out), expected);
             assert!(out.is_empty());
+        }
+    }
+
+    /// The property reader, as it was written with `nom` combinators.
+    fn raw_property_nom(input: &[u8]) -> PResult<'_, (PropertyId, RawValue<'_>)> {
+        use nom::number::complete::{be_u16, be_u32, u8 as byte};
+        let (input, id) = var_int(input)?;
+        let Some(id) = u8::try_from(id).ok().and_then(PropertyId::from_u8) else {
+            return Err(nom::Err::Failure(DecodeError::UnknownProperty(id)));
+        };
+        let take = |input| -> PResult<'_, &[u8]> {
+            let (input, len) = be_u16(input)?;
+            nom::bytes::complete::take(len)(input)
+        };
+        let (input, value) = match id.kind() {
+            Kind::Byte => byte(input).map(|(i, v)| (i, RawValue::Byte(v)))?,
+            Kind::Two => be_u16(input).map(|(i, v)| (i, RawValue::Two(v)))?,
+            Kind::Four => be_u32(input).map(|(i, v)| (i, RawValue::Four(v)))?,
+            Kind::Var => var_int(input).map(|(i, v)| (i, RawValue::Var(v)))?,
+            Kind::Str => take(input).map(|(i, v)| (i, RawValue::Str(v)))?,
+            Kind::Bin => take(input).map(|(i, v)| (i, RawValue::Bin(v)))?,
+            Kind::Pair => {
+                let (input, key) = take(input)?;
+                let (input, value) = take(input)?;
+                (input, RawValue::Pair(key, value))
+            }
+        };
+        Ok((input, (id, value)))
+    }
+
+    proptest::proptest! {
+        /// The hand-written property reader reads what the `nom` one read,
+        /// and fails where and how it failed.
+        #[test]
+        fn raw_property_agrees_with_nom(
+            id in proptest::prop_oneof![0u8..0x30, proptest::prelude::any::<u8>()],
+            rest in proptest::collection::vec(0u8..4, 0..12),
+        ) {
+            let mut input = alloc::vec![id];
+            input.extend(rest);
+            proptest::prop_assert_eq!(raw_property(&input), raw_property_nom(&input));
         }
     }
 }

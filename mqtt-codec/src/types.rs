@@ -76,6 +76,13 @@ impl MqttString {
         Ok(Self(bytes))
     }
 
+    /// Wraps bytes that [`validate_string`] accepted already, so that a
+    /// decoded string is checked once, not once per layer.
+    pub(crate) fn from_validated(bytes: Bytes) -> Self {
+        debug_assert_eq!(validate_string(&bytes), Ok(()));
+        Self(bytes)
+    }
+
     /// A string from a `'static` literal, validated, without copying.
     pub fn from_static(s: &'static str) -> Result<Self, EncodeError> {
         Self::from_bytes(Bytes::from_static(s.as_bytes())).map_err(|_| EncodeError::InvalidString)
@@ -157,10 +164,62 @@ impl PartialEq<&str> for MqttString {
 }
 
 /// Checks the rules every MQTT UTF-8 string obeys.
+#[inline]
 pub(crate) fn validate_string(bytes: &[u8]) -> Result<(), DecodeError> {
     if bytes.len() > MAX_STRING_LEN {
         return Err(DecodeError::StringTooLong);
     }
+    // The common string (a client id, a content type, a user property) is
+    // ASCII without U+0000, which satisfies both rules below; one pass over
+    // the bytes proves it without decoding UTF-8 or searching for NUL.
+    if is_ascii_without_nul(bytes) {
+        return Ok(());
+    }
+    validate_string_slow(bytes)
+}
+
+/// Eight `a`s, the padding of a short string: neither zero nor above 0x7F.
+const PADDING: u64 = 0x6161_6161_6161_6161;
+
+/// Whether every byte is in 0x01..=0x7F, eight bytes at a time; a short or
+/// ragged end is read as one more word, overlapping the previous one or
+/// padded with a harmless `a`.
+#[inline]
+pub(crate) fn is_ascii_without_nul(bytes: &[u8]) -> bool {
+    let (words, tail) = bytes.as_chunks::<8>();
+    let mut found = words
+        .iter()
+        .fold(0, |found, word| found | non_ascii_or_nul(*word));
+    if !tail.is_empty() {
+        found |= match bytes.last_chunk::<8>() {
+            Some(last) => non_ascii_or_nul(*last),
+            None => {
+                // Fewer than eight bytes: shifted into a word of `a`s byte by
+                // byte (copying them into an array would call `memcpy`).
+                let padded = tail
+                    .iter()
+                    .rev()
+                    .fold(PADDING, |word, &b| word.wrapping_shl(8) | u64::from(b));
+                non_ascii_or_nul(padded.to_le_bytes())
+            }
+        };
+    }
+    found == 0
+}
+
+/// Non-zero when one of the eight bytes of `chunk` is 0 or above 0x7F.
+#[inline]
+fn non_ascii_or_nul(chunk: [u8; 8]) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let x = u64::from_le_bytes(chunk);
+    // The high bit of a byte above 0x7F, or of a zero byte: a borrow of
+    // `x - ONES` only starts at a zero byte, so without one none is set.
+    (x | (x.wrapping_sub(ONES) & !x)) & HIGH
+}
+
+#[cold]
+fn validate_string_slow(bytes: &[u8]) -> Result<(), DecodeError> {
     // v5 [MQTT-1.5.4-1], v3.1.1 [MQTT-1.5.3-1]: well-formed UTF-8, no surrogates.
     core::str::from_utf8(bytes).map_err(|_| DecodeError::InvalidUtf8)?;
     // v5 [MQTT-1.5.4-2], v3.1.1 [MQTT-1.5.3-2]: no U+0000.
@@ -207,5 +266,23 @@ mod tests {
             MqttString::from_bytes(Bytes::from(long)),
             Err(DecodeError::StringTooLong)
         );
+    }
+
+    /// The word-at-a-time check agrees with a byte loop for every byte value
+    /// at every position of every length up to three words.
+    #[test]
+    #[allow(clippy::indexing_slicing)]
+    fn ascii_without_nul_agrees_with_a_byte_loop() {
+        assert!(is_ascii_without_nul(b""));
+        for len in 1..=24 {
+            for pos in 0..len {
+                for b in 0..=u8::MAX {
+                    let mut bytes = alloc::vec![b'a'; len];
+                    bytes[pos] = b;
+                    let naive = bytes.iter().all(|&b| b != 0 && b < 0x80);
+                    assert_eq!(is_ascii_without_nul(&bytes), naive, "{bytes:?}");
+                }
+            }
+        }
     }
 }

@@ -305,6 +305,7 @@ fn empty_body(
 }
 
 /// Fixed header plus `remaining`, or an error past the largest remaining length.
+#[inline]
 pub(crate) fn frame_header_len(remaining: usize) -> Result<usize, EncodeError> {
     let Ok(rl) = u32::try_from(remaining) else {
         return Err(too_large(remaining));
@@ -322,6 +323,7 @@ fn too_large(remaining: usize) -> EncodeError {
     }
 }
 
+#[inline]
 pub(crate) fn ensure_room(buf: &impl BufMut, needed: usize) -> Result<(), EncodeError> {
     let available = buf.remaining_mut();
     if available < needed {
@@ -331,17 +333,25 @@ pub(crate) fn ensure_room(buf: &impl BufMut, needed: usize) -> Result<(), Encode
     }
 }
 
+#[inline]
 pub(crate) fn put_fixed_header(
     buf: &mut impl BufMut,
     packet_type: PacketType,
     flags: u8,
     remaining: usize,
 ) {
-    buf.put_u8(((packet_type as u8) << 4) | (flags & 0x0F));
-    put_var_int(
-        buf,
-        u32::try_from(remaining).unwrap_or(MAX_VARIABLE_BYTE_INTEGER),
-    );
+    let first = ((packet_type as u8) << 4) | (flags & 0x0F);
+    match u8::try_from(remaining) {
+        // Most packets are under 128 bytes: the two bytes in one write.
+        Ok(len) if len < 0x80 => buf.put_u16(u16::from_be_bytes([first, len])),
+        _ => {
+            buf.put_u8(first);
+            put_var_int(
+                buf,
+                u32::try_from(remaining).unwrap_or(MAX_VARIABLE_BYTE_INTEGER),
+            );
+        }
+    }
 }
 
 /// Runs `parser` on `input`, advances `input` past what it consumed, and

@@ -7,7 +7,7 @@ use super::{Body, PacketDecoder, decode_topic_name};
 use crate::coding::sum;
 use crate::error::{DecodeError, EncodeError};
 use crate::header::PacketType;
-use crate::property::{EncodedProperties, PublishProperties};
+use crate::property::{EncodedProperties, PropertySet, PublishProperties, decode_properties_into};
 use crate::types::{PacketId, QoS};
 use crate::version::ProtocolVersion;
 
@@ -147,6 +147,7 @@ impl Publish {
 
     /// Checks the packet for `version` and works out its sizes, once per
     /// encode: the property block is measured here and only written later.
+    #[inline(always)]
     fn layout(&self, version: ProtocolVersion) -> Result<Layout<'_>, EncodeError> {
         let aliased = version.is_v5() && self.properties.topic_alias.is_some();
         if self.topic.is_none() && !aliased {
@@ -154,10 +155,13 @@ impl Publish {
                 "PUBLISH needs a topic name or, in 5.0, a Topic Alias",
             ));
         }
-        let properties = if version.is_v5() {
-            Some(EncodedProperties::new(&self.properties)?)
-        } else {
+        let properties = if !version.is_v5() {
             None
+        } else if self.properties.is_unset() {
+            // Most messages carry no property: nothing to check or measure.
+            Some(EncodedProperties::unset(&self.properties))
+        } else {
+            Some(EncodedProperties::new(&self.properties)?)
         };
         let variable_header = sum([
             2,
@@ -172,11 +176,13 @@ impl Publish {
     }
 
     /// The fixed header, then the variable header.
+    #[inline(always)]
     fn put_headers(&self, layout: &Layout<'_>, buf: &mut impl BufMut) {
         super::put_fixed_header(buf, PacketType::Publish, self.flags(), layout.remaining);
         self.put_variable_header(layout, buf);
     }
 
+    #[inline(always)]
     fn put_variable_header(&self, layout: &Layout<'_>, buf: &mut impl BufMut) {
         crate::coding::put_length_prefixed(
             buf,
@@ -227,6 +233,14 @@ impl Publish {
     }
 }
 
+#[cfg(test)]
+impl Publish {
+    /// The remaining length of the encoding in `version`.
+    pub(crate) fn encoded_body_len_for_test(&self, version: ProtocolVersion) -> usize {
+        self.layout(version).map_or(0, |layout| layout.remaining)
+    }
+}
+
 /// The sizes of one PUBLISH encoding.
 struct Layout<'a> {
     /// The measured property block; `None` before 5.0.
@@ -238,8 +252,120 @@ struct Layout<'a> {
 impl Publish {
     /// Decodes the body of a PUBLISH whose fixed header carried `flags`.
     /// The payload is `frame` itself, advanced past the variable header.
+    ///
+    /// Every PUBLISH goes through [`Publish::read_fast`] first; what it
+    /// does not accept is read again by [`Publish::decode_general`], which
+    /// names the rule a malformed packet breaks.
     #[inline]
     pub(crate) fn decode_owned(
+        flags: u8,
+        frame: Bytes,
+        version: ProtocolVersion,
+    ) -> Result<Self, DecodeError> {
+        let mut publish = Self::around(frame);
+        if publish.read_fast(flags, 0, version) {
+            Ok(publish)
+        } else {
+            Self::decode_general(flags, publish.payload, version)
+        }
+    }
+
+    /// A QoS 0 PUBLISH without topic or properties whose payload is the
+    /// whole `frame`, for [`Publish::read_fast`] to fill in.
+    #[inline(always)]
+    pub(crate) fn around(frame: Bytes) -> Self {
+        Self {
+            qos: PublishQoS::AtMostOnce,
+            retain: false,
+            topic: None,
+            payload: frame,
+            properties: PublishProperties::default(),
+        }
+    }
+
+    /// The hot path: reads the PUBLISH whose body starts at `start` in the
+    /// payload of a packet made by [`Publish::around`], by hand with plain
+    /// slice operations and by the same rules as
+    /// [`Publish::decode_general`]; the property block goes through the
+    /// same parser. It only ever accepts what `decode_general` accepts,
+    /// with the same result (a property test checks this). On success the
+    /// payload is advanced past the variable header; otherwise, malformed
+    /// or not, it is left untouched for `decode_general` to read and
+    /// explain, and the other fields are unspecified.
+    ///
+    /// Filling in a packet that is already in place, rather than returning
+    /// one, spares moving the 264-byte packet out of a result, and taking
+    /// the frame as the payload spares a reference count.
+    // Always inlined so that the packet is filled in where the caller keeps it.
+    #[inline(always)]
+    pub(crate) fn read_fast(&mut self, flags: u8, start: usize, version: ProtocolVersion) -> bool {
+        let Some((qos, topic_len, fixed_len)) =
+            Self::fixed_fields(flags, self.payload.get(start..).unwrap_or_default())
+        else {
+            return false;
+        };
+        self.qos = qos;
+        self.retain = flags & 0b0001 != 0;
+        let mut header_len = start.saturating_add(fixed_len);
+        if version.is_v5() {
+            let frame = &self.payload;
+            let rest = frame.get(header_len..).unwrap_or_default();
+            if rest.first() == Some(&0) {
+                // An empty property block, the common case, needs no parser.
+                header_len = header_len.saturating_add(1);
+            } else {
+                match decode_properties_into(&mut self.properties, frame, rest) {
+                    Ok((rest, ())) => header_len = frame.len().saturating_sub(rest.len()),
+                    Err(_) => return false,
+                }
+            }
+        }
+        // v5 [MQTT-3.3.2-1], [MQTT-3.3.2-2]: a UTF-8 topic name without
+        // wildcards; v5 §3.3.2.3.4: empty only with a Topic Alias.
+        if topic_len > 0 {
+            let from = start.saturating_add(2);
+            let topic = self.payload.slice(from..from.saturating_add(topic_len));
+            match TopicName::from_bytes(topic) {
+                Ok(topic) => self.topic = Some(topic),
+                Err(_) => return false,
+            }
+        } else if self.properties.topic_alias.is_none() {
+            return false;
+        }
+        self.payload.advance(header_len);
+        true
+    }
+
+    /// The fields before the properties: QoS with its packet identifier,
+    /// the topic length, and the bytes they take with the topic. `None`
+    /// when they break a rule or `body` ends inside them.
+    #[inline(always)]
+    fn fixed_fields(flags: u8, body: &[u8]) -> Option<(PublishQoS, usize, usize)> {
+        let dup = flags & 0b1000 != 0;
+        // v5 [MQTT-3.3.1-4], v3.1.1 [MQTT-3.3.1-4]: QoS 3 is malformed.
+        let qos = QoS::from_bits((flags >> 1) & 0b11)?;
+        let (topic_len, rest) = body.split_first_chunk::<2>()?;
+        let topic_len = usize::from(u16::from_be_bytes(*topic_len));
+        let rest = rest.get(topic_len..)?;
+        let fixed_len = topic_len.saturating_add(2);
+        match (qos, rest.first_chunk::<2>()) {
+            // v5 [MQTT-3.3.1-2], v3.1.1 [MQTT-3.3.1-2]: no DUP on QoS 0.
+            (QoS::AtMostOnce, _) if !dup => Some((PublishQoS::AtMostOnce, topic_len, fixed_len)),
+            // v5 [MQTT-2.2.1-3], v3.1.1 [MQTT-2.3.1-1]: never packet id 0.
+            (QoS::AtLeastOnce | QoS::ExactlyOnce, Some(id)) => {
+                let qos = PublishQoS::new(qos, PacketId::new(u16::from_be_bytes(*id))?);
+                let qos = if dup { qos.redelivery() } else { qos };
+                Some((qos, topic_len, fixed_len.saturating_add(2)))
+            }
+            _ => None,
+        }
+    }
+
+    /// The general PUBLISH parser, on `nom` like every other packet: the
+    /// reference [`Publish::decode_fast`] is tested against, and the one
+    /// that names the broken rule when a PUBLISH is malformed.
+    #[cold]
+    pub(crate) fn decode_general(
         flags: u8,
         mut frame: Bytes,
         version: ProtocolVersion,
@@ -445,5 +571,173 @@ mod tests {
             .unwrap();
         header.extend_from_slice(&publish.payload);
         assert_eq!(header, whole);
+    }
+
+    mod fast_path {
+        #![allow(clippy::arithmetic_side_effects, clippy::cast_possible_truncation)]
+        use super::*;
+        use alloc::vec::Vec;
+        use proptest::collection::vec;
+        use proptest::prelude::*;
+        use proptest::sample::Index;
+
+        fn topic_byte() -> impl Strategy<Value = u8> {
+            prop_oneof![
+                8 => prop::sample::select(b"abc/$ ".to_vec()),
+                1 => prop::sample::select(alloc::vec![0u8, b'+', b'#', 0xC3, 0xA9, 0xFF, 0xED]),
+            ]
+        }
+
+        fn string(len: usize) -> impl Strategy<Value = Vec<u8>> {
+            vec(topic_byte(), 0..len).prop_map(|bytes| {
+                let mut out = (bytes.len() as u16).to_be_bytes().to_vec();
+                out.extend(bytes);
+                out
+            })
+        }
+
+        /// One encoded property: every PUBLISH property, some values out of
+        /// range, and some that PUBLISH must not carry.
+        fn property() -> impl Strategy<Value = Vec<u8>> {
+            prop_oneof![
+                (0u8..3).prop_map(|v| alloc::vec![0x01, v]),
+                any::<u32>().prop_map(|v| [&[0x02][..], &v.to_be_bytes()].concat()),
+                (0u16..3).prop_map(|v| [&[0x23][..], &v.to_be_bytes()].concat()),
+                string(6).prop_map(|s| [&[0x08][..], &s].concat()),
+                string(6).prop_map(|s| [&[0x09][..], &s].concat()),
+                string(6).prop_map(|s| [&[0x03][..], &s].concat()),
+                prop_oneof![
+                    Just(alloc::vec![0x0B, 0x00]),
+                    Just(alloc::vec![0x0B, 0x05]),
+                    Just(alloc::vec![0x0B, 0x81, 0x01])
+                ],
+                (string(4), string(4)).prop_map(|(k, v)| [&[0x26][..], &k, &v].concat()),
+                Just(alloc::vec![0x11, 0, 0, 0, 1]),
+                Just(alloc::vec![0x7F]),
+            ]
+        }
+
+        /// A PUBLISH body of `version` that is mostly well formed: a topic,
+        /// a packet id when the flags ask for one, properties and a payload.
+        fn body(v5: bool) -> impl Strategy<Value = (u8, Vec<u8>)> {
+            (
+                0u8..16,
+                string(8),
+                any::<u16>(),
+                vec(property(), 0..4),
+                vec(any::<u8>(), 0..8),
+            )
+                .prop_map(move |(flags, topic, id, props, payload)| {
+                    let mut body = topic;
+                    if flags & 0b0110 != 0 {
+                        body.extend(id.to_be_bytes());
+                    }
+                    if v5 {
+                        let block: Vec<u8> = props.concat();
+                        let mut len = Vec::new();
+                        crate::coding::put_var_int(&mut len, block.len() as u32);
+                        body.extend(len);
+                        body.extend(block);
+                    }
+                    body.extend(payload);
+                    (flags, body)
+                })
+        }
+
+        fn check(flags: u8, body: &[u8], v5: bool) -> Result<(), TestCaseError> {
+            let version = if v5 {
+                ProtocolVersion::V5
+            } else {
+                ProtocolVersion::V3_1_1
+            };
+            let general = Publish::decode_general(flags, Bytes::copy_from_slice(body), version);
+            // The body behind a fixed header, as the streaming decoder passes it.
+            let mut frame = alloc::vec![0x30 | flags, 0xFF, 0x7F];
+            frame.extend_from_slice(body);
+            let mut fast = Publish::around(Bytes::from(frame.clone()));
+            if fast.read_fast(flags, 3, version) {
+                prop_assert_eq!(general, Ok(fast));
+            } else {
+                prop_assert_eq!(&fast.payload[..], &frame[..], "the frame is left untouched");
+                prop_assert!(
+                    general.is_err(),
+                    "the fast path refused {:02x?}, which is valid: {:?}",
+                    body,
+                    general
+                );
+            }
+            let owned = Publish::decode_owned(flags, Bytes::copy_from_slice(body), version);
+            prop_assert_eq!(
+                owned,
+                Publish::decode_general(flags, Bytes::copy_from_slice(body), version)
+            );
+            Ok(())
+        }
+
+        /// The fast path is not a filter that lets everything through to
+        /// the general parser: it reads the packets of the benchmarks itself.
+        #[test]
+        fn fast_path_reads_publish_with_and_without_properties() {
+            let mut publish = Publish::new(
+                TopicName::from_static("sensor/abc/temperature").unwrap(),
+                &b"21.5"[..],
+            )
+            .with_qos(PublishQoS::new(QoS::AtLeastOnce, PacketId::new(7).unwrap()));
+            for with_properties in [false, true] {
+                if with_properties {
+                    publish.properties.message_expiry_interval = Some(3600);
+                    publish.properties.content_type =
+                        crate::MqttString::try_from("application/json").ok();
+                    publish.properties.correlation_data = Some(Bytes::from_static(&[7; 16]));
+                    publish.properties.user_properties.push(
+                        crate::MqttString::try_from("site").unwrap(),
+                        crate::MqttString::try_from("plant-7").unwrap(),
+                    );
+                }
+                for version in [ProtocolVersion::V3_1_1, ProtocolVersion::V5] {
+                    let mut frame = Vec::new();
+                    publish.encode(version, &mut frame).unwrap();
+                    let header_len = frame.len() - publish.encoded_body_len_for_test(version);
+                    let mut fast = Publish::around(Bytes::from(frame));
+                    assert!(fast.read_fast(publish.flags(), header_len, version));
+                    let mut expected = publish.clone();
+                    if !version.is_v5() {
+                        expected.properties = PublishProperties::default();
+                    }
+                    assert_eq!(fast, expected, "{version:?}");
+                }
+            }
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(4096))]
+
+            /// The hand-written fast path accepts exactly what the `nom`
+            /// parser accepts, with the same packet, on mostly valid bodies
+            /// with a few bytes damaged.
+            #[test]
+            fn fast_path_agrees_with_the_general_parser(
+                (flags, mut body) in any::<bool>().prop_flat_map(body),
+                edits in vec((any::<Index>(), any::<u8>()), 0..3),
+            ) {
+                check(flags, &body, false)?;
+                check(flags, &body, true)?;
+                if !body.is_empty() {
+                    for (at, byte) in &edits {
+                        let i = at.index(body.len());
+                        body[i] = *byte;
+                    }
+                }
+                check(flags, &body, false)?;
+                check(flags, &body, true)?;
+            }
+
+            /// ... and on random bytes.
+            #[test]
+            fn fast_path_agrees_on_random_bytes(flags in 0u8..16, body in vec(any::<u8>(), 0..40)) {
+                check(flags, &body, false)?;
+                check(flags, &body, true)?;
+            }
+        }
     }
 }
