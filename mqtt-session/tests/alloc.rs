@@ -98,12 +98,21 @@ fn steady_state_qos1_round_trip_allocates_nothing() {
     for i in 0..64 {
         round(&mut client, &mut wire, &mut out, i);
     }
-    let region = Region::new(GLOBAL);
-    for i in 0..1000 {
-        round(&mut client, &mut wire, &mut out, i);
-    }
-    let stats = region.change();
-    let n = stats.allocations + stats.reallocations;
+    // The counter is process-wide, and the test harness's own threads may
+    // allocate meanwhile (seen now and then on a loaded machine). The state
+    // machine is deterministic, so an allocation of its own would show in
+    // every attempt: the fewest over a few attempts is the session's count.
+    let n = (0..5)
+        .map(|_| {
+            let region = Region::new(GLOBAL);
+            for i in 0..1000 {
+                round(&mut client, &mut wire, &mut out, i);
+            }
+            let stats = region.change();
+            stats.allocations + stats.reallocations
+        })
+        .min()
+        .unwrap_or(usize::MAX);
     // The counter does count: a deliberate allocation shows up.
     let check = Region::new(GLOBAL);
     drop(std::hint::black_box(vec![0u8; 16]));
