@@ -418,11 +418,10 @@ fn v3_mqtt_3_9_3_2_refusal_is_0x80() {
         None,
     );
     p.take();
-    p.send(subscribe(&[("a", SubscriptionOptions::new(QoS::AtLeastOnce))], 1).into())
-        .unwrap();
-    p.server
-        .suback(id(1), vec![SubAckReasonCode::NotAuthorized])
-        .unwrap();
+    p.subscribe_with(
+        subscribe(&[("a", SubscriptionOptions::new(QoS::AtLeastOnce))], 1),
+        vec![SubAckReasonCode::NotAuthorized],
+    );
     p.drain();
     assert_eq!(
         p.take(),
@@ -465,11 +464,10 @@ fn v5_mqtt_3_10_4_4_unsuback() {
     for version in [ProtocolVersion::V5, ProtocolVersion::V3_1_1] {
         let mut p = Peer::open(connect(version, "c1", true), ServerConfig::default(), None);
         p.take();
-        p.send(subscribe(&[("a", SubscriptionOptions::new(QoS::AtLeastOnce))], 1).into())
-            .unwrap();
-        p.server
-            .suback(id(1), vec![SubAckReasonCode::GrantedQoS1])
-            .unwrap();
+        p.subscribe_with(
+            subscribe(&[("a", SubscriptionOptions::new(QoS::AtLeastOnce))], 1),
+            vec![SubAckReasonCode::GrantedQoS1],
+        );
         let mut u = Unsubscribe::new(id(2), TopicFilter::try_from("a").unwrap());
         u.filters.push(TopicFilter::try_from("nope").unwrap());
         p.send(u.into()).unwrap();

@@ -25,7 +25,7 @@ mod takeover;
 use bytes::{Bytes, BytesMut};
 use mqtt_codec::{
     Connect, Decoded, Decoder, Encoder, MqttString, Packet, PacketId, ProtocolVersion, Publish,
-    PublishQoS, QoS, Subscribe, SubscriptionOptions,
+    PublishQoS, QoS, SubAckReasonCode, Subscribe, SubscriptionOptions,
 };
 use mqtt_session::mqtt_codec::mqtt_topic::{TopicFilter, TopicName};
 use mqtt_session::{
@@ -149,6 +149,14 @@ impl Peer {
         let r = self.server.handle_bytes(self.now, &bytes);
         self.drain();
         r
+    }
+
+    /// Sends `sub` and answers it with `codes`, as the application would.
+    pub fn subscribe_with(&mut self, sub: Subscribe, codes: Vec<SubAckReasonCode>) {
+        let packet_id = sub.packet_id;
+        self.send(sub.into()).unwrap();
+        self.server.suback(packet_id, codes).unwrap();
+        self.drain();
     }
 
     pub fn advance(&mut self, ms: u64) {

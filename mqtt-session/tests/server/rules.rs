@@ -114,11 +114,10 @@ fn v5_mqtt_3_8_4_3_subscribe_replaces() {
     );
     p.take();
     let f = TopicFilter::try_from("a/#").unwrap();
-    p.send(Subscribe::new(id(1), f.clone(), SubscriptionOptions::new(QoS::AtLeastOnce)).into())
-        .unwrap();
-    p.server
-        .suback(id(1), vec![SubAckReasonCode::GrantedQoS1])
-        .unwrap();
+    p.subscribe_with(
+        Subscribe::new(id(1), f.clone(), SubscriptionOptions::new(QoS::AtLeastOnce)),
+        vec![SubAckReasonCode::GrantedQoS1],
+    );
     let mut second = SubscriptionOptions::new(QoS::ExactlyOnce);
     second.retain_as_published = true;
     p.send(Subscribe::new(id(2), f, second).into()).unwrap();

@@ -112,11 +112,10 @@ fn v5_mqtt_3_1_2_6_clean_start_0_creates_session() {
         let ack = first_connack(&a.take());
         assert_eq!(ack.reason_code, ConnectReasonCode::Success, "{version}");
         assert!(!ack.session_present, "{version}");
-        a.send(subscribe(&[("a/b", QoS::AtLeastOnce)], 1).into())
-            .unwrap();
-        a.server
-            .suback(id(1), vec![SubAckReasonCode::GrantedQoS1])
-            .unwrap();
+        a.subscribe_with(
+            subscribe(&[("a/b", QoS::AtLeastOnce)], 1),
+            vec![SubAckReasonCode::GrantedQoS1],
+        );
         a.server.handle_transport_closed(a.now);
         let b = Peer::open(
             persistent(version, "c1"),
@@ -587,11 +586,10 @@ fn v5_mqtt_3_3_4_10_only_publish_waits_for_receive_maximum() {
     p.send(Packet::PingReq).unwrap();
     assert_eq!(p.take(), [Packet::PingResp]);
 
-    p.send(subscribe(&[("a", QoS::AtLeastOnce)], 10).into())
-        .unwrap();
-    p.server
-        .suback(id(10), vec![SubAckReasonCode::GrantedQoS1])
-        .unwrap();
+    p.subscribe_with(
+        subscribe(&[("a", QoS::AtLeastOnce)], 10),
+        vec![SubAckReasonCode::GrantedQoS1],
+    );
     p.drain();
     assert_eq!(
         p.take(),
@@ -645,11 +643,10 @@ fn v5_mqtt_3_8_4_5_multiple_filters_one_suback() {
     for version in BOTH {
         let mut p = Peer::open(connect(version, "c1", true), ServerConfig::default(), None);
         p.take();
-        p.send(subscribe(&[("b", QoS::AtMostOnce)], 1).into())
-            .unwrap();
-        p.server
-            .suback(id(1), vec![SubAckReasonCode::Success])
-            .unwrap();
+        p.subscribe_with(
+            subscribe(&[("b", QoS::AtMostOnce)], 1),
+            vec![SubAckReasonCode::Success],
+        );
         p.drain();
         p.take();
         let filters = [
@@ -754,11 +751,10 @@ fn v5_mqtt_3_10_4_3_unsubscribe_completes_inflight() {
         None,
     );
     p.take();
-    p.send(subscribe(&[("t", QoS::ExactlyOnce)], 1).into())
-        .unwrap();
-    p.server
-        .suback(id(1), vec![SubAckReasonCode::GrantedQoS2])
-        .unwrap();
+    p.subscribe_with(
+        subscribe(&[("t", QoS::ExactlyOnce)], 1),
+        vec![SubAckReasonCode::GrantedQoS2],
+    );
     let q1 = p.deliver(qos_delivery(QoS::AtLeastOnce)).unwrap();
     let q2 = p.deliver(qos_delivery(QoS::ExactlyOnce)).unwrap();
     let sent = publishes(&p.take());
@@ -902,11 +898,10 @@ fn v5_mqtt_4_1_0_2_session_discarded_after_expiry() {
     let mut c = connect(v, "c1", false);
     c.properties.session_expiry_interval = Some(10);
     let mut p = Peer::open(c.clone(), ServerConfig::default(), None);
-    p.send(subscribe(&[("t", QoS::AtLeastOnce)], 1).into())
-        .unwrap();
-    p.server
-        .suback(id(1), vec![SubAckReasonCode::GrantedQoS1])
-        .unwrap();
+    p.subscribe_with(
+        subscribe(&[("t", QoS::AtLeastOnce)], 1),
+        vec![SubAckReasonCode::GrantedQoS1],
+    );
     p.server.handle_transport_closed(p.now);
     p.deliver(qos_delivery(QoS::AtLeastOnce)).unwrap();
     p.take_events();
@@ -1049,11 +1044,10 @@ fn v3_mqtt_3_10_4_1_unsubscribe_compares_characters() {
     for version in BOTH {
         let mut p = Peer::open(connect(version, "c1", true), ServerConfig::default(), None);
         p.take();
-        p.send(subscribe(&[("a/+", QoS::AtLeastOnce)], 1).into())
-            .unwrap();
-        p.server
-            .suback(id(1), vec![SubAckReasonCode::GrantedQoS1])
-            .unwrap();
+        p.subscribe_with(
+            subscribe(&[("a/+", QoS::AtLeastOnce)], 1),
+            vec![SubAckReasonCode::GrantedQoS1],
+        );
         p.events.clear();
         let mut u = Unsubscribe::new(id(2), TopicFilter::try_from("a/b").unwrap());
         u.filters.push(TopicFilter::try_from("A/+").unwrap());
