@@ -178,33 +178,10 @@ pub(crate) fn validate_string(bytes: &[u8]) -> Result<(), DecodeError> {
     validate_string_slow(bytes)
 }
 
-/// Eight `a`s, the padding of a short string: neither zero nor above 0x7F.
-const PADDING: u64 = 0x6161_6161_6161_6161;
-
-/// Whether every byte is in 0x01..=0x7F, eight bytes at a time; a short or
-/// ragged end is read as one more word, overlapping the previous one or
-/// padded with a harmless `a`.
+/// Whether every byte is in 0x01..=0x7F, eight bytes at a time.
 #[inline]
 pub(crate) fn is_ascii_without_nul(bytes: &[u8]) -> bool {
-    let (words, tail) = bytes.as_chunks::<8>();
-    let mut found = words
-        .iter()
-        .fold(0, |found, word| found | non_ascii_or_nul(*word));
-    if !tail.is_empty() {
-        found |= match bytes.last_chunk::<8>() {
-            Some(last) => non_ascii_or_nul(*last),
-            None => {
-                // Fewer than eight bytes: shifted into a word of `a`s byte by
-                // byte (copying them into an array would call `memcpy`).
-                let padded = tail
-                    .iter()
-                    .rev()
-                    .fold(PADDING, |word, &b| word.wrapping_shl(8) | u64::from(b));
-                non_ascii_or_nul(padded.to_le_bytes())
-            }
-        };
-    }
-    found == 0
+    mqtt_topic::or_over_words(bytes, non_ascii_or_nul) == 0
 }
 
 /// Non-zero when one of the eight bytes of `chunk` is 0 or above 0x7F.

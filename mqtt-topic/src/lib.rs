@@ -28,3 +28,5 @@ pub use options::{QoS, RetainHandling, SubscriptionOptions};
 pub use retained::RetainedIndex;
 pub use shared::{SharedSubscription, SharedSubscriptionRef};
 pub use validate::MAX_TOPIC_LEN;
+#[doc(hidden)]
+pub use validate::or_over_words;

@@ -28,27 +28,23 @@ fn check_string(bytes: &[u8]) -> Result<&str, TopicError> {
     core::str::from_utf8(bytes).map_err(|_| TopicError::InvalidUtf8)
 }
 
-/// Eight `a`s, the padding of a short topic: no byte the rules care about.
+/// Eight `a`s, the padding of a short string: a byte no check flags.
 const PADDING: u64 = 0x6161_6161_6161_6161;
 
-/// True when every byte is ASCII other than NUL, `+` and `#`, and the length is
-/// allowed: such bytes are a valid topic name and a valid filter without wildcards.
+/// The bitwise or of `flag` over `bytes` read eight at a time: a short or ragged end
+/// is read as one more word, overlapping the previous one or padded with `a`, so
+/// `flag` must never flag an `a`. Strings here are typically 10 to 40 bytes, too
+/// short for a vectorised byte loop to pay off.
 ///
-/// Eight bytes at a time (a topic is typically 10 to 40 bytes, too short for the
-/// vectorised byte loop to pay off): a short or ragged end is read as one more
-/// word, overlapping the previous one or padded with a harmless `a`.
+/// Shared with `mqtt-codec`'s string check; not part of the stable API.
+#[doc(hidden)]
 #[inline]
-fn plain(bytes: &[u8]) -> bool {
-    if bytes.is_empty() || bytes.len() > MAX_TOPIC_LEN {
-        return false;
-    }
+pub fn or_over_words(bytes: &[u8], flag: impl Fn([u8; 8]) -> u64) -> u64 {
     let (words, tail) = bytes.as_chunks::<8>();
-    let mut found = words
-        .iter()
-        .fold(0, |found, word| found | special_bytes(*word));
+    let mut found = words.iter().fold(0, |found, word| found | flag(*word));
     if !tail.is_empty() {
         found |= match bytes.last_chunk::<8>() {
-            Some(last) => special_bytes(*last),
+            Some(last) => flag(*last),
             None => {
                 // Fewer than eight bytes: shifted into a word of `a`s byte by byte
                 // (copying them into an array would call `memcpy`).
@@ -56,11 +52,18 @@ fn plain(bytes: &[u8]) -> bool {
                     .iter()
                     .rev()
                     .fold(PADDING, |word, &b| word.wrapping_shl(8) | u64::from(b));
-                special_bytes(padded.to_le_bytes())
+                flag(padded.to_le_bytes())
             }
         };
     }
-    found == 0
+    found
+}
+
+/// True when every byte is ASCII other than NUL, `+` and `#`, and the length is
+/// allowed: such bytes are a valid topic name and a valid filter without wildcards.
+#[inline]
+fn plain(bytes: &[u8]) -> bool {
+    !bytes.is_empty() && bytes.len() <= MAX_TOPIC_LEN && or_over_words(bytes, special_bytes) == 0
 }
 
 /// Non-zero when one of the eight bytes of `chunk` is non-ASCII, NUL, `+` or `#`.
