@@ -88,8 +88,8 @@ impl MqttString {
         Self::from_bytes(Bytes::from_static(s.as_bytes())).map_err(|_| EncodeError::InvalidString)
     }
 
-    /// The string. The bytes were checked at construction; because `unsafe`
-    /// is forbidden in this crate they are checked again here, which costs a
+    /// The string. The bytes were checked at construction; the workspace
+    /// forbids unchecked conversion, so they are checked again here, which costs a
     /// pass over the bytes but can never fail.
     pub fn as_str(&self) -> &str {
         core::str::from_utf8(&self.0).unwrap_or_default()

@@ -47,8 +47,8 @@ impl TopicFilter {
     #[must_use]
     pub fn as_str(&self) -> &str {
         // The bytes were checked to be UTF-8 on construction and `Bytes` is immutable,
-        // so this never fails; `unsafe` (from_utf8_unchecked) is forbidden in this
-        // workspace, so the check is repeated instead, and "" is an unreachable fallback.
+        // so this never fails; the workspace lints forbid `from_utf8_unchecked`,
+        // so the check is repeated, and "" is an unreachable fallback.
         core::str::from_utf8(&self.0).unwrap_or("")
     }
 
