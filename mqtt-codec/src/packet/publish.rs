@@ -362,7 +362,7 @@ impl Publish {
     }
 
     /// The general PUBLISH parser, on `nom` like every other packet: the
-    /// reference [`Publish::decode_fast`] is tested against, and the one
+    /// reference [`Publish::read_fast`] is tested against, and the one
     /// that names the broken rule when a PUBLISH is malformed.
     #[cold]
     pub(crate) fn decode_general(
