@@ -163,13 +163,11 @@ impl EdgeHasher {
     /// [`EdgeHasher::hash`] when `word` is already known to be [`word_of`]`(level)`.
     #[inline]
     pub(crate) fn hash_with_word(&self, parent: u32, level: &[u8], word: u64) -> u64 {
-        let [s0, s1] = self.seeds;
-        // Lengths beyond `u32` cannot occur (topics are at most 65,535 bytes).
-        let len = u64::try_from(level.len()).unwrap_or(u64::MAX);
-        let first = folded_multiply(word ^ s0, (u64::from(parent) | (len << 32)) ^ s1);
+        // A level of up to eight bytes is its prefix hash; a longer one mixes in the rest.
+        let first = self.hash_prefix(parent, level.len(), word);
         match level.get(8..) {
             None | Some([]) => first,
-            Some(rest) => Self::hash_rest(first, s1, rest),
+            Some(rest) => Self::hash_rest(first, self.seeds[1], rest),
         }
     }
 
@@ -178,6 +176,7 @@ impl EdgeHasher {
     #[inline]
     pub(crate) fn hash_prefix(&self, key: u32, len: usize, word: u64) -> u64 {
         let [s0, s1] = self.seeds;
+        // Lengths beyond `u32` cannot occur (topics are at most 65,535 bytes).
         let len = u64::try_from(len).unwrap_or(u64::MAX);
         folded_multiply(word ^ s0, (u64::from(key) | (len << 32)) ^ s1)
     }
