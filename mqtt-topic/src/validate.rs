@@ -31,6 +31,25 @@ fn check_string(bytes: &[u8]) -> Result<&str, TopicError> {
 /// Eight `a`s, the padding of a short string: a byte no check flags.
 const PADDING: u64 = 0x6161_6161_6161_6161;
 
+/// One word holding every byte of `bytes` (1 to 7 of them), read without a byte
+/// loop or a `memcpy`: from four to seven bytes, the first four and the last four,
+/// which overlap; from one to three, the first, middle and last byte padded with
+/// `a`. Bytes may appear twice, which changes no or of per-byte flags.
+#[inline]
+fn short_word(bytes: &[u8]) -> u64 {
+    let four = |chunk: Option<&[u8; 4]>| chunk.map_or(0, |c| u64::from(u32::from_le_bytes(*c)));
+    if bytes.len() >= 4 {
+        four(bytes.first_chunk::<4>()) | four(bytes.last_chunk::<4>()).wrapping_shl(32)
+    } else {
+        let byte = |i: usize| bytes.get(i).map_or(0x61, |&b| u64::from(b));
+        let len = bytes.len();
+        (PADDING & !0xFF_FFFF)
+            | byte(0)
+            | byte(len / 2).wrapping_shl(8)
+            | byte(len.saturating_sub(1)).wrapping_shl(16)
+    }
+}
+
 /// The bitwise or of `flag` over `bytes` read eight at a time: a short or ragged end
 /// is read as one more word, overlapping the previous one or padded with `a`, so
 /// `flag` must never flag an `a`. Strings here are typically 10 to 40 bytes, too
@@ -45,15 +64,7 @@ pub fn or_over_words(bytes: &[u8], flag: impl Fn([u8; 8]) -> u64) -> u64 {
     if !tail.is_empty() {
         found |= match bytes.last_chunk::<8>() {
             Some(last) => flag(*last),
-            None => {
-                // Fewer than eight bytes: shifted into a word of `a`s byte by byte
-                // (copying them into an array would call `memcpy`).
-                let padded = tail
-                    .iter()
-                    .rev()
-                    .fold(PADDING, |word, &b| word.wrapping_shl(8) | u64::from(b));
-                flag(padded.to_le_bytes())
-            }
+            None => flag(short_word(tail).to_le_bytes()),
         };
     }
     found
