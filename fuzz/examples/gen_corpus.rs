@@ -117,13 +117,12 @@ fn packets(version: ProtocolVersion) -> Vec<(&'static str, Packet)> {
         p.payload_format_indicator = Some(PayloadFormat::Utf8);
         p.message_expiry_interval = Some(120);
         p.topic_alias = NonZeroU16::new(3);
-        p.response_topic = Some(name("a/reply"));
-        p.correlation_data = Some(Bytes::from_static(b"corr"));
-        p.content_type = Some(s("json"));
-        p.subscription_identifiers.push(NonZeroU32::MIN);
-        p.subscription_identifiers
-            .push(NonZeroU32::new(268_435_455).expect("non-zero"));
-        p.user_properties.push(s("name"), s("value"));
+        p.set_response_topic(Some(name("a/reply")));
+        p.set_correlation_data(Some(Bytes::from_static(b"corr")));
+        p.set_content_type(Some(s("json")));
+        p.push_subscription_identifier(NonZeroU32::MIN);
+        p.push_subscription_identifier(NonZeroU32::new(268_435_455).expect("non-zero"));
+        p.push_user_property(s("name"), s("value"));
     }
     out.push(("publish-qos2", publish.into()));
     if v5 {

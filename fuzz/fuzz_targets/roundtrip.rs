@@ -260,13 +260,13 @@ impl ArbPublishProperties {
         p.payload_format_indicator = payload_format(self.payload_format_indicator);
         p.message_expiry_interval = self.message_expiry_interval;
         p.topic_alias = self.topic_alias;
-        p.response_topic = topic(&self.response_topic)?;
-        p.correlation_data = bytes(&self.correlation_data);
-        p.content_type = string(&self.content_type)?;
+        p.set_response_topic(topic(&self.response_topic)?);
+        p.set_correlation_data(bytes(&self.correlation_data));
+        p.set_content_type(string(&self.content_type)?);
         for &id in &self.subscription_identifiers {
-            p.subscription_identifiers.push(id);
+            p.push_subscription_identifier(id);
         }
-        p.user_properties = user_properties(&self.user_properties)?;
+        p.set_user_properties(user_properties(&self.user_properties)?);
         Some(p)
     }
 }

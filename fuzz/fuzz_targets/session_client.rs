@@ -99,7 +99,7 @@ impl World {
                         u16::MAX
                     };
                 }
-                Packet::ConnAck(ack)
+                Packet::from(ack)
             }
             FromServer::PubAck(pick) => Packet::PubAck(PubAck::new(self.inflight_id(pick))),
             FromServer::PubRec(pick) => Packet::PubRec(PubRec::new(self.inflight_id(pick))),

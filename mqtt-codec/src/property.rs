@@ -7,6 +7,8 @@
 //! then stored as typed fields; the repeatable ones (User Property, and
 //! Subscription Identifier in PUBLISH) stay as a zero-copy view of the block
 //! that is iterated lazily, so decoding allocates nothing however many there are.
+//! PUBLISH keeps its byte-valued properties in the block too, to stay small
+//! (see `publish`).
 
 use core::fmt;
 use core::num::{NonZeroU16, NonZeroU32};
@@ -21,6 +23,9 @@ use crate::coding::{
 use crate::error::{DecodeError, EncodeError};
 use crate::header::PacketType;
 use crate::types::{MAX_STRING_LEN, MqttString, QoS, validate_string};
+
+mod publish;
+pub use publish::PublishProperties;
 
 macro_rules! property_ids {
     ($($variant:ident = $id:literal, $kind:ident, $text:literal;)+) => {
@@ -214,7 +219,7 @@ impl fmt::Display for PropertyValue<'_> {
 ///
 /// By hand with slice operations: it runs once per property on every
 /// decode, and there the `nom` combinators cost more than the property.
-#[inline]
+#[inline(always)]
 fn raw_property(input: &[u8]) -> PResult<'_, (PropertyId, RawValue<'_>)> {
     // Every identifier of MQTT 5.0 fits in one byte of a variable byte
     // integer; a longer one is read whole and refused as unknown.
@@ -510,6 +515,21 @@ pub(crate) trait PropertySet: Default {
     fn check(&self) -> Result<(), DecodeError>;
     /// Whether no property is set, found without walking them.
     fn is_unset(&self) -> bool;
+
+    /// The length of the encoded block, after checking every value and the
+    /// rules that span properties.
+    fn encoded_block_len(&self) -> Result<usize, EncodeError> {
+        properties_block_len(self)
+    }
+
+    /// Writes the block of `block_len` bytes that
+    /// [`encoded_block_len`](Self::encoded_block_len) measured and checked.
+    fn put_block(&self, _block_len: usize, buf: &mut impl BufMut) {
+        self.for_each(&mut |id, raw| {
+            buf.put_u8(id as u8);
+            raw.put(buf);
+        });
+    }
 }
 
 /// Reads a property length and walks the block it covers, checking the
@@ -632,16 +652,13 @@ pub(crate) fn properties_len(block_len: usize) -> usize {
 }
 
 /// Writes the property length and the block; `block_len` comes from
-/// [`properties_block_len`], which validated every value.
+/// [`PropertySet::encoded_block_len`], which validated every value.
 pub(crate) fn put_properties(props: &impl PropertySet, block_len: usize, buf: &mut impl BufMut) {
     put_var_int(buf, u32::try_from(block_len).unwrap_or(u32::MAX));
     if block_len == 0 {
         return;
     }
-    props.for_each(&mut |id, raw| {
-        buf.put_u8(id as u8);
-        raw.put(buf);
-    });
+    props.put_block(block_len, buf);
 }
 
 /// User Properties (v5 §3.1.2.11.8 and its siblings): name-value pairs
@@ -866,6 +883,7 @@ impl FromIterator<NonZeroU32> for SubscriptionIdentifiers {
 }
 
 /// Validates a repeatable property that is kept in the block view.
+#[inline]
 fn check_repeatable(id: PropertyId, raw: RawValue<'_>) -> Result<(), DecodeError> {
     match raw {
         // v5 [MQTT-1.5.7-1]: both strings of a pair are UTF-8 strings.
@@ -1086,25 +1104,6 @@ property_set! {
 }
 
 property_set! {
-    /// PUBLISH properties (v5 §3.3.2.3).
-    PublishProperties for Publish {
-        /// Payload Format Indicator.
-        payload_format_indicator: PayloadFormat = PayloadFormatIndicator,
-        /// Message Expiry Interval in seconds.
-        message_expiry_interval: u32 = MessageExpiryInterval,
-        /// Topic Alias (never 0, [MQTT-3.3.2-8]).
-        topic_alias: NonZeroU16 = TopicAlias,
-        /// Response Topic (a topic name, [MQTT-3.3.2-14]).
-        response_topic: TopicName = ResponseTopic,
-        /// Correlation Data.
-        correlation_data: Bytes = CorrelationData,
-        /// Content Type.
-        content_type: MqttString = ContentType,
-    }
-    repeat subscription_identifiers: SubscriptionIdentifiers = SubscriptionIdentifier;
-}
-
-property_set! {
     /// Properties of PUBACK, PUBREC, PUBREL, PUBCOMP, SUBACK and UNSUBACK
     /// (v5 §3.4.2.2 and its siblings): a Reason String and User Properties.
     AckProperties for PubAck {
@@ -1174,7 +1173,7 @@ impl<'a, P: PropertySet> EncodedProperties<'a, P> {
         let block_len = if props.is_unset() {
             0
         } else {
-            properties_block_len(props)?
+            props.encoded_block_len()?
         };
         Ok(Self { props, block_len })
     }

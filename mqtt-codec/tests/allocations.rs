@@ -62,14 +62,16 @@ fn qos1_publish(payload_len: usize) -> Publish {
 fn publish_with_properties() -> Publish {
     let mut properties = PublishProperties::default();
     properties.message_expiry_interval = Some(3600);
-    properties.content_type = Some(s("application/json"));
-    properties.correlation_data = Some(Bytes::from_static(b"\x01\x02\x03\x04"));
-    properties.response_topic = Some(TopicName::from_static("replies/42").unwrap());
+    properties.set_content_type(Some(s("application/json")));
+    properties.set_correlation_data(Some(Bytes::from_static(b"\x01\x02\x03\x04")));
+    properties.set_response_topic(Some(TopicName::from_static("replies/42").unwrap()));
     properties.topic_alias = NonZeroU16::new(7);
-    properties.user_properties = [("a", "1"), ("b", "2"), ("c", "3")]
-        .into_iter()
-        .map(|(k, v)| (s(k), s(v)))
-        .collect();
+    properties.set_user_properties(
+        [("a", "1"), ("b", "2"), ("c", "3")]
+            .into_iter()
+            .map(|(k, v)| (s(k), s(v)))
+            .collect(),
+    );
     qos1_publish(64).with_properties(properties)
 }
 
@@ -165,7 +167,7 @@ fn publish_decode_encode_and_user_properties_allocate_nothing() {
     let Packet::Publish(decoded) = Packet::decode(&wire, ProtocolVersion::V5).unwrap() else {
         panic!("not a PUBLISH")
     };
-    let users = &decoded.properties.user_properties;
+    let users = &decoded.properties.user_properties();
     let (pairs, iterate) = allocations(|| {
         let mut pairs = 0;
         for (name, value) in users.iter() {

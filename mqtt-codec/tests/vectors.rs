@@ -204,10 +204,12 @@ fn v3_1_1_publish_qos2_dup_retain_and_empty_payload() {
 fn v5_publish_with_two_subscription_identifiers() {
     let mut publish = Publish::new(topic("t"), &b"p"[..])
         .with_qos(PublishQoS::new(QoS::ExactlyOnce, id(1)).redelivery());
-    publish.properties.subscription_identifiers = [5, 128]
-        .into_iter()
-        .map(|v| NonZeroU32::new(v).unwrap())
-        .collect();
+    publish.properties.set_subscription_identifiers(
+        [5, 128]
+            .into_iter()
+            .map(|v| NonZeroU32::new(v).unwrap())
+            .collect(),
+    );
     // rl 12 = topic 3 + id 2 + pl 1 + 5 + payload 1.
     let decoded = vector(V5, "3c 0c 0001 74 0001 05 0b05 0b8001 70", &publish.into());
     let Packet::Publish(p) = decoded else {
@@ -215,7 +217,7 @@ fn v5_publish_with_two_subscription_identifiers() {
     };
     let ids: Vec<u32> = p
         .properties
-        .subscription_identifiers
+        .subscription_identifiers()
         .iter()
         .map(NonZeroU32::get)
         .collect();
@@ -463,7 +465,7 @@ fn as_connack(packet: Packet) -> ConnAck {
     let Packet::ConnAck(c) = packet else {
         panic!("not a CONNACK")
     };
-    c
+    *c
 }
 
 /// v5 §3.3.2.3.2 Payload Format Indicator (0x01, Byte) = 1 in PUBLISH.
@@ -494,9 +496,9 @@ fn v5_property_0x02_message_expiry_interval() {
 fn v5_property_0x03_content_type() {
     table_2_4(PropertyId::ContentType, 0x03);
     let mut p = publish_t();
-    p.properties.content_type = Some(s("json"));
+    p.properties.set_content_type(Some(s("json")));
     let p = as_publish(vector(V5, "30 0b 0001 74 07 03 0004 6a736f6e", &p.into()));
-    assert_eq!(p.properties.content_type.unwrap(), "json");
+    assert_eq!(p.properties.content_type().unwrap(), "json");
 }
 
 /// v5 §3.3.2.3.5 Response Topic (0x08, UTF-8 String) = "r/1".
@@ -504,9 +506,9 @@ fn v5_property_0x03_content_type() {
 fn v5_property_0x08_response_topic() {
     table_2_4(PropertyId::ResponseTopic, 0x08);
     let mut p = publish_t();
-    p.properties.response_topic = Some(topic("r/1"));
+    p.properties.set_response_topic(Some(topic("r/1")));
     let p = as_publish(vector(V5, "30 0a 0001 74 06 08 0003 722f31", &p.into()));
-    assert_eq!(p.properties.response_topic.unwrap().as_str(), "r/1");
+    assert_eq!(p.properties.response_topic().unwrap().as_str(), "r/1");
 }
 
 /// v5 §3.3.2.3.6 Correlation Data (0x09, Binary Data) = 00 FF 10.
@@ -514,9 +516,13 @@ fn v5_property_0x08_response_topic() {
 fn v5_property_0x09_correlation_data() {
     table_2_4(PropertyId::CorrelationData, 0x09);
     let mut p = publish_t();
-    p.properties.correlation_data = Some(Bytes::from_static(b"\x00\xff\x10"));
+    p.properties
+        .set_correlation_data(Some(Bytes::from_static(b"\x00\xff\x10")));
     let p = as_publish(vector(V5, "30 0a 0001 74 06 09 0003 00ff10", &p.into()));
-    assert_eq!(&p.properties.correlation_data.unwrap()[..], b"\x00\xff\x10");
+    assert_eq!(
+        &p.properties.correlation_data().unwrap()[..],
+        b"\x00\xff\x10"
+    );
 }
 
 /// v5 §3.8.2.1.2 Subscription Identifier (0x0B, Variable Byte Integer) =
@@ -751,14 +757,16 @@ fn v5_property_0x25_retain_available() {
 fn v5_property_0x26_user_property_repeated_in_order() {
     table_2_4(PropertyId::UserProperty, 0x26);
     let mut p = publish_t();
-    p.properties.user_properties = user_properties(&[("k", "€"), ("k", "2")]);
+    p.properties
+        .set_user_properties(user_properties(&[("k", "€"), ("k", "2")]));
     // block 16 = (1 + 3 + 5) + (1 + 3 + 3); rl 20.
     let p = as_publish(vector(
         V5,
         "30 14 0001 74 10 26 00016b 0003e282ac 26 00016b 000132",
         &p.into(),
     ));
-    let pairs: Vec<(&str, &str)> = p.properties.user_properties.iter().collect();
+    let users = p.properties.user_properties();
+    let pairs: Vec<(&str, &str)> = users.iter().collect();
     assert_eq!(pairs, [("k", "€"), ("k", "2")]);
 }
 

@@ -52,19 +52,19 @@ proptest! {
             prop_assert!(inside(&frame, topic.as_bytes()));
         }
         let props = &p.properties;
-        if let Some(t) = &props.response_topic {
+        if let Some(t) = &props.response_topic() {
             prop_assert!(inside(&frame, t.as_bytes()));
         }
-        if let Some(c) = &props.content_type {
+        if let Some(c) = &props.content_type() {
             prop_assert!(inside(&frame, c.as_bytes()));
         }
-        if let Some(d) = &props.correlation_data {
+        if let Some(d) = &props.correlation_data() {
             prop_assert!(inside(&frame, d));
         }
-        for (name, value) in props.user_properties.iter() {
+        for (name, value) in props.user_properties().iter() {
             prop_assert!(inside(&frame, name.as_bytes()) && inside(&frame, value.as_bytes()));
         }
-        for (name, value) in props.user_properties.iter_owned() {
+        for (name, value) in props.user_properties().iter_owned() {
             prop_assert!(inside(&frame, name.as_bytes()) && inside(&frame, value.as_bytes()));
         }
     }
@@ -80,17 +80,17 @@ proptest! {
     ) {
         let (_, mut decoded) = decode_publish(&publish, ProtocolVersion::V5);
         let mut expected: Vec<(MqttString, MqttString)> =
-            publish.properties.user_properties.iter_owned().collect();
+            publish.properties.user_properties().iter_owned().collect();
         expected.push((name.clone(), value.clone()));
-        decoded.properties.user_properties.push(name, value);
-        let mut expected_ids: Vec<_> = publish.properties.subscription_identifiers.iter().collect();
+        decoded.properties.push_user_property(name, value);
+        let mut expected_ids: Vec<_> = publish.properties.subscription_identifiers().iter().collect();
         expected_ids.push(sub_id);
-        decoded.properties.subscription_identifiers.push(sub_id);
+        decoded.properties.push_subscription_identifier(sub_id);
 
         let (_, again) = decode_publish(&decoded, ProtocolVersion::V5);
-        prop_assert_eq!(again.properties.user_properties.iter_owned().collect::<Vec<_>>(), expected);
+        prop_assert_eq!(again.properties.user_properties().iter_owned().collect::<Vec<_>>(), expected);
         prop_assert_eq!(
-            again.properties.subscription_identifiers.iter().collect::<Vec<_>>(),
+            again.properties.subscription_identifiers().iter().collect::<Vec<_>>(),
             expected_ids
         );
     }

@@ -100,10 +100,10 @@ fn will_message(will: LastWill) -> Message {
     let mut properties = PublishProperties::default();
     properties.payload_format_indicator = w.payload_format_indicator;
     properties.message_expiry_interval = w.message_expiry_interval;
-    properties.content_type = w.content_type;
-    properties.response_topic = w.response_topic;
-    properties.correlation_data = w.correlation_data;
-    properties.user_properties = w.user_properties;
+    properties.set_content_type(w.content_type);
+    properties.set_response_topic(w.response_topic);
+    properties.set_correlation_data(w.correlation_data);
+    properties.set_user_properties(w.user_properties);
     Message {
         topic: will.topic,
         payload: will.payload,

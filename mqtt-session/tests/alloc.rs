@@ -37,7 +37,7 @@ fn steady_state_qos1_round_trip_allocates_nothing() {
         .unwrap();
     encoder
         .encode(
-            &Packet::ConnAck(ConnAck::new(false, ConnectReasonCode::Success)),
+            &Packet::from(ConnAck::new(false, ConnectReasonCode::Success)),
             &mut wire,
         )
         .unwrap();

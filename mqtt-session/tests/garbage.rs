@@ -25,7 +25,7 @@ fn connected(version: ProtocolVersion) -> Client {
     let mut wire = BytesMut::new();
     Encoder::new(version)
         .encode(
-            &Packet::ConnAck(ConnAck::new(false, ConnectReasonCode::Success)),
+            &Packet::from(ConnAck::new(false, ConnectReasonCode::Success)),
             &mut wire,
         )
         .unwrap();

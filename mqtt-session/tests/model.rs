@@ -432,7 +432,7 @@ impl World {
         let mut ack = ConnAck::new(present, ConnectReasonCode::Success);
         ack.properties.receive_maximum = NonZeroU16::new(rm);
         ack.properties.topic_alias_maximum = Some(2);
-        self.send_to_client(Packet::ConnAck(ack));
+        self.send_to_client(Packet::from(ack));
         self.run();
         // The broker resumes its own flows (v5 [MQTT-4.4.0-1]).
         let ids: Vec<(u16, QoS)> = self.in_flows.iter().map(|f| (f.id, f.qos)).collect();

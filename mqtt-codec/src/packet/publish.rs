@@ -296,7 +296,7 @@ impl Publish {
     /// explain, and the other fields are unspecified.
     ///
     /// Filling in a packet that is already in place, rather than returning
-    /// one, spares moving the 264-byte packet out of a result, and taking
+    /// one, spares moving the 120-byte packet out of a result, and taking
     /// the frame as the payload spares a reference count.
     // Always inlined so that the packet is filled in where the caller keeps it.
     #[inline(always)]
@@ -688,10 +688,13 @@ mod tests {
             for with_properties in [false, true] {
                 if with_properties {
                     publish.properties.message_expiry_interval = Some(3600);
-                    publish.properties.content_type =
-                        crate::MqttString::try_from("application/json").ok();
-                    publish.properties.correlation_data = Some(Bytes::from_static(&[7; 16]));
-                    publish.properties.user_properties.push(
+                    publish
+                        .properties
+                        .set_content_type(crate::MqttString::try_from("application/json").ok());
+                    publish
+                        .properties
+                        .set_correlation_data(Some(Bytes::from_static(&[7; 16])));
+                    publish.properties.push_user_property(
                         crate::MqttString::try_from("site").unwrap(),
                         crate::MqttString::try_from("plant-7").unwrap(),
                     );

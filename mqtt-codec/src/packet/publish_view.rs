@@ -197,7 +197,7 @@ mod tests {
             .with_retain(true);
         publish.properties.message_expiry_interval = Some(60);
         publish.properties.topic_alias = NonZeroU16::new(3);
-        publish.properties.user_properties.push(
+        publish.properties.push_user_property(
             MqttString::try_from("k").unwrap(),
             MqttString::try_from("v").unwrap(),
         );

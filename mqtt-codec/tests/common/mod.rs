@@ -376,11 +376,11 @@ pub fn publish_properties() -> impl Strategy<Value = PublishProperties> {
                 p.payload_format_indicator = format;
                 p.message_expiry_interval = expiry;
                 p.topic_alias = alias;
-                p.response_topic = response;
-                p.correlation_data = correlation;
-                p.content_type = content;
-                p.subscription_identifiers = sub_ids.into_iter().collect();
-                p.user_properties = users;
+                p.set_response_topic(response);
+                p.set_correlation_data(correlation);
+                p.set_content_type(content);
+                p.set_subscription_identifiers(sub_ids.into_iter().collect());
+                p.set_user_properties(users);
                 p
             },
         )

@@ -22,7 +22,7 @@ impl Client {
     /// Queues a message; it is sent when a connection, send quota and a
     /// packet identifier allow, in submission order.
     pub fn publish(&mut self, now: Instant, mut message: Message) -> Result<OpId, OpError> {
-        if !message.properties.subscription_identifiers.is_empty() {
+        if !message.properties.subscription_identifiers().is_empty() {
             return Err(OpError::SubscriptionIdentifierInPublish);
         }
         if let Some(n) = self.negotiated() {
@@ -205,7 +205,7 @@ impl Client {
         let mut auth = Auth::new(code);
         auth.properties = properties;
         auth.properties.authentication_method = Some(method);
-        outbound::encode_trimmed(conn, &mut self.tx, now, Packet::Auth(auth))
+        outbound::encode_trimmed(conn, &mut self.tx, now, Packet::from(auth))
             .map_err(OpError::Encode)
     }
 

@@ -38,8 +38,8 @@ impl Client {
             .as_ref()
             .is_some_and(|c| c.state == State::Connected);
         match packet {
-            Packet::ConnAck(ack) => return self.on_connack(now, ack),
-            Packet::Auth(auth) => return self.on_auth(auth),
+            Packet::ConnAck(ack) => return self.on_connack(now, *ack),
+            Packet::Auth(auth) => return self.on_auth(*auth),
             Packet::Disconnect(d) => {
                 self.close(now, CloseCause::ByServer(d));
                 return Ok(());

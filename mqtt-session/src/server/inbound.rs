@@ -144,7 +144,7 @@ impl Server {
         }
         // Subscription Identifiers are the server's to add, per subscriber,
         // on delivery (v5 §3.3.4); one from the client is a Protocol Error.
-        if !publish.properties.subscription_identifiers.is_empty() {
+        if !publish.properties.subscription_identifiers().is_empty() {
             return Err(violation(
                 ReasonCode::ProtocolError,
                 "v5 [MQTT-3.3.4-6]",

@@ -133,7 +133,7 @@ impl Incoming {
         auth.properties.authentication_method = Some(method);
         auth.properties.authentication_data = data;
         let mut out = BytesMut::new();
-        Packet::Auth(auth)
+        Packet::from(auth)
             .encode(ProtocolVersion::V5, &mut out)
             .ok()?;
         Some(out.freeze())
@@ -150,7 +150,7 @@ impl Incoming {
                     && auth.properties.authentication_method
                         == self.connect.properties.authentication_method =>
             {
-                Ok(Some(auth))
+                Ok(Some(*auth))
             }
             Ok(Decoded::Packet(_)) => Err(ConnectReasonCode::ProtocolError),
             Err(err) => Err(ConnectReasonCode::try_from(err.reason_code())
@@ -283,6 +283,6 @@ pub(crate) fn refusal(version: ProtocolVersion, code: ConnectReasonCode) -> Byte
     };
     let mut out = BytesMut::new();
     // A refusal with a code valid for the version always encodes.
-    let _ = Packet::ConnAck(ConnAck::new(false, code)).encode(version, &mut out);
+    let _ = Packet::from(ConnAck::new(false, code)).encode(version, &mut out);
     out.freeze()
 }

@@ -101,7 +101,7 @@ impl Server {
                 p.authentication_data = auth_data;
             }
         }
-        encode(conn, &mut self.tx, &Packet::ConnAck(ack)).is_ok()
+        encode(conn, &mut self.tx, &Packet::from(ack)).is_ok()
     }
 
     /// Hands a routed message to this client (v5 §3.3.4): No Local,
@@ -140,7 +140,7 @@ impl Server {
         for id in subscription_identifiers {
             ids.push(id);
         }
-        message.properties.subscription_identifiers = ids;
+        message.properties.set_subscription_identifiers(ids);
         let expires_at = message
             .properties
             .message_expiry_interval

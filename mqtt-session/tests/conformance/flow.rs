@@ -211,7 +211,7 @@ fn mqtt_3_2_2_15_outbound_maximum_packet_size() {
         connack_with(|c| c.properties.maximum_packet_size = NonZeroU32::new(40)),
     );
     let mut big = msg("a", QoS::AtLeastOnce);
-    big.properties.user_properties.push(
+    big.properties.push_user_property(
         MqttString::try_from("k").unwrap(),
         MqttString::try_from("v".repeat(40)).unwrap(),
     );
@@ -341,8 +341,7 @@ fn mqtt_3_3_4_6_no_subscription_identifier_in_publish() {
     p.connect_ok(false);
     let mut m = msg("a", QoS::AtMostOnce);
     m.properties
-        .subscription_identifiers
-        .push(NonZeroU32::new(1).unwrap());
+        .push_subscription_identifier(NonZeroU32::new(1).unwrap());
     assert_eq!(
         p.client.publish(p.now, m),
         Err(OpError::SubscriptionIdentifierInPublish)

@@ -13,7 +13,7 @@ fn incoming(c: mqtt_codec::Connect) -> Incoming {
 
 fn connack(version: ProtocolVersion, bytes: &[u8]) -> ConnAck {
     match decode_all(version, bytes).pop() {
-        Some(Packet::ConnAck(a)) => a,
+        Some(Packet::ConnAck(a)) => *a,
         other => panic!("expected CONNACK, got {other:?}"),
     }
 }
@@ -283,7 +283,7 @@ fn v5_mqtt_4_12_0_1_enhanced_auth_exchange() {
     let mut answer = mqtt_codec::Auth::new(mqtt_codec::AuthReasonCode::ContinueAuthentication);
     answer.properties.authentication_method = Some(s("SCRAM-SHA-1"));
     answer.properties.authentication_data = Some(bytes::Bytes::from_static(b"proof"));
-    let mut wire = encode(ProtocolVersion::V5, &Packet::Auth(answer));
+    let mut wire = encode(ProtocolVersion::V5, &Packet::from(answer));
     let got = inc.read_auth(&mut wire).unwrap().unwrap();
     assert_eq!(
         got.properties.authentication_data.as_deref(),
@@ -303,7 +303,7 @@ fn v5_mqtt_4_12_0_1_enhanced_auth_exchange() {
     let mut c = connect(ProtocolVersion::V5, "c1", true);
     c.properties.authentication_method = Some(s("SCRAM-SHA-1"));
     let mut inc = incoming(c);
-    let mut wire = encode(ProtocolVersion::V5, &Packet::Auth(bad));
+    let mut wire = encode(ProtocolVersion::V5, &Packet::from(bad));
     assert_eq!(
         inc.read_auth(&mut wire).unwrap_err(),
         ConnectReasonCode::ProtocolError
@@ -313,10 +313,10 @@ fn v5_mqtt_4_12_0_1_enhanced_auth_exchange() {
 fn assert_fresh(packets: &[Packet]) {
     assert!(matches!(
         packets,
-        [Packet::ConnAck(ConnAck {
+        [Packet::ConnAck(ack)] if matches!(**ack, ConnAck {
             session_present: false,
             reason_code: ConnectReasonCode::Success,
             ..
-        })]
+        })
     ));
 }

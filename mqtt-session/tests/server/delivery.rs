@@ -125,7 +125,7 @@ fn v5_mqtt_3_3_4_3_subscription_identifiers() {
     let sent = publishes(&p.take());
     let ids: Vec<u32> = sent[0]
         .properties
-        .subscription_identifiers
+        .subscription_identifiers()
         .iter()
         .map(NonZeroU32::get)
         .collect();

@@ -120,8 +120,7 @@ fn v5_mqtt_3_3_4_6_subscription_identifier_from_client_closes() {
     let mut publish = publish("t", QoS::AtLeastOnce, 1);
     publish
         .properties
-        .subscription_identifiers
-        .push(NonZeroU32::new(1).unwrap());
+        .push_subscription_identifier(NonZeroU32::new(1).unwrap());
     assert_protocol_error(p, publish.into());
 }
 

@@ -27,14 +27,14 @@ fn incoming(c: mqtt_codec::Connect) -> Incoming {
 
 fn only_connack(version: ProtocolVersion, bytes: &[u8]) -> ConnAck {
     match decode_all(version, bytes).as_slice() {
-        [Packet::ConnAck(a)] => a.clone(),
+        [Packet::ConnAck(a)] => *a.clone(),
         other => panic!("expected exactly one CONNACK, got {other:?}"),
     }
 }
 
 fn first_connack(packets: &[Packet]) -> ConnAck {
     match packets.first() {
-        Some(Packet::ConnAck(a)) => a.clone(),
+        Some(Packet::ConnAck(a)) => *a.clone(),
         other => panic!("expected CONNACK first, got {other:?}"),
     }
 }
@@ -283,7 +283,7 @@ fn v5_mqtt_3_1_4_6_nothing_processed_after_refusal() {
         if version.is_v5() {
             let mut auth = Auth::new(AuthReasonCode::ContinueAuthentication);
             auth.properties.authentication_method = Some(s("SCRAM-SHA-1"));
-            behind.extend_from_slice(&encode(version, &Packet::Auth(auth)));
+            behind.extend_from_slice(&encode(version, &Packet::from(auth)));
         }
         let after_auth = behind.len();
         behind.extend_from_slice(&encode(
@@ -552,7 +552,7 @@ fn v5_mqtt_3_3_4_5_identifier_per_publish() {
             .iter()
             .map(|p| {
                 p.properties
-                    .subscription_identifiers
+                    .subscription_identifiers()
                     .iter()
                     .map(|i| i.get())
                     .collect()
@@ -983,7 +983,7 @@ fn v5_mqtt_4_12_0_4_authentication_rejected() {
     let mut answer = Auth::new(AuthReasonCode::ContinueAuthentication);
     answer.properties.authentication_method = Some(s("SCRAM-SHA-1"));
     answer.properties.authentication_data = Some(Bytes::from_static(b"wrong"));
-    let mut wire = encode(v, &Packet::Auth(answer));
+    let mut wire = encode(v, &Packet::from(answer));
     assert!(inc.read_auth(&mut wire).unwrap().is_some());
     let ack = only_connack(v, &inc.refuse(ConnectReasonCode::BadAuthenticationMethod));
     assert!(ack.reason_code.code() >= 0x80);
