@@ -35,12 +35,10 @@ fn publish(qos: QoS, payload_len: usize, with_properties: bool) -> Publish {
         let string = |s: &str| MqttString::try_from(s).unwrap_or_default();
         let mut props = PublishProperties::default();
         props.message_expiry_interval = Some(3600);
-        props.content_type = Some(string("application/json"));
-        props.correlation_data = Some(Bytes::from_static(&[7u8; 16]));
-        props
-            .user_properties
-            .push(string("site"), string("plant-7"));
-        props.user_properties.push(string("line"), string("3"));
+        props.set_content_type(Some(string("application/json")));
+        props.set_correlation_data(Some(Bytes::from_static(&[7u8; 16])));
+        props.push_user_property(string("site"), string("plant-7"));
+        props.push_user_property(string("line"), string("3"));
         publish.properties = props;
     }
     publish
@@ -330,7 +328,14 @@ pub fn native(krate: Crate, workload: &Workload) -> Native {
     let v5 = workload.version.is_v5();
     let mut buf = BytesMut::from(&workload.frame[..]);
     match krate {
-        Crate::MqttCodec | Crate::MqttCodecView => Native::Ours(workload.packet.clone()),
+        // Decoded like every peer's, not the packet the workload was built
+        // from: a decoded PUBLISH keeps its property block, and re-encoding
+        // it is what a broker forwarding the message does.
+        Crate::MqttCodec | Crate::MqttCodecView => {
+            let packet = mqtt_codec::Packet::decode(&workload.frame, workload.version).unwrap();
+            assert_eq!(packet, workload.packet);
+            Native::Ours(packet)
+        }
         Crate::Rumqttc if v5 => match rumqttc::v5::mqttbytes::v5::Packet::read(&mut buf, None) {
             Ok(rumqttc::v5::mqttbytes::v5::Packet::Publish(p)) => Native::RumqttcV5(p),
             other => panic!("{other:?}"),
