@@ -24,6 +24,29 @@ use crate::error::{DecodeError, EncodeError};
 use crate::header::PacketType;
 use crate::types::{MAX_STRING_LEN, MqttString, QoS, validate_string};
 
+/// `for_each_property` and `is_empty` for a property set, defined here, before
+/// `mod publish`, so the hand-written PUBLISH set shares them with the sets
+/// `property_set!` generates.
+macro_rules! reading_methods {
+    ($name:ident, $order:literal) => {
+        impl $name {
+            /// Calls `f` with every property that is set,
+            #[doc = $order]
+            /// It allocates nothing.
+            pub fn for_each_property(&self, mut f: impl FnMut(PropertyId, PropertyValue<'_>)) {
+                PropertySet::for_each(self, &mut |id, raw| f(id, PropertyValue::from(raw)));
+            }
+
+            /// Whether no property is set.
+            pub fn is_empty(&self) -> bool {
+                let mut empty = true;
+                PropertySet::for_each(self, &mut |_, _| empty = false);
+                empty
+            }
+        }
+    };
+}
+
 mod publish;
 pub use publish::PublishProperties;
 
@@ -918,20 +941,7 @@ macro_rules! property_set {
             pub user_properties: UserProperties,
         }
 
-        impl $name {
-            /// Calls `f` with every property that is set, in the order they
-            /// are written on the wire. It allocates nothing.
-            pub fn for_each_property(&self, mut f: impl FnMut(PropertyId, PropertyValue<'_>)) {
-                PropertySet::for_each(self, &mut |id, raw| f(id, PropertyValue::from(raw)));
-            }
-
-            /// Whether no property is set.
-            pub fn is_empty(&self) -> bool {
-                let mut empty = true;
-                PropertySet::for_each(self, &mut |_, _| empty = false);
-                empty
-            }
-        }
+        reading_methods!($name, "in the order they are written on the wire.");
 
         impl PropertySet for $name {
             const PACKET: PacketType = PacketType::$packet;

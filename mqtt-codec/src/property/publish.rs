@@ -105,19 +105,13 @@ impl Owned {
     }
 }
 
+reading_methods!(
+    PublishProperties,
+    "Payload Format Indicator, Message Expiry Interval and Topic Alias first, \
+     then the others (a decoded set's in the order they were on the wire)."
+);
+
 impl PublishProperties {
-    /// Calls `f` with every property that is set. It allocates nothing.
-    pub fn for_each_property(&self, mut f: impl FnMut(PropertyId, PropertyValue<'_>)) {
-        PropertySet::for_each(self, &mut |id, raw| f(id, PropertyValue::from(raw)));
-    }
-
-    /// Whether no property is set.
-    pub fn is_empty(&self) -> bool {
-        let mut empty = true;
-        PropertySet::for_each(self, &mut |_, _| empty = false);
-        empty
-    }
-
     /// Response Topic (a topic name, [MQTT-3.3.2-14]).
     pub fn response_topic(&self) -> Option<TopicName> {
         match &self.kept {
