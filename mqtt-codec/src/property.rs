@@ -168,6 +168,14 @@ impl RawValue<'_> {
         })
     }
 
+    /// Writes the property: its identifier (one byte for every MQTT 5.0
+    /// property) and then the value.
+    #[inline]
+    fn put_property(&self, id: PropertyId, buf: &mut impl BufMut) {
+        buf.put_u8(id as u8);
+        self.put(buf);
+    }
+
     #[inline]
     fn put(&self, buf: &mut impl BufMut) {
         match *self {
@@ -548,10 +556,7 @@ pub(crate) trait PropertySet: Default {
     /// Writes the block of `block_len` bytes that
     /// [`encoded_block_len`](Self::encoded_block_len) measured and checked.
     fn put_block(&self, _block_len: usize, buf: &mut impl BufMut) {
-        self.for_each(&mut |id, raw| {
-            buf.put_u8(id as u8);
-            raw.put(buf);
-        });
+        self.for_each(&mut |id, raw| raw.put_property(id, buf));
     }
 }
 
@@ -657,12 +662,21 @@ pub(crate) fn properties_block_len(props: &impl PropertySet) -> Result<usize, En
     });
     match error {
         Some(e) => Err(e),
-        None if total > MAX_VARIABLE_BYTE_INTEGER as usize => Err(EncodeError::PacketTooLarge {
-            size: total,
-            max: MAX_VARIABLE_BYTE_INTEGER as usize,
-        }),
-        None => Ok(total),
+        None => within_block_limit(total),
     }
+}
+
+/// `block_len`, or the error when a property length cannot say it (a
+/// Variable Byte Integer, v5 §2.2.2.1).
+#[inline]
+pub(crate) fn within_block_limit(block_len: usize) -> Result<usize, EncodeError> {
+    if block_len > MAX_VARIABLE_BYTE_INTEGER as usize {
+        return Err(EncodeError::PacketTooLarge {
+            size: block_len,
+            max: MAX_VARIABLE_BYTE_INTEGER as usize,
+        });
+    }
+    Ok(block_len)
 }
 
 /// Bytes of the property length plus the block.

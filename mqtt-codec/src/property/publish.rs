@@ -400,30 +400,18 @@ impl PropertySet for PublishProperties {
         };
         let mut total = self.fixed_len();
         kept_runs(block, |run| total = sum([total, run.len()]));
-        if total > MAX_VARIABLE_BYTE_INTEGER as usize {
-            return Err(EncodeError::PacketTooLarge {
-                size: total,
-                max: MAX_VARIABLE_BYTE_INTEGER as usize,
-            });
-        }
-        Ok(total)
+        within_block_limit(total)
     }
 
     fn put_block(&self, block_len: usize, buf: &mut impl BufMut) {
-        self.for_each_fixed(&mut |id, raw| {
-            buf.put_u8(id as u8);
-            raw.put(buf);
-        });
+        self.for_each_fixed(&mut |id, raw| raw.put_property(id, buf));
         match &self.kept {
             // No fixed-size property inside the block: one copy, no walk.
             Kept::Block(block) if sum([self.fixed_len(), block.len()]) == block_len => {
                 buf.put_slice(block);
             }
             Kept::Block(block) => kept_runs(block, |run| buf.put_slice(run)),
-            Kept::Owned(owned) => owned.for_each(&mut |id, raw| {
-                buf.put_u8(id as u8);
-                raw.put(buf);
-            }),
+            Kept::Owned(owned) => owned.for_each(&mut |id, raw| raw.put_property(id, buf)),
         }
     }
 
