@@ -22,10 +22,10 @@ use std::hint::black_box;
 
 use bytes::BytesMut;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use mqtt_benches::codec_malformed::{CASES, Outcome, applies, decode_all_cases, outcome};
-use mqtt_benches::codec_peers::{Crate, decode_all, encode_native, native, stream, workloads};
-use mqtt_benches::codec_streams::{decode_stream, streams, supports};
-use mqtt_codec::ProtocolVersion;
+use mqttkit_benches::codec_malformed::{CASES, Outcome, applies, decode_all_cases, outcome};
+use mqttkit_benches::codec_peers::{Crate, decode_all, encode_native, native, stream, workloads};
+use mqttkit_benches::codec_streams::{decode_stream, streams, supports};
+use mqttkit_codec::ProtocolVersion;
 
 const STREAMED: usize = 1_000;
 

@@ -1,4 +1,4 @@
-//! Heap allocations per PUBLISH decode and encode, for `mqtt-codec` and each
+//! Heap allocations per PUBLISH decode and encode, for `mqttkit-codec` and each
 //! peer crate, counted with an instrumented global allocator over the same
 //! workloads as the `codec` bench, and per packet of the stream workloads.
 //! Prints Markdown tables.
@@ -12,9 +12,9 @@
 )]
 
 use bytes::BytesMut;
-use mqtt_benches::codec_malformed::{CASES, Outcome, applies, outcome};
-use mqtt_benches::codec_peers::{Crate, decode_all, encode_native, native, stream, workloads};
-use mqtt_benches::codec_streams::{decode_stream, streams, supports};
+use mqttkit_benches::codec_malformed::{CASES, Outcome, applies, outcome};
+use mqttkit_benches::codec_peers::{Crate, decode_all, encode_native, native, stream, workloads};
+use mqttkit_benches::codec_streams::{decode_stream, streams, supports};
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 use std::alloc::System;
 
@@ -109,7 +109,7 @@ fn print_malformed_matrix() {
         "**bold** is wrong by the standard: a malformed frame accepted or a valid one refused."
     );
     println!(
-        "mqtt-proto, mqttrs and mqtt5-protocol get the frame straight, not through `mqtt-codec`'s"
+        "mqtt-proto, mqttrs and mqtt5-protocol get the frame straight, not through `mqttkit-codec`'s"
     );
     println!("fixed-header reader. A panic is caught and shown.");
     println!();

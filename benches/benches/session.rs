@@ -1,4 +1,4 @@
-//! The session layer: QoS 0, 1 and 2 round trips between `mqtt-session`'s
+//! The session layer: QoS 0, 1 and 2 round trips between `mqttkit-session`'s
 //! client and server state machines in memory (client -> server -> back to
 //! the client, every packet encoded, decoded and acked), with and without
 //! topic aliases. Criterion reports messages per second; the
@@ -6,7 +6,7 @@
 #![allow(missing_docs, clippy::unwrap_used)]
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use mqtt_benches::session_pair::{Pair, workloads};
+use mqttkit_benches::session_pair::{Pair, workloads};
 
 const ROUND_TRIPS: u64 = 100;
 
@@ -15,7 +15,7 @@ fn round_trips(c: &mut Criterion) {
         let mut group = c.benchmark_group(format!("session round trip {name}"));
         group.throughput(Throughput::Elements(ROUND_TRIPS));
         let mut pair = Pair::new(version, qos, len, aliases);
-        group.bench_function("mqtt-session", |b| {
+        group.bench_function("mqttkit-session", |b| {
             b.iter(|| {
                 for _ in 0..ROUND_TRIPS {
                     pair.round_trip();

@@ -7,7 +7,7 @@
     clippy::cast_precision_loss
 )]
 
-use mqtt_benches::session_pair::{Pair, workloads};
+use mqttkit_benches::session_pair::{Pair, workloads};
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 use std::alloc::System;
 

@@ -1,5 +1,5 @@
 //! Topic matching, subscription churn, retained lookup and memory per subscription:
-//! `mqtt-topic` side by side with `mqtt-topic-engine` 0.2.1 and rmqtt 0.24.0's trie.
+//! `mqttkit-topic` side by side with `mqtt-topic-engine` 0.2.1 and rmqtt 0.24.0's trie.
 //!
 //! Workloads follow `shared/research/topic-anchors.md` §7.2 (W1 EMQX run1 shape, W2 exact
 //! heavy, W3 dense wildcards, W4 misses, W5 deep topics, W6 `$SYS` and shared, W7
@@ -22,7 +22,7 @@ use std::hint::black_box;
 use std::str::FromStr;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use mqtt_topic::{
+use mqttkit_topic::{
     RetainedIndex, SharedSubscriptionRef, SubscriptionIndex, SubscriptionOptions, TopicFilter,
     TopicFilterRef, TopicName, TopicNameRef,
 };
@@ -74,7 +74,7 @@ trait Impl: Sized {
 struct Ours(SubscriptionIndex<u32>);
 
 impl Impl for Ours {
-    const NAME: &'static str = "mqtt-topic";
+    const NAME: &'static str = "mqttkit-topic";
     type Topic = TopicName;
     fn build(filters: &[String]) -> Self {
         let mut index = SubscriptionIndex::new();
@@ -113,8 +113,8 @@ impl Impl for Ours {
     fn set(&self, topic: &TopicName) -> Vec<u32> {
         let mut v = Vec::new();
         self.0.match_name(topic, |m| match m {
-            mqtt_topic::Matched::Subscriber { key, .. } => v.push(*key),
-            mqtt_topic::Matched::Shared(group) => v.extend(group.members().map(|(k, _)| *k)),
+            mqttkit_topic::Matched::Subscriber { key, .. } => v.push(*key),
+            mqttkit_topic::Matched::Shared(group) => v.extend(group.members().map(|(k, _)| *k)),
         });
         v.sort_unstable();
         v
@@ -261,9 +261,9 @@ fn check_same(name: &str, ours: &Ours, engine: &Engine, rmqtt: &Rmqtt, topics: &
         let c = rmqtt.set(&Rmqtt::prep(t));
         assert_eq!(
             a, b,
-            "{name}: mqtt-topic and mqtt-topic-engine differ on {t}"
+            "{name}: mqttkit-topic and mqtt-topic-engine differ on {t}"
         );
-        assert_eq!(a, c, "{name}: mqtt-topic and rmqtt differ on {t}");
+        assert_eq!(a, c, "{name}: mqttkit-topic and rmqtt differ on {t}");
         hits += a.len();
     }
     println!(
@@ -500,7 +500,7 @@ fn retained(c: &mut Criterion) {
     }
     let bytes = heap_now() - before;
     println!(
-        "MEMORY workload=w9-retained-101k impl=mqtt-topic retained={} heap_bytes={bytes} bytes_per_topic={:.1}",
+        "MEMORY workload=w9-retained-101k impl=mqttkit-topic retained={} heap_bytes={bytes} bytes_per_topic={:.1}",
         names.len(),
         bytes as f64 / names.len() as f64
     );
@@ -537,7 +537,7 @@ fn retained(c: &mut Criterion) {
             a.len()
         );
         let mut g = c.benchmark_group(format!("w9_retained_by_filter/{q}"));
-        g.bench_function(BenchmarkId::from_parameter("mqtt-topic"), |bch| {
+        g.bench_function(BenchmarkId::from_parameter("mqttkit-topic"), |bch| {
             bch.iter(|| {
                 let mut n = 0u64;
                 ours.match_filter(filter, |_, v| n += u64::from(*v));
@@ -558,7 +558,7 @@ fn retained(c: &mut Criterion) {
 
 // ---------------------------------------------------------------- more shapes
 
-/// How many of `topics` a peer answers differently from `mqtt-topic`. A peer
+/// How many of `topics` a peer answers differently from `mqttkit-topic`. A peer
 /// that is wrong on a shape is reported, not timed: its time would not be for
 /// the same work.
 fn differing<I: Impl>(ours: &Ours, peer: &I, topics: &[String]) -> usize {

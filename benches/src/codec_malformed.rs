@@ -7,7 +7,7 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use bytes::BytesMut;
-use mqtt_codec::ProtocolVersion;
+use mqttkit_codec::ProtocolVersion;
 
 use crate::codec_peers::Crate;
 use crate::codec_streams::{Stream, decode_frame, decode_stream, supports};
@@ -274,7 +274,7 @@ mod tests {
     /// Our codec gets every row right: rejects each malformed frame, accepts
     /// each valid one.
     #[test]
-    fn mqtt_codec_is_right_on_every_case() {
+    fn mqttkit_codec_is_right_on_every_case() {
         for case in CASES {
             let got = outcome(Crate::MqttCodec, case);
             assert!(got.is_right(case), "{}: {got:?}", case.name);

@@ -3,8 +3,8 @@
 //! the same packet from the same bytes before anything is timed.
 
 use bytes::{BufMut, Bytes, BytesMut};
-use mqtt_codec::mqtt_topic::TopicName;
-use mqtt_codec::{
+use mqttkit_codec::mqttkit_topic::TopicName;
+use mqttkit_codec::{
     Decoded, Decoder, HeaderStatus, MqttString, Packet, PacketId, ProtocolVersion, Publish,
     PublishProperties, PublishQoS, PublishView, QoS, read_fixed_header,
 };
@@ -18,7 +18,7 @@ pub struct Workload {
     pub version: ProtocolVersion,
     /// Frames per decode batch.
     pub frames: usize,
-    /// The packet, encoded by `mqtt-codec`.
+    /// The packet, encoded by `mqttkit-codec`.
     pub packet: Packet,
     /// Its wire bytes, given unchanged to every crate.
     pub frame: Vec<u8>,
@@ -133,8 +133,8 @@ impl Crate {
     /// Name in reports.
     pub fn name(self) -> &'static str {
         match self {
-            Crate::MqttCodec => "mqtt-codec",
-            Crate::MqttCodecView => "mqtt-codec view",
+            Crate::MqttCodec => "mqttkit-codec",
+            Crate::MqttCodecView => "mqttkit-codec view",
             Crate::Rumqttc => "rumqttc",
             Crate::RmqttCodec => "rmqtt-codec",
             Crate::MqttProto => "mqtt-proto",
@@ -310,7 +310,7 @@ pub fn decode_all(
     missing_debug_implementations
 )]
 pub enum Native {
-    Ours(mqtt_codec::Packet),
+    Ours(mqttkit_codec::Packet),
     RumqttcV4(rumqttc::mqttbytes::v4::Publish),
     RumqttcV5(rumqttc::v5::mqttbytes::v5::Publish),
     RmqttV3(rmqtt_codec::v3::Codec, rmqtt_codec::types::Publish),
@@ -332,7 +332,7 @@ pub fn native(krate: Crate, workload: &Workload) -> Native {
         // from: a decoded PUBLISH keeps its property block, and re-encoding
         // it is what a broker forwarding the message does.
         Crate::MqttCodec | Crate::MqttCodecView => {
-            let packet = mqtt_codec::Packet::decode(&workload.frame, workload.version).unwrap();
+            let packet = mqttkit_codec::Packet::decode(&workload.frame, workload.version).unwrap();
             assert_eq!(packet, workload.packet);
             Native::Ours(packet)
         }
@@ -384,7 +384,7 @@ pub fn native(krate: Crate, workload: &Workload) -> Native {
 /// Encodes a crate's own packet with that crate into `out`.
 pub fn encode_native(
     native: &mut Native,
-    version: mqtt_codec::ProtocolVersion,
+    version: mqttkit_codec::ProtocolVersion,
     out: &mut BytesMut,
 ) {
     use tokio_util::codec::Encoder as _;
@@ -443,7 +443,7 @@ mod tests {
     use super::*;
 
     /// Before anything is timed: every crate decodes every workload's bytes
-    /// into the same topic, payload and packet identifier as `mqtt-codec`.
+    /// into the same topic, payload and packet identifier as `mqttkit-codec`.
     #[test]
     fn every_crate_decodes_the_same_packets() {
         for workload in workloads() {

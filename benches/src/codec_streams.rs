@@ -4,15 +4,15 @@
 //!
 //! The crates without a streaming API (mqtt-proto and mqttrs read one packet
 //! from a slice, mqtt5-protocol consumes its fixed header even when the body
-//! is missing) are told where a frame ends by `mqtt-codec`'s fixed-header
+//! is missing) are told where a frame ends by `mqttkit-codec`'s fixed-header
 //! reader, which is what their users must write; that costs them a few
 //! nanoseconds per packet and is said in the report.
 
 use core::fmt::Debug;
 
 use bytes::{Bytes, BytesMut};
-use mqtt_codec::mqtt_topic::{TopicFilter, TopicName};
-use mqtt_codec::{
+use mqttkit_codec::mqttkit_topic::{TopicFilter, TopicName};
+use mqttkit_codec::{
     Connect, Decoded, Decoder, HeaderStatus, LastWill, MqttString, Packet, PacketId,
     ProtocolVersion, PubAck, Publish, PublishQoS, QoS, Subscribe, SubscriptionOptions,
     read_fixed_header,
@@ -27,7 +27,7 @@ pub struct Stream {
     pub name: String,
     /// Protocol version.
     pub version: ProtocolVersion,
-    /// The packets, encoded by `mqtt-codec`, back to back.
+    /// The packets, encoded by `mqttkit-codec`, back to back.
     pub bytes: Vec<u8>,
     /// How many packets `bytes` holds.
     pub packets: usize,
@@ -98,7 +98,7 @@ pub fn subscribe() -> Packet {
 /// A v5 PUBACK with a reason code, a Reason String and a User Property.
 pub fn puback_with_reason() -> Packet {
     let mut ack = PubAck::new(pid(9));
-    ack.reason_code = mqtt_codec::PubAckReasonCode::NoMatchingSubscribers;
+    ack.reason_code = mqttkit_codec::PubAckReasonCode::NoMatchingSubscribers;
     ack.properties.reason_string = Some(string("nobody listens"));
     ack.properties
         .user_properties
@@ -128,9 +128,9 @@ fn mixed(version: ProtocolVersion, count: usize) -> Vec<Packet> {
             1 | 5 => publish(QoS::AtLeastOnce, 64, id),
             2 => Packet::PubAck(PubAck::new(pid(id))),
             3 => publish(QoS::ExactlyOnce, 256, id),
-            4 => Packet::PubRec(mqtt_codec::PubRec::new(pid(id))),
-            6 => Packet::PubRel(mqtt_codec::PubRel::new(pid(id))),
-            7 => Packet::PubComp(mqtt_codec::PubComp::new(pid(id))),
+            4 => Packet::PubRec(mqttkit_codec::PubRec::new(pid(id))),
+            6 => Packet::PubRel(mqttkit_codec::PubRel::new(pid(id))),
+            7 => Packet::PubComp(mqttkit_codec::PubComp::new(pid(id))),
             8 => subscribe(),
             _ => Packet::PingReq,
         };
@@ -189,7 +189,7 @@ pub fn streams() -> Vec<Stream> {
 }
 
 /// Whether `crate` can read every packet of `stream`: mqttrs is 3.1.1 only
-/// and `mqtt-codec`'s `PublishView` reads PUBLISH only.
+/// and `mqttkit-codec`'s `PublishView` reads PUBLISH only.
 pub fn supports(krate: Crate, stream: &Stream) -> bool {
     // The view reads PUBLISH only; the streams hold every kind of packet.
     krate.supports(stream.version) && krate != Crate::MqttCodecView
@@ -382,7 +382,7 @@ mod tests {
     use super::*;
 
     /// Before anything is timed: every crate reads every stream, whole and
-    /// in chunks, into the same sequence of packet kinds as `mqtt-codec`.
+    /// in chunks, into the same sequence of packet kinds as `mqttkit-codec`.
     #[test]
     fn every_crate_reads_every_stream_as_the_same_packets() {
         for stream in streams() {

@@ -6,11 +6,11 @@
 //! PUBCOMP each way).
 
 use bytes::{Bytes, BytesMut};
-use mqtt_codec::mqtt_topic::TopicName;
-use mqtt_codec::{
+use mqttkit_codec::mqttkit_topic::TopicName;
+use mqttkit_codec::{
     Connect, MqttString, ProtocolVersion, PubAckReasonCode, QoS, SubscriptionOptions,
 };
-use mqtt_session::{
+use mqttkit_session::{
     Client, ClientConfig, Delivery, Event, Incoming, Instant, Message, Server, ServerConfig,
     ServerEvent, Session,
 };

@@ -8,7 +8,7 @@
 //! encoded, so the seeds stay valid when the codec changes; a few malformed
 //! frames from published CVEs and mosquitto's compliance data
 //! (`../shared/research/test-material.md`) are added as raw bytes. Decode
-//! seeds start with the control byte `00` of `mqtt_fuzz::StreamInput`.
+//! seeds start with the control byte `00` of `mqttkit_fuzz::StreamInput`.
 //! The roundtrip target takes structured (`arbitrary`) input, so it has no
 //! seeds from here.
 
@@ -17,8 +17,8 @@ use std::num::{NonZeroU16, NonZeroU32};
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
-use mqtt_codec::mqtt_topic::{TopicFilter, TopicName};
-use mqtt_codec::{
+use mqttkit_codec::mqttkit_topic::{TopicFilter, TopicName};
+use mqttkit_codec::{
     Auth, AuthReasonCode, ConnAck, Connect, ConnectReasonCode, Disconnect, DisconnectReasonCode,
     LastWill, Login, MqttString, Packet, PacketId, PayloadFormat, ProtocolVersion, PubAck,
     PubAckReasonCode, PubComp, PubRec, PubRel, PubRelReasonCode, Publish, PublishQoS, QoS,

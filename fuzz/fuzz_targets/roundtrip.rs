@@ -14,8 +14,8 @@ use std::num::{NonZeroU16, NonZeroU32};
 use arbitrary::Arbitrary;
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
-use mqtt_codec::mqtt_topic::{TopicFilter, TopicName};
-use mqtt_codec::{
+use mqttkit_codec::mqttkit_topic::{TopicFilter, TopicName};
+use mqttkit_codec::{
     AckProperties, Auth, AuthProperties, AuthReasonCode, ConnAck, ConnAckProperties, Connect,
     ConnectProperties, ConnectReasonCode, Disconnect, DisconnectProperties, DisconnectReasonCode,
     LastWill, Login, MqttString, Packet, PacketId, PayloadFormat, ProtocolVersion, PubAck,
@@ -685,5 +685,5 @@ fuzz_target!(|input: (Version, ArbPacket)| {
     };
     // `None`: the encoder refused the packet (for example SUBACK without
     // reason codes); `check_reencode` checked it wrote nothing.
-    let _ = mqtt_fuzz::check_reencode(&packet, version);
+    let _ = mqttkit_fuzz::check_reencode(&packet, version);
 });

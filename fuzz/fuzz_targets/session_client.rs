@@ -1,4 +1,4 @@
-//! The client state machine of `mqtt-session` driven by arbitrary server
+//! The client state machine of `mqttkit-session` driven by arbitrary server
 //! packets (well-formed ones built from arbitrary fields, and raw bytes),
 //! application commands and time steps. After every step: no panic; the
 //! packet identifiers in flight are distinct; while connected, in flight
@@ -14,25 +14,41 @@ use std::time::Duration;
 use arbitrary::Arbitrary;
 use bytes::{Bytes, BytesMut};
 use libfuzzer_sys::fuzz_target;
-use mqtt_codec::mqtt_topic::{TopicFilter, TopicName};
-use mqtt_codec::{
+use mqttkit_codec::mqttkit_topic::{TopicFilter, TopicName};
+use mqttkit_codec::{
     ConnAck, Connect, ConnectReasonCode, Disconnect, DisconnectReasonCode, MqttString, Packet,
     PacketId, ProtocolVersion, PubAck, PubAckReasonCode, PubComp, PubRec, PubRel, Publish,
-    PublishQoS, QoS, SubAck, SubAckReasonCode, SubscriptionOptions, UnsubAck,
-    UnsubAckReasonCode,
+    PublishQoS, QoS, SubAck, SubAckReasonCode, SubscriptionOptions, UnsubAck, UnsubAckReasonCode,
 };
-use mqtt_session::{Client, ClientConfig, Event, Instant, Message, ProtocolViolation, Session};
+use mqttkit_session::{Client, ClientConfig, Event, Instant, Message, ProtocolViolation, Session};
 
 #[derive(Arbitrary, Debug)]
 enum FromServer {
-    ConnAck { present: bool, refuse: bool, receive_max: u16, alias_max: u16 },
+    ConnAck {
+        present: bool,
+        refuse: bool,
+        receive_max: u16,
+        alias_max: u16,
+    },
     PubAck(u8),
     PubRec(u8),
     PubRel(u16),
     PubComp(u8),
-    Publish { qos: u8, id: u16, alias: u16, empty_topic: bool, dup: bool },
-    SubAck { id: u16, code: u8, count: u8 },
-    UnsubAck { id: u16 },
+    Publish {
+        qos: u8,
+        id: u16,
+        alias: u16,
+        empty_topic: bool,
+        dup: bool,
+    },
+    SubAck {
+        id: u16,
+        code: u8,
+        count: u8,
+    },
+    UnsubAck {
+        id: u16,
+    },
     PingResp,
     Disconnect(u8),
     Raw(Vec<u8>),
@@ -64,7 +80,7 @@ struct World {
     version: ProtocolVersion,
     now: Instant,
     receive_max: u16,
-    tokens: Vec<mqtt_session::AckToken>,
+    tokens: Vec<mqttkit_session::AckToken>,
     out: BytesMut,
 }
 
@@ -72,7 +88,12 @@ impl World {
     /// A packet id in flight on the client, chosen by `pick`, so that acks
     /// often answer something.
     fn inflight_id(&self, pick: u8) -> PacketId {
-        let ids: Vec<PacketId> = self.client.session().inflight().map(|f| f.packet_id).collect();
+        let ids: Vec<PacketId> = self
+            .client
+            .session()
+            .inflight()
+            .map(|f| f.packet_id)
+            .collect();
         ids.get(usize::from(pick) % ids.len().max(1))
             .copied()
             .unwrap_or(PacketId::new(u16::from(pick).max(1)).unwrap())
@@ -81,7 +102,12 @@ impl World {
     fn server_packet(&mut self, p: FromServer) -> Option<Vec<u8>> {
         let packet = match p {
             FromServer::Raw(bytes) => return Some(bytes),
-            FromServer::ConnAck { present, refuse, receive_max, alias_max } => {
+            FromServer::ConnAck {
+                present,
+                refuse,
+                receive_max,
+                alias_max,
+            } => {
                 let code = if refuse {
                     ConnectReasonCode::NotAuthorized
                 } else {
@@ -105,7 +131,13 @@ impl World {
             FromServer::PubRec(pick) => Packet::PubRec(PubRec::new(self.inflight_id(pick))),
             FromServer::PubComp(pick) => Packet::PubComp(PubComp::new(self.inflight_id(pick))),
             FromServer::PubRel(id) => Packet::PubRel(PubRel::new(PacketId::new(id.max(1))?)),
-            FromServer::Publish { qos: q, id, alias, empty_topic, dup } => {
+            FromServer::Publish {
+                qos: q,
+                id,
+                alias,
+                empty_topic,
+                dup,
+            } => {
                 let q = match qos(q) {
                     QoS::AtMostOnce => PublishQoS::AtMostOnce,
                     q => {
@@ -133,7 +165,8 @@ impl World {
             )),
             FromServer::PingResp => Packet::PingResp,
             FromServer::Disconnect(code) => Packet::Disconnect(Disconnect::new(
-                DisconnectReasonCode::from_u8(code).unwrap_or(DisconnectReasonCode::ServerShuttingDown),
+                DisconnectReasonCode::from_u8(code)
+                    .unwrap_or(DisconnectReasonCode::ServerShuttingDown),
             )),
         };
         let mut wire = Vec::new();
@@ -146,7 +179,10 @@ impl World {
         self.out.clear();
         self.client.poll_transmit(&mut self.out);
         while let Some(event) = self.client.poll_event() {
-            if let Event::Message { ack: Some(token), .. } = event {
+            if let Event::Message {
+                ack: Some(token), ..
+            } = event
+            {
                 self.tokens.push(token);
             }
         }
@@ -161,11 +197,25 @@ impl World {
                 "{violation:?} is not a DISCONNECT reason code"
             );
         }
-        let ids: Vec<u16> = self.client.session().inflight().map(|f| f.packet_id.get()).collect();
+        let ids: Vec<u16> = self
+            .client
+            .session()
+            .inflight()
+            .map(|f| f.packet_id.get())
+            .collect();
         let distinct: BTreeSet<u16> = ids.iter().copied().collect();
-        assert_eq!(ids.len(), distinct.len(), "packet id reused in flight: {ids:?}");
+        assert_eq!(
+            ids.len(),
+            distinct.len(),
+            "packet id reused in flight: {ids:?}"
+        );
         if self.client.is_connected() && self.version.is_v5() {
-            let unreleased = self.client.session().inflight().filter(|f| !f.released).count();
+            let unreleased = self
+                .client
+                .session()
+                .inflight()
+                .filter(|f| !f.released)
+                .count();
             assert!(
                 unreleased <= usize::from(self.receive_max),
                 "{unreleased} in flight over Receive Maximum {}",
@@ -190,7 +240,11 @@ fuzz_target!(|ops: Vec<Op>| {
         let advanced = matches!(op, Op::Advance(_));
         match op {
             Op::Connect { v5, clean } => {
-                let version = if v5 { ProtocolVersion::V5 } else { ProtocolVersion::V3_1_1 };
+                let version = if v5 {
+                    ProtocolVersion::V5
+                } else {
+                    ProtocolVersion::V3_1_1
+                };
                 let mut connect = Connect::new(version, MqttString::try_from("fuzz").unwrap());
                 connect.clean_start = clean;
                 connect.keep_alive = 10;
@@ -206,16 +260,22 @@ fuzz_target!(|ops: Vec<Op>| {
             }
             Op::Publish { qos: q, len } => {
                 let payload = vec![0u8; usize::from(len)];
-                let _ = w.client.publish(w.now, Message::new(topic(), payload, qos(q)));
+                let _ = w
+                    .client
+                    .publish(w.now, Message::new(topic(), payload, qos(q)));
             }
             Op::Subscribe { qos: q } => {
                 let filter = TopicFilter::from_static("f/#").unwrap();
                 let options = SubscriptionOptions::new(qos(q));
-                let _ = w.client.subscribe(w.now, vec![(filter, options)], Default::default());
+                let _ = w
+                    .client
+                    .subscribe(w.now, vec![(filter, options)], Default::default());
             }
             Op::Unsubscribe => {
                 let filter = TopicFilter::from_static("f/#").unwrap();
-                let _ = w.client.unsubscribe(w.now, vec![filter], Default::default());
+                let _ = w
+                    .client
+                    .unsubscribe(w.now, vec![filter], Default::default());
             }
             Op::AckMessages => {
                 for token in std::mem::take(&mut w.tokens) {
@@ -223,10 +283,14 @@ fuzz_target!(|ops: Vec<Op>| {
                 }
             }
             Op::Disconnect => {
-                let _ = w.client.disconnect(w.now, Disconnect::new(DisconnectReasonCode::Success));
+                let _ = w
+                    .client
+                    .disconnect(w.now, Disconnect::new(DisconnectReasonCode::Success));
             }
             Op::Advance(ms) => {
-                w.now = w.now.saturating_add(Duration::from_millis(u64::from(ms) * 10));
+                w.now = w
+                    .now
+                    .saturating_add(Duration::from_millis(u64::from(ms) * 10));
                 w.client.handle_timeout(w.now);
             }
             Op::TransportClosed => w.client.handle_transport_closed(w.now),
@@ -236,7 +300,11 @@ fuzz_target!(|ops: Vec<Op>| {
         // Handling the time leaves no deadline at or before it.
         if advanced {
             let after = w.client.poll_timeout();
-            assert!(after.is_none_or(|d| d > w.now), "deadline {after:?} not after {:?}", w.now);
+            assert!(
+                after.is_none_or(|d| d > w.now),
+                "deadline {after:?} not after {:?}",
+                w.now
+            );
         }
     }
 });

@@ -1,4 +1,4 @@
-//! The server state machine of `mqtt-session` driven by arbitrary client
+//! The server state machine of `mqttkit-session` driven by arbitrary client
 //! packets (well-formed ones built from arbitrary fields, and raw bytes),
 //! deliveries, answers to its events, reconnects that take the session over,
 //! and time steps. After every step: no panic; packet identifiers in flight
@@ -15,26 +15,39 @@ use std::time::Duration;
 use arbitrary::Arbitrary;
 use bytes::{Bytes, BytesMut};
 use libfuzzer_sys::fuzz_target;
-use mqtt_codec::mqtt_topic::{TopicFilter, TopicName};
-use mqtt_codec::{
+use mqttkit_codec::mqttkit_topic::{TopicFilter, TopicName};
+use mqttkit_codec::{
     Connect, Disconnect, DisconnectReasonCode, MqttString, Packet, PacketId, ProtocolVersion,
-    PubAck, PubAckReasonCode, PubComp, PubRec, PubRel, Publish, PublishQoS, QoS,
-    SubAckReasonCode, Subscribe, SubscriptionOptions, UnsubAckReasonCode, Unsubscribe,
+    PubAck, PubAckReasonCode, PubComp, PubRec, PubRel, Publish, PublishQoS, QoS, SubAckReasonCode,
+    Subscribe, SubscriptionOptions, UnsubAckReasonCode, Unsubscribe,
 };
-use mqtt_session::{
+use mqttkit_session::{
     AckToken, Delivery, Incoming, Instant, Message, ProtocolViolation, Server, ServerConfig,
     ServerEvent,
 };
 
 #[derive(Arbitrary, Debug)]
 enum FromClient {
-    Publish { qos: u8, id: u16, alias: u16, empty_topic: bool, dup: bool },
+    Publish {
+        qos: u8,
+        id: u16,
+        alias: u16,
+        empty_topic: bool,
+        dup: bool,
+    },
     PubAck(u8),
     PubRec(u8),
     PubRel(u16),
     PubComp(u8),
-    Subscribe { id: u16, qos: u8, shared: bool, no_local: bool },
-    Unsubscribe { id: u16 },
+    Subscribe {
+        id: u16,
+        qos: u8,
+        shared: bool,
+        no_local: bool,
+    },
+    Unsubscribe {
+        id: u16,
+    },
     PingReq,
     Disconnect(u8),
     Raw(Vec<u8>),
@@ -91,7 +104,9 @@ impl World {
             connect.properties.session_expiry_interval = Some(60);
         }
         let mut wire = BytesMut::new();
-        Packet::Connect(Box::new(connect)).encode(self.version, &mut wire).unwrap();
+        Packet::Connect(Box::new(connect))
+            .encode(self.version, &mut wire)
+            .unwrap();
         wire
     }
 
@@ -105,7 +120,11 @@ impl World {
         }
         let mut wire = self.connect_frame(clean);
         let incoming = Incoming::read(&mut wire, None).unwrap().unwrap();
-        let config = ServerConfig { topic_alias_maximum: 4, max_outbound_aliases: 4, ..ServerConfig::default() };
+        let config = ServerConfig {
+            topic_alias_maximum: 4,
+            max_outbound_aliases: 4,
+            ..ServerConfig::default()
+        };
         self.server = incoming.accept(self.now, existing, config).ok();
         self.tokens.clear();
         self.subscribes.clear();
@@ -126,7 +145,13 @@ impl World {
     fn client_packet(&self, p: FromClient) -> Option<Vec<u8>> {
         let packet = match p {
             FromClient::Raw(bytes) => return Some(bytes),
-            FromClient::Publish { qos: q, id, alias, empty_topic, dup } => {
+            FromClient::Publish {
+                qos: q,
+                id,
+                alias,
+                empty_topic,
+                dup,
+            } => {
                 let q = match qos(q) {
                     QoS::AtMostOnce => PublishQoS::AtMostOnce,
                     q => {
@@ -147,8 +172,17 @@ impl World {
             FromClient::PubRec(pick) => Packet::PubRec(PubRec::new(self.inflight_id(pick))),
             FromClient::PubComp(pick) => Packet::PubComp(PubComp::new(self.inflight_id(pick))),
             FromClient::PubRel(id) => Packet::PubRel(PubRel::new(PacketId::new(id.max(1))?)),
-            FromClient::Subscribe { id, qos: q, shared, no_local } => {
-                let filter = if shared && self.version.is_v5() { "$share/g/f/#" } else { "f/#" };
+            FromClient::Subscribe {
+                id,
+                qos: q,
+                shared,
+                no_local,
+            } => {
+                let filter = if shared && self.version.is_v5() {
+                    "$share/g/f/#"
+                } else {
+                    "f/#"
+                };
                 let mut options = SubscriptionOptions::new(qos(q));
                 options.no_local = no_local && self.version.is_v5();
                 Packet::Subscribe(Subscribe::new(
@@ -172,13 +206,21 @@ impl World {
     }
 
     fn drain(&mut self) {
-        let Some(server) = self.server.as_mut() else { return };
+        let Some(server) = self.server.as_mut() else {
+            return;
+        };
         self.out.clear();
         server.poll_transmit(&mut self.out);
         while let Some(event) = server.poll_event() {
             match event {
-                ServerEvent::Publish { ack: Some(token), .. } => self.tokens.push(token),
-                ServerEvent::Subscribe { packet_id, requests, .. } => {
+                ServerEvent::Publish {
+                    ack: Some(token), ..
+                } => self.tokens.push(token),
+                ServerEvent::Subscribe {
+                    packet_id,
+                    requests,
+                    ..
+                } => {
                     self.subscribes.push((packet_id, requests.len()));
                 }
                 ServerEvent::Unsubscribe { packet_id, filters } => {
@@ -198,14 +240,29 @@ impl World {
             );
         }
         let Some(server) = &self.server else { return };
-        let ids: Vec<u16> = server.session().inflight().map(|f| f.packet_id.get()).collect();
+        let ids: Vec<u16> = server
+            .session()
+            .inflight()
+            .map(|f| f.packet_id.get())
+            .collect();
         let distinct: BTreeSet<u16> = ids.iter().copied().collect();
-        assert_eq!(ids.len(), distinct.len(), "packet id reused in flight: {ids:?}");
-        assert_eq!(server.session().packet_ids_in_use() as usize, ids.len(), "leaked packet id");
+        assert_eq!(
+            ids.len(),
+            distinct.len(),
+            "packet id reused in flight: {ids:?}"
+        );
+        assert_eq!(
+            server.session().packet_ids_in_use() as usize,
+            ids.len(),
+            "leaked packet id"
+        );
         if server.is_connected() && self.version.is_v5() {
             let limit = NonZeroU16::new(self.receive_max).map_or(u16::MAX, NonZeroU16::get);
             let unreleased = server.session().inflight().filter(|f| !f.released).count();
-            assert!(unreleased <= usize::from(limit), "{unreleased} in flight over {limit}");
+            assert!(
+                unreleased <= usize::from(limit),
+                "{unreleased} in flight over {limit}"
+            );
         }
     }
 }
@@ -213,7 +270,11 @@ impl World {
 fuzz_target!(|input: Input| {
     let mut w = World {
         server: None,
-        version: if input.v5 { ProtocolVersion::V5 } else { ProtocolVersion::V3_1_1 },
+        version: if input.v5 {
+            ProtocolVersion::V5
+        } else {
+            ProtocolVersion::V3_1_1
+        },
         receive_max: input.receive_max,
         alias_max: input.alias_max,
         keep_alive: u16::from(input.keep_alive % 30),
@@ -244,11 +305,19 @@ fuzz_target!(|input: Input| {
             Op::Answer { refuse } => {
                 if let Some(server) = w.server.as_mut() {
                     for token in std::mem::take(&mut w.tokens) {
-                        let code = if refuse { PubAckReasonCode::NotAuthorized } else { PubAckReasonCode::Success };
+                        let code = if refuse {
+                            PubAckReasonCode::NotAuthorized
+                        } else {
+                            PubAckReasonCode::Success
+                        };
                         let _ = server.ack(w.now, token, code);
                     }
                     for (id, n) in std::mem::take(&mut w.subscribes) {
-                        let code = if refuse { SubAckReasonCode::NotAuthorized } else { SubAckReasonCode::GrantedQoS1 };
+                        let code = if refuse {
+                            SubAckReasonCode::NotAuthorized
+                        } else {
+                            SubAckReasonCode::GrantedQoS1
+                        };
                         let _ = server.suback(id, vec![code; n]);
                     }
                     for (id, n) in std::mem::take(&mut w.unsubscribes) {
@@ -258,7 +327,9 @@ fuzz_target!(|input: Input| {
             }
             Op::Reconnect { clean } => w.reconnect(clean),
             Op::Advance(ms) => {
-                w.now = w.now.saturating_add(Duration::from_millis(u64::from(ms) * 10));
+                w.now = w
+                    .now
+                    .saturating_add(Duration::from_millis(u64::from(ms) * 10));
                 if let Some(server) = w.server.as_mut() {
                     server.handle_timeout(w.now);
                 }
@@ -274,7 +345,11 @@ fuzz_target!(|input: Input| {
         w.check(result);
         if advanced && let Some(server) = w.server.as_ref() {
             let after = server.poll_timeout();
-            assert!(after.is_none_or(|d| d > w.now), "deadline {after:?} not after {:?}", w.now);
+            assert!(
+                after.is_none_or(|d| d > w.now),
+                "deadline {after:?} not after {:?}",
+                w.now
+            );
         }
     }
 });

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use mqtt_topic::{
+use mqttkit_topic::{
     Matched, QoS, RetainedIndex, SharedSubscriptionRef, SubscriptionIndex, SubscriptionOptions,
     TopicFilterRef, TopicName, TopicNameRef,
 };
@@ -21,14 +21,38 @@ const LEVELS: [&str; 6] = ["a", "b", "$s", "", "+", "#"];
 
 #[derive(Arbitrary, Debug)]
 enum Op {
-    Subscribe { filter: Vec<u8>, key: u8, qos: u8 },
-    Unsubscribe { filter: Vec<u8>, key: u8 },
-    SubscribeShared { group: bool, filter: Vec<u8>, key: u8 },
-    UnsubscribeShared { group: bool, filter: Vec<u8>, key: u8 },
-    Match { topic: Vec<u8> },
-    Retain { topic: Vec<u8>, value: u8 },
-    Forget { topic: Vec<u8> },
-    Lookup { filter: Vec<u8> },
+    Subscribe {
+        filter: Vec<u8>,
+        key: u8,
+        qos: u8,
+    },
+    Unsubscribe {
+        filter: Vec<u8>,
+        key: u8,
+    },
+    SubscribeShared {
+        group: bool,
+        filter: Vec<u8>,
+        key: u8,
+    },
+    UnsubscribeShared {
+        group: bool,
+        filter: Vec<u8>,
+        key: u8,
+    },
+    Match {
+        topic: Vec<u8>,
+    },
+    Retain {
+        topic: Vec<u8>,
+        value: u8,
+    },
+    Forget {
+        topic: Vec<u8>,
+    },
+    Lookup {
+        filter: Vec<u8>,
+    },
 }
 
 /// Up to five levels chosen from `LEVELS` (names use only the first four).
@@ -81,43 +105,68 @@ fuzz_target!(|ops: Vec<Op>| {
         match op {
             Op::Subscribe { filter, key, qos } => {
                 let filter = build(&filter, true);
-                let Ok(f) = TopicFilterRef::new(&filter) else { continue };
+                let Ok(f) = TopicFilterRef::new(&filter) else {
+                    continue;
+                };
                 let qos = QoS::try_from(qos % 3).unwrap_or(QoS::AtMostOnce);
                 let replaced = index.subscribe(f, key % 4, SubscriptionOptions::new(qos));
-                let before = model.subscriptions.insert((String::new(), filter, key % 4), qos as u8);
+                let before = model
+                    .subscriptions
+                    .insert((String::new(), filter, key % 4), qos as u8);
                 assert_eq!(replaced.map(|o| o.map(|o| o.qos as u8)), Ok(before));
             }
             Op::Unsubscribe { filter, key } => {
                 let filter = build(&filter, true);
-                let Ok(f) = TopicFilterRef::new(&filter) else { continue };
+                let Ok(f) = TopicFilterRef::new(&filter) else {
+                    continue;
+                };
                 let removed = index.unsubscribe(f, &(key % 4));
-                let before = model.subscriptions.remove(&(String::new(), filter, key % 4));
+                let before = model
+                    .subscriptions
+                    .remove(&(String::new(), filter, key % 4));
                 assert_eq!(removed.map(|o| o.qos as u8), before);
             }
             Op::SubscribeShared { group, filter, key } => {
                 let group = if group { "g" } else { "h" };
                 let text = format!("$share/{group}/{}", build(&filter, true));
-                let Ok(f) = TopicFilterRef::new(&text) else { continue };
-                let Ok(Some(shared)) = SharedSubscriptionRef::parse(f) else { continue };
+                let Ok(f) = TopicFilterRef::new(&text) else {
+                    continue;
+                };
+                let Ok(Some(shared)) = SharedSubscriptionRef::parse(f) else {
+                    continue;
+                };
                 let filter = shared.filter().as_str().to_owned();
-                let replaced =
-                    index.subscribe_shared(shared, key % 4, SubscriptionOptions::new(QoS::AtLeastOnce));
-                let before = model.subscriptions.insert((group.to_owned(), filter, key % 4), 1);
+                let replaced = index.subscribe_shared(
+                    shared,
+                    key % 4,
+                    SubscriptionOptions::new(QoS::AtLeastOnce),
+                );
+                let before = model
+                    .subscriptions
+                    .insert((group.to_owned(), filter, key % 4), 1);
                 assert_eq!(replaced.map(|o| o.is_some()), Ok(before.is_some()));
             }
             Op::UnsubscribeShared { group, filter, key } => {
                 let group = if group { "g" } else { "h" };
                 let text = format!("$share/{group}/{}", build(&filter, true));
-                let Ok(f) = TopicFilterRef::new(&text) else { continue };
-                let Ok(Some(shared)) = SharedSubscriptionRef::parse(f) else { continue };
+                let Ok(f) = TopicFilterRef::new(&text) else {
+                    continue;
+                };
+                let Ok(Some(shared)) = SharedSubscriptionRef::parse(f) else {
+                    continue;
+                };
                 let filter = shared.filter().as_str().to_owned();
                 let removed = index.unsubscribe_shared(shared, &(key % 4));
-                let before = model.subscriptions.remove(&(group.to_owned(), filter, key % 4));
+                let before = model
+                    .subscriptions
+                    .remove(&(group.to_owned(), filter, key % 4));
                 assert_eq!(removed.is_some(), before.is_some());
             }
             Op::Match { topic } => {
                 let topic = build(&topic, false);
-                let Ok(t) = TopicNameRef::new(&topic) else { continue };
+                let Ok(t) = TopicNameRef::new(&topic) else {
+                    continue;
+                };
                 let mut got = BTreeSet::new();
                 index.match_topic(t, |m| match m {
                     Matched::Subscriber { key, options } => {
@@ -136,7 +185,7 @@ fuzz_target!(|ops: Vec<Op>| {
                 for (_, filter, _) in model.subscriptions.keys() {
                     // The single-pair matcher agrees with the reference too.
                     assert_eq!(
-                        mqtt_topic::matches_str(filter, &topic),
+                        mqttkit_topic::matches_str(filter, &topic),
                         reference_matches(filter, &topic),
                         "matches({filter}, {topic})"
                     );
@@ -158,19 +207,25 @@ fuzz_target!(|ops: Vec<Op>| {
             }
             Op::Retain { topic, value } => {
                 let topic = build(&topic, false);
-                let Ok(name) = TopicName::try_from(topic.as_str()) else { continue };
+                let Ok(name) = TopicName::try_from(topic.as_str()) else {
+                    continue;
+                };
                 let before = retained.insert(name, value);
                 assert_eq!(before.ok().flatten(), model.retained.insert(topic, value));
             }
             Op::Forget { topic } => {
                 let topic = build(&topic, false);
-                let Ok(t) = TopicNameRef::new(&topic) else { continue };
+                let Ok(t) = TopicNameRef::new(&topic) else {
+                    continue;
+                };
                 assert_eq!(retained.remove(t), model.retained.remove(&topic));
                 assert_eq!(retained.get(t), None);
             }
             Op::Lookup { filter } => {
                 let filter = build(&filter, true);
-                let Ok(f) = TopicFilterRef::new(&filter) else { continue };
+                let Ok(f) = TopicFilterRef::new(&filter) else {
+                    continue;
+                };
                 let mut got = BTreeMap::new();
                 retained.match_filter(f, |topic, value| {
                     assert!(got.insert(topic.as_str().to_owned(), *value).is_none());

@@ -5,13 +5,13 @@
 //! rules the crate reports the first one it meets: the reference computes the
 //! set of broken rules and the crate's error must be one of them.
 //!
-//! `mqtt-topic` has no matcher or index yet on this branch; when it does, a
+//! `mqttkit-topic` has no matcher or index yet on this branch; when it does, a
 //! differential against a brute-force matcher belongs here too.
 #![no_main]
 
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
-use mqtt_topic::{
+use mqttkit_topic::{
     MAX_TOPIC_LEN, SharedSubscription, SharedSubscriptionRef, TopicError, TopicFilter,
     TopicFilterRef, TopicName, TopicNameRef,
 };

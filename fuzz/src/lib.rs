@@ -4,7 +4,7 @@
 //! so that every protocol version runs exactly the same oracle.
 
 use bytes::{Bytes, BytesMut};
-use mqtt_codec::{
+use mqttkit_codec::{
     DecodeError, Decoded, Decoder, HeaderStatus, Packet, ProtocolVersion, read_fixed_header,
 };
 

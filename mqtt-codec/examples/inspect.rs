@@ -2,7 +2,7 @@
 //! and prints one line per packet.
 //!
 //! ```text
-//! cargo run -p mqtt-codec --example inspect -- [--protocol 3.1|3.1.1|5] [--reencode OUT] [FILE]
+//! cargo run -p mqttkit-codec --example inspect -- [--protocol 3.1|3.1.1|5] [--reencode OUT] [FILE]
 //! ```
 //!
 //! The version comes from a leading CONNECT, otherwise from `--protocol`
@@ -16,8 +16,8 @@ use std::fmt::Write as _;
 use std::io::{Read, Write};
 use std::process::ExitCode;
 
-use mqtt_codec::bytes::BytesMut;
-use mqtt_codec::{Decoded, Decoder, Packet, PropertyId, PropertyValue, ProtocolVersion};
+use mqttkit_codec::bytes::BytesMut;
+use mqttkit_codec::{Decoded, Decoder, Packet, PropertyId, PropertyValue, ProtocolVersion};
 
 struct Args {
     version: ProtocolVersion,
@@ -174,9 +174,9 @@ fn describe(packet: &Packet) -> String {
 
 fn ack(
     out: &mut String,
-    id: mqtt_codec::PacketId,
+    id: mqttkit_codec::PacketId,
     reason: &dyn std::fmt::Display,
-    props: &mqtt_codec::AckProperties,
+    props: &mqttkit_codec::AckProperties,
 ) {
     let _ = write!(out, " id={id} reason={reason}");
     properties(out, |f| props.for_each_property(f));

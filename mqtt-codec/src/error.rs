@@ -4,7 +4,7 @@
 //! the reason code a v5 receiver answers with (in CONNACK when the error is
 //! in a CONNECT, in DISCONNECT otherwise). No error allocates.
 
-use mqtt_topic::TopicError;
+use mqttkit_topic::TopicError;
 
 use crate::header::PacketType;
 use crate::property::PropertyId;

@@ -53,4 +53,4 @@ pub use version::ProtocolVersion;
 
 /// Re-exported so that users name the same `bytes` and topic types.
 pub use bytes;
-pub use mqtt_topic;
+pub use mqttkit_topic;

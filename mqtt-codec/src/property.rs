@@ -14,7 +14,7 @@ use core::fmt;
 use core::num::{NonZeroU16, NonZeroU32};
 
 use bytes::{BufMut, Bytes};
-use mqtt_topic::TopicName;
+use mqttkit_topic::TopicName;
 
 use crate::coding::{
     MAX_VARIABLE_BYTE_INTEGER, PResult, end_of_input, length_prefixed, put_length_prefixed,
@@ -477,7 +477,7 @@ impl TypedValue for MqttString {
 impl TypedValue for TopicName {
     fn check(id: PropertyId, raw: RawValue<'_>) -> Result<(), DecodeError> {
         match raw {
-            RawValue::Str(s) => mqtt_topic::TopicNameRef::from_slice(s)
+            RawValue::Str(s) => mqttkit_topic::TopicNameRef::from_slice(s)
                 .map(drop)
                 .map_err(|e| {
                     crate::packet::topic_error_to_string_error(e)

@@ -4,7 +4,7 @@ use core::fmt;
 use core::num::NonZeroU16;
 
 use bytes::Bytes;
-pub use mqtt_topic::QoS;
+pub use mqttkit_topic::QoS;
 
 use crate::error::{DecodeError, EncodeError};
 
@@ -181,7 +181,7 @@ pub(crate) fn validate_string(bytes: &[u8]) -> Result<(), DecodeError> {
 /// Whether every byte is in 0x01..=0x7F, eight bytes at a time.
 #[inline]
 pub(crate) fn is_ascii_without_nul(bytes: &[u8]) -> bool {
-    mqtt_topic::or_over_words(bytes, non_ascii_or_nul) == 0
+    mqttkit_topic::or_over_words(bytes, non_ascii_or_nul) == 0
 }
 
 /// Non-zero when one of the eight bytes of `chunk` is 0 or above 0x7F.

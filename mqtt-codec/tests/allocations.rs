@@ -22,8 +22,8 @@ use std::hint::black_box;
 use std::num::NonZeroU16;
 
 use bytes::{Bytes, BytesMut};
-use mqtt_codec::mqtt_topic::TopicName;
-use mqtt_codec::{
+use mqttkit_codec::mqttkit_topic::TopicName;
+use mqttkit_codec::{
     Decoded, Decoder, Encoder, MqttString, Packet, PacketId, ProtocolVersion, Publish,
     PublishProperties, PublishQoS, QoS,
 };
@@ -148,7 +148,7 @@ fn publish_decode_encode_and_user_properties_allocate_nothing() {
         .encode(ProtocolVersion::V5, &mut frame)
         .unwrap();
     let (_, view) = allocations(|| {
-        let view = mqtt_codec::PublishView::parse(&frame, ProtocolVersion::V5).unwrap();
+        let view = mqttkit_codec::PublishView::parse(&frame, ProtocolVersion::V5).unwrap();
         let mut properties = 0;
         view.for_each_property(|id, value| {
             black_box((id, value));

@@ -14,7 +14,7 @@
 mod common;
 
 use bytes::Bytes;
-use mqtt_codec::{
+use mqttkit_codec::{
     Auth, AuthReasonCode, ConnAck, Connect, ConnectReasonCode, EncodeError, MqttString, Packet,
     ProtocolVersion, QoS,
 };
@@ -38,7 +38,7 @@ fn v5_connack_maximum_qos_2_is_not_encoded() {
     ack.properties.maximum_qos = Some(QoS::ExactlyOnce);
     assert_eq!(
         refused(&ack.into(), ProtocolVersion::V5),
-        EncodeError::ValueOutOfRange(mqtt_codec::PropertyId::MaximumQoS)
+        EncodeError::ValueOutOfRange(mqttkit_codec::PropertyId::MaximumQoS)
     );
 }
 

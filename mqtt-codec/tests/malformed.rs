@@ -8,8 +8,8 @@
     missing_docs
 )]
 
-use mqtt_codec::mqtt_topic::TopicError;
-use mqtt_codec::{DecodeError, Packet, PacketType, PropertyId, ProtocolVersion, ReasonCode};
+use mqttkit_codec::mqttkit_topic::TopicError;
+use mqttkit_codec::{DecodeError, Packet, PacketType, PropertyId, ProtocolVersion, ReasonCode};
 
 fn hex(s: &str) -> Vec<u8> {
     let digits: Vec<u8> = s

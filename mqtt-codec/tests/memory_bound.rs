@@ -20,7 +20,7 @@
 use std::alloc::System;
 
 use bytes::BytesMut;
-use mqtt_codec::{DecodeError, Decoded, Decoder, MAX_VARIABLE_BYTE_INTEGER, ProtocolVersion};
+use mqttkit_codec::{DecodeError, Decoded, Decoder, MAX_VARIABLE_BYTE_INTEGER, ProtocolVersion};
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 
 #[global_allocator]
@@ -120,7 +120,7 @@ fn v5_largest_remaining_length_is_never_buffered_or_reserved() {
     #[cfg(feature = "tokio-util")]
     {
         // The tokio-util adapter does not `reserve` the announced length either.
-        let mut codec = mqtt_codec::MqttCodec::new(ProtocolVersion::V5);
+        let mut codec = mqttkit_codec::MqttCodec::new(ProtocolVersion::V5);
         let mut buf = huge_frame_start(0x30, b"abc");
         let capacity = buf.capacity();
         let (result, bytes) =

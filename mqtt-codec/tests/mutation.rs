@@ -14,7 +14,7 @@
 
 mod common;
 
-use mqtt_codec::{Packet, ProtocolVersion};
+use mqttkit_codec::{Packet, ProtocolVersion};
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::Index;

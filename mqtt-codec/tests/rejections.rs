@@ -15,8 +15,8 @@
 mod common;
 
 use bytes::BytesMut;
-use mqtt_codec::mqtt_topic::TopicError;
-use mqtt_codec::{DecodeError, Decoder, Packet, PacketType, PropertyId, ProtocolVersion};
+use mqttkit_codec::mqttkit_topic::TopicError;
+use mqttkit_codec::{DecodeError, Decoder, Packet, PacketType, PropertyId, ProtocolVersion};
 
 use ProtocolVersion::{V3_1_1, V5};
 
@@ -161,7 +161,7 @@ fn v5_publish_subscription_identifier_0_is_refused() {
         err,
         DecodeError::InvalidPropertyValue(PropertyId::SubscriptionIdentifier)
     );
-    assert_eq!(err.reason_code(), mqtt_codec::ReasonCode::ProtocolError);
+    assert_eq!(err.reason_code(), mqttkit_codec::ReasonCode::ProtocolError);
 }
 
 /// v5 §3.3.2.3.3: "It is a Protocol Error to include the Message Expiry

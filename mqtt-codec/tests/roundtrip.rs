@@ -14,7 +14,7 @@
 mod common;
 
 use bytes::Bytes;
-use mqtt_codec::{Packet, ProtocolVersion};
+use mqttkit_codec::{Packet, ProtocolVersion};
 use proptest::prelude::*;
 
 fn check_roundtrip(packet: &Packet, version: ProtocolVersion) -> Result<(), TestCaseError> {

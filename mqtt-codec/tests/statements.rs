@@ -20,7 +20,7 @@
 
 mod common;
 
-use mqtt_codec::{
+use mqttkit_codec::{
     Connect, DecodeError, EncodeError, Packet, PacketId, PacketType, ProtocolVersion, PubAck,
     PubAckReasonCode, PubComp, PubRec, PubRelReasonCode, Publish, PublishQoS, QoS, ReasonCode,
 };
@@ -460,7 +460,7 @@ fn v5_mqtt_2_2_1_2_no_packet_id_in_qos0_publish() {
     // (`PublishQoS::AtMostOnce` carries none; `new` drops it), and none is
     // written.
     let publish = Publish::new(
-        mqtt_codec::mqtt_topic::TopicName::from_static("a").unwrap(),
+        mqttkit_codec::mqttkit_topic::TopicName::from_static("a").unwrap(),
         &b"\x07"[..],
     )
     .with_qos(PublishQoS::new(QoS::AtMostOnce, id(9)));

@@ -13,7 +13,7 @@
 mod common;
 
 use bytes::BytesMut;
-use mqtt_codec::{Decoded, Decoder, Packet, ProtocolVersion};
+use mqttkit_codec::{Decoded, Decoder, Packet, ProtocolVersion};
 use proptest::collection::vec;
 use proptest::prelude::*;
 
@@ -191,7 +191,7 @@ proptest! {
         }
         prop_assert_eq!(
             decoder.decode(&mut buf),
-            Err(mqtt_codec::DecodeError::PacketTooLarge { size: largest as u32, max })
+            Err(mqttkit_codec::DecodeError::PacketTooLarge { size: largest as u32, max })
         );
     }
 }
@@ -200,9 +200,9 @@ proptest! {
 /// the v5 packet type 15 is reserved in 3.1.1 (v3.1.1 §2.2.1).
 #[test]
 fn v5_decoder_version_follows_connect_and_auth_needs_it() {
-    let connect = mqtt_codec::Connect::new(ProtocolVersion::V5, "c".try_into().unwrap());
-    let auth = Packet::from(mqtt_codec::Auth::new(
-        mqtt_codec::AuthReasonCode::ContinueAuthentication,
+    let connect = mqttkit_codec::Connect::new(ProtocolVersion::V5, "c".try_into().unwrap());
+    let auth = Packet::from(mqttkit_codec::Auth::new(
+        mqttkit_codec::AuthReasonCode::ContinueAuthentication,
     ));
     let s = stream(&[connect.into(), auth.clone()], ProtocolVersion::V5);
     let connect_len = s.ends[0];
@@ -220,6 +220,6 @@ fn v5_decoder_version_follows_connect_and_auth_needs_it() {
     let mut buf = BytesMut::from(&s.wire[connect_len..]);
     assert_eq!(
         v3.decode(&mut buf),
-        Err(mqtt_codec::DecodeError::InvalidPacketType(15))
+        Err(mqttkit_codec::DecodeError::InvalidPacketType(15))
     );
 }

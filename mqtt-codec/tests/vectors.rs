@@ -23,8 +23,8 @@ mod common;
 use std::num::{NonZeroU16, NonZeroU32};
 
 use bytes::Bytes;
-use mqtt_codec::mqtt_topic::{TopicFilter, TopicName};
-use mqtt_codec::{
+use mqttkit_codec::mqttkit_topic::{TopicFilter, TopicName};
+use mqttkit_codec::{
     Auth, AuthReasonCode, ConnAck, Connect, ConnectReasonCode, Disconnect, DisconnectReasonCode,
     LastWill, Login, MqttString, Packet, PacketId, PayloadFormat, PropertyId, ProtocolVersion,
     PubAck, PubAckReasonCode, PubComp, PubRec, PubRel, PubRelReasonCode, Publish, PublishQoS, QoS,

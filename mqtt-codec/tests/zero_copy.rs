@@ -17,7 +17,7 @@ mod common;
 use std::ops::Range;
 
 use bytes::Bytes;
-use mqtt_codec::{MqttString, Packet, ProtocolVersion, Publish};
+use mqttkit_codec::{MqttString, Packet, ProtocolVersion, Publish};
 use proptest::prelude::*;
 
 fn span(bytes: &[u8]) -> Range<usize> {

@@ -1,12 +1,12 @@
 //! A small but real MQTT 3.1.1 / 5.0 broker on tokio, built only on the
-//! workspace's three crates: `mqtt-codec` frames and checks packets,
-//! `mqtt-session`'s [`Server`] runs each client's session (QoS flows,
-//! keep-alive, topic aliases, will, expiry), `mqtt-topic` routes
+//! workspace's three crates: `mqttkit-codec` frames and checks packets,
+//! `mqttkit-session`'s [`Server`] runs each client's session (QoS flows,
+//! keep-alive, topic aliases, will, expiry), `mqttkit-topic` routes
 //! (subscription index, retained index, shared subscriptions).
 //!
 //! ```text
-//! cargo run -p mqtt-session --example broker -- --port 1883
-//! cargo run -p mqtt-session --example broker -- --port 1883 --ws-port 8080 \
+//! cargo run -p mqttkit-session --example broker -- --port 1883
+//! cargo run -p mqttkit-session --example broker -- --port 1883 --ws-port 8080 \
 //!     --tls-port 8883 --wss-port 8443 --cert server.pem --key server.key
 //! ```
 //!
@@ -33,15 +33,17 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use mqtt_session::mqtt_codec::mqtt_topic::{
+use mqttkit_session::mqttkit_codec::mqttkit_topic::{
     self, Deliveries, RetainedIndex, SharedSubscriptionRef, SubscriptionIndex, TopicFilter,
     TopicName,
 };
-use mqtt_session::mqtt_codec::{
+use mqttkit_session::mqttkit_codec::{
     ConnectReasonCode, LastWill, MqttString, PubAckReasonCode, PublishProperties, SubAckReasonCode,
     SubscriptionOptions, UnsubAckReasonCode,
 };
-use mqtt_session::{Delivery, Incoming, Instant, Message, OpId, Server, ServerConfig, ServerEvent};
+use mqttkit_session::{
+    Delivery, Incoming, Instant, Message, OpId, Server, ServerConfig, ServerEvent,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
@@ -528,7 +530,7 @@ impl Broker {
             .map(|(f, _)| f)
             .filter_map(|f| {
                 let shared = SharedSubscriptionRef::parse(f.as_filter_ref()).ok()??;
-                mqtt_topic::matches(shared.filter(), topic.as_topic_ref())
+                mqttkit_topic::matches(shared.filter(), topic.as_topic_ref())
                     .then(|| f.as_str().to_owned())
             })
             .next()
@@ -543,7 +545,7 @@ impl Broker {
         };
         let mut member = None;
         self.index.match_name(&message.topic, |m| {
-            if let mqtt_topic::Matched::Shared(g) = m
+            if let mqttkit_topic::Matched::Shared(g) = m
                 && g.share_name() == shared.share_name()
                 && g.filter() == shared.filter().as_str()
             {
@@ -568,7 +570,7 @@ impl Broker {
                 }
             }
             Err(e) => {
-                if !matches!(e, mqtt_session::DeliverError::NotConnected) {
+                if !matches!(e, mqttkit_session::DeliverError::NotConnected) {
                     eprintln!("broker: {key}: {e}");
                 }
             }

@@ -1,13 +1,13 @@
-//! A tokio MQTT client on `mqtt-session`: connect, subscribe, publish at
+//! A tokio MQTT client on `mqttkit-session`: connect, subscribe, publish at
 //! QoS 0, 1 and 2, lose the link with messages in flight, reconnect with
 //! the persistent session and finish the flows.
 //!
 //! ```text
-//! cargo run -p mqtt-session --example client -- 127.0.0.1:1883 5
-//! cargo run -p mqtt-session --example client -- 127.0.0.1:1883 3.1.1
-//! cargo run -p mqtt-session --example client -- mqtts://localhost:8883 5 --ca ca.pem
-//! cargo run -p mqtt-session --example client -- ws://127.0.0.1:8080/mqtt 5
-//! cargo run -p mqtt-session --example client -- wss://localhost:8443/mqtt 5 --ca ca.pem
+//! cargo run -p mqttkit-session --example client -- 127.0.0.1:1883 5
+//! cargo run -p mqttkit-session --example client -- 127.0.0.1:1883 3.1.1
+//! cargo run -p mqttkit-session --example client -- mqtts://localhost:8883 5 --ca ca.pem
+//! cargo run -p mqttkit-session --example client -- ws://127.0.0.1:8080/mqtt 5
+//! cargo run -p mqttkit-session --example client -- wss://localhost:8443/mqtt 5 --ca ca.pem
 //! ```
 //!
 //! The broker is a URL whose scheme picks the transport: `mqtt://` (TCP,
@@ -28,12 +28,12 @@ use std::error::Error;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use mqtt_session::mqtt_codec::mqtt_topic::{TopicFilter, TopicName};
-use mqtt_session::mqtt_codec::{
+use mqttkit_session::mqttkit_codec::mqttkit_topic::{TopicFilter, TopicName};
+use mqttkit_session::mqttkit_codec::{
     Connect, Disconnect, DisconnectReasonCode, MqttString, ProtocolVersion, PubAckReasonCode, QoS,
     SubscriptionOptions,
 };
-use mqtt_session::{Client, ClientConfig, Event, Instant, Message, Session};
+use mqttkit_session::{Client, ClientConfig, Event, Instant, Message, Session};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
@@ -288,7 +288,7 @@ impl Driver {
         clean_start: bool,
     ) -> Result<(), BoxError> {
         self.stream = Some(endpoint.open().await?);
-        let mut connect = Connect::new(version, MqttString::try_from("mqtt-session-example")?);
+        let mut connect = Connect::new(version, MqttString::try_from("mqttkit-session-example")?);
         connect.clean_start = clean_start;
         connect.keep_alive = 30;
         // A clean start here only clears old state, so its session ends
@@ -330,7 +330,7 @@ pub async fn run(addr: &str, version: ProtocolVersion) -> Result<Summary, BoxErr
 pub async fn run_on(addr: &Endpoint, version: ProtocolVersion) -> Result<Summary, BoxError> {
     let mut d = Driver {
         client: Client::new(
-            Session::new(MqttString::try_from("mqtt-session-example")?),
+            Session::new(MqttString::try_from("mqttkit-session-example")?),
             ClientConfig::default(),
         ),
         stream: None,

@@ -1,16 +1,16 @@
-//! A store-and-forward telemetry gateway on `mqtt-session`: readings come
+//! A store-and-forward telemetry gateway on `mqttkit-session`: readings come
 //! in from stdin, a TCP listener or a built-in device simulator, go out to
 //! an MQTT broker at QoS 1 or 2, and survive a killed gateway, a restarted
 //! broker and a dead link.
 //!
 //! ```text
 //! # a simulated device numbering 10000 readings, 200 per second
-//! cargo run -p mqtt-session --example gateway -- \
+//! cargo run -p mqttkit-session --example gateway -- \
 //!     --broker 127.0.0.1:1883 --state /var/lib/gw/session.log --simulate 10000 --rate 200
 //! # `topic value` or JSON lines on stdin, one per reading, at QoS 2
-//! some-device | cargo run -p mqtt-session --example gateway -- --qos 2 --state gw.log
+//! some-device | cargo run -p mqttkit-session --example gateway -- --qos 2 --state gw.log
 //! # devices connect over TCP; each durable reading is answered with `ok`
-//! cargo run -p mqtt-session --example gateway -- --listen 127.0.0.1:7000 --state gw.log
+//! cargo run -p mqttkit-session --example gateway -- --listen 127.0.0.1:7000 --state gw.log
 //! ```
 //!
 //! # Durability
@@ -67,11 +67,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
-use mqtt_session::mqtt_codec::mqtt_topic::TopicName;
-use mqtt_session::mqtt_codec::{
+use mqttkit_session::mqttkit_codec::mqttkit_topic::TopicName;
+use mqttkit_session::mqttkit_codec::{
     Connect, Disconnect, DisconnectReasonCode, MqttString, ProtocolVersion, QoS,
 };
-use mqtt_session::{
+use mqttkit_session::{
     Client, ClientConfig, Event, InboundRecord, Instant, Message, OutboundRecord, PersistOp,
     Session,
 };

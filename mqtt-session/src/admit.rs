@@ -3,7 +3,7 @@
 
 use alloc::collections::{BTreeMap, VecDeque};
 
-use mqtt_codec::{Packet, PacketId, PubAck, PubAckReasonCode, PubRec, QoS};
+use mqttkit_codec::{Packet, PacketId, PubAck, PubAckReasonCode, PubRec, QoS};
 
 use crate::client::conn::PendingAck;
 use crate::session::InQos2;

@@ -1,7 +1,7 @@
 //! Errors: fatal protocol violations by the peer, and refused or failed
 //! application operations.
 
-use mqtt_codec::{DecodeError, ReasonCode};
+use mqttkit_codec::{DecodeError, ReasonCode};
 
 /// What the peer did wrong.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,7 +93,7 @@ pub enum OpError {
     MessageExpired,
     /// The packet cannot be encoded (a v5-only feature on 3.1.1, ...).
     #[error("the packet cannot be encoded: {0}")]
-    Encode(mqtt_codec::EncodeError),
+    Encode(mqttkit_codec::EncodeError),
     /// A SUBSCRIBE or UNSUBSCRIBE needs at least one topic filter.
     #[error("no topic filter given")]
     NoTopicFilter,

@@ -3,11 +3,11 @@
 use alloc::vec::Vec;
 
 use bytes::Bytes;
-use mqtt_codec::{
+use mqttkit_codec::{
     ConnAck, Disconnect, MqttString, PacketId, Publish, PublishProperties, QoS, ReasonCode,
     SubAckReasonCode, UnsubAckReasonCode,
 };
-use mqtt_topic::TopicName;
+use mqttkit_topic::TopicName;
 
 use crate::error::{OpError, ProtocolViolation};
 

@@ -13,7 +13,7 @@ use alloc::collections::VecDeque;
 use alloc::vec;
 use alloc::vec::Vec;
 
-use mqtt_codec::PacketId;
+use mqttkit_codec::PacketId;
 
 /// Hands out packet identifiers that are not in use.
 #[derive(Debug, Clone)]

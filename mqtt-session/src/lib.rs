@@ -41,4 +41,4 @@ pub use session::{InflightInfo, Session};
 pub use time::Instant;
 
 /// Re-exported so that users name the same packet types.
-pub use mqtt_codec;
+pub use mqttkit_codec;

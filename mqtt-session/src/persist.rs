@@ -22,7 +22,7 @@ use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
-use mqtt_codec::{
+use mqttkit_codec::{
     MqttString, Packet, PacketId, ProtocolVersion, PubAckReasonCode, Publish, PublishQoS,
     Subscribe, Unsubscribe,
 };

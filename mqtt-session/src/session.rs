@@ -4,11 +4,11 @@
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
 
-use mqtt_codec::{
+use mqttkit_codec::{
     MqttString, PacketId, PubAckReasonCode, Publish, SubscribeProperties, SubscriptionOptions,
     UnsubscribeProperties,
 };
-use mqtt_topic::TopicFilter;
+use mqttkit_topic::TopicFilter;
 
 use crate::client::{Timer, Timers};
 use crate::event::{Message, OpId};

@@ -6,12 +6,12 @@
 use std::alloc::System;
 
 use bytes::{Bytes, BytesMut};
-use mqtt_codec::{
+use mqttkit_codec::{
     ConnAck, Connect, ConnectReasonCode, Encoder, MqttString, Packet, PacketId, ProtocolVersion,
     PubAck, PubAckReasonCode, Publish, PublishQoS, QoS,
 };
-use mqtt_session::{Client, ClientConfig, Event, Instant, Message, Session};
-use mqtt_topic::TopicName;
+use mqttkit_session::{Client, ClientConfig, Event, Instant, Message, Session};
+use mqttkit_topic::TopicName;
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 
 // Counts every allocation of the process; this binary holds one test so

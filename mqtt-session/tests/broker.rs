@@ -26,7 +26,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use mqtt_session::mqtt_codec::ProtocolVersion;
+use mqttkit_session::mqttkit_codec::ProtocolVersion;
 
 /// One broker for the whole test binary, on its own runtime thread.
 fn broker_addr() -> &'static str {

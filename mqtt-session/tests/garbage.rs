@@ -3,11 +3,11 @@
 #![allow(clippy::unwrap_used, clippy::panic, clippy::indexing_slicing)]
 
 use bytes::BytesMut;
-use mqtt_codec::{
+use mqttkit_codec::{
     ConnAck, Connect, ConnectReasonCode, Decoded, Decoder, DisconnectReasonCode, Encoder,
     MqttString, Packet, ProtocolVersion,
 };
-use mqtt_session::{Client, ClientConfig, Instant, Session};
+use mqttkit_session::{Client, ClientConfig, Instant, Session};
 use proptest::prelude::*;
 
 fn connected(version: ProtocolVersion) -> Client {

@@ -30,11 +30,11 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant as StdInstant};
 
 use bytes::BytesMut;
-use mqtt_session::mqtt_codec::mqtt_topic::TopicFilter;
-use mqtt_session::mqtt_codec::{
+use mqttkit_session::mqttkit_codec::mqttkit_topic::TopicFilter;
+use mqttkit_session::mqttkit_codec::{
     Connect, MqttString, ProtocolVersion, PubAckReasonCode, QoS, SubscriptionOptions,
 };
-use mqtt_session::{Client, ClientConfig, Event, Instant, Session};
+use mqttkit_session::{Client, ClientConfig, Event, Instant, Session};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Readings per gateway.
@@ -177,7 +177,7 @@ fn build_gateway() -> PathBuf {
     cmd.args([
         "build",
         "-p",
-        "mqtt-session",
+        "mqttkit-session",
         "--example",
         "gateway",
         "--message-format=json",
@@ -462,7 +462,7 @@ fn gateway_survives_kills_and_broker_restarts() {
         .unwrap()
         .port();
     let dir = std::env::temp_dir().join(format!(
-        "mqtt-session-gateway-faults-{}-{port}",
+        "mqttkit-session-gateway-faults-{}-{port}",
         std::process::id()
     ));
     std::fs::create_dir_all(&dir).unwrap();
@@ -684,7 +684,7 @@ fn gateway_buffers_to_the_bound_while_the_broker_is_down() {
         .unwrap()
         .port();
     let dir = std::env::temp_dir().join(format!(
-        "mqtt-session-gateway-bound-{}-{port}",
+        "mqttkit-session-gateway-bound-{}-{port}",
         std::process::id()
     ));
     std::fs::create_dir_all(&dir).unwrap();

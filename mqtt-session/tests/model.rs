@@ -17,12 +17,12 @@ use std::num::NonZeroU16;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use mqtt_codec::{
+use mqttkit_codec::{
     ConnAck, Connect, ConnectReasonCode, Decoded, Decoder, Encoder, MqttString, Packet, PacketId,
     ProtocolVersion, PubAck, PubAckReasonCode, PubComp, PubRec, PubRel, Publish, PublishQoS, QoS,
 };
-use mqtt_session::{AckToken, Client, ClientConfig, Event, Instant, Message, OpId, Session};
-use mqtt_topic::TopicName;
+use mqttkit_session::{AckToken, Client, ClientConfig, Event, Instant, Message, OpId, Session};
+use mqttkit_topic::TopicName;
 use proptest::prelude::*;
 
 #[path = "harness/mod.rs"]

@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use mqtt_session::mqtt_codec::ProtocolVersion;
+use mqttkit_session::mqttkit_codec::ProtocolVersion;
 
 struct Broker {
     child: Child,
@@ -51,7 +51,7 @@ fn start_broker() -> (Broker, String) {
         .unwrap()
         .port();
     let dir = std::env::temp_dir().join(format!(
-        "mqtt-session-mosquitto-{}-{port}",
+        "mqttkit-session-mosquitto-{}-{port}",
         std::process::id()
     ));
     std::fs::create_dir_all(&dir).unwrap();

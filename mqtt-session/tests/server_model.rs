@@ -29,11 +29,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::num::NonZeroU16;
 
 use bytes::{Bytes, BytesMut};
-use mqtt_codec::{
+use mqttkit_codec::{
     Connect, MqttString, ProtocolVersion, PubAckReasonCode, QoS, SubscriptionOptions,
 };
-use mqtt_session::mqtt_codec::mqtt_topic::TopicName;
-use mqtt_session::{
+use mqttkit_session::mqttkit_codec::mqttkit_topic::TopicName;
+use mqttkit_session::{
     Client, ClientConfig, Delivery, Event, Incoming, Instant, Message, Server, ServerConfig,
     ServerEvent, Session,
 };

@@ -12,7 +12,7 @@ use crate::{TopicFilter, TopicFilterRef};
 /// `+` does not cover `#`.
 ///
 /// ```
-/// use mqtt_topic::{covers, TopicFilterRef};
+/// use mqttkit_topic::{covers, TopicFilterRef};
 /// let f = |s| TopicFilterRef::new(s).unwrap();
 /// assert!(covers(f("#"), f("a/+/c")));
 /// assert!(covers(f("a/#"), f("a")));

@@ -38,7 +38,7 @@ pub struct Delivery<K> {
 /// Reusable buffers that turn a match into one [`Delivery`] per client.
 ///
 /// ```
-/// use mqtt_topic::{Deliveries, QoS, SubscriptionIndex, SubscriptionOptions, TopicFilterRef, TopicNameRef};
+/// use mqttkit_topic::{Deliveries, QoS, SubscriptionIndex, SubscriptionOptions, TopicFilterRef, TopicNameRef};
 /// use core::num::NonZeroU32;
 ///
 /// let mut index = SubscriptionIndex::new();
@@ -54,7 +54,7 @@ pub struct Delivery<K> {
 /// let mut ids = out[0].subscription_identifiers.clone();
 /// ids.sort();
 /// assert_eq!(ids, [id(1), id(2)]);
-/// # Ok::<(), mqtt_topic::TopicError>(())
+/// # Ok::<(), mqttkit_topic::TopicError>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct Deliveries<K> {

@@ -15,12 +15,12 @@ use crate::{TopicError, TopicNameRef, validate};
 /// string is a valid filter too; [`crate::SharedSubscription::parse`] splits it (v5).
 ///
 /// ```
-/// use mqtt_topic::TopicFilter;
+/// use mqttkit_topic::TopicFilter;
 /// let filter = TopicFilter::from_static("sensors/+/temp")?;
 /// assert_eq!(filter.levels().collect::<Vec<_>>(), ["sensors", "+", "temp"]);
 /// assert!(filter.has_wildcards());
 /// assert!(TopicFilter::from_static("sensors/kitchen+").is_err());
-/// # Ok::<(), mqtt_topic::TopicError>(())
+/// # Ok::<(), mqttkit_topic::TopicError>(())
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TopicFilter(Bytes);

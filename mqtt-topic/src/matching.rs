@@ -12,7 +12,7 @@ use crate::{TopicFilter, TopicFilterRef, TopicName, TopicNameRef};
 /// - Levels are compared byte for byte, without normalisation, v5 [MQTT-4.7.3-4].
 ///
 /// ```
-/// use mqtt_topic::{matches, TopicFilterRef, TopicNameRef};
+/// use mqttkit_topic::{matches, TopicFilterRef, TopicNameRef};
 /// let f = |s| TopicFilterRef::new(s).unwrap();
 /// let t = |s| TopicNameRef::new(s).unwrap();
 /// assert!(matches(f("sport/#"), t("sport")));

@@ -14,11 +14,11 @@ use crate::{TopicError, TopicFilterRef, validate};
 /// packet, and cloning it is a reference-count increment.
 ///
 /// ```
-/// use mqtt_topic::TopicName;
+/// use mqttkit_topic::TopicName;
 /// let name = TopicName::from_static("sensors/kitchen/temp")?;
 /// assert_eq!(name.levels().collect::<Vec<_>>(), ["sensors", "kitchen", "temp"]);
 /// assert!(TopicName::from_static("sensors/+").is_err());
-/// # Ok::<(), mqtt_topic::TopicError>(())
+/// # Ok::<(), mqttkit_topic::TopicError>(())
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TopicName(Bytes);

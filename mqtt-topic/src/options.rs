@@ -1,7 +1,7 @@
 //! Subscription options (v5 §3.8.3.1; v3.1.1 has the QoS only).
 //!
 //! `QoS` and `RetainHandling` are defined here, at the bottom of the workspace, and
-//! `mqtt-codec` re-exports them, so that the codec, the indexes and a broker name the
+//! `mqttkit-codec` re-exports them, so that the codec, the indexes and a broker name the
 //! same types. `SubscriptionOptions` is what the index stores with a subscription: the
 //! codec's option byte plus the Subscription Identifier.
 

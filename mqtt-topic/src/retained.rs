@@ -49,7 +49,7 @@ impl<V> Node<V> {
 /// by topic filter.
 ///
 /// ```
-/// use mqtt_topic::{RetainedIndex, TopicFilterRef, TopicName};
+/// use mqttkit_topic::{RetainedIndex, TopicFilterRef, TopicName};
 ///
 /// let mut retained = RetainedIndex::new();
 /// for t in ["sport/tennis/player1", "sport/golf", "$SYS/uptime"] {
@@ -59,7 +59,7 @@ impl<V> Node<V> {
 /// retained.match_filter(TopicFilterRef::new("#")?, |topic, _| found.push(topic.as_str()));
 /// found.sort();
 /// assert_eq!(found, ["sport/golf", "sport/tennis/player1"]); // no `$SYS`: v5 [MQTT-4.7.2-1]
-/// # Ok::<(), mqtt_topic::TopicError>(())
+/// # Ok::<(), mqttkit_topic::TopicError>(())
 /// ```
 #[derive(Clone)]
 pub struct RetainedIndex<V> {

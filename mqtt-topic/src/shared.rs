@@ -39,12 +39,12 @@ fn split_shared(filter: &str) -> Result<Option<(&str, &str)>, TopicError> {
 /// slices of the original filter.
 ///
 /// ```
-/// use mqtt_topic::{SharedSubscription, TopicFilter};
+/// use mqttkit_topic::{SharedSubscription, TopicFilter};
 /// let filter = TopicFilter::from_static("$share/workers/jobs/+")?;
 /// let shared = SharedSubscription::parse(&filter)?.expect("a shared subscription");
 /// assert_eq!(shared.share_name(), "workers");
 /// assert_eq!(shared.filter().as_str(), "jobs/+");
-/// # Ok::<(), mqtt_topic::TopicError>(())
+/// # Ok::<(), mqttkit_topic::TopicError>(())
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
 pub struct SharedSubscription {

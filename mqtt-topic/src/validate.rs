@@ -55,7 +55,7 @@ fn short_word(bytes: &[u8]) -> u64 {
 /// `flag` must never flag an `a`. Strings here are typically 10 to 40 bytes, too
 /// short for a vectorised byte loop to pay off.
 ///
-/// Shared with `mqtt-codec`'s string check; not part of the stable API.
+/// Shared with `mqttkit-codec`'s string check; not part of the stable API.
 #[doc(hidden)]
 #[inline]
 pub fn or_over_words(bytes: &[u8], flag: impl Fn([u8; 8]) -> u64) -> u64 {

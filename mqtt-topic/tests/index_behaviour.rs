@@ -11,7 +11,7 @@
 
 use core::num::NonZeroU32;
 
-use mqtt_topic::{
+use mqttkit_topic::{
     Deliveries, Matched, QoS, RetainedIndex, SharedSubscriptionRef, SubscriptionIndex,
     SubscriptionOptions, TopicFilterRef, TopicName, TopicNameRef,
 };
@@ -294,10 +294,10 @@ fn options_conversions() {
     assert_eq!(QoS::try_from(3), Err(3));
     assert_eq!(u8::from(QoS::AtLeastOnce), 1);
     assert_eq!(
-        mqtt_topic::RetainHandling::try_from(1),
-        Ok(mqtt_topic::RetainHandling::SendAtSubscribeIfNew)
+        mqttkit_topic::RetainHandling::try_from(1),
+        Ok(mqttkit_topic::RetainHandling::SendAtSubscribeIfNew)
     );
-    assert_eq!(mqtt_topic::RetainHandling::try_from(3), Err(3));
+    assert_eq!(mqttkit_topic::RetainHandling::try_from(3), Err(3));
 }
 
 /// Readers share the index behind a lock while a writer changes it.

@@ -11,7 +11,7 @@
 
 use std::collections::BTreeSet;
 
-use mqtt_topic::{
+use mqttkit_topic::{
     Matched, QoS, SharedSubscriptionRef, SubscriptionIndex, SubscriptionOptions, TopicFilterRef,
     TopicNameRef, matches,
 };

@@ -10,7 +10,7 @@
 )]
 #![allow(missing_docs)]
 
-use mqtt_topic::{
+use mqttkit_topic::{
     RetainedIndex, SubscriptionIndex, SubscriptionOptions, TopicFilter, TopicFilterRef, TopicName,
     TopicNameRef, covers, matches, matches_str,
 };

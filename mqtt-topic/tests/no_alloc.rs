@@ -15,7 +15,7 @@
 
 use std::alloc::System;
 
-use mqtt_topic::{
+use mqttkit_topic::{
     Matched, QoS, RetainedIndex, SharedSubscriptionRef, SubscriptionIndex, SubscriptionOptions,
     TopicFilterRef, TopicName, TopicNameRef, covers, matches,
 };

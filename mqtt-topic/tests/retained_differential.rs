@@ -11,7 +11,7 @@
 
 use std::collections::BTreeMap;
 
-use mqtt_topic::{RetainedIndex, TopicFilterRef, TopicName, TopicNameRef, matches_str};
+use mqttkit_topic::{RetainedIndex, TopicFilterRef, TopicName, TopicNameRef, matches_str};
 use proptest::prelude::*;
 
 fn literal() -> impl Strategy<Value = String> {

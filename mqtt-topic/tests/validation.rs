@@ -9,7 +9,7 @@
 #![allow(missing_docs)]
 
 use bytes::Bytes;
-use mqtt_topic::{
+use mqttkit_topic::{
     MAX_TOPIC_LEN, SharedSubscription, SharedSubscriptionRef, TopicError, TopicFilter,
     TopicFilterRef, TopicName, TopicNameRef,
 };

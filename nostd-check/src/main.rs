@@ -1,4 +1,4 @@
-//! Proves that `mqtt-codec` and `mqtt-topic` build without `std`.
+//! Proves that `mqttkit-codec` and `mqttkit-topic` build without `std`.
 //!
 //! Built for a bare-metal target on its own (`-p`, so that no other
 //! workspace member can switch `std` features on):
@@ -18,8 +18,8 @@
 extern crate alloc;
 
 use bytes::{Bytes, BytesMut};
-use mqtt_codec::{Decoded, Decoder, Packet, ProtocolVersion};
-use mqtt_topic::{QoS, SubscriptionIndex, SubscriptionOptions, TopicFilterRef, TopicNameRef};
+use mqttkit_codec::{Decoded, Decoder, Packet, ProtocolVersion};
+use mqttkit_topic::{QoS, SubscriptionIndex, SubscriptionOptions, TopicFilterRef, TopicNameRef};
 
 /// A v5 SUBSCRIBE (`sensors/+/temp`, QoS 1) followed by a v5 QoS 0 PUBLISH
 /// to `sensors/kitchen/temp` with a Content Type property.

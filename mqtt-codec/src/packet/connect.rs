@@ -1,7 +1,7 @@
 //! CONNECT (v5 §3.1, v3.1.1 §3.1, and the 3.1 `MQIsdp` form).
 
 use bytes::{BufMut, Bytes};
-use mqtt_topic::TopicName;
+use mqttkit_topic::TopicName;
 
 use super::{Body, PacketDecoder, decode_topic_name};
 use crate::coding::{

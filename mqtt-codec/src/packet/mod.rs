@@ -28,7 +28,7 @@ pub use unsubscribe::Unsubscribe;
 use alloc::boxed::Box;
 
 use bytes::{Buf, BufMut, Bytes};
-use mqtt_topic::{TopicError, TopicFilter, TopicName};
+use mqttkit_topic::{TopicError, TopicFilter, TopicName};
 
 use crate::coding::{MAX_VARIABLE_BYTE_INTEGER, PResult, be_u16, byte, put_var_int, var_int_len};
 use crate::error::{DecodeError, EncodeError};

@@ -1,7 +1,7 @@
 //! PUBLISH (v5 §3.3, v3.1.1 §3.3).
 
 use bytes::{Buf, BufMut, Bytes};
-use mqtt_topic::TopicName;
+use mqttkit_topic::TopicName;
 
 use super::{Body, PacketDecoder, decode_topic_name};
 use crate::coding::sum;

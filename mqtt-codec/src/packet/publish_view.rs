@@ -2,7 +2,7 @@
 
 use core::num::NonZeroU16;
 
-use mqtt_topic::TopicNameRef;
+use mqttkit_topic::TopicNameRef;
 
 use super::{run_on, topic_error_to_string_error};
 use crate::coding::{be_u16, length_prefixed};
@@ -25,7 +25,7 @@ use crate::version::ProtocolVersion;
 /// here too, with the same [`DecodeError`]s.
 ///
 /// ```
-/// use mqtt_codec::{ProtocolVersion, PublishView};
+/// use mqttkit_codec::{ProtocolVersion, PublishView};
 ///
 /// // PUBLISH QoS 1, topic "a/b", packet id 7, payload "hi" (3.1.1).
 /// let frame = [0x32, 0x09, 0x00, 0x03, b'a', b'/', b'b', 0x00, 0x07, b'h', b'i'];
@@ -33,7 +33,7 @@ use crate::version::ProtocolVersion;
 /// assert_eq!(view.topic(), "a/b");
 /// assert_eq!(view.payload(), b"hi");
 /// assert_eq!(view.packet_id().map(|id| id.get()), Some(7));
-/// # Ok::<(), mqtt_codec::DecodeError>(())
+/// # Ok::<(), mqttkit_codec::DecodeError>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PublishView<'a> {
@@ -191,7 +191,7 @@ mod tests {
     /// The view reads what the owned decoder reads, properties included.
     #[test]
     fn view_agrees_with_the_owned_decode() {
-        let topic = mqtt_topic::TopicName::from_static("plant/7/temp").unwrap();
+        let topic = mqttkit_topic::TopicName::from_static("plant/7/temp").unwrap();
         let mut publish = crate::Publish::new(topic, Bytes::from_static(b"21.5"))
             .with_qos(PublishQoS::new(QoS::ExactlyOnce, PacketId::new(9).unwrap()).redelivery())
             .with_retain(true);

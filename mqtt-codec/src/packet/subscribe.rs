@@ -3,7 +3,7 @@
 use alloc::vec::Vec;
 
 use bytes::{BufMut, Bytes};
-use mqtt_topic::{SharedSubscription, TopicFilter};
+use mqttkit_topic::{SharedSubscription, TopicFilter};
 
 use super::{
     Body, PacketDecoder, decode_topic_filter, id_and_properties_len, put_id_and_properties,
@@ -12,7 +12,7 @@ use crate::coding::{byte, length_prefixed, put_length_prefixed, sum};
 use crate::error::{DecodeError, EncodeError};
 use crate::header::PacketType;
 use crate::property::SubscribeProperties;
-pub use mqtt_topic::RetainHandling;
+pub use mqttkit_topic::RetainHandling;
 
 use crate::types::{PacketId, QoS};
 use crate::version::ProtocolVersion;
@@ -46,8 +46,8 @@ impl SubscriptionOptions {
     pub const fn for_index(
         self,
         subscription_identifier: Option<core::num::NonZeroU32>,
-    ) -> mqtt_topic::SubscriptionOptions {
-        mqtt_topic::SubscriptionOptions {
+    ) -> mqttkit_topic::SubscriptionOptions {
+        mqttkit_topic::SubscriptionOptions {
             qos: self.qos,
             no_local: self.no_local,
             retain_as_published: self.retain_as_published,

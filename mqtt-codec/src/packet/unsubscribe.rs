@@ -3,7 +3,7 @@
 use alloc::vec::Vec;
 
 use bytes::{BufMut, Bytes};
-use mqtt_topic::TopicFilter;
+use mqttkit_topic::TopicFilter;
 
 use super::subscribe::check_shared;
 use super::{

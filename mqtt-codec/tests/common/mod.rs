@@ -12,8 +12,8 @@
 use std::num::{NonZeroU16, NonZeroU32};
 
 use bytes::Bytes;
-use mqtt_codec::mqtt_topic::{TopicFilter, TopicName};
-use mqtt_codec::{
+use mqttkit_codec::mqttkit_topic::{TopicFilter, TopicName};
+use mqttkit_codec::{
     AckProperties, Auth, AuthProperties, AuthReasonCode, ConnAck, ConnAckProperties, Connect,
     ConnectProperties, ConnectReasonCode, Disconnect, DisconnectProperties, DisconnectReasonCode,
     LastWill, Login, MAX_VARIABLE_BYTE_INTEGER, MqttString, Packet, PacketId, PayloadFormat,

@@ -5,11 +5,11 @@ use alloc::vec::Vec;
 use core::time::Duration;
 
 use bytes::Bytes;
-use mqtt_codec::{
+use mqttkit_codec::{
     AckProperties, Auth, AuthProperties, AuthReasonCode, Disconnect, DisconnectReasonCode, Packet,
     PubAckReasonCode, SubscribeProperties, SubscriptionOptions, UnsubscribeProperties,
 };
-use mqtt_topic::TopicFilter;
+use mqttkit_topic::TopicFilter;
 
 use super::conn::{Negotiated, State};
 use super::{Client, outbound};

@@ -6,11 +6,11 @@ use alloc::vec::Vec;
 use core::num::NonZeroU16;
 
 use bytes::{Bytes, BytesMut};
-use mqtt_codec::{
+use mqttkit_codec::{
     AckProperties, ConnAckProperties, Decoder, Encoder, MqttString, PacketId, ProtocolVersion,
     PubAckReasonCode, Publish, QoS, ReasonCode,
 };
-use mqtt_topic::TopicName;
+use mqttkit_topic::TopicName;
 
 use crate::error::ProtocolViolation;
 use crate::event::OpId;

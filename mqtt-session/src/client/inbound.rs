@@ -1,6 +1,6 @@
 //! What the server sends: one handler per packet type.
 
-use mqtt_codec::{
+use mqttkit_codec::{
     Auth, AuthReasonCode, ConnAck, ConnectReasonCode, Packet, PubAck, PubComp, PubRec, PubRel,
     PubRelReasonCode, Publish, PublishQoS, QoS, ReasonCode, SubAck, UnsubAck,
 };
@@ -301,7 +301,13 @@ impl Client {
 
     /// Removes the in-flight flow `id` in the state `released` and frees
     /// its identifier and its send quota.
-    fn complete(&mut self, id: mqtt_codec::PacketId, released: bool, qos: QoS, reason: ReasonCode) {
+    fn complete(
+        &mut self,
+        id: mqttkit_codec::PacketId,
+        released: bool,
+        qos: QoS,
+        reason: ReasonCode,
+    ) {
         let Some(pos) = self.session.inflight.iter().position(|f| {
             f.packet_id() == Some(id) && f.released == released && f.publish.qos.qos() == qos
         }) else {
@@ -373,7 +379,7 @@ impl Client {
 
     fn take_control(
         &mut self,
-        id: mqtt_codec::PacketId,
+        id: mqttkit_codec::PacketId,
         subscribe: bool,
     ) -> Option<(crate::OpId, usize)> {
         let conn = self.conn.as_mut()?;

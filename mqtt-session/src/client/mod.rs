@@ -11,7 +11,7 @@ use alloc::vec::Vec;
 use core::time::Duration;
 
 use bytes::BytesMut;
-use mqtt_codec::{Connect, Decoded, Decoder, Disconnect, DisconnectReasonCode, Encoder, Packet};
+use mqttkit_codec::{Connect, Decoded, Decoder, Disconnect, DisconnectReasonCode, Encoder, Packet};
 
 pub use conn::Negotiated;
 use conn::{Connection, InAliases, OutAliases, State};

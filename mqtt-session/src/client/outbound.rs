@@ -3,7 +3,7 @@
 
 use crate::admit::Inbound;
 use bytes::BytesMut;
-use mqtt_codec::{
+use mqttkit_codec::{
     AckProperties, EncodeError, Packet, PubAckReasonCode, PubRel, Publish, PublishQoS, QoS,
     ReasonCode,
 };

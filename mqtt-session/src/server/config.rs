@@ -2,7 +2,7 @@
 
 use core::time::Duration;
 
-use mqtt_codec::QoS;
+use mqttkit_codec::QoS;
 
 /// What the server allows a client and announces in CONNACK (v5 §3.2.2.3).
 #[derive(Debug, Clone, PartialEq, Eq)]

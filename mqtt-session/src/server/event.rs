@@ -4,11 +4,11 @@
 use alloc::vec::Vec;
 use core::num::NonZeroU32;
 
-use mqtt_codec::{
+use mqttkit_codec::{
     Disconnect, DisconnectReasonCode, LastWill, MqttString, PacketId, Publish, ReasonCode,
     RetainHandling, SubscriptionOptions, UserProperties,
 };
-use mqtt_topic::TopicFilter;
+use mqttkit_topic::TopicFilter;
 
 use crate::error::{OpError, ProtocolViolation};
 use crate::event::{AckToken, Message, OpId};

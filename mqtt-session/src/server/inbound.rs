@@ -2,7 +2,7 @@
 
 use alloc::vec::Vec;
 
-use mqtt_codec::{
+use mqttkit_codec::{
     Disconnect, DisconnectReasonCode, Packet, PubComp, PubRelReasonCode, Publish, PublishQoS, QoS,
     ReasonCode, Subscribe, Unsubscribe,
 };
@@ -186,7 +186,7 @@ impl Server {
         Ok(())
     }
 
-    fn on_pubrel(&mut self, id: mqtt_codec::PacketId) -> Handled {
+    fn on_pubrel(&mut self, id: mqttkit_codec::PacketId) -> Handled {
         let Some(conn) = self.conn.as_mut() else {
             return Ok(());
         };
@@ -222,7 +222,7 @@ impl Server {
 
     /// The QoS of the delivery in flight with identifier `id`, and
     /// whether its PUBREL went (QoS 2).
-    fn outbound_flow(&self, id: mqtt_codec::PacketId) -> Option<(QoS, bool)> {
+    fn outbound_flow(&self, id: mqttkit_codec::PacketId) -> Option<(QoS, bool)> {
         self.session
             .inflight
             .iter()
@@ -230,7 +230,12 @@ impl Server {
             .map(|f| (f.publish.qos.qos(), f.released))
     }
 
-    fn on_pubrec(&mut self, now: Instant, id: mqtt_codec::PacketId, reason: ReasonCode) -> Handled {
+    fn on_pubrec(
+        &mut self,
+        now: Instant,
+        id: mqttkit_codec::PacketId,
+        reason: ReasonCode,
+    ) -> Handled {
         match self.outbound_flow(id) {
             Some((QoS::ExactlyOnce, _)) => {}
             Some(_) => return Err(PUBREC_FOR_QOS1),
@@ -248,7 +253,7 @@ impl Server {
                     } else {
                         PubRelReasonCode::Success
                     };
-                    let packet = Packet::PubRel(mqtt_codec::PubRel::new(id).with_reason(code));
+                    let packet = Packet::PubRel(mqttkit_codec::PubRel::new(id).with_reason(code));
                     outbound::encode_trimmed(conn, &mut self.tx, packet).ok();
                 }
                 return Ok(());
@@ -271,14 +276,20 @@ impl Server {
         flow.released = true;
         // v5 [MQTT-4.3.3-4]
         if let Some(conn) = self.conn.as_mut() {
-            let packet = Packet::PubRel(mqtt_codec::PubRel::new(id));
+            let packet = Packet::PubRel(mqttkit_codec::PubRel::new(id));
             outbound::encode_trimmed(conn, &mut self.tx, packet).ok();
         }
         Ok(())
     }
 
     /// Removes the in-flight delivery `id` and frees its id and quota.
-    fn complete(&mut self, id: mqtt_codec::PacketId, released: bool, qos: QoS, reason: ReasonCode) {
+    fn complete(
+        &mut self,
+        id: mqttkit_codec::PacketId,
+        released: bool,
+        qos: QoS,
+        reason: ReasonCode,
+    ) {
         let Some(pos) = self.session.inflight.iter().position(|f| {
             f.packet_id() == Some(id) && f.released == released && f.publish.qos.qos() == qos
         }) else {

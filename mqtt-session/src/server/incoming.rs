@@ -2,7 +2,7 @@
 //! chosen (quinn-proto's `Incoming`, EMQX's `emqx_channel` CONNECT phase).
 
 use bytes::{Bytes, BytesMut};
-use mqtt_codec::{
+use mqttkit_codec::{
     Auth, AuthReasonCode, ConnAck, Connect, ConnectReasonCode, DecodeError, Decoded, Decoder,
     MqttString, Packet, ProtocolVersion,
 };

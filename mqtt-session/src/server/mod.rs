@@ -17,7 +17,7 @@ use alloc::vec::Vec;
 use core::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use mqtt_codec::{
+use mqttkit_codec::{
     Connect, Decoded, Decoder, Disconnect, DisconnectReasonCode, Encoder, LastWill, MqttString,
     Packet, PacketId, ProtocolVersion, Subscribe,
 };
@@ -59,7 +59,7 @@ struct ServerConn {
     acks: VecDeque<PendingAck>,
     /// SUBSCRIBE and UNSUBSCRIBE awaiting the application's answer.
     subscribes: Vec<(PacketId, Subscribe)>,
-    unsubscribes: Vec<(PacketId, Vec<mqtt_topic::TopicFilter>)>,
+    unsubscribes: Vec<(PacketId, Vec<mqttkit_topic::TopicFilter>)>,
     /// Request Problem Information (v5 §3.1.2.11.7).
     problem_information: bool,
     session_expiry_was_zero: bool,
@@ -78,7 +78,7 @@ struct ServerConn {
 pub struct Server {
     config: ServerConfig,
     session: Session,
-    subscriptions: BTreeMap<Bytes, (mqtt_topic::TopicFilter, Subscription)>,
+    subscriptions: BTreeMap<Bytes, (mqttkit_topic::TopicFilter, Subscription)>,
     conn: Option<ServerConn>,
     /// The will of the open connection.
     will: Option<LastWill>,
@@ -235,7 +235,7 @@ impl Server {
             // [MQTT-3.2.0-1]): the connection cannot start, so it is
             // closed without a word, like a refusal (no will).
             let violation = ProtocolViolation::rule(
-                mqtt_codec::ReasonCode::PacketTooLarge,
+                mqttkit_codec::ReasonCode::PacketTooLarge,
                 "v5 [MQTT-3.1.2-24]",
                 "the client's Maximum Packet Size is smaller than our CONNACK",
             );
@@ -283,7 +283,7 @@ impl Server {
     /// The session's subscriptions, by filter.
     pub fn subscriptions(
         &self,
-    ) -> impl Iterator<Item = (&mqtt_topic::TopicFilter, &Subscription)> + '_ {
+    ) -> impl Iterator<Item = (&mqttkit_topic::TopicFilter, &Subscription)> + '_ {
         self.subscriptions.values().map(|(f, s)| (f, s))
     }
 

@@ -6,7 +6,7 @@ use alloc::vec::Vec;
 use core::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use mqtt_codec::{
+use mqttkit_codec::{
     AckProperties, ConnAck, Connect, ConnectReasonCode, EncodeError, Packet, PacketId,
     PubAckReasonCode, PubRel, Publish, PublishQoS, QoS, ReasonCode, SubAck, SubAckReasonCode,
     SubscriptionIdentifiers, UnsubAck, UnsubAckReasonCode,
@@ -183,7 +183,7 @@ impl Server {
             return Err(OpError::NotConnected);
         };
         if !conn.version.is_v5() && reason.is_error() {
-            self.disconnect(now, mqtt_codec::DisconnectReasonCode::NotAuthorized);
+            self.disconnect(now, mqttkit_codec::DisconnectReasonCode::NotAuthorized);
             return Ok(());
         }
         if token.connection != conn.number {

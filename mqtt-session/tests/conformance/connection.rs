@@ -263,7 +263,7 @@ fn v5_will_with_delay_and_disconnect_with_will() {
     let mut p = Pair::new(V5);
     let mut c = connect_packet(V5, true);
     let mut will =
-        mqtt_codec::LastWill::new(TopicName::from_static("will/t").unwrap(), &b"bye"[..]);
+        mqttkit_codec::LastWill::new(TopicName::from_static("will/t").unwrap(), &b"bye"[..]);
     will.qos = QoS::AtLeastOnce;
     will.properties.will_delay_interval = Some(30);
     c.will = Some(will.clone());

@@ -321,7 +321,7 @@ fn v5_subscription_features_availability() {
             .subscribe(p.now, sub("$share/g/a"), Default::default()),
         Err(OpError::SharedSubscriptionsNotAvailable)
     );
-    let mut props = mqtt_codec::SubscribeProperties::default();
+    let mut props = mqttkit_codec::SubscribeProperties::default();
     props.subscription_identifier = NonZeroU32::new(7);
     assert_eq!(
         p.client.subscribe(p.now, sub("a"), props),
@@ -362,7 +362,7 @@ fn mqtt_3_4_2_2_ack_properties_dropped_to_fit() {
     p.server(incoming(QoS::AtLeastOnce, 2)).unwrap();
     let t = tokens(&p.take_events());
     let props = |len: usize| {
-        let mut a = mqtt_codec::AckProperties::default();
+        let mut a = mqttkit_codec::AckProperties::default();
         a.reason_string = Some(MqttString::try_from("r".repeat(len)).unwrap());
         a
     };
@@ -406,7 +406,7 @@ fn mqtt_3_4_2_2_ack_properties_dropped_to_fit() {
 fn mqtt_3_15_2_2_auth_properties_dropped_to_fit() {
     let method = MqttString::try_from("M").unwrap();
     let props = || {
-        let mut a = mqtt_codec::AuthProperties::default();
+        let mut a = mqttkit_codec::AuthProperties::default();
         a.authentication_method = Some(MqttString::try_from("other").unwrap());
         a.authentication_data = Some(Bytes::from_static(b"data"));
         a.reason_string = Some(MqttString::try_from("r".repeat(40)).unwrap());
@@ -463,7 +463,7 @@ fn mqtt_3_5_2_2_pubrec_properties_dropped_to_fit() {
     p.server(incoming(QoS::ExactlyOnce, 2)).unwrap();
     let t = tokens(&p.take_events());
     let props = |len: usize| {
-        let mut a = mqtt_codec::AckProperties::default();
+        let mut a = mqttkit_codec::AckProperties::default();
         a.reason_string = Some(MqttString::try_from("r".repeat(len)).unwrap());
         a.user_properties.push(
             MqttString::try_from("k").unwrap(),

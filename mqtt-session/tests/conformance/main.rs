@@ -21,15 +21,15 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use harness::{Pair, connect_packet};
-use mqtt_codec::{
+use mqttkit_codec::{
     Auth, AuthReasonCode, ConnAck, ConnectReasonCode, Disconnect, DisconnectReasonCode, MqttString,
     Packet, PacketId, ProtocolVersion, PubAck, PubAckReasonCode, PubComp, PubRec, PubRel, Publish,
     PublishQoS, QoS, ReasonCode, SubAck, SubAckReasonCode, SubscriptionOptions,
 };
-use mqtt_session::{
+use mqttkit_session::{
     ClientConfig, CloseCause, Event, Instant, Message, OpError, Session, ViolationKind,
 };
-use mqtt_topic::{TopicFilter, TopicName};
+use mqttkit_topic::{TopicFilter, TopicName};
 
 const V5: ProtocolVersion = ProtocolVersion::V5;
 const V311: ProtocolVersion = ProtocolVersion::V3_1_1;
@@ -62,7 +62,7 @@ fn incoming(qos: QoS, n: u16) -> Publish {
         .with_qos(PublishQoS::new(qos, id(n)))
 }
 
-fn tokens(events: &[Event]) -> Vec<mqtt_session::AckToken> {
+fn tokens(events: &[Event]) -> Vec<mqttkit_session::AckToken> {
     events
         .iter()
         .filter_map(|e| match e {

@@ -29,10 +29,10 @@ fn mqtt_4_4_0_1_resend_dup_in_order_on_resume() {
         assert_eq!(
             got.iter().map(|p| p.packet_type()).collect::<Vec<_>>(),
             [
-                mqtt_codec::PacketType::Publish,
-                mqtt_codec::PacketType::PubRel,
-                mqtt_codec::PacketType::Publish,
-                mqtt_codec::PacketType::Publish
+                mqttkit_codec::PacketType::Publish,
+                mqttkit_codec::PacketType::PubRel,
+                mqttkit_codec::PacketType::Publish,
+                mqttkit_codec::PacketType::Publish
             ]
         );
         // The new message reuses the freed id 3, with DUP 0.
@@ -209,7 +209,7 @@ fn snapshot_restore_round_trip_resumes() {
     );
     assert_eq!(
         Session::restore(Bytes::from_static(b"nope"), p.now, Duration::ZERO).unwrap_err(),
-        mqtt_session::RestoreError::NotASnapshot
+        mqttkit_session::RestoreError::NotASnapshot
     );
 }
 

@@ -5,7 +5,7 @@
 use super::*;
 
 /// The events of a lost session: `SessionLost` and the operations handed back.
-fn returned(events: &[Event]) -> Option<Vec<mqtt_session::OpId>> {
+fn returned(events: &[Event]) -> Option<Vec<mqttkit_session::OpId>> {
     let at = events.iter().position(|e| *e == Event::SessionLost)?;
     Some(
         events[at..]

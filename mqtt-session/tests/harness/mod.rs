@@ -1,6 +1,6 @@
 //! A deterministic in-memory harness: a [`Client`], a clock advanced by
 //! hand, a persistence store that applies the write-ahead operations, and a
-//! scripted fake broker built on `mqtt-codec`.
+//! scripted fake broker built on `mqttkit-codec`.
 #![allow(
     dead_code,
     clippy::unwrap_used,
@@ -12,11 +12,11 @@
 use std::collections::BTreeMap;
 
 use bytes::BytesMut;
-use mqtt_codec::{
+use mqttkit_codec::{
     ConnAck, Connect, ConnectReasonCode, Decoded, Decoder, Encoder, MqttString, Packet,
     ProtocolVersion,
 };
-use mqtt_session::{
+use mqttkit_session::{
     Client, ClientConfig, Event, InboundRecord, Instant, OutboundRecord, PersistOp,
     ProtocolViolation, Session,
 };

@@ -11,7 +11,7 @@ Usage:
                      [--min-rate 95] [--timeout 0.5]
 
 The broker binary (built beforehand with
-`cargo build -p mqtt-session --example broker`) is started with `--port 0`
+`cargo build -p mqttkit-session --example broker`) is started with `--port 0`
 and its first output line tells the port it bound, so concurrent runs never
 collide. Each test gets its own TCP connection.
 
@@ -287,7 +287,7 @@ def find_broker(arg):
             return path
     raise SystemExit(
         "no broker binary under %s; build it with "
-        "`cargo build -p mqtt-session --example broker` or pass --broker" % target
+        "`cargo build -p mqttkit-session --example broker` or pass --broker" % target
     )
 
 

@@ -24,7 +24,7 @@ python3 -c 'import paho.mqtt, sys; sys.exit(not paho.mqtt.__version__.startswith
 # Exactly the MQTT.js the lock file names.
 (cd "$here" && npm ci --no-audit --no-fund --silent)
 
-cargo build -q -p mqtt-session --example broker
+cargo build -q -p mqttkit-session --example broker
 broker_bin="${CARGO_TARGET_DIR:-$root/target}/debug/examples/broker"
 
 log="$(mktemp -d)"

@@ -1,12 +1,14 @@
 //! Accepting and refusing connections (v5 §3.1, §3.2; v3.1.1 §3.1, §3.2).
 
 use bytes::BytesMut;
-use mqtt_codec::{ConnAck, ConnectReasonCode, DisconnectReasonCode, Packet, ProtocolVersion, QoS};
-use mqtt_session::{Delivery, Incoming, IncomingErrorKind, Instant, ServerConfig};
+use mqttkit_codec::{
+    ConnAck, ConnectReasonCode, DisconnectReasonCode, Packet, ProtocolVersion, QoS,
+};
+use mqttkit_session::{Delivery, Incoming, IncomingErrorKind, Instant, ServerConfig};
 
 use crate::{Peer, connect, decode_all, encode, message, s};
 
-fn incoming(c: mqtt_codec::Connect) -> Incoming {
+fn incoming(c: mqttkit_codec::Connect) -> Incoming {
     let mut bytes = encode(c.protocol_version, &Packet::Connect(Box::new(c)));
     Incoming::read(&mut bytes, None).unwrap().unwrap()
 }
@@ -18,7 +20,7 @@ fn connack(version: ProtocolVersion, bytes: &[u8]) -> ConnAck {
     }
 }
 
-fn persistent(version: ProtocolVersion) -> mqtt_codec::Connect {
+fn persistent(version: ProtocolVersion) -> mqttkit_codec::Connect {
     let mut c = connect(version, "c1", false);
     c.properties.session_expiry_interval = Some(600);
     c
@@ -37,7 +39,7 @@ fn v5_mqtt_3_2_2_3_resume_sets_session_present() {
                 a.now,
                 Delivery::new(
                     message("t", QoS::AtLeastOnce),
-                    mqtt_codec::SubscriptionOptions::new(QoS::AtLeastOnce),
+                    mqttkit_codec::SubscriptionOptions::new(QoS::AtLeastOnce),
                 ),
             )
             .unwrap();
@@ -64,7 +66,7 @@ fn v5_mqtt_3_2_2_2_clean_start_discards() {
                 a.now,
                 Delivery::new(
                     message("t", QoS::AtLeastOnce),
-                    mqtt_codec::SubscriptionOptions::new(QoS::AtLeastOnce),
+                    mqttkit_codec::SubscriptionOptions::new(QoS::AtLeastOnce),
                 ),
             )
             .unwrap();
@@ -253,10 +255,10 @@ fn v5_mqtt_3_1_0_2_second_connect() {
             true,
         ))))
         .unwrap_err();
-    assert_eq!(err.reason, mqtt_codec::ReasonCode::ProtocolError);
+    assert_eq!(err.reason, mqttkit_codec::ReasonCode::ProtocolError);
     assert_eq!(
         p.take(),
-        [Packet::Disconnect(mqtt_codec::Disconnect::new(
+        [Packet::Disconnect(mqttkit_codec::Disconnect::new(
             DisconnectReasonCode::ProtocolError
         ))]
     );
@@ -278,9 +280,10 @@ fn v5_mqtt_4_12_0_1_enhanced_auth_exchange() {
     };
     assert_eq!(
         auth.reason_code,
-        mqtt_codec::AuthReasonCode::ContinueAuthentication
+        mqttkit_codec::AuthReasonCode::ContinueAuthentication
     );
-    let mut answer = mqtt_codec::Auth::new(mqtt_codec::AuthReasonCode::ContinueAuthentication);
+    let mut answer =
+        mqttkit_codec::Auth::new(mqttkit_codec::AuthReasonCode::ContinueAuthentication);
     answer.properties.authentication_method = Some(s("SCRAM-SHA-1"));
     answer.properties.authentication_data = Some(bytes::Bytes::from_static(b"proof"));
     let mut wire = encode(ProtocolVersion::V5, &Packet::from(answer));
@@ -298,7 +301,7 @@ fn v5_mqtt_4_12_0_1_enhanced_auth_exchange() {
     let ack = connack(ProtocolVersion::V5, &out);
     assert_eq!(ack.properties.authentication_method, Some(s("SCRAM-SHA-1")));
     // Another method in the answer is refused.
-    let mut bad = mqtt_codec::Auth::new(mqtt_codec::AuthReasonCode::ContinueAuthentication);
+    let mut bad = mqttkit_codec::Auth::new(mqttkit_codec::AuthReasonCode::ContinueAuthentication);
     bad.properties.authentication_method = Some(s("PLAIN"));
     let mut c = connect(ProtocolVersion::V5, "c1", true);
     c.properties.authentication_method = Some(s("SCRAM-SHA-1"));

@@ -4,13 +4,13 @@
 use std::num::{NonZeroU16, NonZeroU32};
 
 use bytes::Bytes;
-use mqtt_codec::{
+use mqttkit_codec::{
     Disconnect, DisconnectReasonCode, Packet, ProtocolVersion, PubAck, PubAckReasonCode, PubComp,
     PubRec, PubRel, PubRelReasonCode, QoS, ReasonCode, SubAck, SubAckReasonCode,
     SubscriptionOptions, UnsubAck, UnsubAckReasonCode, Unsubscribe,
 };
-use mqtt_session::mqtt_codec::mqtt_topic::TopicFilter;
-use mqtt_session::{Delivery, OpError, ServerCloseCause, ServerConfig, ServerEvent};
+use mqttkit_session::mqttkit_codec::mqttkit_topic::TopicFilter;
+use mqttkit_session::{Delivery, OpError, ServerCloseCause, ServerConfig, ServerEvent};
 
 use crate::{Peer, connect, id, message, publish, subscribe};
 

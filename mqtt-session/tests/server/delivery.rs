@@ -4,10 +4,10 @@
 
 use std::num::{NonZeroU16, NonZeroU32};
 
-use mqtt_codec::{
+use mqttkit_codec::{
     Packet, ProtocolVersion, PubAck, PubComp, PubRec, PubRel, QoS, ReasonCode, SubscriptionOptions,
 };
-use mqtt_session::{DeliverError, Delivery, OpError, ServerConfig, ServerEvent};
+use mqttkit_session::{DeliverError, Delivery, OpError, ServerConfig, ServerEvent};
 
 use crate::{Peer, connect, id, message, publishes, s};
 
@@ -57,7 +57,7 @@ fn v5_mqtt_3_3_4_9_client_receive_maximum() {
         .unwrap();
     p.send(
         PubRec::new(q2_id)
-            .with_reason(mqtt_codec::PubAckReasonCode::QuotaExceeded)
+            .with_reason(mqttkit_codec::PubAckReasonCode::QuotaExceeded)
             .into(),
     )
     .unwrap();

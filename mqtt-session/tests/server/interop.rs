@@ -5,11 +5,11 @@
 use std::num::NonZeroU32;
 
 use bytes::BytesMut;
-use mqtt_codec::{
+use mqttkit_codec::{
     Disconnect, DisconnectReasonCode, Packet, ProtocolVersion, PubAck, PubAckReasonCode, PubComp,
     PubRec, PubRel, PubRelReasonCode, QoS, ReasonCode, SubscriptionOptions,
 };
-use mqtt_session::{Delivery, Incoming, ServerCloseCause, ServerConfig, ServerEvent};
+use mqttkit_session::{Delivery, Incoming, ServerCloseCause, ServerConfig, ServerEvent};
 
 use crate::{Peer, connect, id, message, publish};
 

@@ -1,6 +1,6 @@
 //! Conformance tests of the server role, one per session-level normative
 //! statement that applies to a server; each doc line cites the statement
-//! with its version. A fake client made of `mqtt-codec` drives a
+//! with its version. A fake client made of `mqttkit-codec` drives a
 //! [`Server`] with a hand-advanced clock; `pair.rs` joins the crate's own
 //! client and server.
 #![allow(
@@ -23,12 +23,12 @@ mod statements;
 mod takeover;
 
 use bytes::{Bytes, BytesMut};
-use mqtt_codec::{
+use mqttkit_codec::{
     Connect, Decoded, Decoder, Encoder, MqttString, Packet, PacketId, ProtocolVersion, Publish,
     PublishQoS, QoS, SubAckReasonCode, Subscribe, SubscriptionOptions,
 };
-use mqtt_session::mqtt_codec::mqtt_topic::{TopicFilter, TopicName};
-use mqtt_session::{
+use mqttkit_session::mqttkit_codec::mqttkit_topic::{TopicFilter, TopicName};
+use mqttkit_session::{
     Incoming, Instant, Message, ProtocolViolation, Server, ServerConfig, ServerEvent,
 };
 
@@ -174,7 +174,7 @@ impl Peer {
     }
 
     /// The ack token of the last Publish event.
-    pub fn last_token(&self) -> mqtt_session::AckToken {
+    pub fn last_token(&self) -> mqttkit_session::AckToken {
         self.events
             .iter()
             .rev()
@@ -187,8 +187,8 @@ impl Peer {
 
     pub fn deliver(
         &mut self,
-        d: mqtt_session::Delivery,
-    ) -> Result<mqtt_session::OpId, mqtt_session::DeliverError> {
+        d: mqttkit_session::Delivery,
+    ) -> Result<mqttkit_session::OpId, mqttkit_session::DeliverError> {
         let r = self.server.deliver(self.now, d);
         self.drain();
         r

@@ -2,11 +2,11 @@
 //! both roles tested against each other with a hand-advanced clock.
 
 use bytes::BytesMut;
-use mqtt_codec::{
+use mqttkit_codec::{
     Connect, ProtocolVersion, PubAckReasonCode, QoS, SubAckReasonCode, SubscriptionOptions,
 };
-use mqtt_session::mqtt_codec::mqtt_topic::TopicFilter;
-use mqtt_session::{
+use mqttkit_session::mqttkit_codec::mqttkit_topic::TopicFilter;
+use mqttkit_session::{
     Client, ClientConfig, Delivery, Event, Incoming, Instant, Server, ServerConfig, ServerEvent,
     Session,
 };

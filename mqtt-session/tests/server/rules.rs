@@ -1,12 +1,12 @@
 //! Authorization and server-side rules (v5 §3.3.5, §3.8.3, §3.8.4,
 //! §3.1.2.11.7).
 
-use mqtt_codec::{
+use mqttkit_codec::{
     AckProperties, Packet, ProtocolVersion, PubAck, PubAckReasonCode, PubRec, QoS, RetainHandling,
     SubAckReasonCode, Subscribe, SubscriptionOptions,
 };
-use mqtt_session::mqtt_codec::mqtt_topic::TopicFilter;
-use mqtt_session::{ServerConfig, ServerEvent, SubscribeRequest};
+use mqttkit_session::mqttkit_codec::mqttkit_topic::TopicFilter;
+use mqttkit_session::{ServerConfig, ServerEvent, SubscribeRequest};
 
 use crate::{Peer, connect, id, publish, s};
 
@@ -81,7 +81,7 @@ fn v5_mqtt_3_2_2_11_maximum_qos() {
     let err = p
         .send(publish("a", QoS::ExactlyOnce, 1).into())
         .unwrap_err();
-    assert_eq!(err.reason, mqtt_codec::ReasonCode::QoSNotSupported);
+    assert_eq!(err.reason, mqttkit_codec::ReasonCode::QoSNotSupported);
 }
 
 fn request(filter: &str, handling: RetainHandling, exists: bool) -> SubscribeRequest {

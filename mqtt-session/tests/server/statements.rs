@@ -1,17 +1,17 @@
 //! Server-side statements that no other test covered: each test checks the
-//! bytes the server emits (decoded with `mqtt-codec`) or what the library
+//! bytes the server emits (decoded with `mqttkit-codec`) or what the library
 //! hands the broker application so that it can meet the statement.
 
 use std::num::{NonZeroU16, NonZeroU32};
 
 use bytes::{Bytes, BytesMut};
-use mqtt_codec::{
+use mqttkit_codec::{
     Auth, AuthReasonCode, ConnAck, ConnectReasonCode, Disconnect, DisconnectReasonCode, LastWill,
     Packet, ProtocolVersion, PubAck, PubComp, PubRec, PubRel, QoS, ReasonCode, SubAck,
     SubAckReasonCode, Subscribe, SubscriptionOptions, UnsubAck, UnsubAckReasonCode, Unsubscribe,
 };
-use mqtt_session::mqtt_codec::mqtt_topic::TopicFilter;
-use mqtt_session::{
+use mqttkit_session::mqttkit_codec::mqttkit_topic::TopicFilter;
+use mqttkit_session::{
     DeliverError, Delivery, Incoming, Instant, Message, OpError, Server, ServerCloseCause,
     ServerConfig, ServerEvent,
 };
@@ -20,7 +20,7 @@ use crate::{Peer, connect, decode_all, encode, id, message, publish, publishes, 
 
 const BOTH: [ProtocolVersion; 2] = [ProtocolVersion::V5, ProtocolVersion::V3_1_1];
 
-fn incoming(c: mqtt_codec::Connect) -> Incoming {
+fn incoming(c: mqttkit_codec::Connect) -> Incoming {
     let mut bytes = encode(c.protocol_version, &Packet::Connect(Box::new(c)));
     Incoming::read(&mut bytes, None).unwrap().unwrap()
 }
@@ -39,7 +39,7 @@ fn first_connack(packets: &[Packet]) -> ConnAck {
     }
 }
 
-fn persistent(version: ProtocolVersion, client_id: &str) -> mqtt_codec::Connect {
+fn persistent(version: ProtocolVersion, client_id: &str) -> mqttkit_codec::Connect {
     let mut c = connect(version, client_id, false);
     if version.is_v5() {
         c.properties.session_expiry_interval = Some(600);
@@ -454,11 +454,11 @@ fn v5_mqtt_3_2_2_19_acks_fit_client_maximum_packet_size() {
     let mut out = BytesMut::new();
     while server.poll_transmit(&mut out).is_some() {}
     // Walk the packets one by one to check each one's size.
-    let mut dec = mqtt_codec::Decoder::new(ProtocolVersion::V5);
+    let mut dec = mqttkit_codec::Decoder::new(ProtocolVersion::V5);
     let mut kinds = Vec::new();
     while !out.is_empty() {
         let before = out.len();
-        let mqtt_codec::Decoded::Packet(packet) = dec.decode(&mut out).unwrap() else {
+        let mqttkit_codec::Decoded::Packet(packet) = dec.decode(&mut out).unwrap() else {
             panic!("incomplete")
         };
         let size = before - out.len();
@@ -547,7 +547,7 @@ fn v5_mqtt_3_3_4_5_identifier_per_publish() {
         d.subscription_identifiers = vec![NonZeroU32::new(sid).unwrap()];
         p.deliver(d).unwrap();
     }
-    let ids = |packets: &[mqtt_codec::Publish]| -> Vec<Vec<u32>> {
+    let ids = |packets: &[mqttkit_codec::Publish]| -> Vec<Vec<u32>> {
         packets
             .iter()
             .map(|p| {
@@ -616,7 +616,7 @@ fn v5_mqtt_3_3_4_10_only_publish_waits_for_receive_maximum() {
     p.send(publish("in", QoS::AtLeastOnce, 20).into()).unwrap();
     let token = p.last_token();
     p.server
-        .ack(p.now, token, mqtt_codec::PubAckReasonCode::Success)
+        .ack(p.now, token, mqttkit_codec::PubAckReasonCode::Success)
         .unwrap();
     p.drain();
     assert_eq!(p.take(), [Packet::PubAck(PubAck::new(id(20)))]);
@@ -624,7 +624,7 @@ fn v5_mqtt_3_3_4_10_only_publish_waits_for_receive_maximum() {
     p.send(publish("in", QoS::ExactlyOnce, 21).into()).unwrap();
     let token = p.last_token();
     p.server
-        .ack(p.now, token, mqtt_codec::PubAckReasonCode::Success)
+        .ack(p.now, token, mqttkit_codec::PubAckReasonCode::Success)
         .unwrap();
     p.drain();
     assert_eq!(p.take(), [Packet::PubRec(PubRec::new(id(21)))]);
@@ -936,7 +936,7 @@ fn v5_mqtt_4_3_3_13_qos2_continues_after_expiry() {
     p.send(inbound.into()).unwrap();
     let token = p.last_token();
     p.server
-        .ack(p.now, token, mqtt_codec::PubAckReasonCode::Success)
+        .ack(p.now, token, mqttkit_codec::PubAckReasonCode::Success)
         .unwrap();
     p.drain();
     assert_eq!(p.take(), [Packet::PubRec(PubRec::new(id(1)))]);
@@ -1084,7 +1084,7 @@ fn v3_mqtt_3_10_4_1_unsubscribe_compares_characters() {
 /// copy no longer exists once the first removed it.
 #[test]
 fn v5_mqtt_3_8_4_5_repeated_filter_handled_in_sequence() {
-    use mqtt_codec::RetainHandling;
+    use mqttkit_codec::RetainHandling;
     let mut p = Peer::open(
         connect(ProtocolVersion::V5, "c1", true),
         ServerConfig::default(),

@@ -3,11 +3,11 @@
 
 use std::num::NonZeroU16;
 
-use mqtt_codec::{
+use mqttkit_codec::{
     Disconnect, DisconnectReasonCode, LastWill, Packet, ProtocolVersion, PubAck, QoS,
     SubscriptionOptions,
 };
-use mqtt_session::{Delivery, ServerCloseCause, ServerConfig, ServerEvent};
+use mqttkit_session::{Delivery, ServerCloseCause, ServerConfig, ServerEvent};
 
 use crate::{Peer, connect, id, message, topic};
 
@@ -15,7 +15,7 @@ fn with_will(
     version: ProtocolVersion,
     delay: Option<u32>,
     expiry: Option<u32>,
-) -> mqtt_codec::Connect {
+) -> mqttkit_codec::Connect {
     let mut c = connect(version, "c1", false);
     let mut will = LastWill::new(topic("wills/c1"), &b"gone"[..]);
     will.properties.will_delay_interval = delay;
@@ -195,7 +195,7 @@ fn v5_mqtt_3_14_2_2_disconnect_session_expiry() {
     d.properties.session_expiry_interval = Some(10);
     assert_eq!(
         p.send(d.clone().into()).unwrap_err().reason,
-        mqtt_codec::ReasonCode::ProtocolError
+        mqttkit_codec::ReasonCode::ProtocolError
     );
     let mut c = connect(ProtocolVersion::V5, "c1", false);
     c.properties.session_expiry_interval = Some(1);

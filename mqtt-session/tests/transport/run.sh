@@ -38,7 +38,7 @@ done
 # Exactly the MQTT.js, ws and playwright-core the lock file names.
 (cd "$here" && npm ci --no-audit --no-fund --silent)
 
-cargo build -q -p mqtt-session --example broker --example client
+cargo build -q -p mqttkit-session --example broker --example client
 examples="${CARGO_TARGET_DIR:-$root/target}/debug/examples"
 shots="${CARGO_TARGET_DIR:-$root/target}/transport-test"
 
@@ -59,7 +59,7 @@ trap cleanup EXIT
 (
     cd "$tmp"
     for ca in ca other-ca; do
-        openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=mqtt-session test $ca" \
+        openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=mqttkit-session test $ca" \
             -keyout "$ca.key" -out "$ca.pem" 2>/dev/null
     done
     openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" \

@@ -53,7 +53,7 @@ pub struct IndexFull;
 /// ```
 /// # #[cfg(feature = "std")] {
 /// use std::sync::{Arc, RwLock};
-/// use mqtt_topic::{Matched, QoS, SubscriptionIndex, SubscriptionOptions, TopicFilterRef, TopicNameRef};
+/// use mqttkit_topic::{Matched, QoS, SubscriptionIndex, SubscriptionOptions, TopicFilterRef, TopicNameRef};
 ///
 /// let index = Arc::new(RwLock::new(SubscriptionIndex::<u32>::new()));
 /// index.write().unwrap().subscribe(
