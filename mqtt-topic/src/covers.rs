@@ -49,11 +49,13 @@ fn covers_str(a: &str, b: &str) -> bool {
             // Or B goes deeper where A ended.
             (Some(_), None) | (None, Some(_)) => return false,
             // A `#` in B matches its parent level and arbitrarily deep topics, which
-            // only a `#` in A covers. One exception: `#` alone has no parent level (a
-            // topic has at least one level), so `+/#` covers it too.
+            // only a `#` in A covers. One exception: when the parent is not a topic
+            // name, `+/#` covers it too. `#` alone has no parent level, and the parent
+            // of `/#` is the empty string, which is not a valid topic name either
+            // (v5 [MQTT-4.7.3-1]); so B matches only topics one level deeper.
             (Some(a_level), Some("#")) => {
                 return a_level == "+"
-                    && b == "#"
+                    && (b == "#" || b == "/#")
                     && a_levels.next() == Some("#")
                     && a_levels.next().is_none();
             }

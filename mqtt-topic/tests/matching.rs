@@ -281,6 +281,10 @@ fn covers_table() {
         ("+/#", "#", true),
         ("+/+/#", "#", false),
         ("a/+/#", "a/#", false),
+        // `/#` cannot match its parent, the empty string, which is no topic name.
+        ("+/+/#", "/#", true),
+        ("/+/#", "/#", true),
+        ("+/+/#", "a/#", false),
     ];
     for &(a, b, want) in cases {
         let (fa, fb) = (
