@@ -9,7 +9,7 @@
 //! whose API takes the packet by value pay the clone, since their users must
 //! too. Streams: small packets, CONNECT and SUBSCRIBE repeated 1,000 times,
 //! and 1,000 mixed packets, whole and fed in chunks of 1, 7 and 1,460 bytes.
-//! The malformed corpus: every frame of the research note's matrix, per
+//! The malformed corpus: every frame of the malformed-input matrix (`benches/src/codec_malformed.rs`), per
 //! version, by each crate that never panics on it.
 #![allow(
     missing_docs,

@@ -1,10 +1,10 @@
 //! Topic matching, subscription churn, retained lookup and memory per subscription:
 //! `mqttkit-topic` side by side with `mqtt-topic-engine` 0.2.1 and rmqtt 0.24.0's trie.
 //!
-//! Workloads follow `shared/research/topic-anchors.md` §7.2 (W1 EMQX run1 shape, W2 exact
-//! heavy, W3 dense wildcards, W4 misses, W5 deep topics, W6 `$SYS` and shared, W7
-//! concurrent readers, W8 churn, W9 retained by filter). Before any timing, every
-//! implementation's match set is compared on sample topics; a mismatch aborts the run.
+//! Workloads: W1 EMQX run1 shape, W2 exact heavy, W3 dense wildcards, W4 misses, W5
+//! deep topics, W6 `$SYS` and shared, W7 concurrent readers, W8 churn, W9 retained by
+//! filter. Before any timing, every implementation's match set is compared on sample
+//! topics; a mismatch aborts the run.
 //! Heap bytes per subscription are measured with a counting global allocator and
 //! printed as `MEMORY ...` lines.
 #![allow(

@@ -3,23 +3,25 @@
 `performance:begin` and `performance:end` markers) from the generated
 BENCHMARKS.md files, so the README shows tables from a real run only.
 
-Usage (from the workspace root, after the reports were written):
+The README gets the side-by-side tables only (our crate and the peer crates
+timed in the same run, with their ratios), the machine they ran on and how to
+reproduce them; the goals each report checks stay in that report.
+
+Usage (from the workspace root, after the reports were written; it reads the
+reports and runs no benchmark):
     python3 benches/scripts/readme_performance.py
 """
 import sys
 
-# (file, heading of the section whose first table is copied, title in README)
+# (file, heading of the section whose first table is copied, title in README):
+# the side-by-side comparisons with the peer crates, nothing else.
 SECTIONS = [
     ("mqtt-codec/BENCHMARKS.md", "PUBLISH decode, per packet", "Codec: PUBLISH decode, per packet"),
     ("mqtt-codec/BENCHMARKS.md", "PUBLISH encode into a reused buffer, per packet",
      "Codec: PUBLISH encode, per packet"),
+    ("mqtt-topic/BENCHMARKS.md", "Match time per topic, topics pre-parsed",
+     "Topics: match time per topic"),
 ]
-TOPIC = "mqtt-topic/BENCHMARKS.md"
-TOPIC_SECTIONS = [
-    ("Match time per topic, topics pre-parsed", "Topics: match time per topic"),
-    ("Against the targets of issue 3", "Topics: against the targets"),
-]
-CODEC_TARGETS = "Against the targets of the benchmarks issue"
 
 
 def first_table(text, heading):
@@ -56,35 +58,22 @@ def main():
     parts = []
     codec = open("mqtt-codec/BENCHMARKS.md").read()
     parts.append(
-        "Criterion medians from one run with every peer crate in the same binary; "
+        "Criterion medians from one run with every peer crate in the same binary, "
+        "each crate given the same bytes or the same filters and topics; "
         "ratios are peer time ÷ ours (above 1: ours is faster). "
         + machine_line(codec)
-        + " Full reports with allocation counts: [mqtt-codec/BENCHMARKS.md](mqtt-codec/BENCHMARKS.md), "
+        + " Full reports, with more workloads, allocation counts and the peer versions: "
+        "[mqtt-codec/BENCHMARKS.md](mqtt-codec/BENCHMARKS.md), "
         "[mqtt-topic/BENCHMARKS.md](mqtt-topic/BENCHMARKS.md), "
-        "[mqtt-session/BENCHMARKS.md](mqtt-session/BENCHMARKS.md). Regenerate with `benches/run.sh`."
+        "[mqtt-session/BENCHMARKS.md](mqtt-session/BENCHMARKS.md). "
+        "To reproduce them, run `benches/run.sh` from the repository root: it runs every "
+        "benchmark once and rewrites those reports and this section from that run."
     )
     for path, heading, title in SECTIONS:
         table = first_table(open(path).read(), heading)
         if table is None:
             sys.exit(f"no table under '## {heading}' in {path}")
         parts.append(f"### {title}\n\n{table}")
-    try:
-        session = open("mqtt-session/BENCHMARKS.md").read()
-        table = first_table(session, "Time")
-        if table:
-            parts.append(f"### Session: client -> server -> client round trips in memory\n\n{table}")
-    except OSError:
-        pass
-    topic = open(TOPIC).read()
-    for heading, title in TOPIC_SECTIONS:
-        table = first_table(topic, heading)
-        if table is None:
-            sys.exit(f"no table under '## {heading}' in {TOPIC}")
-        parts.append(f"### {title}\n\n{table}")
-    targets = first_table(codec, CODEC_TARGETS)
-    if targets:
-        parts.append(f"### Codec: {CODEC_TARGETS.lower()}\n\n{targets}\n\n"
-                     "Why each missed target is missed: [mqtt-codec/BENCHMARKS.md](mqtt-codec/BENCHMARKS.md).")
     body = "\n\n".join(parts)
     readme = open("README.md").read()
     begin, end = "<!-- performance:begin -->", "<!-- performance:end -->"

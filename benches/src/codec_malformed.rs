@@ -1,4 +1,4 @@
-//! The malformed-input matrix of the research note (`codec-anchors.md`):
+//! The malformed-input matrix:
 //! the smallest frame that shows each problem, plus a few valid frames some
 //! crates wrongly refuse. Every crate gets each frame whole; its outcome is
 //! recorded, a panic included, so the report can show who accepts what the

@@ -89,7 +89,7 @@ pub fn workloads() -> Vec<Workload> {
 }
 
 /// `count` copies of `frame` in one buffer with spare capacity, as a socket
-/// read would leave them (the fairness rule of the research note: rmqtt
+/// read would leave them (for fairness: rmqtt
 /// reserves after each frame and must not pay a copy of the whole buffer).
 pub fn stream(frame: &[u8], count: usize) -> BytesMut {
     let mut buf = BytesMut::with_capacity(frame.len().saturating_mul(count).saturating_add(4096));

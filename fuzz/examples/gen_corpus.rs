@@ -6,9 +6,8 @@
 //!
 //! Every packet type is built with the codec's public constructors and
 //! encoded, so the seeds stay valid when the codec changes; a few malformed
-//! frames from published CVEs and mosquitto's compliance data
-//! (`../shared/research/test-material.md`) are added as raw bytes. Decode
-//! seeds start with the control byte `00` of `mqttkit_fuzz::StreamInput`.
+//! frames from published CVEs and mosquitto's compliance data are added as
+//! raw bytes. Decode seeds start with the control byte `00` of `mqttkit_fuzz::StreamInput`.
 //! The roundtrip target takes structured (`arbitrary`) input, so it has no
 //! seeds from here.
 
@@ -228,8 +227,8 @@ fn hex(h: &str) -> Vec<u8> {
     digits.chunks(2).map(|p| (p[0] << 4) | p[1]).collect()
 }
 
-/// Malformed or hostile frames from the research notes (test-material.md
-/// §2 and §5), raw.
+/// Malformed or hostile frames from published CVEs and mosquitto's
+/// compliance data, raw.
 const HOSTILE: &[(&str, &str)] = &[
     ("cve-2017-7651-huge-rl", "30 ff ff ff 7f 00 01 61"),
     ("cve-2023-0809-huge-rl", "30 80 80 80 74 00 01 61"),

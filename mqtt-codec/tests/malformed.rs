@@ -1,6 +1,7 @@
-//! The malformed-input table: every case of the codec-anchors matrix and of
-//! the codec issue, each the smallest frame that breaks one rule, with the
-//! exact error it must get. Test names carry the statement id and version.
+//! The malformed-input table: for each rule of the standards that the decoder
+//! enforces, the smallest frame that breaks it (the frames of the cross-crate
+//! malformed corpus in `mqtt-codec/BENCHMARKS.md` among them), with the exact
+//! error it must get. Test names carry the statement id and version.
 #![allow(
     clippy::unwrap_used,
     clippy::panic,
@@ -289,7 +290,7 @@ fn v5_errors_carry_the_reason_code_to_answer_with() {
         code(ProtocolVersion::V5, "30 06 0003 612f23 00"),
         ReasonCode::MalformedPacket
     );
-    // The codec issue: a malformed filter such as `a/#/b` is a malformed packet.
+    // A malformed filter such as `a/#/b` makes the SUBSCRIBE a Malformed Packet.
     assert_eq!(
         code(ProtocolVersion::V5, "82 0b 0001 00 0005 612f232f62 00"),
         ReasonCode::MalformedPacket

@@ -1,6 +1,5 @@
 //! A steady-state QoS 1 round trip in both directions allocates nothing in
-//! the session layer (issue 4, point 11), measured with a counting global
-//! allocator.
+//! the session layer, measured with a counting global allocator.
 #![allow(clippy::unwrap_used, clippy::panic, clippy::arithmetic_side_effects)]
 
 use std::alloc::System;

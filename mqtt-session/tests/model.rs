@@ -1,8 +1,13 @@
 //! Model-based property tests: random interleavings of publishes in both
 //! directions, broker acks in any order, application acks in any order,
 //! duplicates, link drops, reconnects with Session Present 0 and 1, and
-//! snapshot/restore, against a model broker that checks the invariants of
-//! issue 4 on every packet it receives.
+//! snapshot/restore, against a model broker that checks, on every packet it
+//! receives and after every step, that the client keeps the session's
+//! invariants: no packet identifier in use is reused, messages in flight stay
+//! within the Receive Maximum, resends come first and in their original order,
+//! no topic alias outlives its connection, each QoS 2 message is delivered
+//! exactly once, no deadline lies in the past, and no operation is dropped
+//! silently.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -649,7 +654,7 @@ fn in_publish(id: u16, qos: QoS, msg: u32, dup: bool) -> Publish {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
 
-    /// The invariants of issue 4 hold over random interleavings (MQTT 5.0).
+    /// The session's invariants hold over random interleavings (MQTT 5.0).
     #[test]
     fn invariants_hold_v5(ops in proptest::collection::vec(op(), 1..120)) {
         let mut w = World::new(ProtocolVersion::V5);
