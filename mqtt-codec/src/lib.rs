@@ -54,3 +54,9 @@ pub use version::ProtocolVersion;
 /// Re-exported so that users name the same `bytes` and topic types.
 pub use bytes;
 pub use mqttkit_topic;
+// The topic types that packets carry, re-exported so that a user of the codec
+// needs no second dependency to build or read a PUBLISH or SUBSCRIBE.
+pub use mqttkit_topic::{
+    SharedSubscription, SharedSubscriptionRef, TopicError, TopicFilter, TopicFilterRef, TopicName,
+    TopicNameRef,
+};

@@ -33,11 +33,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use mqttkit_session::mqttkit_codec::mqttkit_topic::{
+use mqttkit_session::{
     self, Deliveries, RetainedIndex, SharedSubscriptionRef, SubscriptionIndex, TopicFilter,
     TopicName,
 };
-use mqttkit_session::mqttkit_codec::{
+use mqttkit_session::{
     ConnectReasonCode, LastWill, MqttString, PubAckReasonCode, PublishProperties, SubAckReasonCode,
     SubscriptionOptions, UnsubAckReasonCode,
 };

@@ -28,8 +28,8 @@ use std::error::Error;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use mqttkit_session::mqttkit_codec::mqttkit_topic::{TopicFilter, TopicName};
-use mqttkit_session::mqttkit_codec::{
+use mqttkit_session::{TopicFilter, TopicName};
+use mqttkit_session::{
     Connect, Disconnect, DisconnectReasonCode, MqttString, ProtocolVersion, PubAckReasonCode, QoS,
     SubscriptionOptions,
 };

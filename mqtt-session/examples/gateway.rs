@@ -67,8 +67,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
-use mqttkit_session::mqttkit_codec::mqttkit_topic::TopicName;
-use mqttkit_session::mqttkit_codec::{
+use mqttkit_session::TopicName;
+use mqttkit_session::{
     Connect, Disconnect, DisconnectReasonCode, MqttString, ProtocolVersion, QoS,
 };
 use mqttkit_session::{

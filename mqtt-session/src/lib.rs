@@ -40,5 +40,27 @@ pub use server::{
 pub use session::{InflightInfo, Session};
 pub use time::Instant;
 
-/// Re-exported so that users name the same packet types.
+/// Re-exported so that users name the same packet, topic and buffer types.
+pub use bytes;
 pub use mqttkit_codec;
+pub use mqttkit_topic;
+// The packet, property, reason-code and topic types that `Client`, `Server`
+// and `Session` take and return, re-exported so that one dependency is
+// enough for either role.
+pub use mqttkit_codec::{
+    AckProperties, Auth, AuthProperties, AuthReasonCode, ConnAck, ConnAckProperties, Connect,
+    ConnectProperties, ConnectReasonCode, DecodeError, Decoded, Decoder, Disconnect,
+    DisconnectProperties, DisconnectReasonCode, EncodeError, Encoder, LastWill, Login, MqttString,
+    Packet, PacketId, PayloadFormat, ProtocolVersion, PubAck, PubAckReasonCode, PubComp, PubRec,
+    PubRel, PubRelReasonCode, Publish, PublishProperties, QoS, ReasonCode, RetainHandling, SubAck,
+    SubAckReasonCode, Subscribe, SubscribeProperties, SubscriptionIdentifiers,
+    SubscriptionOptions, UnsubAck, UnsubAckReasonCode, Unsubscribe, UnsubscribeProperties,
+    UserProperties, WillProperties,
+};
+// A broker routes with the topic indexes; topic's own `Delivery` stays under
+// `mqttkit_topic` because the server role has a `Delivery` of its own.
+pub use mqttkit_topic::{
+    Deliveries, IndexFull, Matched, RetainedIndex, SharedGroupRef, SharedSubscription,
+    SharedSubscriptionRef, SubscriptionIndex, TopicError, TopicFilter, TopicFilterRef, TopicName,
+    TopicNameRef, covers, matches,
+};

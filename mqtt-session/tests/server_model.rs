@@ -32,7 +32,7 @@ use bytes::{Bytes, BytesMut};
 use mqttkit_codec::{
     Connect, MqttString, ProtocolVersion, PubAckReasonCode, QoS, SubscriptionOptions,
 };
-use mqttkit_session::mqttkit_codec::mqttkit_topic::TopicName;
+use mqttkit_session::TopicName;
 use mqttkit_session::{
     Client, ClientConfig, Delivery, Event, Incoming, Instant, Message, Server, ServerConfig,
     ServerEvent, Session,

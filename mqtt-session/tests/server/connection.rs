@@ -9,7 +9,7 @@ use mqttkit_codec::{
     PubRec, PubRel, PubRelReasonCode, QoS, ReasonCode, SubAck, SubAckReasonCode,
     SubscriptionOptions, UnsubAck, UnsubAckReasonCode, Unsubscribe,
 };
-use mqttkit_session::mqttkit_codec::mqttkit_topic::TopicFilter;
+use mqttkit_session::TopicFilter;
 use mqttkit_session::{Delivery, OpError, ServerCloseCause, ServerConfig, ServerEvent};
 
 use crate::{Peer, connect, id, message, publish, subscribe};

@@ -27,7 +27,7 @@ use mqttkit_codec::{
     Connect, Decoded, Decoder, Encoder, MqttString, Packet, PacketId, ProtocolVersion, Publish,
     PublishQoS, QoS, SubAckReasonCode, Subscribe, SubscriptionOptions,
 };
-use mqttkit_session::mqttkit_codec::mqttkit_topic::{TopicFilter, TopicName};
+use mqttkit_session::{TopicFilter, TopicName};
 use mqttkit_session::{
     Incoming, Instant, Message, ProtocolViolation, Server, ServerConfig, ServerEvent,
 };

@@ -5,7 +5,7 @@ use bytes::BytesMut;
 use mqttkit_codec::{
     Connect, ProtocolVersion, PubAckReasonCode, QoS, SubAckReasonCode, SubscriptionOptions,
 };
-use mqttkit_session::mqttkit_codec::mqttkit_topic::TopicFilter;
+use mqttkit_session::TopicFilter;
 use mqttkit_session::{
     Client, ClientConfig, Delivery, Event, Incoming, Instant, Server, ServerConfig, ServerEvent,
     Session,

@@ -5,7 +5,7 @@ use mqttkit_codec::{
     AckProperties, Packet, ProtocolVersion, PubAck, PubAckReasonCode, PubRec, QoS, RetainHandling,
     SubAckReasonCode, Subscribe, SubscriptionOptions,
 };
-use mqttkit_session::mqttkit_codec::mqttkit_topic::TopicFilter;
+use mqttkit_session::TopicFilter;
 use mqttkit_session::{ServerConfig, ServerEvent, SubscribeRequest};
 
 use crate::{Peer, connect, id, publish, s};

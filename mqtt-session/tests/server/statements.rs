@@ -10,7 +10,7 @@ use mqttkit_codec::{
     Packet, ProtocolVersion, PubAck, PubComp, PubRec, PubRel, QoS, ReasonCode, SubAck,
     SubAckReasonCode, Subscribe, SubscriptionOptions, UnsubAck, UnsubAckReasonCode, Unsubscribe,
 };
-use mqttkit_session::mqttkit_codec::mqttkit_topic::TopicFilter;
+use mqttkit_session::TopicFilter;
 use mqttkit_session::{
     DeliverError, Delivery, Incoming, Instant, Message, OpError, Server, ServerCloseCause,
     ServerConfig, ServerEvent,
