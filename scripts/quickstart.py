@@ -5,8 +5,9 @@ CI calls this so that a README edit that breaks a quickstart command fails
 the build, instead of CI running its own copy of the commands. Each ```sh
 block runs in its own `bash -euo pipefail`, from the repository root; a
 block that starts a server in the background must stop it itself (the
-README's broker block does). The test-suite command is left to CI's own
-test step, which runs exactly that line, so the suite does not run twice.
+README's broker block does). The test command is left to CI's own test
+step, which runs exactly that line (checked here), so the suite does not
+run twice.
 
     python3 scripts/quickstart.py          # run every block
     python3 scripts/quickstart.py --list   # print the blocks instead
@@ -17,7 +18,7 @@ import subprocess
 import sys
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-TEST_COMMAND = "cargo test --workspace --all-features"
+TEST_COMMAND = "scripts/test.sh"
 
 
 def quickstart_blocks(readme):
@@ -43,6 +44,12 @@ def main():
     blocks = quickstart_blocks((ROOT / "README.md").read_text(encoding="utf-8"))
     if not blocks:
         sys.exit("README.md: no ```sh block under '## Quickstart'")
+    # The README names one test command and CI runs exactly that command.
+    if not any(block.strip() == TEST_COMMAND for block in blocks):
+        sys.exit(f"README.md: the Quickstart no longer names `{TEST_COMMAND}` as its test command")
+    ci_lines = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    if TEST_COMMAND not in (line.strip() for line in ci_lines):
+        sys.exit(f".ci/run: does not run the README's test command `{TEST_COMMAND}`")
     for block in blocks:
         if block.strip() == TEST_COMMAND:
             print(f"== quickstart: `{TEST_COMMAND}` is CI's test step", flush=True)

@@ -28,12 +28,12 @@ use std::error::Error;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use mqttkit_session::{TopicFilter, TopicName};
+use mqttkit_session::{Client, ClientConfig, Event, Instant, Message, Session};
 use mqttkit_session::{
     Connect, Disconnect, DisconnectReasonCode, MqttString, ProtocolVersion, PubAckReasonCode, QoS,
     SubscriptionOptions,
 };
-use mqttkit_session::{Client, ClientConfig, Event, Instant, Message, Session};
+use mqttkit_session::{TopicFilter, TopicName};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;

@@ -69,11 +69,11 @@ use std::time::Duration;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use mqttkit_session::TopicName;
 use mqttkit_session::{
-    Connect, Disconnect, DisconnectReasonCode, MqttString, ProtocolVersion, QoS,
-};
-use mqttkit_session::{
     Client, ClientConfig, Event, InboundRecord, Instant, Message, OutboundRecord, PersistOp,
     Session,
+};
+use mqttkit_session::{
+    Connect, Disconnect, DisconnectReasonCode, MqttString, ProtocolVersion, QoS,
 };
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
