@@ -4,6 +4,8 @@
 //! the reason code a v5 receiver answers with (in CONNACK when the error is
 //! in a CONNECT, in DISCONNECT otherwise). No error allocates.
 
+use core::fmt;
+
 use mqttkit_topic::TopicError;
 
 use crate::header::PacketType;
@@ -222,11 +224,139 @@ pub enum EncodeError {
     /// The packet or one of its values cannot be expressed in this protocol
     /// version (AUTH before 5.0, a v5-only reason code in 3.1.1, ...).
     #[error("{0} cannot be expressed in this protocol version")]
-    NotInVersion(&'static str),
+    NotInVersion(VersionFeature),
     /// A packet that breaks a rule of the standard (an empty SUBSCRIBE, a
     /// PUBLISH with neither topic nor alias, ...).
     #[error("invalid packet: {0}")]
-    InvalidPacket(&'static str),
+    InvalidPacket(InvalidPacket),
+}
+
+/// What a packet holds that the protocol version it is encoded for cannot
+/// express, carried by [`EncodeError::NotInVersion`].
+///
+/// MQTT 3.1 and 3.1.1 have no AUTH packet, no subscription options beyond
+/// the QoS and only a few reason codes; the encoder refuses a packet that
+/// would lose its meaning if those were left out. v5-only properties are
+/// not in this list: a 3.1.1 encoding leaves them out.
+///
+/// `Display` names the refused part, as in "AUTH" or "subscription options
+/// other than QoS".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum VersionFeature {
+    /// An AUTH packet, which exists only in MQTT 5.0 (v5 §3.15).
+    AuthPacket,
+    /// A CONNECT with a password and no user name, which 3.1 and 3.1.1
+    /// forbid (v3.1.1 [MQTT-3.1.2-22]) and 5.0 allows.
+    PasswordWithoutUsername,
+    /// A CONNACK reason code that has no 3.1.1 return code (v3.1.1 §3.2.2.3
+    /// defines only 0x00 to 0x05).
+    ConnAckReasonCode,
+    /// A SUBACK reason code other than the 3.1.1 return codes 0x00, 0x01,
+    /// 0x02 and 0x80 (v3.1.1 §3.9.3).
+    SubAckReasonCode,
+    /// Subscription options other than the maximum QoS (No Local, Retain As
+    /// Published, Retain Handling), which 3.1.1 has no bits for
+    /// (v3.1.1 §3.8.3).
+    SubscriptionOptions,
+    /// A reason code other than Success in a PUBACK, PUBREC, PUBREL,
+    /// PUBCOMP or DISCONNECT: these 3.1.1 packets carry no reason code.
+    NonSuccessReasonCode,
+}
+
+impl fmt::Display for VersionFeature {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::AuthPacket => "AUTH",
+            Self::PasswordWithoutUsername => "a password without a user name",
+            Self::ConnAckReasonCode => "this CONNACK reason code",
+            Self::SubAckReasonCode => "a SUBACK code other than 0, 1, 2, 0x80",
+            Self::SubscriptionOptions => "subscription options other than QoS",
+            Self::NonSuccessReasonCode => "a reason code other than Success",
+        })
+    }
+}
+
+/// The rule of the standard a packet given to the encoder breaks, carried
+/// by [`EncodeError::InvalidPacket`].
+///
+/// Each is a rule the decoder enforces on received packets, so that nothing
+/// is encoded that its receiver must refuse; [`InvalidPacket::rule`] names
+/// the statement, and `Display` describes the packet, as in "SUBSCRIBE
+/// without topic filters".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum InvalidPacket {
+    /// Authentication Data without an Authentication Method in a CONNECT,
+    /// CONNACK or AUTH (v5 §3.1.2.11.10, §3.2.2.3.18, §3.15.2.2.3).
+    AuthenticationDataWithoutMethod,
+    /// The properties break another rule that spans several of them
+    /// (v5 §3).
+    PropertyRule,
+    /// A PUBLISH with neither a topic name nor, in 5.0, a Topic Alias
+    /// (v5 §3.3.2.3.4, v3.1.1 [MQTT-4.7.3-1]).
+    PublishWithoutTopic,
+    /// A CONNACK with Session Present and a refusal (v5 [MQTT-3.2.2-6],
+    /// v3.1.1 [MQTT-3.2.2-4]).
+    SessionPresentWithRefusal,
+    /// A SUBSCRIBE without any topic filter (v5 [MQTT-3.8.3-2],
+    /// v3.1.1 [MQTT-3.8.3-3]).
+    EmptySubscribe,
+    /// A SUBACK without any reason code (v5 §3.9.3, v3.1.1 §3.9.3).
+    EmptySubAck,
+    /// An UNSUBSCRIBE without any topic filter (v5 [MQTT-3.10.3-2],
+    /// v3.1.1 [MQTT-3.10.3-2]).
+    EmptyUnsubscribe,
+    /// A v5 UNSUBACK without any reason code (v5 §3.11.3).
+    EmptyUnsubAck,
+    /// A v5 SUBSCRIBE or UNSUBSCRIBE filter that starts with `$share/` but
+    /// is not a valid shared subscription; the [`TopicError`] says which
+    /// rule of v5 §4.8.2 it breaks.
+    SharedSubscription(TopicError),
+    /// No Local set on a shared subscription (v5 [MQTT-3.8.3-4]).
+    NoLocalOnSharedSubscription,
+}
+
+impl InvalidPacket {
+    /// The spec statement id(s) this error enforces, per protocol version,
+    /// or the section where the rule has no id.
+    ///
+    /// For example `"v5 [MQTT-3.8.3-2], v3.1.1 [MQTT-3.8.3-3]"` for
+    /// [`InvalidPacket::EmptySubscribe`].
+    #[must_use]
+    pub const fn rule(&self) -> &'static str {
+        match self {
+            Self::AuthenticationDataWithoutMethod => "v5 §3.1.2.11.10, §3.2.2.3.18, §3.15.2.2.3",
+            Self::PropertyRule => "v5 §3",
+            Self::PublishWithoutTopic => "v5 §3.3.2.3.4, v3.1.1 [MQTT-4.7.3-1]",
+            Self::SessionPresentWithRefusal => "v5 [MQTT-3.2.2-6], v3.1.1 [MQTT-3.2.2-4]",
+            Self::EmptySubscribe => "v5 [MQTT-3.8.3-2], v3.1.1 [MQTT-3.8.3-3]",
+            Self::EmptySubAck => "v5 §3.9.3, v3.1.1 §3.9.3",
+            Self::EmptyUnsubscribe => "v5 [MQTT-3.10.3-2], v3.1.1 [MQTT-3.10.3-2]",
+            Self::EmptyUnsubAck => "v5 §3.11.3",
+            Self::SharedSubscription(e) => e.rule(),
+            Self::NoLocalOnSharedSubscription => "v5 [MQTT-3.8.3-4]",
+        }
+    }
+}
+
+impl fmt::Display for InvalidPacket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::AuthenticationDataWithoutMethod => {
+                "Authentication Data without Authentication Method"
+            }
+            Self::PropertyRule => "properties break a rule of the standard",
+            Self::PublishWithoutTopic => "PUBLISH needs a topic name or, in 5.0, a Topic Alias",
+            Self::SessionPresentWithRefusal => "Session Present with a refusal",
+            Self::EmptySubscribe => "SUBSCRIBE without topic filters",
+            Self::EmptySubAck => "SUBACK without reason codes",
+            Self::EmptyUnsubscribe => "UNSUBSCRIBE without topic filters",
+            Self::EmptyUnsubAck => "UNSUBACK without reason codes",
+            Self::SharedSubscription(_) => "invalid shared subscription",
+            Self::NoLocalOnSharedSubscription => "No Local on a shared subscription",
+        })
+    }
 }
 
 impl From<nom::Err<DecodeError>> for DecodeError {
@@ -238,5 +368,46 @@ impl From<nom::Err<DecodeError>> for DecodeError {
             // past the remaining length; the packet decoder fills in the type.
             nom::Err::Incomplete(_) => Self::UnexpectedEnd(PacketType::Connect),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use alloc::string::ToString;
+
+    use super::*;
+
+    #[test]
+    fn version_feature_names_the_refused_part() {
+        let err = EncodeError::NotInVersion(VersionFeature::SubscriptionOptions);
+        assert!(matches!(
+            err,
+            EncodeError::NotInVersion(VersionFeature::SubscriptionOptions)
+        ));
+        assert_eq!(VersionFeature::AuthPacket.to_string(), "AUTH");
+        assert_eq!(
+            err.to_string(),
+            "subscription options other than QoS cannot be expressed in this protocol version"
+        );
+    }
+
+    #[test]
+    fn invalid_packet_names_the_rule() {
+        let err = EncodeError::InvalidPacket(InvalidPacket::EmptySubscribe);
+        assert!(matches!(
+            err,
+            EncodeError::InvalidPacket(InvalidPacket::EmptySubscribe)
+        ));
+        assert_eq!(
+            err.to_string(),
+            "invalid packet: SUBSCRIBE without topic filters"
+        );
+        assert_eq!(
+            InvalidPacket::EmptySubscribe.rule(),
+            "v5 [MQTT-3.8.3-2], v3.1.1 [MQTT-3.8.3-3]"
+        );
+        let shared = InvalidPacket::SharedSubscription(TopicError::EmptyShareName);
+        assert_eq!(shared.to_string(), "invalid shared subscription");
+        assert_eq!(shared.rule(), TopicError::EmptyShareName.rule());
     }
 }

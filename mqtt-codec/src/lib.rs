@@ -32,7 +32,7 @@ mod version;
 pub use codec::CodecError;
 pub use codec::{Decoded, Decoder, Encoder, MqttCodec};
 pub use coding::MAX_VARIABLE_BYTE_INTEGER;
-pub use error::{DecodeError, EncodeError};
+pub use error::{DecodeError, EncodeError, InvalidPacket, VersionFeature};
 pub use header::{FixedHeader, HeaderStatus, PacketType, read_fixed_header};
 pub use packet::{
     Auth, ConnAck, Connect, Disconnect, LastWill, Login, Packet, PubAck, PubComp, PubRec, PubRel,

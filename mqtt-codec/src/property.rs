@@ -20,7 +20,7 @@ use crate::coding::{
     MAX_VARIABLE_BYTE_INTEGER, PResult, end_of_input, length_prefixed, put_length_prefixed,
     put_var_int, sum, var_int, var_int_len,
 };
-use crate::error::{DecodeError, EncodeError};
+use crate::error::{DecodeError, EncodeError, InvalidPacket};
 use crate::header::PacketType;
 use crate::types::{MAX_STRING_LEN, MqttString, QoS, validate_string};
 
@@ -650,9 +650,9 @@ pub(crate) fn check_properties<'a, P: PropertySet>(
 pub(crate) fn properties_block_len(props: &impl PropertySet) -> Result<usize, EncodeError> {
     props.check().map_err(|e| match e {
         DecodeError::AuthenticationDataWithoutMethod => {
-            EncodeError::InvalidPacket("Authentication Data without Authentication Method")
+            EncodeError::InvalidPacket(InvalidPacket::AuthenticationDataWithoutMethod)
         }
-        _ => EncodeError::InvalidPacket("properties break a rule of the standard"),
+        _ => EncodeError::InvalidPacket(InvalidPacket::PropertyRule),
     })?;
     let mut total: usize = 0;
     let mut error = None;
@@ -1239,7 +1239,7 @@ mod tests {
         let mut connect = Connect::new(ProtocolVersion::V5, MqttString::new());
         connect.properties.authentication_data = data;
         let expected = Err(EncodeError::InvalidPacket(
-            "Authentication Data without Authentication Method",
+            InvalidPacket::AuthenticationDataWithoutMethod,
         ));
         for packet in [Packet::from(auth), connack.into(), connect.into()] {
             assert_eq!(packet.encoded_len(ProtocolVersion::V5), expected);

@@ -15,8 +15,8 @@ mod common;
 
 use bytes::Bytes;
 use mqttkit_codec::{
-    Auth, AuthReasonCode, ConnAck, Connect, ConnectReasonCode, EncodeError, MqttString, Packet,
-    ProtocolVersion, QoS,
+    Auth, AuthReasonCode, ConnAck, Connect, ConnectReasonCode, EncodeError, InvalidPacket,
+    MqttString, Packet, ProtocolVersion, QoS,
 };
 use proptest::option;
 use proptest::prelude::*;
@@ -58,7 +58,7 @@ fn v5_authentication_data_without_method_is_not_encoded() {
     for packet in [connect.into(), connack.into(), auth.into()] {
         assert!(matches!(
             refused(&packet, ProtocolVersion::V5),
-            EncodeError::InvalidPacket(_)
+            EncodeError::InvalidPacket(InvalidPacket::AuthenticationDataWithoutMethod)
         ));
     }
 }

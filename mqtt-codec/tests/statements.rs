@@ -23,6 +23,7 @@ mod common;
 use mqttkit_codec::{
     Connect, DecodeError, EncodeError, Packet, PacketId, PacketType, ProtocolVersion, PubAck,
     PubAckReasonCode, PubComp, PubRec, PubRelReasonCode, Publish, PublishQoS, QoS, ReasonCode,
+    VersionFeature,
 };
 
 use ProtocolVersion::{V3_1_1, V5};
@@ -547,7 +548,9 @@ fn v5_mqtt_3_4_2_1_puback_reason_codes() {
         // 3.1.1 has no reason codes: only Success can be sent.
         assert!(matches!(
             Packet::from(ack).encoded_len(V3_1_1),
-            Err(EncodeError::NotInVersion(_))
+            Err(EncodeError::NotInVersion(
+                VersionFeature::NonSuccessReasonCode
+            ))
         ));
     }
 }

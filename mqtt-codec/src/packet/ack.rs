@@ -6,7 +6,7 @@ use bytes::{BufMut, Bytes};
 
 use super::{Body, PacketDecoder};
 use crate::coding::sum;
-use crate::error::{DecodeError, EncodeError};
+use crate::error::{DecodeError, EncodeError, VersionFeature};
 use crate::header::PacketType;
 use crate::property::{AckProperties, EncodedProperties};
 use crate::reason::{PubAckReasonCode, PubRelReasonCode};
@@ -50,7 +50,7 @@ fn ack_remaining_len(
             Ok(2)
         } else {
             Err(EncodeError::NotInVersion(
-                "a reason code other than Success",
+                VersionFeature::NonSuccessReasonCode,
             ))
         };
     }
@@ -264,7 +264,9 @@ mod tests {
             .into();
         assert!(matches!(
             packet.encode(ProtocolVersion::V3_1_1, &mut alloc::vec::Vec::new()),
-            Err(EncodeError::NotInVersion(_))
+            Err(EncodeError::NotInVersion(
+                VersionFeature::NonSuccessReasonCode
+            ))
         ));
     }
 }

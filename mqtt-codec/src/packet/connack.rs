@@ -4,7 +4,7 @@ use bytes::{BufMut, Bytes};
 
 use super::{Body, PacketDecoder};
 use crate::coding::{byte, sum};
-use crate::error::{DecodeError, EncodeError};
+use crate::error::{DecodeError, EncodeError, InvalidPacket, VersionFeature};
 use crate::header::PacketType;
 use crate::property::{ConnAckProperties, EncodedProperties};
 use crate::reason::ConnectReasonCode;
@@ -38,7 +38,7 @@ impl ConnAck {
         } else {
             self.reason_code
                 .v3_return_code()
-                .ok_or(EncodeError::NotInVersion("this CONNACK reason code"))
+                .ok_or(EncodeError::NotInVersion(VersionFeature::ConnAckReasonCode))
         }
     }
 }
@@ -80,7 +80,9 @@ impl Body for ConnAck {
     fn remaining_len(&self, version: ProtocolVersion) -> Result<usize, EncodeError> {
         self.code_byte(version)?;
         if self.session_present && self.reason_code != ConnectReasonCode::Success {
-            return Err(EncodeError::InvalidPacket("Session Present with a refusal"));
+            return Err(EncodeError::InvalidPacket(
+                InvalidPacket::SessionPresentWithRefusal,
+            ));
         }
         Ok(if version.is_v5() {
             sum([2, EncodedProperties::new(&self.properties)?.len()])

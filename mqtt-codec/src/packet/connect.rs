@@ -7,7 +7,7 @@ use super::{Body, PacketDecoder, decode_topic_name};
 use crate::coding::{
     be_u16, binary, byte, length_prefixed, length_prefixed_len, put_length_prefixed, string, sum,
 };
-use crate::error::{DecodeError, EncodeError};
+use crate::error::{DecodeError, EncodeError, VersionFeature};
 use crate::header::PacketType;
 use crate::property::{ConnectProperties, EncodedProperties, WillProperties};
 use crate::types::{MqttString, QoS};
@@ -182,7 +182,9 @@ impl Body for Connect {
     fn remaining_len(&self, _: ProtocolVersion) -> Result<usize, EncodeError> {
         let version = self.protocol_version;
         if !version.is_v5() && self.login.password.is_some() && self.login.username.is_none() {
-            return Err(EncodeError::NotInVersion("a password without a user name"));
+            return Err(EncodeError::NotInVersion(
+                VersionFeature::PasswordWithoutUsername,
+            ));
         }
         // Protocol name, level, flags and keep alive.
         let mut len = sum([2, version.protocol_name().len(), 1, 1, 2]);

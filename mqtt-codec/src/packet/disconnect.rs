@@ -3,7 +3,7 @@
 use bytes::{BufMut, Bytes};
 
 use super::{Body, PacketDecoder};
-use crate::error::{DecodeError, EncodeError};
+use crate::error::{DecodeError, EncodeError, VersionFeature};
 use crate::header::PacketType;
 use crate::property::{DisconnectProperties, EncodedProperties};
 use crate::reason::DisconnectReasonCode;
@@ -98,7 +98,7 @@ pub(crate) fn short_form_len(
             Ok(0)
         } else {
             Err(EncodeError::NotInVersion(
-                "a reason code other than Success",
+                VersionFeature::NonSuccessReasonCode,
             ))
         };
     }

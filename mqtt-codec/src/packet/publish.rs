@@ -5,7 +5,7 @@ use mqttkit_topic::TopicName;
 
 use super::{Body, PacketDecoder, decode_topic_name};
 use crate::coding::sum;
-use crate::error::{DecodeError, EncodeError};
+use crate::error::{DecodeError, EncodeError, InvalidPacket};
 use crate::header::PacketType;
 use crate::property::{EncodedProperties, PropertySet, PublishProperties, decode_properties_into};
 use crate::types::{PacketId, QoS};
@@ -152,15 +152,15 @@ impl Publish {
         let aliased = version.is_v5() && self.properties.topic_alias.is_some();
         if self.topic.is_none() && !aliased {
             return Err(EncodeError::InvalidPacket(
-                "PUBLISH needs a topic name or, in 5.0, a Topic Alias",
+                InvalidPacket::PublishWithoutTopic,
             ));
         }
         let properties = if !version.is_v5() {
             None
         } else if self.properties.is_unset() {
             // Most messages carry no property: nothing to check or measure.
-            // `EncodedProperties::new` checks this too, but deciding it here,
-            // before a `Result` is built, measured 1.5 ns faster per v5 encode.
+            // `EncodedProperties::new` checks this too, but deciding it here
+            // spares every such v5 encode building and unpacking a `Result`.
             Some(EncodedProperties::unset(&self.properties))
         } else {
             Some(EncodedProperties::new(&self.properties)?)

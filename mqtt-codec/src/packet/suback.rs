@@ -5,7 +5,7 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 
 use super::{Body, PacketDecoder, id_and_properties_len, put_id_and_properties};
-use crate::error::{DecodeError, EncodeError};
+use crate::error::{DecodeError, EncodeError, InvalidPacket, VersionFeature};
 use crate::header::PacketType;
 use crate::property::AckProperties;
 use crate::reason::SubAckReasonCode;
@@ -63,12 +63,10 @@ impl Body for SubAck {
 
     fn remaining_len(&self, version: ProtocolVersion) -> Result<usize, EncodeError> {
         if self.reason_codes.is_empty() {
-            return Err(EncodeError::InvalidPacket("SUBACK without reason codes"));
+            return Err(EncodeError::InvalidPacket(InvalidPacket::EmptySubAck));
         }
         if !version.is_v5() && !self.reason_codes.iter().all(|r| r.in_v3()) {
-            return Err(EncodeError::NotInVersion(
-                "a SUBACK code other than 0, 1, 2, 0x80",
-            ));
+            return Err(EncodeError::NotInVersion(VersionFeature::SubAckReasonCode));
         }
         Ok(id_and_properties_len(version, &self.properties)?
             .saturating_add(self.reason_codes.len()))

@@ -3,13 +3,13 @@
 use alloc::vec::Vec;
 
 use bytes::{BufMut, Bytes};
-use mqttkit_topic::{SharedSubscription, TopicFilter};
+use mqttkit_topic::{SharedSubscription, TopicError, TopicFilter};
 
 use super::{
     Body, PacketDecoder, decode_topic_filter, id_and_properties_len, put_id_and_properties,
 };
 use crate::coding::{byte, length_prefixed, put_length_prefixed, sum};
-use crate::error::{DecodeError, EncodeError};
+use crate::error::{DecodeError, EncodeError, InvalidPacket, VersionFeature};
 use crate::header::PacketType;
 use crate::property::SubscribeProperties;
 pub use mqttkit_topic::RetainHandling;
@@ -113,11 +113,8 @@ impl Subscribe {
 }
 
 /// Checks the v5 shared-subscription rules of a filter (v5 §4.8.2).
-pub(crate) fn check_shared(filter: &TopicFilter) -> Result<bool, DecodeError> {
-    match SharedSubscription::parse(filter) {
-        Ok(shared) => Ok(shared.is_some()),
-        Err(e) => Err(DecodeError::TopicFilter(e)),
-    }
+pub(crate) fn check_shared(filter: &TopicFilter) -> Result<bool, TopicError> {
+    SharedSubscription::parse(filter).map(|shared| shared.is_some())
 }
 
 impl Body for Subscribe {
@@ -133,7 +130,10 @@ impl Body for Subscribe {
             let filter = decode_topic_filter(body, p.run(length_prefixed)?)?;
             let options = SubscriptionOptions::from_byte(p.run(byte)?, version)?;
             // v5 [MQTT-3.8.3-4]: No Local on a shared subscription is a Protocol Error.
-            if version.is_v5() && check_shared(&filter)? && options.no_local {
+            if version.is_v5()
+                && check_shared(&filter).map_err(DecodeError::TopicFilter)?
+                && options.no_local
+            {
                 return Err(DecodeError::NoLocalOnSharedSubscription);
             }
             filters.push((filter, options));
@@ -151,23 +151,22 @@ impl Body for Subscribe {
 
     fn remaining_len(&self, version: ProtocolVersion) -> Result<usize, EncodeError> {
         if self.filters.is_empty() {
-            return Err(EncodeError::InvalidPacket(
-                "SUBSCRIBE without topic filters",
-            ));
+            return Err(EncodeError::InvalidPacket(InvalidPacket::EmptySubscribe));
         }
         let mut len = id_and_properties_len(version, &self.properties)?;
         for (filter, options) in &self.filters {
             if version.is_v5() {
-                let shared = check_shared(filter)
-                    .map_err(|_| EncodeError::InvalidPacket("invalid shared subscription"))?;
+                let shared = check_shared(filter).map_err(|e| {
+                    EncodeError::InvalidPacket(InvalidPacket::SharedSubscription(e))
+                })?;
                 if shared && options.no_local {
                     return Err(EncodeError::InvalidPacket(
-                        "No Local on a shared subscription",
+                        InvalidPacket::NoLocalOnSharedSubscription,
                     ));
                 }
             } else if *options != SubscriptionOptions::new(options.qos) {
                 return Err(EncodeError::NotInVersion(
-                    "subscription options other than QoS",
+                    VersionFeature::SubscriptionOptions,
                 ));
             }
             len = sum([len, 3, filter.len()]);

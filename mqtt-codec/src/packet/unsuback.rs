@@ -5,7 +5,7 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 
 use super::{Body, PacketDecoder, id_and_properties_len, put_id_and_properties};
-use crate::error::{DecodeError, EncodeError};
+use crate::error::{DecodeError, EncodeError, InvalidPacket};
 use crate::header::PacketType;
 use crate::property::AckProperties;
 use crate::reason::UnsubAckReasonCode;
@@ -65,7 +65,7 @@ impl Body for UnsubAck {
             return Ok(2);
         }
         if self.reason_codes.is_empty() {
-            return Err(EncodeError::InvalidPacket("UNSUBACK without reason codes"));
+            return Err(EncodeError::InvalidPacket(InvalidPacket::EmptyUnsubAck));
         }
         Ok(id_and_properties_len(version, &self.properties)?
             .saturating_add(self.reason_codes.len()))

@@ -10,7 +10,7 @@ use super::{
     Body, PacketDecoder, decode_topic_filter, id_and_properties_len, put_id_and_properties,
 };
 use crate::coding::{length_prefixed, put_length_prefixed, sum};
-use crate::error::{DecodeError, EncodeError};
+use crate::error::{DecodeError, EncodeError, InvalidPacket};
 use crate::header::PacketType;
 use crate::property::UnsubscribeProperties;
 use crate::types::PacketId;
@@ -51,7 +51,7 @@ impl Body for Unsubscribe {
             // v5 [MQTT-3.10.3-1], v3.1.1 [MQTT-3.10.3-1].
             let filter = decode_topic_filter(body, p.run(length_prefixed)?)?;
             if version.is_v5() {
-                check_shared(&filter)?;
+                check_shared(&filter).map_err(DecodeError::TopicFilter)?;
             }
             filters.push(filter);
         }
@@ -68,14 +68,14 @@ impl Body for Unsubscribe {
 
     fn remaining_len(&self, version: ProtocolVersion) -> Result<usize, EncodeError> {
         if self.filters.is_empty() {
-            return Err(EncodeError::InvalidPacket(
-                "UNSUBSCRIBE without topic filters",
-            ));
+            return Err(EncodeError::InvalidPacket(InvalidPacket::EmptyUnsubscribe));
         }
         let mut len = id_and_properties_len(version, &self.properties)?;
         for filter in &self.filters {
-            if version.is_v5() && check_shared(filter).is_err() {
-                return Err(EncodeError::InvalidPacket("invalid shared subscription"));
+            if version.is_v5() {
+                check_shared(filter).map_err(|e| {
+                    EncodeError::InvalidPacket(InvalidPacket::SharedSubscription(e))
+                })?;
             }
             len = sum([len, 2, filter.len()]);
         }

@@ -187,7 +187,11 @@ impl Client {
         self.session.pending_control.pop_front();
         let result = match packet {
             Some(packet) => encode(conn, &mut self.tx, now, &packet),
-            None => Err(EncodeError::InvalidPacket("no topic filter")),
+            None => Err(EncodeError::InvalidPacket(if subscribe {
+                mqttkit_codec::InvalidPacket::EmptySubscribe
+            } else {
+                mqttkit_codec::InvalidPacket::EmptyUnsubscribe
+            })),
         };
         match result {
             Ok(_) => conn.control.push(ControlInflight {
