@@ -3,9 +3,14 @@
 //! the client, every packet encoded, decoded and acked), with and without
 //! topic aliases. Criterion reports messages per second; the
 //! `session_allocs` bench counts allocations per round trip.
+//!
+//! The in-flight depth group times one server delivery plus its PUBACK while
+//! 0, 999 or 65,534 other deliveries to a 3.1.1 subscriber are unacknowledged
+//! (1, 1,000 and 65,535 in flight during the step).
 #![allow(missing_docs, clippy::unwrap_used)]
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use mqttkit_benches::session_depth::Depth;
 use mqttkit_benches::session_pair::{Pair, workloads};
 
 const ROUND_TRIPS: u64 = 100;
@@ -26,5 +31,18 @@ fn round_trips(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, round_trips);
+fn in_flight_depth(c: &mut Criterion) {
+    let mut group = c.benchmark_group("session in flight depth");
+    group.throughput(Throughput::Elements(1));
+    // The others, then the one timed.
+    for (others, in_flight) in [(0, 1), (999, 1_000), (65_534, 65_535)] {
+        let mut depth = Depth::new(others);
+        group.bench_function(format!("{in_flight} in flight"), |b| {
+            b.iter(|| depth.deliver_and_ack());
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, round_trips, in_flight_depth);
 criterion_main!(benches);

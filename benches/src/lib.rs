@@ -12,4 +12,5 @@
 pub mod codec_malformed;
 pub mod codec_peers;
 pub mod codec_streams;
+pub mod session_depth;
 pub mod session_pair;

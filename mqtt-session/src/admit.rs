@@ -3,10 +3,20 @@
 
 use alloc::collections::{BTreeMap, VecDeque};
 
-use mqttkit_codec::{Packet, PacketId, PubAck, PubAckReasonCode, PubRec, QoS};
+use mqttkit_codec::{AckProperties, Packet, PacketId, PubAck, PubAckReasonCode, PubRec, QoS};
 
-use crate::client::conn::PendingAck;
 use crate::session::InQos2;
+
+/// A received QoS 1 or 2 PUBLISH waiting for its PUBACK or PUBREC to go out
+/// in arrival order.
+#[derive(Debug, Clone)]
+pub(crate) struct PendingAck {
+    pub(crate) packet_id: PacketId,
+    pub(crate) qos: QoS,
+    pub(crate) acked: Option<PubAckReasonCode>,
+    /// Reason String and User Properties the application gave with its ack.
+    pub(crate) properties: AckProperties,
+}
 
 /// What an admitted PUBLISH is to the application.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -17,16 +17,19 @@ extern crate alloc;
 extern crate std;
 
 mod admit;
+mod aliases;
 mod client;
 mod config;
 mod error;
 mod event;
+mod flows;
 mod ids;
 mod persist;
 mod rx;
 mod server;
 mod session;
 mod time;
+mod timers;
 
 pub use client::{Client, Negotiated};
 pub use config::ClientConfig;
@@ -52,10 +55,10 @@ pub use mqttkit_codec::{
     ConnectProperties, ConnectReasonCode, DecodeError, Decoded, Decoder, Disconnect,
     DisconnectProperties, DisconnectReasonCode, EncodeError, Encoder, LastWill, Login, MqttString,
     Packet, PacketId, PayloadFormat, ProtocolVersion, PubAck, PubAckReasonCode, PubComp, PubRec,
-    PubRel, PubRelReasonCode, Publish, PublishProperties, QoS, ReasonCode, RetainHandling, SubAck,
-    SubAckReasonCode, Subscribe, SubscribeProperties, SubscriptionIdentifiers,
-    SubscriptionOptions, UnsubAck, UnsubAckReasonCode, Unsubscribe, UnsubscribeProperties,
-    UserProperties, WillProperties,
+    PubRel, PubRelReasonCode, Publish, PublishProperties, PublishQoS, QoS, ReasonCode,
+    RetainHandling, SubAck, SubAckReasonCode, Subscribe, SubscribeProperties,
+    SubscriptionIdentifiers, SubscriptionOptions, UnsubAck, UnsubAckReasonCode, Unsubscribe,
+    UnsubscribeProperties, UserProperties, WillProperties,
 };
 // A broker routes with the topic indexes; topic's own `Delivery` stays under
 // `mqttkit_topic` because the server role has a `Delivery` of its own.

@@ -18,7 +18,7 @@
 //! whether the session was established: [`Session::from_records`] counts
 //! the session as established, without a deadline.
 
-use alloc::collections::{BTreeMap, VecDeque};
+use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
@@ -27,11 +27,12 @@ use mqttkit_codec::{
     Subscribe, Unsubscribe,
 };
 
-use crate::client::Timer;
 use crate::event::{Message, OpId};
+use crate::flows::{OutFlow, OutFlows};
 use crate::ids::PacketIds;
-use crate::session::{Control, InQos2, OutFlow, Queued, Session};
+use crate::session::{Control, InQos2, Queued, Session};
 use crate::time::Instant;
+use crate::timers::Timer;
 
 /// A write-ahead operation: store it (replacing by key) before sending
 /// what [`crate::Client::poll_transmit`] returns next.
@@ -265,16 +266,15 @@ impl Session {
             session.next_seq = session.next_seq.max(r.seq.saturating_add(1));
         }
         session.next_op = max_op;
-        session.inflight = out
-            .into_iter()
-            .map(|r| OutFlow {
+        for r in out {
+            session.inflight.push(OutFlow {
                 op: r.op,
                 seq: r.seq,
                 publish: r.publish,
                 released: r.released,
                 on_wire: false,
-            })
-            .collect();
+            });
+        }
         for r in inbound {
             let entry = InQos2 {
                 acked: r.acked,
@@ -317,7 +317,7 @@ impl Session {
         buf.put_u64(expiry_left);
         let count = |n: usize| u32::try_from(n).map_err(|_| RestoreError::Corrupt);
         buf.put_u32(count(self.inflight.len())?);
-        for flow in &self.inflight {
+        for flow in self.inflight.iter() {
             OutboundRecord::of(flow).encode(&mut buf)?;
         }
         buf.put_u32(count(self.pending.len())?);
@@ -394,10 +394,10 @@ impl Session {
                     .set(Timer::SessionExpiry, Some(now.saturating_add(left)));
             }
         }
-        let mut inflight = VecDeque::new();
+        let mut inflight = OutFlows::default();
         for _ in 0..r.u32()? {
             let rec = OutboundRecord::read(&mut r)?;
-            inflight.push_back(OutFlow {
+            inflight.push(OutFlow {
                 op: rec.op,
                 seq: rec.seq,
                 publish: rec.publish,

@@ -5,36 +5,16 @@ use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
 
 use mqttkit_codec::{
-    MqttString, PacketId, PubAckReasonCode, Publish, SubscribeProperties, SubscriptionOptions,
+    MqttString, PacketId, PubAckReasonCode, SubscribeProperties, SubscriptionOptions,
     UnsubscribeProperties,
 };
 use mqttkit_topic::TopicFilter;
 
-use crate::client::{Timer, Timers};
 use crate::event::{Message, OpId};
+use crate::flows::OutFlows;
 use crate::ids::PacketIds;
 use crate::time::Instant;
-
-/// An outbound QoS 1 or 2 PUBLISH that was sent and is not completely
-/// acknowledged, in send order.
-#[derive(Debug, Clone)]
-pub(crate) struct OutFlow {
-    pub(crate) op: OpId,
-    /// Send order; kept across restore so that resends keep the original order.
-    pub(crate) seq: u64,
-    /// With its packet identifier, DUP clear, full topic and no alias.
-    pub(crate) publish: Publish,
-    /// PUBREC arrived: only PUBREL/PUBCOMP remain (v5 [MQTT-4.3.3-6]).
-    pub(crate) released: bool,
-    /// Sent on the current connection; cleared on every new connection.
-    pub(crate) on_wire: bool,
-}
-
-impl OutFlow {
-    pub(crate) fn packet_id(&self) -> Option<PacketId> {
-        self.publish.qos.packet_id()
-    }
-}
+use crate::timers::{Timer, Timers};
 
 /// A publish waiting for a connection, send quota or packet identifier.
 #[derive(Debug, Clone)]
@@ -112,7 +92,7 @@ pub struct Session {
     pub(crate) client_id: MqttString,
     pub(crate) ids: PacketIds,
     pub(crate) max_packet_id: u16,
-    pub(crate) inflight: VecDeque<OutFlow>,
+    pub(crate) inflight: OutFlows,
     pub(crate) pending: VecDeque<Queued>,
     pub(crate) pending_control: VecDeque<(OpId, Control)>,
     pub(crate) inbound_qos2: BTreeMap<PacketId, InQos2>,
@@ -141,7 +121,7 @@ impl Session {
             client_id,
             ids: PacketIds::new(max),
             max_packet_id: max.max(1),
-            inflight: VecDeque::new(),
+            inflight: OutFlows::default(),
             pending: VecDeque::new(),
             pending_control: VecDeque::new(),
             inbound_qos2: BTreeMap::new(),
@@ -227,7 +207,7 @@ impl Session {
     /// with whether the server had received it (PUBREC).
     pub(crate) fn discard(&mut self) -> Vec<(OpId, Message, bool)> {
         let mut returned = Vec::new();
-        for flow in self.inflight.drain(..) {
+        for flow in self.inflight.drain() {
             if let Some(message) = Message::from_publish(&flow.publish) {
                 returned.push((flow.op, message, flow.released));
             }

@@ -1,20 +1,21 @@
 //! Per-connection state, rebuilt on every connect: negotiated limits, send
 //! quota, topic alias tables, keep-alive timers, the receive buffer.
 
-use alloc::collections::{BTreeMap, VecDeque};
+use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 use core::num::NonZeroU16;
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use mqttkit_codec::{
-    AckProperties, ConnAckProperties, Decoder, Encoder, MqttString, PacketId, ProtocolVersion,
-    PubAckReasonCode, Publish, QoS, ReasonCode,
+    ConnAckProperties, Decoder, Encoder, MqttString, PacketId, ProtocolVersion, QoS,
 };
-use mqttkit_topic::TopicName;
 
+use crate::admit::PendingAck;
+use crate::aliases::{InAliases, OutAliases};
 use crate::error::ProtocolViolation;
 use crate::event::OpId;
 use crate::time::Instant;
+use crate::timers::{Timer, Timers};
 
 /// What the server allowed in CONNACK, with the defaults the standard gives
 /// absent properties (and the 3.1.1 equivalents).
@@ -75,144 +76,6 @@ impl Negotiated {
             assigned_client_identifier: p.assigned_client_identifier.clone(),
         }
     }
-}
-
-/// The timers of one connection, as one table (quinn-proto `timer.rs`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Timer {
-    /// CONNACK must arrive by then.
-    ConnAck = 0,
-    /// Send PINGREQ if nothing else was sent by then (v5 [MQTT-3.1.2-20]).
-    KeepAlive = 1,
-    /// PINGRESP must arrive by then.
-    PingResp = 2,
-    /// 3.1.1 in-session retransmission, when configured.
-    Retransmit = 3,
-    /// The session state expires then (v5 §3.1.2.11.2). Only in the
-    /// session's table, and only fired while no connection is open
-    /// (v5 [MQTT-4.1.0-1]).
-    SessionExpiry = 4,
-}
-
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Timers([Option<Instant>; 5]);
-
-impl Timers {
-    pub(crate) fn set(&mut self, timer: Timer, at: Option<Instant>) {
-        if let Some(slot) = self.0.get_mut(timer as usize) {
-            *slot = at;
-        }
-    }
-
-    pub(crate) fn get(&self, timer: Timer) -> Option<Instant> {
-        self.0.get(timer as usize).copied().flatten()
-    }
-
-    pub(crate) fn next(&self) -> Option<Instant> {
-        self.0.iter().flatten().min().copied()
-    }
-
-    pub(crate) fn is_due(&self, timer: Timer, now: Instant) -> bool {
-        self.get(timer).is_some_and(|at| at <= now)
-    }
-
-    pub(crate) fn clear(&mut self) {
-        self.0 = [None; 5];
-    }
-}
-
-/// Our outbound Topic Alias table: the first `max` topics used on this
-/// connection get an alias; it is never carried to another connection
-/// (v5 [MQTT-3.3.2-7]).
-#[derive(Debug, Clone, Default)]
-pub(crate) struct OutAliases {
-    max: u16,
-    map: BTreeMap<Bytes, NonZeroU16>,
-}
-
-impl OutAliases {
-    pub(crate) fn new(max: u16) -> Self {
-        Self {
-            max,
-            map: BTreeMap::new(),
-        }
-    }
-
-    /// Replaces the topic by an alias when one is mapped, or maps one.
-    pub(crate) fn apply(&mut self, publish: &mut Publish) {
-        let Some(topic) = &publish.topic else { return };
-        if let Some(alias) = self.map.get(topic.as_bytes()) {
-            publish.properties.topic_alias = Some(*alias);
-            publish.topic = None;
-            return;
-        }
-        let next = u16::try_from(self.map.len().saturating_add(1)).unwrap_or(u16::MAX);
-        if next <= self.max
-            && let Some(alias) = NonZeroU16::new(next)
-        {
-            self.map.insert(topic.clone().into_bytes(), alias);
-            publish.properties.topic_alias = Some(alias);
-        }
-    }
-}
-
-/// The server's aliases for this connection, bounded by the Topic Alias
-/// Maximum we sent.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct InAliases {
-    pub(crate) max: u16,
-    pub(crate) map: BTreeMap<u16, TopicName>,
-}
-
-impl InAliases {
-    /// Resolves the Topic Alias of a received PUBLISH (v5 §3.3.2.3.4): a
-    /// topic with an alias sets the mapping, an empty topic takes it. The
-    /// alias is taken out of the properties. `above_maximum` names the rule
-    /// the peer breaks with an alias above our maximum (the two roles cite
-    /// different statements).
-    pub(crate) fn resolve(
-        &mut self,
-        publish: &mut Publish,
-        above_maximum: &'static str,
-    ) -> Result<(), ProtocolViolation> {
-        let Some(alias) = publish.properties.topic_alias.take() else {
-            return Ok(());
-        };
-        if alias.get() > self.max {
-            return Err(ProtocolViolation::rule(
-                ReasonCode::TopicAliasInvalid,
-                above_maximum,
-                "a Topic Alias above our Topic Alias Maximum",
-            ));
-        }
-        match publish.topic.as_ref().filter(|t| !t.is_empty()) {
-            Some(topic) => {
-                self.map.insert(alias.get(), topic.clone());
-            }
-            None => match self.map.get(&alias.get()) {
-                Some(topic) => publish.topic = Some(topic.clone()),
-                None => {
-                    return Err(ProtocolViolation::rule(
-                        ReasonCode::ProtocolError,
-                        "v5 §3.3.2.3.4",
-                        "a Topic Alias that has no mapping on this connection",
-                    ));
-                }
-            },
-        }
-        Ok(())
-    }
-}
-
-/// A received QoS 1 or 2 PUBLISH waiting for its PUBACK or PUBREC to go out
-/// in arrival order.
-#[derive(Debug, Clone)]
-pub(crate) struct PendingAck {
-    pub(crate) packet_id: PacketId,
-    pub(crate) qos: QoS,
-    pub(crate) acked: Option<PubAckReasonCode>,
-    /// Reason String and User Properties the application gave with its ack.
-    pub(crate) properties: AckProperties,
 }
 
 /// A SUBSCRIBE or UNSUBSCRIBE awaiting its acknowledgement.

@@ -5,13 +5,16 @@ use mqttkit_codec::{
     PubRelReasonCode, Publish, PublishQoS, QoS, ReasonCode, SubAck, UnsubAck,
 };
 
-use super::conn::{Negotiated, OutAliases, State, Timer};
+use super::conn::{Negotiated, State};
 use super::{Client, outbound};
 use crate::admit::{Admission, Inbound};
+use crate::aliases::OutAliases;
 use crate::error::ProtocolViolation;
 use crate::event::{AckToken, CloseCause, Event};
+use crate::flows::{AckKind, OutFlow, pubrel_not_found};
 use crate::persist::{InboundRecord, OutboundRecord, PersistOp};
 use crate::time::Instant;
+use crate::timers::Timer;
 
 type Handled = Result<(), ProtocolViolation>;
 
@@ -55,19 +58,10 @@ impl Client {
         }
         match packet {
             Packet::Publish(p) => self.on_publish(now, p),
-            Packet::PubAck(p) => {
-                self.on_puback(now, p);
-                Ok(())
-            }
-            Packet::PubRec(p) => {
-                self.on_pubrec(now, p);
-                Ok(())
-            }
+            Packet::PubAck(p) => self.on_puback(now, p),
+            Packet::PubRec(p) => self.on_pubrec(now, p),
             Packet::PubRel(p) => self.on_pubrel(now, p),
-            Packet::PubComp(p) => {
-                self.on_pubcomp(now, p);
-                Ok(())
-            }
+            Packet::PubComp(p) => self.on_pubcomp(now, p),
             Packet::SubAck(p) => self.on_suback(now, p),
             Packet::UnsubAck(p) => self.on_unsuback(now, p),
             Packet::PingResp => {
@@ -308,12 +302,11 @@ impl Client {
         qos: QoS,
         reason: ReasonCode,
     ) {
-        let Some(pos) = self.session.inflight.iter().position(|f| {
-            f.packet_id() == Some(id) && f.released == released && f.publish.qos.qos() == qos
-        }) else {
+        let matches = |f: &OutFlow| f.released == released && f.qos() == qos;
+        if !self.session.inflight.get(id).is_some_and(matches) {
             return;
-        };
-        let Some(flow) = self.session.inflight.remove(pos) else {
+        }
+        let Some(flow) = self.session.inflight.remove(id) else {
             return;
         };
         self.session.ids.release(id);
@@ -329,7 +322,10 @@ impl Client {
         });
     }
 
-    fn on_puback(&mut self, now: Instant, ack: PubAck) {
+    fn on_puback(&mut self, now: Instant, ack: PubAck) -> Handled {
+        self.session
+            .inflight
+            .check_ack(ack.packet_id, AckKind::Acknowledged)?;
         self.complete(
             ack.packet_id,
             false,
@@ -337,23 +333,33 @@ impl Client {
             ack.reason_code.into(),
         );
         self.pump(now);
+        Ok(())
     }
 
-    fn on_pubrec(&mut self, now: Instant, rec: PubRec) {
+    fn on_pubrec(&mut self, now: Instant, rec: PubRec) -> Handled {
         let id = rec.packet_id;
+        if !self.session.inflight.check_ack(id, AckKind::Received)? {
+            if !rec.reason_code.is_error()
+                && let Some(conn) = self.conn.as_mut()
+            {
+                let packet = pubrel_not_found(id, conn.version.is_v5());
+                outbound::encode_trimmed(conn, &mut self.tx, now, packet).ok();
+            }
+            return Ok(());
+        }
         if rec.reason_code.is_error() {
             // v5 [MQTT-4.4.0-2]: acknowledged, never retransmitted.
             self.complete(id, false, QoS::ExactlyOnce, rec.reason_code.into());
             self.pump(now);
-            return;
+            return Ok(());
         }
         let Some(flow) = self
             .session
             .inflight
-            .iter_mut()
-            .find(|f| f.packet_id() == Some(id) && f.publish.qos.qos() == QoS::ExactlyOnce)
+            .get_mut(id)
+            .filter(|f| f.qos() == QoS::ExactlyOnce)
         else {
-            return;
+            return Ok(());
         };
         if !flow.released {
             flow.released = true;
@@ -365,9 +371,13 @@ impl Client {
         if let Some(conn) = self.conn.as_mut() {
             outbound::encode_trimmed(conn, &mut self.tx, now, Packet::PubRel(PubRel::new(id))).ok();
         }
+        Ok(())
     }
 
-    fn on_pubcomp(&mut self, now: Instant, comp: PubComp) {
+    fn on_pubcomp(&mut self, now: Instant, comp: PubComp) -> Handled {
+        self.session
+            .inflight
+            .check_ack(comp.packet_id, AckKind::Completed)?;
         self.complete(
             comp.packet_id,
             true,
@@ -375,6 +385,7 @@ impl Client {
             comp.reason_code.into(),
         );
         self.pump(now);
+        Ok(())
     }
 
     fn take_control(

@@ -13,9 +13,10 @@ use core::time::Duration;
 use bytes::BytesMut;
 use mqttkit_codec::{Connect, Decoded, Decoder, Disconnect, DisconnectReasonCode, Encoder, Packet};
 
+use crate::aliases::{InAliases, OutAliases};
+pub(crate) use crate::timers::{Timer, Timers};
 pub use conn::Negotiated;
-use conn::{Connection, InAliases, OutAliases, State};
-pub(crate) use conn::{Timer, Timers};
+use conn::{Connection, State};
 
 use crate::config::ClientConfig;
 use crate::error::{OpError, ProtocolViolation};
@@ -322,9 +323,7 @@ impl Client {
                 error: OpError::ConnectionClosed,
             });
         }
-        for flow in &mut self.session.inflight {
-            flow.on_wire = false;
-        }
+        self.session.inflight.mark_all_unsent();
         self.tx.clear();
     }
 
@@ -387,7 +386,7 @@ impl Client {
 
     /// Discards the session state and hands every message back.
     fn lose_session(&mut self) {
-        for flow in &self.session.inflight {
+        for flow in self.session.inflight.iter() {
             if let Some(id) = flow.packet_id() {
                 self.persist.push_back(PersistOp::RemoveOutbound(id));
             }

@@ -9,12 +9,13 @@ use mqttkit_codec::{
 };
 
 use super::Client;
-use super::conn::{Connection, ControlInflight, State, Timer};
+use super::conn::{Connection, ControlInflight, State};
 use crate::error::OpError;
 use crate::event::{AckToken, Event};
+use crate::flows::OutFlow;
 use crate::persist::{InboundRecord, OutboundRecord, PersistOp, control_packet};
-use crate::session::OutFlow;
 use crate::time::Instant;
+use crate::timers::Timer;
 
 /// Encodes `packet` under the server's Maximum Packet Size into `tx`.
 pub(super) fn encode(
@@ -84,31 +85,18 @@ impl Client {
             };
             // v5 [MQTT-4.4.0-1], [MQTT-4.6.0-1]: resend in original order,
             // counted against the new Receive Maximum.
-            if let Some(pos) = self.session.inflight.iter().position(|f| !f.on_wire) {
+            if let Some(flow) = self.session.inflight.next_unsent() {
                 if conn.send_quota == 0 {
                     return;
                 }
-                let Some(flow) = self.session.inflight.get_mut(pos) else {
-                    return;
-                };
-                let packet = if flow.released {
-                    match flow.packet_id() {
-                        Some(id) => Packet::PubRel(PubRel::new(id)),
-                        None => return,
-                    }
-                } else {
-                    // v5 [MQTT-3.3.1-1]: DUP on re-delivery; the stored
-                    // PUBLISH has the full topic and no alias.
-                    let mut publish = flow.publish.clone();
-                    publish.qos = publish.qos.redelivery();
-                    Packet::Publish(publish)
-                };
+                let packet = flow.resend_packet();
                 flow.on_wire = true;
+                let id = flow.packet_id();
                 if let Err(err) = encode(conn, &mut self.tx, now, &packet) {
                     // The stored message no longer fits the new Maximum
                     // Packet Size: that operation fails, the rest goes on.
-                    if let Some(flow) = self.session.inflight.remove(pos)
-                        && let Some(id) = flow.packet_id()
+                    if let Some(id) = id
+                        && let Some(flow) = self.session.inflight.remove(id)
                     {
                         self.session.ids.release(id);
                         self.persist.push_back(PersistOp::RemoveOutbound(id));
@@ -136,7 +124,7 @@ impl Client {
         let Some(conn) = self.conn.as_mut().filter(|c| c.state == State::Connected) else {
             return;
         };
-        let outstanding = self.session.inflight.iter().any(|f| f.on_wire);
+        let outstanding = self.session.inflight.any_on_wire();
         if conn.version.is_v5() || !outstanding {
             conn.timers.set(Timer::Retransmit, None);
         } else if conn.timers.get(Timer::Retransmit).is_none() {
@@ -312,7 +300,7 @@ impl Client {
         };
         self.persist
             .push_back(PersistOp::PutOutbound(OutboundRecord::of(&flow)));
-        self.session.inflight.push_back(flow);
+        self.session.inflight.push(flow);
         conn.send_quota = conn.send_quota.saturating_sub(1);
         let _ = encode(conn, &mut self.tx, now, &wire);
         true

@@ -12,6 +12,7 @@ use super::{Server, outbound};
 use crate::admit::{Admission, Inbound};
 use crate::error::ProtocolViolation;
 use crate::event::AckToken;
+use crate::flows::{AckKind, OutFlow, pubrel_not_found};
 use crate::time::Instant;
 
 type Handled = Result<(), ProtocolViolation>;
@@ -30,34 +31,6 @@ const OVER_RECEIVE_MAXIMUM: ProtocolViolation = violation(
     "more unacknowledged QoS 1/2 PUBLISH than our Receive Maximum",
 );
 
-// An acknowledgement of the wrong kind for a delivery in flight: the client
-// broke the flow it was answering, and guessing what it meant could lose or
-// duplicate the message, so the connection ends (v3.1.1 [MQTT-4.8.0-1]
-// closes on any protocol violation; v5 §1.2 calls a packet "inconsistent
-// with the state" a Protocol Error). An identifier not in flight at all is
-// a different matter: it is left over from an earlier exchange (v5 0x92,
-// "not an error during recovery").
-const PUBACK_FOR_QOS2: ProtocolViolation = violation(
-    ReasonCode::ProtocolError,
-    "v5 [MQTT-4.3.3-8], [MQTT-4.3.3-11] / v3.1.1 [MQTT-4.3.3-2], [MQTT-4.8.0-1]",
-    "PUBACK for a QoS 2 PUBLISH (PUBREC or PUBCOMP was due)",
-);
-const PUBREC_FOR_QOS1: ProtocolViolation = violation(
-    ReasonCode::ProtocolError,
-    "v5 [MQTT-4.3.2-4] / v3.1.1 [MQTT-4.3.2-2], [MQTT-4.8.0-1]",
-    "PUBREC for a QoS 1 PUBLISH (PUBACK was due)",
-);
-const PUBCOMP_FOR_QOS1: ProtocolViolation = violation(
-    ReasonCode::ProtocolError,
-    "v5 [MQTT-4.3.2-4] / v3.1.1 [MQTT-4.3.2-2], [MQTT-4.8.0-1]",
-    "PUBCOMP for a QoS 1 PUBLISH (PUBACK was due)",
-);
-const PUBCOMP_BEFORE_PUBREL: ProtocolViolation = violation(
-    ReasonCode::ProtocolError,
-    "v5 [MQTT-4.3.3-8], [MQTT-4.3.3-11] / v3.1.1 [MQTT-4.3.3-2], [MQTT-4.8.0-1]",
-    "PUBCOMP for a QoS 2 PUBLISH we sent no PUBREL for (PUBREC was due)",
-);
-
 impl Server {
     pub(super) fn dispatch(&mut self, now: Instant, packet: Packet) -> Handled {
         // v5 [MQTT-3.1.2-22]: any packet restarts the keep-alive window.
@@ -74,9 +47,9 @@ impl Server {
         match packet {
             Packet::Publish(p) => self.on_publish(p),
             Packet::PubAck(p) => {
-                if let Some((QoS::ExactlyOnce, _)) = self.outbound_flow(p.packet_id) {
-                    return Err(PUBACK_FOR_QOS2);
-                }
+                self.session
+                    .inflight
+                    .check_ack(p.packet_id, AckKind::Acknowledged)?;
                 self.complete(p.packet_id, false, QoS::AtLeastOnce, p.reason_code.into());
                 self.pump(now);
                 Ok(())
@@ -84,11 +57,9 @@ impl Server {
             Packet::PubRec(p) => self.on_pubrec(now, p.packet_id, p.reason_code.into()),
             Packet::PubRel(p) => self.on_pubrel(p.packet_id),
             Packet::PubComp(p) => {
-                match self.outbound_flow(p.packet_id) {
-                    Some((QoS::ExactlyOnce, true)) | None => {}
-                    Some((QoS::ExactlyOnce, false)) => return Err(PUBCOMP_BEFORE_PUBREL),
-                    Some(_) => return Err(PUBCOMP_FOR_QOS1),
-                }
+                self.session
+                    .inflight
+                    .check_ack(p.packet_id, AckKind::Completed)?;
                 self.complete(p.packet_id, true, QoS::ExactlyOnce, p.reason_code.into());
                 self.pump(now);
                 Ok(())
@@ -220,44 +191,20 @@ impl Server {
         Ok(())
     }
 
-    /// The QoS of the delivery in flight with identifier `id`, and
-    /// whether its PUBREL went (QoS 2).
-    fn outbound_flow(&self, id: mqttkit_codec::PacketId) -> Option<(QoS, bool)> {
-        self.session
-            .inflight
-            .iter()
-            .find(|f| f.packet_id() == Some(id))
-            .map(|f| (f.publish.qos.qos(), f.released))
-    }
-
     fn on_pubrec(
         &mut self,
         now: Instant,
         id: mqttkit_codec::PacketId,
         reason: ReasonCode,
     ) -> Handled {
-        match self.outbound_flow(id) {
-            Some((QoS::ExactlyOnce, _)) => {}
-            Some(_) => return Err(PUBREC_FOR_QOS1),
-            None => {
-                // Not in flight: answered PUBREL 0x92 (v5 §3.6.2.1, "not an
-                // error during recovery"), as v5 [MQTT-4.3.3-4] asks for a
-                // PUBREC below 0x80; otherwise the client would keep the
-                // identifier waiting for a PUBREL forever (v5
-                // [MQTT-4.3.3-10]). 3.1.1 has no reason code: plain PUBREL.
-                if !reason.is_error()
-                    && let Some(conn) = self.conn.as_mut()
-                {
-                    let code = if conn.version.is_v5() {
-                        PubRelReasonCode::PacketIdentifierNotFound
-                    } else {
-                        PubRelReasonCode::Success
-                    };
-                    let packet = Packet::PubRel(mqttkit_codec::PubRel::new(id).with_reason(code));
-                    outbound::encode_trimmed(conn, &mut self.tx, packet).ok();
-                }
-                return Ok(());
+        if !self.session.inflight.check_ack(id, AckKind::Received)? {
+            if !reason.is_error()
+                && let Some(conn) = self.conn.as_mut()
+            {
+                let packet = pubrel_not_found(id, conn.version.is_v5());
+                outbound::encode_trimmed(conn, &mut self.tx, packet).ok();
             }
+            return Ok(());
         }
         if reason.is_error() {
             // v5 [MQTT-4.4.0-2]: acknowledged, never retransmitted.
@@ -268,8 +215,8 @@ impl Server {
         let Some(flow) = self
             .session
             .inflight
-            .iter_mut()
-            .find(|f| f.packet_id() == Some(id) && f.publish.qos.qos() == QoS::ExactlyOnce)
+            .get_mut(id)
+            .filter(|f| f.qos() == QoS::ExactlyOnce)
         else {
             return Ok(());
         };
@@ -290,12 +237,11 @@ impl Server {
         qos: QoS,
         reason: ReasonCode,
     ) {
-        let Some(pos) = self.session.inflight.iter().position(|f| {
-            f.packet_id() == Some(id) && f.released == released && f.publish.qos.qos() == qos
-        }) else {
+        let matches = |f: &OutFlow| f.released == released && f.qos() == qos;
+        if !self.session.inflight.get(id).is_some_and(matches) {
             return;
-        };
-        let Some(flow) = self.session.inflight.remove(pos) else {
+        }
+        let Some(flow) = self.session.inflight.remove(id) else {
             return;
         };
         self.session.ids.release(id);

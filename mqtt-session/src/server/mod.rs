@@ -28,11 +28,13 @@ pub use event::{
 };
 pub use incoming::{Incoming, IncomingError, IncomingErrorKind, Refused};
 
-use crate::client::conn::{InAliases, OutAliases, PendingAck};
+use crate::admit::PendingAck;
+use crate::aliases::{InAliases, OutAliases};
 use crate::error::ProtocolViolation;
 use crate::event::{Message, OpId};
 use crate::session::Session;
 use crate::time::Instant;
+use crate::timers::Timer;
 
 /// One network connection of a [`Server`].
 #[derive(Debug)]
@@ -86,7 +88,6 @@ pub struct Server {
     will_due: Option<(LastWill, Instant)>,
     /// Session Expiry Interval in seconds; `u32::MAX` never expires.
     session_expiry: u32,
-    session_expires_at: Option<Instant>,
     expired: bool,
     tx: BytesMut,
     events: VecDeque<ServerEvent>,
@@ -142,7 +143,6 @@ impl Server {
                 will: None,
                 will_due: None,
                 session_expiry: 0,
-                session_expires_at: None,
                 expired: false,
                 tx: BytesMut::new(),
                 events: VecDeque::new(),
@@ -151,7 +151,10 @@ impl Server {
         this.events.extend(carried);
         this.session.client_id = connect.client_id.clone();
         this.session.connection = this.session.connection.wrapping_add(1);
-        this.session_expires_at = None;
+        // The session is established from this CONNECT on, and its expiry
+        // waits for the connection to end.
+        this.session.established = true;
+        this.session.timers.set(Timer::SessionExpiry, None);
         let props = &connect.properties;
         this.session_expiry = if v5 {
             props.session_expiry_interval.unwrap_or(0)
@@ -226,9 +229,7 @@ impl Server {
             violation: None,
         });
         // Inbound QoS 2 state survives; our PUBRECs go again on PUBLISH DUP.
-        for flow in &mut this.session.inflight {
-            flow.on_wire = false;
-        }
+        this.session.inflight.mark_all_unsent();
         if !this.send_connack(now, session_present, assigned, auth_data, &connect) {
             // v5 [MQTT-3.1.2-24]: the CONNACK does not fit the client's
             // Maximum Packet Size, and nothing may go before it (v5
@@ -354,7 +355,7 @@ impl Server {
         {
             self.events.push_back(ServerEvent::Will(will));
         }
-        if !self.expired && self.session_expires_at.is_some_and(|at| at <= now) {
+        if !self.expired && self.session.timers.is_due(Timer::SessionExpiry, now) {
             self.expire();
         }
     }
@@ -424,7 +425,10 @@ impl Server {
         [
             keep_alive,
             self.will_due.as_ref().map(|w| w.1),
-            self.session_expires_at.filter(|_| !self.expired),
+            self.session
+                .timers
+                .get(Timer::SessionExpiry)
+                .filter(|_| !self.expired),
         ]
         .into_iter()
         .flatten()
@@ -479,14 +483,13 @@ impl Server {
         };
         conn.open = false;
         conn.keep_alive_deadline = None;
-        for flow in &mut self.session.inflight {
-            flow.on_wire = false;
-        }
+        self.session.inflight.mark_all_unsent();
         let will = self.will.take().filter(|_| publish_will);
-        self.session_expires_at = match self.session_expiry {
+        let expires_at = match self.session_expiry {
             u32::MAX => None,
             secs => Some(now.saturating_add(Duration::from_secs(u64::from(secs)))),
         };
+        self.session.timers.set(Timer::SessionExpiry, expires_at);
         if let Some(will) = will {
             let delay = will.properties.will_delay_interval.unwrap_or(0);
             let at = now.saturating_add(Duration::from_secs(u64::from(delay)));
@@ -507,7 +510,8 @@ impl Server {
             self.events.push_back(ServerEvent::Will(will));
         }
         self.expired = true;
-        self.session_expires_at = None;
+        self.session.established = false;
+        self.session.timers.set(Timer::SessionExpiry, None);
         self.events.push_back(ServerEvent::SessionExpired);
     }
 }

@@ -8,7 +8,7 @@ use core::time::Duration;
 use bytes::{Bytes, BytesMut};
 use mqttkit_codec::{
     AckProperties, ConnAck, Connect, ConnectReasonCode, EncodeError, Packet, PacketId,
-    PubAckReasonCode, PubRel, Publish, PublishQoS, QoS, ReasonCode, SubAck, SubAckReasonCode,
+    PubAckReasonCode, Publish, PublishQoS, QoS, ReasonCode, SubAck, SubAckReasonCode,
     SubscriptionIdentifiers, UnsubAck, UnsubAckReasonCode,
 };
 
@@ -16,7 +16,8 @@ use super::event::{DeliverError, Delivery, ServerEvent, Subscription};
 use super::{Server, ServerConn};
 use crate::error::OpError;
 use crate::event::{AckToken, OpId};
-use crate::session::{OutFlow, Queued};
+use crate::flows::OutFlow;
+use crate::session::Queued;
 use crate::time::Instant;
 
 /// Encodes `packet` under the client's Maximum Packet Size.
@@ -340,19 +341,11 @@ impl Server {
             let Some(conn) = self.conn.as_mut().filter(|c| c.open) else {
                 return;
             };
-            if let Some(flow) = self.session.inflight.iter_mut().find(|f| !f.on_wire) {
+            if let Some(flow) = self.session.inflight.next_unsent() {
                 if conn.send_quota == 0 {
                     return;
                 }
-                let packet = match (flow.released, flow.packet_id()) {
-                    (true, Some(id)) => Packet::PubRel(PubRel::new(id)),
-                    _ => {
-                        let mut publish = flow.publish.clone();
-                        // v5 [MQTT-3.3.1-1]
-                        publish.qos = publish.qos.redelivery();
-                        Packet::Publish(publish)
-                    }
-                };
+                let packet = flow.resend_packet();
                 flow.on_wire = true;
                 conn.send_quota = conn.send_quota.saturating_sub(1);
                 let _ = encode(conn, &mut self.tx, &packet);
@@ -435,7 +428,7 @@ impl Server {
             Ok(_) => {
                 conn.send_quota = conn.send_quota.saturating_sub(1);
                 let seq = self.session.next_seq();
-                self.session.inflight.push_back(OutFlow {
+                self.session.inflight.push(OutFlow {
                     op,
                     seq,
                     publish: stored,

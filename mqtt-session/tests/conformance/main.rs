@@ -23,8 +23,9 @@ use bytes::Bytes;
 use harness::{Pair, connect_packet};
 use mqttkit_codec::{
     Auth, AuthReasonCode, ConnAck, ConnectReasonCode, Disconnect, DisconnectReasonCode, MqttString,
-    Packet, PacketId, ProtocolVersion, PubAck, PubAckReasonCode, PubComp, PubRec, PubRel, Publish,
-    PublishQoS, QoS, ReasonCode, SubAck, SubAckReasonCode, SubscriptionOptions,
+    Packet, PacketId, ProtocolVersion, PubAck, PubAckReasonCode, PubComp, PubRec, PubRel,
+    PubRelReasonCode, Publish, PublishQoS, QoS, ReasonCode, SubAck, SubAckReasonCode,
+    SubscriptionOptions,
 };
 use mqttkit_session::{
     ClientConfig, CloseCause, Event, Instant, Message, OpError, Session, ViolationKind,

@@ -353,3 +353,55 @@ fn mqtt_4_3_3_9_error_pubrec_then_same_id_is_new() {
         "delivered as a new message"
     );
 }
+
+/// v5 §3.6.2.1, [MQTT-4.3.3-4]; v3.1.1 [MQTT-4.3.3-2]: a PUBREC for an
+/// identifier not in flight (left over from an earlier exchange) is answered
+/// with PUBREL, reason 0x92 Packet Identifier not found in 5.0, so the server
+/// does not wait for a PUBREL forever; the connection stays open.
+#[test]
+fn v5_mqtt_4_3_3_4_pubrec_unknown_id_gets_pubrel_0x92() {
+    for (v, code) in [
+        (V5, PubRelReasonCode::PacketIdentifierNotFound),
+        (V311, PubRelReasonCode::Success),
+    ] {
+        let mut p = Pair::new(v);
+        p.connect_ok(false);
+        p.server(PubRec::new(id(9))).unwrap();
+        assert_eq!(
+            p.take_received(),
+            [Packet::PubRel(PubRel::new(id(9)).with_reason(code))]
+        );
+        assert!(p.client.is_connected());
+    }
+}
+
+/// The wrong kind of acknowledgement for a message in flight is a Protocol
+/// Error that closes the connection, the same as in the server role: v5
+/// [MQTT-4.3.3-8] (QoS 2 expects PUBREC, then PUBCOMP after our PUBREL),
+/// v5 [MQTT-4.3.2-4] (QoS 1 expects PUBACK); v3.1.1 [MQTT-4.8.0-1].
+#[test]
+fn v5_mqtt_4_3_3_8_wrong_ack_kind_closes() {
+    let cases: [(QoS, Packet); 4] = [
+        (QoS::ExactlyOnce, PubAck::new(id(1)).into()),
+        (QoS::ExactlyOnce, PubComp::new(id(1)).into()),
+        (QoS::AtLeastOnce, PubRec::new(id(1)).into()),
+        (QoS::AtLeastOnce, PubComp::new(id(1)).into()),
+    ];
+    for v in [V5, V311] {
+        for (qos, ack) in cases.clone() {
+            let mut p = Pair::new(v);
+            p.connect_ok(false);
+            p.client.publish(p.now, msg("a", qos)).unwrap();
+            p.take_received();
+            let err = p.server(ack.clone()).unwrap_err();
+            assert_eq!(
+                err.reason,
+                ReasonCode::ProtocolError,
+                "{v:?} {qos:?} {ack:?}"
+            );
+            assert!(!p.client.is_connected(), "{v:?} {qos:?} {ack:?}");
+            // The message stays in the session for the next connection.
+            assert_eq!(p.client.session().inflight().count(), 1);
+        }
+    }
+}

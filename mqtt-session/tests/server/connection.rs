@@ -500,3 +500,27 @@ fn v5_mqtt_3_12_4_1_pingresp() {
     p.send(Packet::PingReq).unwrap();
     assert_eq!(p.take(), [Packet::PingResp]);
 }
+
+/// v5 [MQTT-3.1.2-23], §3.1.2.11.2: the server role's `Session` tells the
+/// truth. It is established from the accepted CONNECT on; while connected it
+/// has no expiry deadline; when the connection ends the deadline is the
+/// Session Expiry Interval later, and once it passes the session is no
+/// longer established.
+#[test]
+fn v5_mqtt_3_1_2_23_server_session_reports_expiry_and_established() {
+    let mut c = connect(ProtocolVersion::V5, "c1", false);
+    c.properties.session_expiry_interval = Some(60);
+    let mut p = Peer::open(c, ServerConfig::default(), None);
+    assert!(p.server.session().is_established());
+    assert_eq!(p.server.session().expires_at(), None);
+    p.advance(1_000);
+    p.server.handle_transport_closed(p.now);
+    let deadline = mqttkit_session::Instant::from_millis(61_000);
+    assert_eq!(p.server.session().expires_at(), Some(deadline));
+    assert_eq!(p.server.poll_timeout(), Some(deadline));
+    assert!(p.server.session().is_established());
+    p.server.handle_timeout(deadline);
+    assert!(p.server.is_expired());
+    assert!(!p.server.session().is_established());
+    assert_eq!(p.server.session().expires_at(), None);
+}

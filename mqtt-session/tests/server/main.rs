@@ -27,10 +27,10 @@ use mqttkit_codec::{
     Connect, Decoded, Decoder, Encoder, MqttString, Packet, PacketId, ProtocolVersion, Publish,
     PublishQoS, QoS, SubAckReasonCode, Subscribe, SubscriptionOptions,
 };
-use mqttkit_session::{TopicFilter, TopicName};
 use mqttkit_session::{
     Incoming, Instant, Message, ProtocolViolation, Server, ServerConfig, ServerEvent,
 };
+use mqttkit_session::{TopicFilter, TopicName};
 
 /// The PUBLISH packets among `packets`, in order.
 pub fn publishes(packets: &[Packet]) -> Vec<Publish> {
