@@ -102,9 +102,7 @@ fn print_malformed_matrix() {
     println!();
     println!("## Malformed corpus: what each crate does with each frame");
     println!();
-    println!(
-        "The smallest frame that shows each problem, fed whole;"
-    );
+    println!("The smallest frame that shows each problem, fed whole;");
     println!(
         "**bold** is wrong by the standard: a malformed frame accepted or a valid one refused."
     );
