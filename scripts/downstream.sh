@@ -5,9 +5,10 @@
 #     scripts/downstream.sh [DIR_WITH_.crate_FILES]
 #
 # Without an argument it packages mqttkit-topic, mqttkit-codec and
-# mqttkit-session itself; with one it takes the three `.crate` files from
-# that directory (for example `$pkg_target/package` after .ci/run's
-# `cargo package --workspace`).
+# mqttkit-session itself (`cargo package --no-verify`: .ci/run verified them
+# already with `cargo publish --dry-run`); with one it takes the three
+# `.crate` files from that directory (for example `target/package` after a
+# `cargo package`).
 #
 # The `.crate` files are unpacked into a directory source V (each with a
 # `.cargo-checksum.json` naming the `.crate`'s sha256), the third-party
