@@ -34,7 +34,9 @@ impl Depth {
         );
         client.encode(&connect.into(), &mut received).unwrap();
         let incoming = Incoming::read(&mut received, None).unwrap().unwrap();
+        // The whole window a 3.1.1 client allows, not the modest default.
         let config = ServerConfig {
+            inflight_window: u16::MAX,
             max_queued: 1,
             ..ServerConfig::default()
         };

@@ -449,8 +449,9 @@ impl Broker {
                     let undelivered = gone.server.take_undelivered();
                     self.remove_subscriptions(cid, &gone.server);
                     // A member left without a session: its unacknowledged
-                    // shared messages go to another member (v5 §4.8.2).
-                    for (op, message) in undelivered {
+                    // shared messages go to another member (v5 §4.8.2),
+                    // except QoS 2 ones it was sent (v5 [MQTT-4.8.2-5]).
+                    for (op, message) in undelivered.redistributable {
                         if let Some(share) = self.shared_ops.remove(&(cid.to_owned(), op)) {
                             self.publish_to_share(message, &share);
                         }

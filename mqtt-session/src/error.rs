@@ -63,7 +63,10 @@ impl ProtocolViolation {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum OpError {
-    /// The pending queue holds [`crate::ClientConfig::max_pending`] operations.
+    /// The queue is full: it holds [`crate::ClientConfig::max_pending`]
+    /// operations (client), or a queued QoS 0 message was dropped to make
+    /// room for a QoS 1 or 2 one under [`crate::ServerConfig::max_queued`]
+    /// and [`crate::ServerConfig::max_queued_bytes`] (server).
     #[error("the pending queue is full")]
     QueueFull,
     /// The server's Maximum QoS is lower (v5 [MQTT-3.2.2-11]).

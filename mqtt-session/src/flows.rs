@@ -246,10 +246,17 @@ impl OutFlows {
     }
 
     /// Gives the slots back once a burst is over, so that an idle session
-    /// holds no memory for flows; a small table is kept for the next one.
+    /// holds little memory for flows; a small table is kept for the next one.
     fn release_memory(&mut self) {
         const KEPT_SLOTS: usize = 64;
         if self.slots.capacity() > KEPT_SLOTS {
+            self.slots = alloc::vec::Vec::new();
+        }
+    }
+
+    /// Gives back every slot when no flow is in flight.
+    pub(crate) fn shrink_to_fit(&mut self) {
+        if self.is_empty() {
             self.slots = alloc::vec::Vec::new();
         }
     }

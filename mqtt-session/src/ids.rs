@@ -10,7 +10,6 @@
 //! keeps the operation queued; nothing stalls or fails.
 
 use alloc::collections::VecDeque;
-use alloc::vec;
 use alloc::vec::Vec;
 
 use mqttkit_codec::PacketId;
@@ -18,7 +17,8 @@ use mqttkit_codec::PacketId;
 /// Hands out packet identifiers that are not in use.
 #[derive(Debug, Clone)]
 pub(crate) struct PacketIds {
-    /// Bit `n` set: identifier `n` is in use.
+    /// Bit `n` set: identifier `n` is in use. Grows with the highest
+    /// identifier handed out, so an idle session holds none of it.
     in_use: Vec<u64>,
     /// The smallest identifier never handed out; `max + 1` once all were.
     next_fresh: u32,
@@ -37,7 +37,7 @@ impl PacketIds {
     /// An allocator of identifiers `1..=max`.
     pub(crate) fn new(max: u16) -> Self {
         Self {
-            in_use: vec![0; usize::from(max / 64).saturating_add(1)],
+            in_use: Vec::new(),
             next_fresh: 1,
             free: VecDeque::new(),
             max: max.max(1),
@@ -58,6 +58,9 @@ impl PacketIds {
 
     fn mark(&mut self, id: u16, on: bool) {
         let (word, bit) = slot(id);
+        if on && self.in_use.len() <= word {
+            self.in_use.resize(word.saturating_add(1), 0);
+        }
         if let Some(w) = self.in_use.get_mut(word) {
             if on {
                 *w |= bit;
@@ -96,6 +99,19 @@ impl PacketIds {
         self.used = self.used.saturating_sub(1);
         self.free.push_back(id.get());
         true
+    }
+
+    /// Gives back spare storage: the free queue's, and the bitset above the
+    /// highest identifier in use.
+    pub(crate) fn shrink_to_fit(&mut self) {
+        self.free.shrink_to_fit();
+        let words = self
+            .in_use
+            .iter()
+            .rposition(|w| *w != 0)
+            .map_or(0, |last| last.saturating_add(1));
+        self.in_use.truncate(words);
+        self.in_use.shrink_to_fit();
     }
 
     /// Rebuilds an allocator in which exactly `ids` are in use (restore).

@@ -25,6 +25,7 @@ mod event;
 mod flows;
 mod ids;
 mod persist;
+mod queue;
 mod rx;
 mod server;
 mod session;
@@ -38,7 +39,7 @@ pub use event::{AckToken, CloseCause, Event, Message, OpId};
 pub use persist::{InboundRecord, OutboundRecord, PersistOp, RestoreError, SNAPSHOT_VERSION};
 pub use server::{
     DeliverError, Delivery, Incoming, IncomingError, IncomingErrorKind, Refused, Server,
-    ServerCloseCause, ServerConfig, ServerEvent, SubscribeRequest, Subscription,
+    ServerCloseCause, ServerConfig, ServerEvent, SubscribeRequest, Subscription, Undelivered,
 };
 pub use session::{InflightInfo, Session};
 pub use time::Instant;

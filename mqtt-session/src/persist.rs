@@ -30,9 +30,9 @@ use mqttkit_codec::{
 use crate::event::{Message, OpId};
 use crate::flows::{OutFlow, OutFlows};
 use crate::ids::PacketIds;
-use crate::session::{Control, InQos2, Queued, Session};
+use crate::queue::Queued;
+use crate::session::{Control, InQos2, Session};
 use crate::time::Instant;
-use crate::timers::Timer;
 
 /// A write-ahead operation: store it (replacing by key) before sending
 /// what [`crate::Client::poll_transmit`] returns next.
@@ -321,7 +321,7 @@ impl Session {
             OutboundRecord::of(flow).encode(&mut buf)?;
         }
         buf.put_u32(count(self.pending.len())?);
-        for q in &self.pending {
+        for q in self.pending.iter() {
             buf.put_u64(q.op.0);
             // Relative: the time left at `now`, since instants do not
             // survive a restart.
@@ -389,9 +389,7 @@ impl Session {
             let left = r.u64()?;
             if left != NO_EXPIRY {
                 let left = core::time::Duration::from_millis(left).saturating_sub(offline_for);
-                session
-                    .timers
-                    .set(Timer::SessionExpiry, Some(now.saturating_add(left)));
+                session.set_expiry(Some(now.saturating_add(left)));
             }
         }
         let mut inflight = OutFlows::default();

@@ -20,6 +20,17 @@ pub(crate) fn append(rx: &mut BytesMut, bytes: &[u8]) {
     rx.extend_from_slice(bytes);
 }
 
+/// Gives the storage back once every received byte was decoded: a server
+/// holds many connections that are idle most of the time, and each would
+/// otherwise keep a whole chunk. Decoded packets still pointing into the
+/// storage keep it alive until they are dropped; the next read takes fresh
+/// storage.
+pub(crate) fn release_if_empty(rx: &mut BytesMut) {
+    if rx.is_empty() && rx.capacity() > 0 {
+        *rx = BytesMut::new();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,17 +13,8 @@ use mqttkit_topic::TopicFilter;
 use crate::event::{Message, OpId};
 use crate::flows::OutFlows;
 use crate::ids::PacketIds;
+use crate::queue::Queue;
 use crate::time::Instant;
-use crate::timers::{Timer, Timers};
-
-/// A publish waiting for a connection, send quota or packet identifier.
-#[derive(Debug, Clone)]
-pub(crate) struct Queued {
-    pub(crate) op: OpId,
-    pub(crate) message: Message,
-    /// From the Message Expiry Interval: not sent after this instant.
-    pub(crate) expires_at: Option<Instant>,
-}
 
 /// A SUBSCRIBE or UNSUBSCRIBE that has no packet identifier yet.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,7 +84,7 @@ pub struct Session {
     pub(crate) ids: PacketIds,
     pub(crate) max_packet_id: u16,
     pub(crate) inflight: OutFlows,
-    pub(crate) pending: VecDeque<Queued>,
+    pub(crate) pending: Queue,
     pub(crate) pending_control: VecDeque<(OpId, Control)>,
     pub(crate) inbound_qos2: BTreeMap<PacketId, InQos2>,
     pub(crate) next_op: u64,
@@ -103,8 +94,9 @@ pub struct Session {
     /// A CONNACK accepted a connection on this session and its state was
     /// neither discarded nor expired since.
     pub(crate) established: bool,
-    /// Session-level deadlines: [`Timer::SessionExpiry`].
-    pub(crate) timers: Timers,
+    /// When the session state expires: only while no connection is open
+    /// (v5 [MQTT-4.1.0-1]) and a Session Expiry Interval is running.
+    pub(crate) expiry: Option<Instant>,
 }
 
 impl Session {
@@ -122,14 +114,14 @@ impl Session {
             ids: PacketIds::new(max),
             max_packet_id: max.max(1),
             inflight: OutFlows::default(),
-            pending: VecDeque::new(),
+            pending: Queue::default(),
             pending_control: VecDeque::new(),
             inbound_qos2: BTreeMap::new(),
             next_op: 0,
             next_seq: 0,
             connection: 0,
             established: false,
-            timers: Timers::default(),
+            expiry: None,
         }
     }
 
@@ -158,7 +150,7 @@ impl Session {
     /// When the session state expires, while no connection is open and a
     /// Session Expiry Interval is running; `None` otherwise.
     pub fn expires_at(&self) -> Option<Instant> {
-        self.timers.get(Timer::SessionExpiry)
+        self.expiry
     }
 
     /// The unacknowledged outbound messages, in original send order.
@@ -189,6 +181,18 @@ impl Session {
         self.ids.in_use_count()
     }
 
+    /// Gives back storage that empty queues keep.
+    pub(crate) fn shrink_to_fit(&mut self) {
+        self.inflight.shrink_to_fit();
+        self.pending.shrink_to_fit();
+        self.pending_control.shrink_to_fit();
+        self.ids.shrink_to_fit();
+    }
+
+    pub(crate) fn set_expiry(&mut self, at: Option<Instant>) {
+        self.expiry = at;
+    }
+
     pub(crate) fn next_op(&mut self) -> OpId {
         let op = OpId(self.next_op);
         self.next_op = self.next_op.wrapping_add(1);
@@ -212,7 +216,7 @@ impl Session {
                 returned.push((flow.op, message, flow.released));
             }
         }
-        for q in self.pending.drain(..) {
+        for q in self.pending.drain() {
             returned.push((q.op, q.message, false));
         }
         self.inbound_qos2.clear();
@@ -220,7 +224,7 @@ impl Session {
         // of the current connection, which has none at this point.
         self.ids = PacketIds::new(self.max_packet_id);
         self.established = false;
-        self.timers.set(Timer::SessionExpiry, None);
+        self.expiry = None;
         returned
     }
 }

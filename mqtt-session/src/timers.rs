@@ -1,9 +1,9 @@
-//! The deadlines of a connection and of a session, as one table in both
-//! roles (quinn-proto's `timer.rs`).
+//! The deadlines of a connection, as one table (quinn-proto's `timer.rs`).
+//! The session's own deadline, its expiry, lives in [`crate::Session`].
 
 use crate::time::Instant;
 
-/// A deadline of a connection or of a session.
+/// A deadline of a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Timer {
     /// CONNACK must arrive by then.
@@ -14,14 +14,13 @@ pub(crate) enum Timer {
     PingResp = 2,
     /// 3.1.1 in-session retransmission, when configured.
     Retransmit = 3,
-    /// The session state expires then (v5 §3.1.2.11.2). Only in the
-    /// session's table, and only fired while no connection is open
-    /// (v5 [MQTT-4.1.0-1]).
-    SessionExpiry = 4,
 }
 
+/// How many [`Timer`]s there are.
+const TIMERS: usize = 4;
+
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Timers([Option<Instant>; 5]);
+pub(crate) struct Timers([Option<Instant>; TIMERS]);
 
 impl Timers {
     pub(crate) fn set(&mut self, timer: Timer, at: Option<Instant>) {
@@ -43,6 +42,6 @@ impl Timers {
     }
 
     pub(crate) fn clear(&mut self) {
-        self.0 = [None; 5];
+        self.0 = [None; TIMERS];
     }
 }

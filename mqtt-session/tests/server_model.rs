@@ -17,6 +17,11 @@
 //! message is lost across takeover or reconnect of the persistent session
 //! (every one reached the other application at least once, QoS 2 exactly
 //! once), and nothing is left in flight or queued.
+//!
+//! Or at the end, the session ends instead: every delivery the client
+//! application has not received comes back from `take_undelivered`, and no
+//! QoS 2 message the client may have received is among those a broker may
+//! give to another subscriber (v5 [MQTT-4.8.2-5]).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -327,8 +332,61 @@ impl World {
     }
 }
 
+impl World {
+    fn end_session(&mut self) {
+        let now = self.now();
+        let server = self.server.as_mut().unwrap();
+        server.handle_transport_closed(now);
+        let undelivered = server.take_undelivered();
+        let number = |m: &Message| payload_number(&m.payload);
+        for (_, message) in &undelivered.sent_exactly_once {
+            assert_eq!(message.qos, QoS::ExactlyOnce);
+        }
+        for (_, message) in &undelivered.redistributable {
+            let n = number(message);
+            if message.qos == QoS::ExactlyOnce {
+                assert_eq!(
+                    self.got_down.get(&n),
+                    None,
+                    "QoS 2 message {n} reached the client and is handed back for another subscriber"
+                );
+            }
+        }
+        let handed_back: BTreeSet<u32> = undelivered
+            .redistributable
+            .iter()
+            .chain(&undelivered.sent_exactly_once)
+            .map(|(_, m)| number(m))
+            .collect();
+        for n in self.sent_down.keys() {
+            if !self.got_down.contains_key(n) {
+                assert!(
+                    handed_back.contains(n),
+                    "delivery {n} neither received nor handed back"
+                );
+            }
+        }
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// v5 [MQTT-4.8.2-5]: a session ending at a random point hands back
+    /// every message the client did not receive and never offers a QoS 2
+    /// message it may have received for redistribution (MQTT 5.0 and 3.1.1).
+    #[test]
+    fn v5_mqtt_4_8_2_5_session_end_never_redistributes_sent_qos2(
+        ops in proptest::collection::vec(op(), 1..100),
+        v5 in any::<bool>(),
+    ) {
+        let version = if v5 { ProtocolVersion::V5 } else { ProtocolVersion::V3_1_1 };
+        let mut w = World::new(version);
+        for op in ops {
+            w.apply(op);
+        }
+        w.end_session();
+    }
 
     /// MQTT 5.0: the invariants above over random interleavings.
     #[test]

@@ -15,7 +15,8 @@ use super::conn::{Negotiated, State};
 use super::{Client, outbound};
 use crate::error::OpError;
 use crate::event::{AckToken, CloseCause, Message, OpId};
-use crate::session::{Control, Queued};
+use crate::queue::Queued;
+use crate::session::Control;
 use crate::time::Instant;
 
 impl Client {

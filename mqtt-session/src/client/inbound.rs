@@ -159,7 +159,7 @@ impl Client {
         // The session is in use: it has Session State and does not expire
         // while the connection is open (v5 [MQTT-4.1.0-1]).
         self.session.established = true;
-        self.session.timers.set(Timer::SessionExpiry, None);
+        self.session.set_expiry(None);
         self.events.push_back(Event::Connected {
             session_present: ack.session_present,
         });

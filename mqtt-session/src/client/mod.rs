@@ -123,7 +123,7 @@ impl Client {
                 self.lose_session();
             }
             self.session.established = false;
-            self.session.timers.set(Timer::SessionExpiry, None);
+            self.session.set_expiry(None);
         }
         if connect.client_id.is_empty() {
             connect.client_id = self.session.client_id.clone();
@@ -299,7 +299,7 @@ impl Client {
     pub fn poll_timeout(&self) -> Option<Instant> {
         match self.conn.as_ref().filter(|c| c.is_open()) {
             Some(c) => c.timers.next(),
-            None => self.session.timers.get(Timer::SessionExpiry),
+            None => self.session.expiry,
         }
     }
 
@@ -342,17 +342,16 @@ impl Client {
         // so the previous deadline stands.
         match accepted {
             Some(0) => self.expire_session(),
-            Some(u32::MAX) => self.session.timers.set(Timer::SessionExpiry, None),
-            Some(secs) => self.session.timers.set(
-                Timer::SessionExpiry,
-                Some(now.saturating_add(Duration::from_secs(u64::from(secs)))),
-            ),
+            Some(u32::MAX) => self.session.set_expiry(None),
+            Some(secs) => self.session.set_expiry(Some(
+                now.saturating_add(Duration::from_secs(u64::from(secs))),
+            )),
             None => self.expire_session_if_due(now),
         }
     }
 
     fn expire_session_if_due(&mut self, now: Instant) {
-        if self.session.timers.is_due(Timer::SessionExpiry, now) {
+        if self.session.expiry.is_some_and(|at| at <= now) {
             self.expire_session();
         }
     }
@@ -365,7 +364,7 @@ impl Client {
             self.lose_session();
         }
         self.session.established = false;
-        self.session.timers.set(Timer::SessionExpiry, None);
+        self.session.set_expiry(None);
     }
 
     /// Records a violation, queues the DISCONNECT that explains it (5.0)

@@ -262,7 +262,7 @@ impl Client {
         let Some(packet_id) = self.session.ids.allocate() else {
             return false;
         };
-        let Some(crate::session::Queued { message, .. }) = self.session.pending.pop_front() else {
+        let Some(crate::queue::Queued { message, .. }) = self.session.pending.pop_front() else {
             return false;
         };
         let stored = Publish::new(message.topic, message.payload)

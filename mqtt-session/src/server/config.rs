@@ -29,9 +29,26 @@ pub struct ServerConfig {
     pub retain_available: bool,
     /// Whether shared subscriptions are supported.
     pub shared_subscription_available: bool,
-    /// The most messages queued for one client (in flight excluded);
-    /// beyond it [`crate::Server::deliver`] reports `QueueFull`.
+    /// The most deliveries in flight to a client that announces no Receive
+    /// Maximum: every 3.1.1 client, and a 5.0 client that leaves it out. A
+    /// client that announces one gets exactly that. The protocol allows up
+    /// to 65,535, each holding its message until acknowledged; a modest
+    /// window bounds that memory (mosquitto's `max_inflight_messages` is 20).
+    pub inflight_window: u16,
+    /// The most messages queued for one client, in flight excluded.
     pub max_queued: usize,
+    /// The most topic and payload bytes queued for one client, in flight
+    /// excluded.
+    ///
+    /// When a delivery would go over either bound, the oldest queued QoS 0
+    /// messages are dropped first to make room for a QoS 1 or 2 one, each
+    /// reported as [`crate::ServerEvent::Dropped`] with
+    /// [`crate::OpError::QueueFull`]; if that is not enough, or the new
+    /// message is QoS 0, [`crate::Server::deliver`] refuses it with
+    /// [`crate::DeliverError::QueueFull`]. Messages in flight are never
+    /// dropped, so a QoS 2 message once sent completes or stays with the
+    /// session.
+    pub max_queued_bytes: usize,
     /// MQTT 3.1.1 sessions with CleanSession 0 have no expiry in the
     /// protocol; this one is applied to them (`None`: never).
     pub v3_session_expiry: Option<Duration>,
@@ -48,7 +65,9 @@ impl Default for ServerConfig {
             maximum_qos: QoS::ExactlyOnce,
             retain_available: true,
             shared_subscription_available: true,
+            inflight_window: 20,
             max_queued: 1000,
+            max_queued_bytes: 1024 * 1024,
             v3_session_expiry: None,
         }
     }

@@ -118,6 +118,26 @@ pub enum ServerCloseCause {
     TransportClosed,
 }
 
+/// The messages a session that ended still held, taken with
+/// [`crate::Server::take_undelivered`], each with the operation that
+/// delivered it, in original order.
+///
+/// A broker may hand the messages of a shared subscription to another
+/// member of the group (v5 §4.8.2): those in [`Undelivered::redistributable`]
+/// only. A QoS 2 message that was sent to this client may have reached it,
+/// and v5 [MQTT-4.8.2-5] forbids sending it to any other subscriber, so
+/// such messages are kept apart in [`Undelivered::sent_exactly_once`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Undelivered {
+    /// Queued messages never sent, and QoS 1 messages sent but not
+    /// acknowledged: another member may receive them (at least once).
+    pub redistributable: Vec<(OpId, Message)>,
+    /// QoS 2 messages sent to this client and not completed: they end with
+    /// the session and must not go to anyone else (v5 [MQTT-4.8.2-5]).
+    pub sent_exactly_once: Vec<(OpId, Message)>,
+}
+
 /// Something the broker must act on, drained with
 /// [`crate::Server::poll_event`].
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -273,7 +273,7 @@ impl Server {
             .map(|(i, (filter, options))| SubscribeRequest {
                 filter: filter.clone(),
                 options: *options,
-                exists: self.subscriptions.contains_key(filter.as_bytes())
+                exists: self.subscriptions.contains(filter.as_bytes())
                     || filters.iter().take(i).any(|(f, _)| f == filter),
             })
             .collect();
@@ -301,7 +301,7 @@ impl Server {
                 let repeated = all.iter().take(i).any(|earlier| earlier == f);
                 (
                     f.clone(),
-                    !repeated && self.subscriptions.contains_key(f.as_bytes()),
+                    !repeated && self.subscriptions.contains(f.as_bytes()),
                 )
             })
             .collect();

@@ -11,7 +11,9 @@ mod event;
 mod inbound;
 mod incoming;
 mod outbound;
+mod subscriptions;
 
+use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
 use core::time::Duration;
@@ -19,22 +21,30 @@ use core::time::Duration;
 use bytes::{Bytes, BytesMut};
 use mqttkit_codec::{
     Connect, Decoded, Decoder, Disconnect, DisconnectReasonCode, Encoder, LastWill, MqttString,
-    Packet, PacketId, ProtocolVersion, Subscribe,
+    Packet, PacketId, ProtocolVersion, QoS, Subscribe,
 };
 
 pub use config::ServerConfig;
 pub use event::{
     DeliverError, Delivery, ServerCloseCause, ServerEvent, SubscribeRequest, Subscription,
+    Undelivered,
 };
 pub use incoming::{Incoming, IncomingError, IncomingErrorKind, Refused};
 
 use crate::admit::PendingAck;
 use crate::aliases::{InAliases, OutAliases};
 use crate::error::ProtocolViolation;
-use crate::event::{Message, OpId};
+use crate::event::Message;
 use crate::session::Session;
 use crate::time::Instant;
-use crate::timers::Timer;
+use subscriptions::Subscriptions;
+
+/// The client identifier in storage of its own: the decoded one is a slice
+/// of the received CONNECT, and a session that lives on would otherwise keep
+/// that whole receive buffer alive.
+fn owned_client_id(id: &MqttString) -> MqttString {
+    MqttString::from_bytes(Bytes::copy_from_slice(id.as_bytes())).unwrap_or_else(|_| id.clone())
+}
 
 /// One network connection of a [`Server`].
 #[derive(Debug)]
@@ -80,12 +90,13 @@ struct ServerConn {
 pub struct Server {
     config: ServerConfig,
     session: Session,
-    subscriptions: BTreeMap<Bytes, (mqttkit_topic::TopicFilter, Subscription)>,
+    subscriptions: Subscriptions,
     conn: Option<ServerConn>,
-    /// The will of the open connection.
-    will: Option<LastWill>,
+    /// The will of the open connection; boxed, as most connections have
+    /// none and it is larger than the rest of an idle session.
+    will: Option<Box<LastWill>>,
     /// A will waiting for its delay after the connection closed.
-    will_due: Option<(LastWill, Instant)>,
+    will_due: Option<(Box<LastWill>, Instant)>,
     /// Session Expiry Interval in seconds; `u32::MAX` never expires.
     session_expiry: u32,
     expired: bool,
@@ -137,8 +148,8 @@ impl Server {
             }
             None => Self {
                 config,
-                session: Session::new(connect.client_id.clone()),
-                subscriptions: BTreeMap::new(),
+                session: Session::new(owned_client_id(&connect.client_id)),
+                subscriptions: Subscriptions::default(),
                 conn: None,
                 will: None,
                 will_due: None,
@@ -149,12 +160,12 @@ impl Server {
             },
         };
         this.events.extend(carried);
-        this.session.client_id = connect.client_id.clone();
+        this.session.client_id = owned_client_id(&connect.client_id);
         this.session.connection = this.session.connection.wrapping_add(1);
         // The session is established from this CONNECT on, and its expiry
         // waits for the connection to end.
         this.session.established = true;
-        this.session.timers.set(Timer::SessionExpiry, None);
+        this.session.set_expiry(None);
         let props = &connect.properties;
         this.session_expiry = if v5 {
             props.session_expiry_interval.unwrap_or(0)
@@ -165,7 +176,7 @@ impl Server {
                 .v3_session_expiry
                 .map_or(u32::MAX, |d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX))
         };
-        this.will = connect.will.clone();
+        this.will = connect.will.clone().map(Box::new);
         let keep_alive = this
             .config
             .server_keep_alive
@@ -196,13 +207,10 @@ impl Server {
             number: this.session.connection,
             keep_alive_window,
             keep_alive_deadline: keep_alive_window.map(|w| now.saturating_add(w)),
-            send_quota: if v5 {
-                props
-                    .receive_maximum
-                    .map_or(u16::MAX, core::num::NonZeroU16::get)
-            } else {
-                u16::MAX
-            },
+            send_quota: props.receive_maximum.filter(|_| v5).map_or(
+                this.config.inflight_window.max(1),
+                core::num::NonZeroU16::get,
+            ),
             receive_maximum,
             inbound_unacked: 0,
             out_aliases: OutAliases::new(if v5 {
@@ -285,7 +293,7 @@ impl Server {
     pub fn subscriptions(
         &self,
     ) -> impl Iterator<Item = (&mqttkit_topic::TopicFilter, &Subscription)> + '_ {
-        self.subscriptions.values().map(|(f, s)| (f, s))
+        self.subscriptions.iter()
     }
 
     /// QoS 1/2 deliveries the client's Receive Maximum still admits.
@@ -293,19 +301,52 @@ impl Server {
         self.conn.as_ref().filter(|c| c.open).map(|c| c.send_quota)
     }
 
-    /// Takes the messages still in flight or queued out of the session,
-    /// in order: for a session that ended, so that the broker can give the
-    /// messages of a shared subscription to another member of the group
-    /// (v5 §4.8.2). A connected session is left alone (empty result).
-    pub fn take_undelivered(&mut self) -> Vec<(OpId, Message)> {
+    /// Takes the messages still in flight or queued out of a session that
+    /// ended, in original order, so that a broker can give the messages of
+    /// a shared subscription to another member of the group (v5 §4.8.2).
+    /// QoS 2 messages already sent to this client come back apart and must
+    /// not be redistributed (v5 [MQTT-4.8.2-5]). A connected session is left
+    /// alone (nothing is taken).
+    ///
+    /// ```
+    /// # use mqttkit_session::{Connect, Encoder, Incoming, Instant, MqttString, ProtocolVersion, ServerConfig};
+    /// # use mqttkit_session::bytes::BytesMut;
+    /// # let mut bytes = BytesMut::new();
+    /// # let connect = Connect::new(ProtocolVersion::V5, MqttString::try_from("c")?);
+    /// # Encoder::new(ProtocolVersion::V5).encode(&connect.into(), &mut bytes)?;
+    /// # let incoming = Incoming::read(&mut bytes, None)?.expect("a whole CONNECT");
+    /// # let mut server = incoming.accept(Instant::ZERO, None, ServerConfig::default()).expect("accepted");
+    /// server.handle_transport_closed(Instant::from_millis(10));
+    /// let undelivered = server.take_undelivered();
+    /// for (op, message) in undelivered.redistributable {
+    ///     // route `message` to another member of its shared group
+    /// #   let _ = (op, message);
+    /// }
+    /// assert!(undelivered.sent_exactly_once.is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn take_undelivered(&mut self) -> Undelivered {
+        let mut undelivered = Undelivered::default();
         if self.is_connected() {
-            return Vec::new();
+            return undelivered;
         }
-        self.session
-            .discard()
-            .into_iter()
-            .map(|(op, message, _)| (op, message))
-            .collect()
+        for flow in self.session.inflight.drain() {
+            let Some(message) = Message::from_publish(&flow.publish) else {
+                continue;
+            };
+            if flow.qos() == QoS::ExactlyOnce {
+                undelivered.sent_exactly_once.push((flow.op, message));
+            } else {
+                undelivered.redistributable.push((flow.op, message));
+            }
+        }
+        undelivered.redistributable.extend(
+            self.session
+                .discard()
+                .into_iter()
+                .map(|(op, message, _)| (op, message)),
+        );
+        undelivered
     }
 
     // ---- inputs -------------------------------------------------------
@@ -353,9 +394,9 @@ impl Server {
             && *at <= now
             && let Some((will, _)) = self.will_due.take()
         {
-            self.events.push_back(ServerEvent::Will(will));
+            self.events.push_back(ServerEvent::Will(*will));
         }
-        if !self.expired && self.session.timers.is_due(Timer::SessionExpiry, now) {
+        if !self.expired && self.session.expiry.is_some_and(|at| at <= now) {
             self.expire();
         }
     }
@@ -410,6 +451,49 @@ impl Server {
         Some(n)
     }
 
+    /// Gives back the storage that empty buffers and queues keep for the
+    /// next burst: the receive and send buffers, the event queue, the
+    /// acknowledgement queues, spare capacity of the subscriptions.
+    ///
+    /// Nothing is lost, and the next input or delivery takes fresh storage.
+    /// A server holds many connections that are idle most of the time; a
+    /// driver calls this when a connection goes quiet (for example once a
+    /// read was handled and its output written), so that an idle session
+    /// with one subscription stays under 1 KiB instead of keeping a whole
+    /// receive chunk.
+    ///
+    /// ```
+    /// # use mqttkit_session::{Connect, Encoder, Incoming, Instant, MqttString, ProtocolVersion, ServerConfig};
+    /// # use mqttkit_session::bytes::BytesMut;
+    /// # let mut bytes = BytesMut::new();
+    /// # let connect = Connect::new(ProtocolVersion::V5, MqttString::try_from("c")?);
+    /// # Encoder::new(ProtocolVersion::V5).encode(&connect.into(), &mut bytes)?;
+    /// # let incoming = Incoming::read(&mut bytes, None)?.expect("a whole CONNECT");
+    /// # let mut server = incoming.accept(Instant::ZERO, None, ServerConfig::default()).expect("accepted");
+    /// let mut out = BytesMut::new();
+    /// while server.poll_transmit(&mut out).is_some() {}
+    /// while server.poll_event().is_some() {}
+    /// // `out` written to the socket; nothing more to read for now.
+    /// server.shrink_to_fit();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn shrink_to_fit(&mut self) {
+        crate::rx::release_if_empty(&mut self.tx);
+        if self.events.is_empty() {
+            self.events = VecDeque::new();
+        }
+        self.subscriptions.shrink_to_fit();
+        self.session.shrink_to_fit();
+        if let Some(conn) = self.conn.as_mut() {
+            crate::rx::release_if_empty(&mut conn.rx);
+            if conn.acks.is_empty() {
+                conn.acks = VecDeque::new();
+            }
+            conn.subscribes.shrink_to_fit();
+            conn.unsubscribes.shrink_to_fit();
+        }
+    }
+
     /// The next event.
     pub fn poll_event(&mut self) -> Option<ServerEvent> {
         self.events.pop_front()
@@ -425,10 +509,7 @@ impl Server {
         [
             keep_alive,
             self.will_due.as_ref().map(|w| w.1),
-            self.session
-                .timers
-                .get(Timer::SessionExpiry)
-                .filter(|_| !self.expired),
+            self.session.expiry.filter(|_| !self.expired),
         ]
         .into_iter()
         .flatten()
@@ -489,12 +570,12 @@ impl Server {
             u32::MAX => None,
             secs => Some(now.saturating_add(Duration::from_secs(u64::from(secs)))),
         };
-        self.session.timers.set(Timer::SessionExpiry, expires_at);
+        self.session.set_expiry(expires_at);
         if let Some(will) = will {
             let delay = will.properties.will_delay_interval.unwrap_or(0);
             let at = now.saturating_add(Duration::from_secs(u64::from(delay)));
             if delay == 0 {
-                self.events.push_back(ServerEvent::Will(will));
+                self.events.push_back(ServerEvent::Will(*will));
             } else {
                 self.will_due = Some((will, at));
             }
@@ -507,11 +588,11 @@ impl Server {
     /// The session ends: a pending will goes first (v5 §3.1.3.2.2).
     fn expire(&mut self) {
         if let Some((will, _)) = self.will_due.take() {
-            self.events.push_back(ServerEvent::Will(will));
+            self.events.push_back(ServerEvent::Will(*will));
         }
         self.expired = true;
         self.session.established = false;
-        self.session.timers.set(Timer::SessionExpiry, None);
+        self.session.set_expiry(None);
         self.events.push_back(ServerEvent::SessionExpired);
     }
 }

@@ -17,7 +17,7 @@ use super::{Server, ServerConn};
 use crate::error::OpError;
 use crate::event::{AckToken, OpId};
 use crate::flows::OutFlow;
-use crate::session::Queued;
+use crate::queue::Queued;
 use crate::time::Instant;
 
 /// Encodes `packet` under the client's Maximum Packet Size.
@@ -128,9 +128,13 @@ impl Server {
         if message.qos == QoS::AtMostOnce && !self.is_connected() {
             return Err(DeliverError::NotConnected);
         }
-        if self.session.pending.len() >= self.config.max_queued {
-            return Err(DeliverError::QueueFull);
-        }
+        self.make_room(
+            message.qos,
+            message
+                .payload
+                .len()
+                .saturating_add(message.topic.as_str().len()),
+        )?;
         let v5 = self.version().is_none_or(|v| v.is_v5());
         // v5 [MQTT-3.3.1-12], [MQTT-3.3.1-13]; v3.1.1 [MQTT-3.3.1-9]: RETAIN
         // on a forwarded message only as published with Retain As
@@ -154,6 +158,30 @@ impl Server {
         });
         self.pump(now);
         Ok(op)
+    }
+
+    /// Makes room in the queue for a message of `qos` and `size` bytes under
+    /// [`crate::ServerConfig::max_queued`] and
+    /// [`crate::ServerConfig::max_queued_bytes`]: the oldest QoS 0 messages
+    /// go first, and only for a QoS 1 or 2 message.
+    fn make_room(&mut self, qos: QoS, size: usize) -> Result<(), DeliverError> {
+        let fits = |queue: &crate::queue::Queue, config: &crate::ServerConfig| {
+            queue.len() < config.max_queued
+                && queue.bytes().saturating_add(size) <= config.max_queued_bytes
+        };
+        while !fits(&self.session.pending, &self.config) {
+            if qos == QoS::AtMostOnce {
+                return Err(DeliverError::QueueFull);
+            }
+            let Some(dropped) = self.session.pending.remove_oldest_qos0() else {
+                return Err(DeliverError::QueueFull);
+            };
+            self.events.push_back(ServerEvent::Dropped {
+                op: dropped.op,
+                error: OpError::QueueFull,
+            });
+        }
+        Ok(())
     }
 
     /// Acknowledges a received QoS 1/2 PUBLISH with the application's
@@ -261,8 +289,11 @@ impl Server {
                     options,
                     identifier: subscribe.properties.subscription_identifier,
                 };
-                self.subscriptions
-                    .insert(filter.as_bytes().to_vec().into(), (filter, sub));
+                // Stored in storage of its own: the decoded filter is a slice
+                // of the received SUBSCRIBE, which it would keep alive.
+                let owned = Bytes::copy_from_slice(filter.as_bytes());
+                let filter = mqttkit_topic::TopicFilter::try_from(owned).unwrap_or(filter);
+                self.subscriptions.insert(filter, sub);
             }
             sent.push(code);
         }

@@ -7,7 +7,7 @@ use std::num::{NonZeroU16, NonZeroU32};
 use mqttkit_codec::{
     Packet, ProtocolVersion, PubAck, PubComp, PubRec, PubRel, QoS, ReasonCode, SubscriptionOptions,
 };
-use mqttkit_session::{DeliverError, Delivery, OpError, ServerConfig, ServerEvent};
+use mqttkit_session::{DeliverError, Delivery, Message, OpError, OpId, ServerConfig, ServerEvent};
 
 use crate::{Peer, connect, id, message, publishes, s};
 
@@ -232,4 +232,131 @@ fn v5_offline_queue_sent_on_resume() {
         .unwrap();
     let q = Peer::open(c, ServerConfig::default(), Some(p.server));
     assert_eq!(publishes(&q.received).len(), 1);
+}
+
+/// v5 [MQTT-4.8.2-5]: when a member's session ends, a QoS 2 message already
+/// sent to it (here after PUBREC and PUBREL) comes back apart from the
+/// messages a broker may give another member: the QoS 1 message in flight
+/// and the QoS 2 message still queued, never sent.
+#[test]
+fn v5_mqtt_4_8_2_5_qos2_sent_is_never_redistributed() {
+    let mut p = with_receive_maximum(2);
+    let exactly = SubscriptionOptions::new(QoS::ExactlyOnce);
+    let sent_qos2 = p
+        .deliver(Delivery::new(message("s/a", QoS::ExactlyOnce), exactly))
+        .unwrap();
+    let sent_qos1 = p
+        .deliver(Delivery::new(message("s/b", QoS::AtLeastOnce), exactly))
+        .unwrap();
+    let queued_qos2 = p
+        .deliver(Delivery::new(message("s/c", QoS::ExactlyOnce), exactly))
+        .unwrap();
+    assert_eq!(publishes(&p.take()).len(), 2, "the third waits for quota");
+    p.send(PubRec::new(id(1)).into()).unwrap();
+    assert_eq!(p.take(), [Packet::PubRel(PubRel::new(id(1)))]);
+    p.server.handle_transport_closed(p.now);
+    assert!(p.server.is_expired(), "Session Expiry Interval 0");
+    let undelivered = p.server.take_undelivered();
+    let ops = |v: &[(OpId, Message)]| v.iter().map(|(op, _)| *op).collect::<Vec<_>>();
+    assert_eq!(ops(&undelivered.sent_exactly_once), [sent_qos2]);
+    assert_eq!(ops(&undelivered.redistributable), [sent_qos1, queued_qos2]);
+    assert!(p.server.take_undelivered() == Default::default());
+}
+
+/// A client that announces no Receive Maximum (every 3.1.1 client, and a
+/// 5.0 one that leaves it out) gets `ServerConfig::inflight_window`
+/// deliveries in flight, 20 by default, instead of the 65,535 the protocol
+/// would allow; the rest wait in the queue. One that announces a Receive
+/// Maximum gets exactly that (v5 [MQTT-3.3.4-9]).
+#[test]
+fn inflight_window_bounds_a_client_without_receive_maximum() {
+    for (version, announced, window) in [
+        (ProtocolVersion::V3_1_1, None, 20),
+        (ProtocolVersion::V5, None, 20),
+        (ProtocolVersion::V5, NonZeroU16::new(50), 50),
+    ] {
+        let mut c = connect(version, "c1", true);
+        c.properties.receive_maximum = announced;
+        let mut p = Peer::open(c, ServerConfig::default(), None);
+        p.take();
+        for _ in 0..60 {
+            p.deliver(Delivery::new(message("t", QoS::AtLeastOnce), qos1()))
+                .unwrap();
+        }
+        assert_eq!(
+            publishes(&p.take()).len(),
+            window,
+            "{version:?} {announced:?}"
+        );
+        assert_eq!(p.server.session().pending_len(), 60 - window);
+        p.send(PubAck::new(id(1)).into()).unwrap();
+        assert_eq!(publishes(&p.take()).len(), 1, "one acked, one more sent");
+    }
+}
+
+/// The queue is bounded in bytes as well as in messages. When a delivery
+/// does not fit, the oldest queued QoS 0 messages are dropped to make room
+/// for a QoS 1 or 2 one, each reported as `Dropped` with `QueueFull`; a QoS 0
+/// message, or a QoS 1/2 one when no QoS 0 is left to drop, is refused.
+/// Messages in flight are never dropped.
+#[test]
+fn full_queue_drops_qos0_first_and_never_in_flight() {
+    let mut c = connect(ProtocolVersion::V5, "c1", true);
+    c.properties.receive_maximum = NonZeroU16::new(1);
+    // Each message counts 1 payload byte and 1 topic byte.
+    let config = ServerConfig {
+        max_queued_bytes: 6,
+        ..ServerConfig::default()
+    };
+    let mut p = Peer::open(c, config, None);
+    p.take();
+    let deliver = |p: &mut Peer, qos| p.deliver(Delivery::new(message("t", qos), qos1()));
+    let in_flight = deliver(&mut p, QoS::AtLeastOnce).unwrap();
+    let queued_qos1 = deliver(&mut p, QoS::AtLeastOnce).unwrap();
+    let old_qos0 = deliver(&mut p, QoS::AtMostOnce).unwrap();
+    let new_qos0 = deliver(&mut p, QoS::AtMostOnce).unwrap();
+    assert_eq!(publishes(&p.take()).len(), 1, "one in flight, three queued");
+    assert_eq!(
+        deliver(&mut p, QoS::AtMostOnce),
+        Err(DeliverError::QueueFull)
+    );
+    let late_qos1 = deliver(&mut p, QoS::AtLeastOnce).unwrap();
+    let dropped: Vec<_> = p
+        .take_events()
+        .into_iter()
+        .filter_map(|e| match e {
+            ServerEvent::Dropped { op, error } => Some((op, error)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(dropped, [(old_qos0, OpError::QueueFull)]);
+    let last_qos1 = deliver(&mut p, QoS::AtLeastOnce).unwrap();
+    let dropped: Vec<_> = p
+        .take_events()
+        .into_iter()
+        .filter_map(|e| match e {
+            ServerEvent::Dropped { op, .. } => Some(op),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(dropped, [new_qos0], "the other QoS 0 made room");
+    assert_eq!(
+        deliver(&mut p, QoS::AtLeastOnce),
+        Err(DeliverError::QueueFull)
+    );
+    let in_flight_now: Vec<_> = p.server.session().inflight().map(|f| f.op).collect();
+    assert_eq!(in_flight_now, [in_flight]);
+    p.send(PubAck::new(id(1)).into()).unwrap();
+    p.send(PubAck::new(id(1)).into()).unwrap();
+    p.send(PubAck::new(id(1)).into()).unwrap();
+    p.send(PubAck::new(id(1)).into()).unwrap();
+    let delivered: Vec<_> = p
+        .take_events()
+        .into_iter()
+        .filter_map(|e| match e {
+            ServerEvent::Delivered { op, .. } => Some(op),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(delivered, [in_flight, queued_qos1, late_qos1, last_qos1]);
 }
