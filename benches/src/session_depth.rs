@@ -52,7 +52,7 @@ impl Depth {
             now: Instant::ZERO,
         };
         // The CONNACK.
-        depth.server.poll_transmit(&mut depth.out);
+        while depth.server.poll_transmit(&mut depth.out).is_some() {}
         depth.out.clear();
         for _ in 0..in_flight {
             depth.deliver();
@@ -67,7 +67,7 @@ impl Depth {
         self.server
             .deliver(self.now, Delivery::new(self.message.clone(), options))
             .unwrap();
-        self.server.poll_transmit(&mut self.out);
+        while self.server.poll_transmit(&mut self.out).is_some() {}
     }
 
     /// Delivers one more message and feeds the client's PUBACK for it.

@@ -49,7 +49,7 @@ impl Pair {
         client.connect(Instant::ZERO, connect).unwrap();
         let mut to_server = BytesMut::with_capacity(64 * 1024);
         while client.poll_persist().is_some() {}
-        client.poll_transmit(&mut to_server);
+        while client.poll_transmit(&mut to_server).is_some() {}
         let server_config = ServerConfig {
             topic_alias_maximum: alias_max,
             max_outbound_aliases: alias_max,
@@ -85,7 +85,7 @@ impl Pair {
     fn pump(&mut self) {
         loop {
             while self.client.poll_persist().is_some() {}
-            self.client.poll_transmit(&mut self.to_server);
+            while self.client.poll_transmit(&mut self.to_server).is_some() {}
             let mut moved = false;
             if !self.to_server.is_empty() {
                 self.server.handle_bytes(self.now, &self.to_server).unwrap();
@@ -110,7 +110,7 @@ impl Pair {
                         .unwrap();
                 }
             }
-            self.server.poll_transmit(&mut self.to_client);
+            while self.server.poll_transmit(&mut self.to_client).is_some() {}
             if !self.to_client.is_empty() {
                 self.client.handle_bytes(self.now, &self.to_client).unwrap();
                 self.to_client.clear();

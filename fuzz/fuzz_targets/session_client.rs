@@ -177,7 +177,7 @@ impl World {
     fn drain(&mut self) {
         while self.client.poll_persist().is_some() {}
         self.out.clear();
-        self.client.poll_transmit(&mut self.out);
+        while self.client.poll_transmit(&mut self.out).is_some() {}
         while let Some(event) = self.client.poll_event() {
             if let Event::Message {
                 ack: Some(token), ..

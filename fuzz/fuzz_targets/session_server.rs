@@ -115,7 +115,7 @@ impl World {
         if let Some(old) = existing.as_mut() {
             old.take_over(self.now);
             let mut discard = BytesMut::new();
-            old.poll_transmit(&mut discard);
+            while old.poll_transmit(&mut discard).is_some() {}
             while old.poll_event().is_some() {}
         }
         let mut wire = self.connect_frame(clean);
@@ -210,7 +210,7 @@ impl World {
             return;
         };
         self.out.clear();
-        server.poll_transmit(&mut self.out);
+        while server.poll_transmit(&mut self.out).is_some() {}
         while let Some(event) = server.poll_event() {
             match event {
                 ServerEvent::Publish {

@@ -233,7 +233,7 @@ impl Broker {
         {
             old.server.take_over(now);
             let mut out = BytesMut::new();
-            old.server.poll_transmit(&mut out);
+            while old.server.poll_transmit(&mut out).is_some() {}
             if let Some(c) = self.conns.get_mut(&old_conn) {
                 let _ = c.tx.send(ToConn::Bytes(out.freeze()));
                 let _ = c.tx.send(ToConn::Close);

@@ -897,6 +897,7 @@ async fn main() -> Result<(), BoxError> {
         // The gateway bounds the buffer itself; the session must never
         // refuse what was accepted.
         max_pending: args.max_buffered.max(m.buffered()) + 1024,
+        persistence: true,
         ..ClientConfig::default()
     };
     let mut client = Client::new(session, config);

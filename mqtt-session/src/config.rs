@@ -22,6 +22,12 @@ pub struct ClientConfig {
     /// default) resends only on reconnect; MQTT 5.0 never resends within a
     /// connection (v5 §4.4).
     pub retransmit_v3: Option<Duration>,
+    /// Whether the client hands out write-ahead operations through
+    /// [`crate::Client::poll_persist`] and holds back the bytes they cover
+    /// until they were taken. Off by default: a client that keeps its session
+    /// in memory has nothing to drain. Turn it on to keep the session across
+    /// restarts ([`crate::Session::from_records`]).
+    pub persistence: bool,
 }
 
 impl Default for ClientConfig {
@@ -32,6 +38,7 @@ impl Default for ClientConfig {
             pingresp_timeout: None,
             connack_timeout: Duration::from_secs(30),
             retransmit_v3: None,
+            persistence: false,
         }
     }
 }

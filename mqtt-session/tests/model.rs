@@ -141,7 +141,10 @@ impl World {
             store: harness::Store::default(),
             client: Client::new(
                 Session::new(MqttString::try_from("m").unwrap()),
-                ClientConfig::default(),
+                ClientConfig {
+                    persistence: true,
+                    ..ClientConfig::default()
+                },
             ),
             now: Instant::from_millis(0),
             connected: false,
@@ -569,12 +572,21 @@ impl World {
             Op::Restore if !self.connected => {
                 let old = std::mem::replace(
                     &mut self.client,
-                    Client::new(Session::new(MqttString::default()), ClientConfig::default()),
+                    Client::new(
+                        Session::new(MqttString::default()),
+                        ClientConfig {
+                            persistence: true,
+                            ..ClientConfig::default()
+                        },
+                    ),
                 );
                 let snapshot = old.into_session().snapshot(self.now).unwrap();
                 self.client = Client::new(
                     Session::restore(snapshot, self.now, Duration::ZERO).unwrap(),
-                    ClientConfig::default(),
+                    ClientConfig {
+                        persistence: true,
+                        ..ClientConfig::default()
+                    },
                 );
             }
             Op::RestartFromRecords if !self.connected => {
@@ -589,7 +601,13 @@ impl World {
                     self.client.session().inbound_qos2_len()
                 );
                 if self.client.session().pending_len() == 0 {
-                    self.client = Client::new(rebuilt, ClientConfig::default());
+                    self.client = Client::new(
+                        rebuilt,
+                        ClientConfig {
+                            persistence: true,
+                            ..ClientConfig::default()
+                        },
+                    );
                     // A restarted process keeps no QoS 1 tokens; QoS 2 ones
                     // stand for messages the application stored.
                     self.tokens.retain(|(t, _)| t.qos() == QoS::ExactlyOnce);

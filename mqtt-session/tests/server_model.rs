@@ -137,7 +137,7 @@ impl World {
 
     fn drain_client(&mut self) {
         while self.client.poll_persist().is_some() {}
-        self.client.poll_transmit(&mut self.to_server);
+        while self.client.poll_transmit(&mut self.to_server).is_some() {}
         while let Some(e) = self.client.poll_event() {
             if let Event::Message { publish, ack } = e {
                 *self
@@ -152,7 +152,7 @@ impl World {
             }
         }
         while self.client.poll_persist().is_some() {}
-        self.client.poll_transmit(&mut self.to_server);
+        while self.client.poll_transmit(&mut self.to_server).is_some() {}
     }
 
     fn drain_server(&mut self) {
@@ -171,7 +171,7 @@ impl World {
                 }
             }
         }
-        server.poll_transmit(&mut self.to_client);
+        while server.poll_transmit(&mut self.to_client).is_some() {}
     }
 
     fn reconnect(&mut self) {
@@ -192,14 +192,14 @@ impl World {
         self.to_client.clear();
         while self.client.poll_persist().is_some() {}
         let mut wire = BytesMut::new();
-        self.client.poll_transmit(&mut wire);
+        while self.client.poll_transmit(&mut wire).is_some() {}
         let incoming = Incoming::read(&mut wire, None).unwrap().unwrap();
         let mut existing = self.server.take();
         if let Some(old) = existing.as_mut() {
             // Takeover: the old connection is closed with 0x8E first.
             old.take_over(self.now());
             let mut discard = BytesMut::new();
-            old.poll_transmit(&mut discard);
+            while old.poll_transmit(&mut discard).is_some() {}
             while old.poll_event().is_some() {}
         }
         let config = ServerConfig {

@@ -32,13 +32,14 @@ use crate::time::Instant;
 /// 2. feed received bytes to [`Client::handle_bytes`], expired deadlines to
 ///    [`Client::handle_timeout`], a closed transport to
 ///    [`Client::handle_transport_closed`], each with the current time;
-/// 3. after every input or command drain, in this order,
-///    [`Client::poll_persist`] (store each operation), [`Client::poll_transmit`]
-///    (write the bytes), [`Client::poll_event`], and wait until
+/// 3. after every input or command drain [`Client::poll_transmit`] (write
+///    the bytes) and [`Client::poll_event`], and wait until
 ///    [`Client::poll_timeout`].
 ///
-/// `poll_transmit` releases nothing while a persistence operation is
-/// waiting, so records are always stored before the packets they cover.
+/// With [`ClientConfig::persistence`] on, drain [`Client::poll_persist`]
+/// first and store each operation: `poll_transmit` releases nothing while a
+/// persistence operation is waiting, so records are always stored before
+/// the packets they cover. Off (the default), there is nothing to drain.
 #[derive(Debug)]
 pub struct Client {
     config: ClientConfig,
@@ -46,19 +47,38 @@ pub struct Client {
     conn: Option<Connection>,
     tx: BytesMut,
     events: VecDeque<Event>,
-    persist: VecDeque<PersistOp>,
+    persist: PersistQueue,
+}
+
+/// Write-ahead operations waiting for [`Client::poll_persist`]; none are
+/// kept unless [`ClientConfig::persistence`] is on.
+#[derive(Debug)]
+struct PersistQueue {
+    enabled: bool,
+    ops: VecDeque<PersistOp>,
+}
+
+impl PersistQueue {
+    fn push_back(&mut self, op: PersistOp) {
+        if self.enabled {
+            self.ops.push_back(op);
+        }
+    }
 }
 
 impl Client {
     /// A client working on `session` (a new or a restored one).
     pub fn new(session: Session, config: ClientConfig) -> Self {
         Self {
-            config,
             session,
             conn: None,
             tx: BytesMut::new(),
             events: VecDeque::new(),
-            persist: VecDeque::new(),
+            persist: PersistQueue {
+                enabled: config.persistence,
+                ops: VecDeque::new(),
+            },
+            config,
         }
     }
 
@@ -278,14 +298,16 @@ impl Client {
     // ---- outputs ------------------------------------------------------
 
     /// The next persistence operation; store it before transmitting.
+    #[must_use = "an output that is not taken is lost"]
     pub fn poll_persist(&mut self) -> Option<PersistOp> {
-        self.persist.pop_front()
+        self.persist.ops.pop_front()
     }
 
     /// Appends the bytes to send to `out` and returns how many, or `None`
     /// when there is nothing to send or persistence operations are waiting.
+    #[must_use = "the bytes appended to `out` are to be written to the transport"]
     pub fn poll_transmit(&mut self, out: &mut BytesMut) -> Option<usize> {
-        if !self.persist.is_empty() || self.tx.is_empty() {
+        if !self.persist.ops.is_empty() || self.tx.is_empty() {
             return None;
         }
         let n = self.tx.len();
@@ -296,6 +318,7 @@ impl Client {
 
     /// The next deadline at which [`Client::handle_timeout`] must be called:
     /// the connection's timers while one is open, else the Session Expiry.
+    #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
         match self.conn.as_ref().filter(|c| c.is_open()) {
             Some(c) => c.timers.next(),
@@ -304,6 +327,7 @@ impl Client {
     }
 
     /// The next event for the application.
+    #[must_use = "an output that is not taken is lost"]
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()
     }

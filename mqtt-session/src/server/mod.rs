@@ -441,6 +441,7 @@ impl Server {
     // ---- outputs ------------------------------------------------------
 
     /// Appends the bytes to send to `out`; `None` when there are none.
+    #[must_use = "the bytes appended to `out` are to be written to the transport"]
     pub fn poll_transmit(&mut self, out: &mut BytesMut) -> Option<usize> {
         if self.tx.is_empty() {
             return None;
@@ -495,11 +496,13 @@ impl Server {
     }
 
     /// The next event.
+    #[must_use = "an output that is not taken is lost"]
     pub fn poll_event(&mut self) -> Option<ServerEvent> {
         self.events.pop_front()
     }
 
     /// The next deadline at which [`Server::handle_timeout`] must run.
+    #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
         let keep_alive = self
             .conn

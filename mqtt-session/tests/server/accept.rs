@@ -103,7 +103,7 @@ fn v5_mqtt_3_2_2_16_assigned_client_identifier() {
         .accept(Instant::ZERO, None, ServerConfig::default())
         .unwrap();
     let mut out = BytesMut::new();
-    server.poll_transmit(&mut out);
+    while server.poll_transmit(&mut out).is_some() {}
     let ack = connack(ProtocolVersion::V5, &out);
     assert_eq!(ack.properties.assigned_client_identifier, Some(s("gen-1")));
     assert_eq!(server.client_id(), &s("gen-1"));
@@ -130,7 +130,7 @@ fn v3_mqtt_3_1_3_6_empty_id_with_clean_session_1_assigned() {
         .accept(Instant::ZERO, None, ServerConfig::default())
         .unwrap();
     let mut out = BytesMut::new();
-    server.poll_transmit(&mut out);
+    while server.poll_transmit(&mut out).is_some() {}
     assert_eq!(&out[..], [0x20, 0x02, 0x00, 0x00]);
     assert_eq!(server.client_id(), &s("gen-2"));
 }
@@ -297,7 +297,7 @@ fn v5_mqtt_4_12_0_1_enhanced_auth_exchange() {
         .accept(Instant::ZERO, None, ServerConfig::default())
         .unwrap();
     let mut out = BytesMut::new();
-    server.poll_transmit(&mut out);
+    while server.poll_transmit(&mut out).is_some() {}
     let ack = connack(ProtocolVersion::V5, &out);
     assert_eq!(ack.properties.authentication_method, Some(s("SCRAM-SHA-1")));
     // Another method in the answer is refused.

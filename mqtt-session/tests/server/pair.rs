@@ -37,7 +37,7 @@ impl Duo {
         client.connect(Instant::ZERO, c).unwrap();
         let mut to_server = BytesMut::new();
         while let Some(_op) = client.poll_persist() {}
-        client.poll_transmit(&mut to_server);
+        while client.poll_transmit(&mut to_server).is_some() {}
         let incoming = Incoming::read(&mut to_server, None).unwrap().unwrap();
         let server = incoming
             .accept(Instant::ZERO, session, ServerConfig::default())
@@ -64,7 +64,7 @@ impl Duo {
         loop {
             let mut moved = false;
             while self.client.poll_persist().is_some() {}
-            self.client.poll_transmit(&mut self.to_server);
+            while self.client.poll_transmit(&mut self.to_server).is_some() {}
             let server = self.server.as_mut().unwrap();
             if !self.to_server.is_empty() {
                 let bytes = std::mem::take(&mut self.to_server);
@@ -94,7 +94,7 @@ impl Duo {
                 self.server_events.push(e);
             }
             let mut to_client = BytesMut::new();
-            server.poll_transmit(&mut to_client);
+            while server.poll_transmit(&mut to_client).is_some() {}
             if !to_client.is_empty() {
                 self.client.handle_bytes(self.now, &to_client).unwrap();
                 moved = true;

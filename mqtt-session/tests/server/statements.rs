@@ -235,7 +235,7 @@ fn v5_mqtt_3_1_3_5_short_alphanumeric_ids_accepted() {
                 .accept(Instant::ZERO, None, ServerConfig::default())
                 .unwrap();
             let mut out = BytesMut::new();
-            server.poll_transmit(&mut out);
+            while server.poll_transmit(&mut out).is_some() {}
             let ack = only_connack(version, &out);
             assert_eq!(ack.reason_code, ConnectReasonCode::Success);
             assert_eq!(ack.properties.assigned_client_identifier, None);
@@ -402,7 +402,7 @@ fn v5_mqtt_3_2_2_13_will_retain_unsupported_refused() {
             }
             Ok(mut server) if !refused => {
                 let mut out = BytesMut::new();
-                server.poll_transmit(&mut out);
+                while server.poll_transmit(&mut out).is_some() {}
                 let ack = only_connack(ProtocolVersion::V5, &out);
                 assert_eq!(ack.properties.retain_available, Some(false));
             }
