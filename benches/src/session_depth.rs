@@ -81,7 +81,7 @@ impl Depth {
         self.encoder
             .encode(&PubAck::new(id).into(), &mut self.ack)
             .unwrap();
-        self.server.handle_bytes(self.now, &self.ack).unwrap();
+        self.server.handle_bytes(self.now, &self.ack);
         self.ack.clear();
         let mut delivered = false;
         while let Some(event) = self.server.poll_event() {

@@ -88,7 +88,7 @@ impl Pair {
             while self.client.poll_transmit(&mut self.to_server).is_some() {}
             let mut moved = false;
             if !self.to_server.is_empty() {
-                self.server.handle_bytes(self.now, &self.to_server).unwrap();
+                self.server.handle_bytes(self.now, &self.to_server);
                 self.to_server.clear();
                 moved = true;
             }
@@ -112,7 +112,7 @@ impl Pair {
             }
             while self.server.poll_transmit(&mut self.to_client).is_some() {}
             if !self.to_client.is_empty() {
-                self.client.handle_bytes(self.now, &self.to_client).unwrap();
+                self.client.handle_bytes(self.now, &self.to_client);
                 self.to_client.clear();
                 moved = true;
             }

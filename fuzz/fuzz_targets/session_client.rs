@@ -255,7 +255,8 @@ fuzz_target!(|ops: Vec<Op>| {
             }
             Op::Server(p) => {
                 if let Some(bytes) = w.server_packet(p) {
-                    result = w.client.handle_bytes(w.now, &bytes);
+                    w.client.handle_bytes(w.now, &bytes);
+                    result = w.client.violation().map_or(Ok(()), Err);
                 }
             }
             Op::Publish { qos: q, len } => {

@@ -292,7 +292,8 @@ fuzz_target!(|input: Input| {
         match op {
             Op::Client(p) => {
                 if let (Some(bytes), Some(server)) = (w.client_packet(p), w.server.as_mut()) {
-                    result = server.handle_bytes(w.now, &bytes);
+                    server.handle_bytes(w.now, &bytes);
+                    result = server.violation().map_or(Ok(()), Err);
                 }
             }
             Op::Deliver { qos: q, len } => {

@@ -269,7 +269,7 @@ impl Driver {
                         self.stream = None;
                         return Err("connection closed by the broker".into());
                     }
-                    self.client.handle_bytes(now, buf.get(..n).unwrap_or_default())?;
+                    self.client.handle_bytes(now, buf.get(..n).unwrap_or_default());
                 }
                 () = tokio::time::sleep_until(deadline) => {
                     if tokio::time::Instant::now() >= give_up {

@@ -18,10 +18,12 @@ pub enum ViolationKind {
     },
 }
 
-/// A fatal protocol violation by the peer. It is sticky: every later input
-/// on the same connection returns it again, while the DISCONNECT carrying
-/// [`ProtocolViolation::reason`] (MQTT 5.0 only) can still be flushed with
-/// [`crate::Client::poll_transmit`].
+/// A fatal protocol violation by the peer. It closes the connection and is
+/// reported once, in [`crate::CloseCause::ProtocolViolation`] or
+/// [`crate::ServerCloseCause::ProtocolViolation`], while the DISCONNECT
+/// carrying [`ProtocolViolation::reason`] (MQTT 5.0 only) waits in
+/// `poll_transmit`; [`crate::Client::violation`] and
+/// [`crate::Server::violation`] keep it for the rest of the connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 // Both roles report with this type, so the text must name neither role.
 #[error("protocol violation by the peer ({kind}); DISCONNECT reason {reason}")]

@@ -7,7 +7,7 @@ use mqttkit_codec::{
     ConnAck, Connect, ConnectReasonCode, Decoded, Decoder, DisconnectReasonCode, Encoder,
     MqttString, Packet, ProtocolVersion,
 };
-use mqttkit_session::{Client, ClientConfig, Instant, Session};
+use mqttkit_session::{Client, ClientConfig, CloseCause, Event, Instant, Session};
 use proptest::prelude::*;
 
 fn connected(version: ProtocolVersion) -> Client {
@@ -29,7 +29,7 @@ fn connected(version: ProtocolVersion) -> Client {
             &mut wire,
         )
         .unwrap();
-    client.handle_bytes(now, &wire).unwrap();
+    client.handle_bytes(now, &wire);
     let mut out = BytesMut::new();
     while client.poll_transmit(&mut out).is_some() {}
     client
@@ -45,17 +45,23 @@ proptest! {
     ) {
         let version = if v5 { ProtocolVersion::V5 } else { ProtocolVersion::V3_1_1 };
         let mut client = connected(version);
-        let mut result = Ok(());
+        // The loop an application writes: input, then drain.
+        let mut reported = Vec::new();
         for (i, chunk) in chunks.iter().enumerate() {
-            result = client.handle_bytes(Instant::from_millis(i as u64), chunk);
-            while client.poll_event().is_some() {}
+            client.handle_bytes(Instant::from_millis(i as u64), chunk);
+            while let Some(event) = client.poll_event() {
+                if let Event::Closed(CloseCause::ProtocolViolation(v)) = event {
+                    reported.push(v);
+                }
+            }
             while client.poll_persist().is_some() {}
             client.handle_timeout(Instant::from_millis(i as u64));
-            if result.is_err() {
+            if client.violation().is_some() {
                 break;
             }
         }
-        if let Err(v) = result {
+        if let Some(v) = client.violation() {
+            prop_assert_eq!(&reported, &[v], "reported once, as the Closed event");
             let mut out = BytesMut::new();
             while client.poll_transmit(&mut out).is_some() {}
             if v5 {
@@ -68,8 +74,12 @@ proptest! {
                 let Some(Packet::Disconnect(sent)) = last else { panic!("no DISCONNECT flushed") };
                 prop_assert_eq!(sent.reason_code, code);
             }
-            // Sticky.
-            prop_assert_eq!(client.handle_bytes(Instant::from_millis(99), &[0xC0, 0]), Err(v));
+            // Later input is ignored and reports nothing more.
+            client.handle_bytes(Instant::from_millis(99), &[0xC0, 0]);
+            prop_assert!(client.poll_event().is_none());
+            prop_assert_eq!(client.violation(), Some(v));
+        } else {
+            prop_assert!(reported.is_empty());
         }
     }
 }

@@ -339,7 +339,8 @@ async fn subscriber(addr: String, seen: Arc<Mutex<Seen>>, stop: Arc<AtomicBool>)
             tokio::select! {
                 r = stream.read(&mut buf) => match r {
                     Ok(n) if n > 0 => {
-                        if let Err(e) = client.handle_bytes(now(), &buf[..n]) {
+                        client.handle_bytes(now(), &buf[..n]);
+                        if let Some(e) = client.violation() {
                             eprintln!("subscriber: violation {e:?}");
                             break 'conn;
                         }

@@ -39,7 +39,7 @@ fn idle_server_session_with_one_subscription_fits_in_1_kib() {
             let now = Instant::ZERO;
             let incoming = Incoming::read(&mut received, None).unwrap().unwrap();
             let mut server = incoming.accept(now, None, ServerConfig::default()).unwrap();
-            server.handle_bytes(now, &received).unwrap();
+            server.handle_bytes(now, &received);
             while let Some(event) = server.poll_event() {
                 if let ServerEvent::Subscribe {
                     packet_id,

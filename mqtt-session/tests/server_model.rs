@@ -207,7 +207,7 @@ impl World {
             ..ServerConfig::default()
         };
         let mut server = incoming.accept(self.now(), existing, config).unwrap();
-        server.handle_bytes(self.now(), &wire).unwrap();
+        server.handle_bytes(self.now(), &wire);
         self.server = Some(server);
         self.drain_server();
         self.drain_client();
@@ -233,13 +233,13 @@ impl World {
             Op::ToServer => {
                 let bytes = std::mem::take(&mut self.to_server);
                 if let Some(server) = self.server.as_mut() {
-                    server.handle_bytes(now, &bytes).unwrap();
+                    server.handle_bytes(now, &bytes);
                 }
                 self.drain_server();
             }
             Op::ToClient => {
                 let bytes = std::mem::take(&mut self.to_client);
-                self.client.handle_bytes(now, &bytes).unwrap();
+                self.client.handle_bytes(now, &bytes);
                 self.drain_client();
             }
             Op::Drop => {

@@ -67,7 +67,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         match stream.read(&mut buf) {
             Ok(0) => return Err("the broker closed the connection".into()),
-            Ok(n) => client.handle_bytes(now(), &buf[..n])?,
+            Ok(n) => client.handle_bytes(now(), &buf[..n]),
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
                 client.handle_timeout(now());
             }

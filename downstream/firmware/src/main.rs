@@ -47,7 +47,10 @@ fn run() -> Result<(), &'static str> {
         .map_err(|_| "encode CONNACK")?;
     let mut out = BytesMut::new();
     while client.poll_transmit(&mut out).is_some() {}
-    client.handle_bytes(now, &reply).map_err(|_| "CONNACK")?;
+    client.handle_bytes(now, &reply);
+    if client.violation().is_some() {
+        return Err("CONNACK");
+    }
     while client.poll_persist().is_some() {} // flash storage would take these first
     while client.poll_transmit(&mut out).is_some() {}
     let (sent_connect, sent_publish) = read_two(&mut out)?;

@@ -215,9 +215,45 @@ impl Client {
     }
 
     /// Feeds bytes received from the transport; partial packets are kept
-    /// until the rest arrives. A protocol violation by the server is
-    /// returned, and again on every later call on this connection.
-    pub fn handle_bytes(&mut self, now: Instant, bytes: &[u8]) -> Result<(), ProtocolViolation> {
+    /// until the rest arrives.
+    ///
+    /// A protocol violation by the server closes the connection and is
+    /// reported once, as [`Event::Closed`] with
+    /// [`CloseCause::ProtocolViolation`]; its DISCONNECT (5.0) waits in
+    /// [`Client::poll_transmit`], so the usual drain after every input
+    /// flushes it. Later input on that connection is ignored, and
+    /// [`Client::violation`] tells what happened.
+    ///
+    /// ```
+    /// # use mqttkit_session::{Client, ClientConfig, Connect, Event, Instant, MqttString, ProtocolVersion, Session};
+    /// # use mqttkit_session::bytes::BytesMut;
+    /// let id = MqttString::try_from("sensor-7")?;
+    /// let mut client = Client::new(Session::new(id.clone()), ClientConfig::default());
+    /// let now = Instant::ZERO;
+    /// client.connect(now, Connect::new(ProtocolVersion::V5, id))?;
+    /// let mut out = BytesMut::new();
+    /// while client.poll_transmit(&mut out).is_some() {} // CONNECT
+    /// out.clear();
+    ///
+    /// client.handle_bytes(now, &[0xFF, 0x00]); // not a packet
+    /// while client.poll_transmit(&mut out).is_some() {}
+    /// assert_eq!(&out[..], [0xE0, 0x01, 0x81]); // DISCONNECT 0x81 Malformed Packet
+    /// assert!(matches!(client.poll_event(), Some(Event::Closed(_))));
+    /// assert!(client.violation().is_some());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn handle_bytes(&mut self, now: Instant, bytes: &[u8]) {
+        // A violation was reported through the events by `violate`.
+        let _ = self.receive(now, bytes);
+    }
+
+    /// The protocol violation that closed the current connection, if the
+    /// server committed one.
+    pub fn violation(&self) -> Option<ProtocolViolation> {
+        self.conn.as_ref().and_then(|c| c.violation)
+    }
+
+    fn receive(&mut self, now: Instant, bytes: &[u8]) -> Result<(), ProtocolViolation> {
         let Some(conn) = self.conn.as_mut() else {
             return Ok(());
         };
@@ -241,12 +277,16 @@ impl Client {
     }
 
     /// Feeds a packet the caller decoded itself (for transports that frame
-    /// packets, or tests).
-    pub fn handle_packet(&mut self, now: Instant, packet: Packet) -> Result<(), ProtocolViolation> {
-        match self.conn.as_ref() {
-            Some(c) if c.violation.is_some() => c.violation.map_or(Ok(()), Err),
-            Some(c) if c.is_open() => self.dispatch(now, packet),
-            _ => Ok(()),
+    /// packets, or tests); a violation is reported as by
+    /// [`Client::handle_bytes`].
+    pub fn handle_packet(&mut self, now: Instant, packet: Packet) {
+        if self
+            .conn
+            .as_ref()
+            .is_some_and(|c| c.violation.is_none() && c.is_open())
+        {
+            // A violation was reported through the events by `violate`.
+            let _ = self.dispatch(now, packet);
         }
     }
 

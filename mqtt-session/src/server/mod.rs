@@ -351,10 +351,50 @@ impl Server {
 
     // ---- inputs -------------------------------------------------------
 
-    /// Feeds bytes received on the connection. A violation by the client
-    /// is returned, and again on every later call; its DISCONNECT (5.0)
-    /// waits in [`Server::poll_transmit`].
-    pub fn handle_bytes(&mut self, now: Instant, bytes: &[u8]) -> Result<(), ProtocolViolation> {
+    /// Feeds bytes received on the connection; partial packets are kept
+    /// until the rest arrives.
+    ///
+    /// A protocol violation by the client closes the connection and is
+    /// reported once, as [`ServerEvent::Closed`] with
+    /// [`ServerCloseCause::ProtocolViolation`]; its DISCONNECT (5.0) waits in
+    /// [`Server::poll_transmit`], so the usual drain after every input
+    /// flushes it. Later input on that connection is ignored, and
+    /// [`Server::violation`] tells what happened.
+    ///
+    /// ```
+    /// # use mqttkit_session::{Connect, Encoder, Incoming, Instant, MqttString, ProtocolVersion, ServerCloseCause, ServerConfig, ServerEvent};
+    /// # use mqttkit_session::bytes::BytesMut;
+    /// # let mut bytes = BytesMut::new();
+    /// # let connect = Connect::new(ProtocolVersion::V5, MqttString::try_from("c")?);
+    /// # Encoder::new(ProtocolVersion::V5).encode(&connect.into(), &mut bytes)?;
+    /// # let incoming = Incoming::read(&mut bytes, None)?.expect("a whole CONNECT");
+    /// let mut server = incoming.accept(Instant::ZERO, None, ServerConfig::default()).expect("accepted");
+    /// let mut out = BytesMut::new();
+    /// while server.poll_transmit(&mut out).is_some() {} // CONNACK
+    /// out.clear();
+    ///
+    /// server.handle_bytes(Instant::ZERO, &[0xFF, 0x00]); // not a packet
+    /// while server.poll_transmit(&mut out).is_some() {}
+    /// assert_eq!(&out[..], [0xE0, 0x01, 0x81]); // DISCONNECT 0x81 Malformed Packet
+    /// assert!(matches!(
+    ///     server.poll_event(),
+    ///     Some(ServerEvent::Closed(ServerCloseCause::ProtocolViolation(_)))
+    /// ));
+    /// assert!(server.violation().is_some());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn handle_bytes(&mut self, now: Instant, bytes: &[u8]) {
+        // A violation was reported through the events by `violate`.
+        let _ = self.receive(now, bytes);
+    }
+
+    /// The protocol violation that closed the current connection, if the
+    /// client committed one.
+    pub fn violation(&self) -> Option<ProtocolViolation> {
+        self.conn.as_ref().and_then(|c| c.violation)
+    }
+
+    fn receive(&mut self, now: Instant, bytes: &[u8]) -> Result<(), ProtocolViolation> {
         let Some(conn) = self.conn.as_mut() else {
             return Ok(());
         };

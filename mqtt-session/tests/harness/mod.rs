@@ -170,9 +170,9 @@ impl Pair {
     pub fn server(&mut self, packet: impl Into<Packet>) -> Result<(), ProtocolViolation> {
         let mut buf = BytesMut::new();
         self.encoder.encode(&packet.into(), &mut buf).unwrap();
-        let r = self.client.handle_bytes(self.now, &buf);
+        self.client.handle_bytes(self.now, &buf);
         self.flush();
-        r
+        self.client.violation().map_or(Ok(()), Err)
     }
 
     pub fn take_received(&mut self) -> Vec<Packet> {

@@ -442,7 +442,8 @@ fn v5_mqtt_3_8_3_4_no_local_on_shared() {
     let mut fixed = vec![0x82, 0x10, 0x00, 0x01, 0x00, 0x00, 0x0a];
     fixed.extend_from_slice(b"$share/g/t");
     fixed.push(0x04);
-    let err = p.server.handle_bytes(p.now, &fixed).unwrap_err();
+    p.server.handle_bytes(p.now, &fixed);
+    let err = p.server.violation().unwrap();
     assert_eq!(err.reason, ReasonCode::ProtocolError);
     p.drain();
     assert_eq!(

@@ -146,9 +146,9 @@ impl Peer {
 
     pub fn send(&mut self, packet: Packet) -> Result<(), ProtocolViolation> {
         let bytes = encode(self.version, &packet);
-        let r = self.server.handle_bytes(self.now, &bytes);
+        self.server.handle_bytes(self.now, &bytes);
         self.drain();
-        r
+        self.server.violation().map_or(Ok(()), Err)
     }
 
     /// Sends `sub` and answers it with `codes`, as the application would.

@@ -68,7 +68,7 @@ impl Duo {
             let server = self.server.as_mut().unwrap();
             if !self.to_server.is_empty() {
                 let bytes = std::mem::take(&mut self.to_server);
-                server.handle_bytes(self.now, &bytes).unwrap();
+                server.handle_bytes(self.now, &bytes);
                 moved = true;
             }
             while let Some(e) = server.poll_event() {
@@ -96,7 +96,7 @@ impl Duo {
             let mut to_client = BytesMut::new();
             while server.poll_transmit(&mut to_client).is_some() {}
             if !to_client.is_empty() {
-                self.client.handle_bytes(self.now, &to_client).unwrap();
+                self.client.handle_bytes(self.now, &to_client);
                 moved = true;
             }
             while let Some(e) = self.client.poll_event() {
