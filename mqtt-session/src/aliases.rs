@@ -5,10 +5,11 @@ use alloc::collections::BTreeMap;
 use core::num::NonZeroU16;
 
 use bytes::Bytes;
-use mqttkit_codec::{Publish, ReasonCode};
+use mqttkit_codec::Publish;
 use mqttkit_topic::TopicName;
 
 use crate::error::ProtocolViolation;
+use crate::violation::PeerMisbehaved;
 
 /// Our outbound Topic Alias table: the first `max` topics used on this
 /// connection get an alias; it is never carried to another connection
@@ -56,23 +57,19 @@ pub(crate) struct InAliases {
 impl InAliases {
     /// Resolves the Topic Alias of a received PUBLISH (v5 §3.3.2.3.4): a
     /// topic with an alias sets the mapping, an empty topic takes it. The
-    /// alias is taken out of the properties. `above_maximum` names the rule
-    /// the peer breaks with an alias above our maximum (the two roles cite
+    /// alias is taken out of the properties. `above_maximum` is the rule the
+    /// peer breaks with an alias above our maximum (the two roles cite
     /// different statements).
     pub(crate) fn resolve(
         &mut self,
         publish: &mut Publish,
-        above_maximum: &'static str,
+        above_maximum: PeerMisbehaved,
     ) -> Result<(), ProtocolViolation> {
         let Some(alias) = publish.properties.topic_alias.take() else {
             return Ok(());
         };
         if alias.get() > self.max {
-            return Err(ProtocolViolation::rule(
-                ReasonCode::TopicAliasInvalid,
-                above_maximum,
-                "a Topic Alias above our Topic Alias Maximum",
-            ));
+            return Err(ProtocolViolation::rule(above_maximum));
         }
         match publish.topic.as_ref().filter(|t| !t.is_empty()) {
             Some(topic) => {
@@ -81,11 +78,7 @@ impl InAliases {
             None => match self.map.get(&alias.get()) {
                 Some(topic) => publish.topic = Some(topic.clone()),
                 None => {
-                    return Err(ProtocolViolation::rule(
-                        ReasonCode::ProtocolError,
-                        "v5 §3.3.2.3.4",
-                        "a Topic Alias that has no mapping on this connection",
-                    ));
+                    return Err(ProtocolViolation::rule(PeerMisbehaved::UnknownTopicAlias));
                 }
             },
         }

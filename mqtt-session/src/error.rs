@@ -3,19 +3,17 @@
 
 use mqttkit_codec::{DecodeError, ReasonCode};
 
+use crate::violation::PeerMisbehaved;
+
 /// What the peer did wrong.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ViolationKind {
     /// A packet the codec refused; the error names the rule.
     Malformed(DecodeError),
-    /// A well-formed packet that breaks a session rule.
-    Rule {
-        /// The normative statement or section, e.g. `"v5 [MQTT-3.3.4-9]"`.
-        rule: &'static str,
-        /// What happened.
-        what: &'static str,
-    },
+    /// A well-formed packet that breaks a session rule; the variant names
+    /// the statement ([`PeerMisbehaved::rule`]).
+    Rule(PeerMisbehaved),
 }
 
 /// A fatal protocol violation by the peer. It closes the connection and is
@@ -39,16 +37,16 @@ impl core::fmt::Display for ViolationKind {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
             Self::Malformed(err) => write!(f, "{err}"),
-            Self::Rule { rule, what } => write!(f, "{what}, {rule}"),
+            Self::Rule(rule) => write!(f, "{rule}, {}", rule.rule()),
         }
     }
 }
 
 impl ProtocolViolation {
-    pub(crate) const fn rule(reason: ReasonCode, rule: &'static str, what: &'static str) -> Self {
+    pub(crate) const fn rule(rule: PeerMisbehaved) -> Self {
         Self {
-            reason,
-            kind: ViolationKind::Rule { rule, what },
+            reason: rule.reason(),
+            kind: ViolationKind::Rule(rule),
         }
     }
 
@@ -136,7 +134,7 @@ mod tests {
     /// so its text must not blame the server.
     #[test]
     fn display_names_the_peer_not_a_role() {
-        let v = ProtocolViolation::rule(ReasonCode::ProtocolError, "v5 [MQTT-3.3.2-2]", "test");
+        let v = ProtocolViolation::rule(PeerMisbehaved::SecondConnect);
         let text = alloc::format!("{v}");
         assert!(text.starts_with("protocol violation by the peer"), "{text}");
         assert!(!text.contains("server"), "{text}");

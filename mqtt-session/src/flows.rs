@@ -7,10 +7,11 @@
 //! order and indexed by packet identifier, and the next flow to resend is
 //! found from a cursor instead of a scan from the front.
 
-use mqttkit_codec::{Packet, PacketId, PubRel, PubRelReasonCode, Publish, QoS, ReasonCode};
+use mqttkit_codec::{Packet, PacketId, PubRel, PubRelReasonCode, Publish, QoS};
 
 use crate::error::ProtocolViolation;
 use crate::event::OpId;
+use crate::violation::PeerMisbehaved;
 
 // An acknowledgement of the wrong kind for a message in flight: the peer
 // broke the flow it was answering, and guessing what it meant could lose or
@@ -19,26 +20,11 @@ use crate::event::OpId;
 // with the state" a Protocol Error). An identifier not in flight at all is
 // a different matter: it is left over from an earlier exchange (v5 0x92,
 // "not an error during recovery").
-const PUBACK_FOR_QOS2: ProtocolViolation = ProtocolViolation::rule(
-    ReasonCode::ProtocolError,
-    "v5 [MQTT-4.3.3-8], [MQTT-4.3.3-11] / v3.1.1 [MQTT-4.3.3-2], [MQTT-4.8.0-1]",
-    "PUBACK for a QoS 2 PUBLISH (PUBREC or PUBCOMP was due)",
-);
-const PUBREC_FOR_QOS1: ProtocolViolation = ProtocolViolation::rule(
-    ReasonCode::ProtocolError,
-    "v5 [MQTT-4.3.2-4] / v3.1.1 [MQTT-4.3.2-2], [MQTT-4.8.0-1]",
-    "PUBREC for a QoS 1 PUBLISH (PUBACK was due)",
-);
-const PUBCOMP_FOR_QOS1: ProtocolViolation = ProtocolViolation::rule(
-    ReasonCode::ProtocolError,
-    "v5 [MQTT-4.3.2-4] / v3.1.1 [MQTT-4.3.2-2], [MQTT-4.8.0-1]",
-    "PUBCOMP for a QoS 1 PUBLISH (PUBACK was due)",
-);
-const PUBCOMP_BEFORE_PUBREL: ProtocolViolation = ProtocolViolation::rule(
-    ReasonCode::ProtocolError,
-    "v5 [MQTT-4.3.3-8], [MQTT-4.3.3-11] / v3.1.1 [MQTT-4.3.3-2], [MQTT-4.8.0-1]",
-    "PUBCOMP for a QoS 2 PUBLISH with no PUBREL sent (PUBREC was due)",
-);
+const PUBACK_FOR_QOS2: ProtocolViolation = ProtocolViolation::rule(PeerMisbehaved::PubAckForQoS2);
+const PUBREC_FOR_QOS1: ProtocolViolation = ProtocolViolation::rule(PeerMisbehaved::PubRecForQoS1);
+const PUBCOMP_FOR_QOS1: ProtocolViolation = ProtocolViolation::rule(PeerMisbehaved::PubCompForQoS1);
+const PUBCOMP_BEFORE_PUBREL: ProtocolViolation =
+    ProtocolViolation::rule(PeerMisbehaved::PubCompBeforePubRel);
 
 /// The acknowledgements a peer sends for our QoS 1 and 2 PUBLISH.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -31,6 +31,7 @@ mod server;
 mod session;
 mod time;
 mod timers;
+mod violation;
 
 pub use client::{Client, Negotiated};
 pub use config::ClientConfig;
@@ -43,6 +44,7 @@ pub use server::{
 };
 pub use session::{InflightInfo, Session};
 pub use time::Instant;
+pub use violation::PeerMisbehaved;
 
 /// Re-exported so that users name the same packet, topic and buffer types.
 pub use bytes;

@@ -15,16 +15,9 @@ use crate::flows::{AckKind, OutFlow, pubrel_not_found};
 use crate::persist::{InboundRecord, OutboundRecord, PersistOp};
 use crate::time::Instant;
 use crate::timers::Timer;
+use crate::violation::PeerMisbehaved;
 
 type Handled = Result<(), ProtocolViolation>;
-
-const fn violation(
-    reason: ReasonCode,
-    rule: &'static str,
-    what: &'static str,
-) -> ProtocolViolation {
-    ProtocolViolation::rule(reason, rule, what)
-}
 
 impl Client {
     pub(super) fn dispatch(&mut self, now: Instant, packet: Packet) -> Handled {
@@ -48,11 +41,7 @@ impl Client {
                 return Ok(());
             }
             _ if !connected => {
-                return Err(violation(
-                    ReasonCode::ProtocolError,
-                    "v5 [MQTT-3.2.0-1]",
-                    "a packet other than CONNACK or AUTH before CONNACK",
-                ));
+                return Err(ProtocolViolation::rule(PeerMisbehaved::PacketBeforeConnAck));
             }
             _ => {}
         }
@@ -70,11 +59,7 @@ impl Client {
                 }
                 Ok(())
             }
-            _ => Err(violation(
-                ReasonCode::ProtocolError,
-                "v5 §2.1.2 / v3.1.1 §2.2.1",
-                "a packet only a client sends (CONNECT, SUBSCRIBE, UNSUBSCRIBE, PINGREQ)",
-            )),
+            _ => Err(ProtocolViolation::rule(PeerMisbehaved::ClientOnlyPacket)),
         }
     }
 
@@ -83,11 +68,7 @@ impl Client {
             return Ok(());
         };
         if conn.state != State::AwaitConnAck {
-            return Err(violation(
-                ReasonCode::ProtocolError,
-                "v5 [MQTT-3.2.0-2]",
-                "a second CONNACK",
-            ));
+            return Err(ProtocolViolation::rule(PeerMisbehaved::SecondConnAck));
         }
         if ack.reason_code != ConnectReasonCode::Success {
             // v5 [MQTT-3.2.2-7]: the server closes; the session is kept.
@@ -95,35 +76,27 @@ impl Client {
             return Ok(());
         }
         if ack.session_present && conn.clean_start {
-            return Err(violation(
-                ReasonCode::ProtocolError,
-                "v5 [MQTT-3.2.2-2] / v3.1.1 [MQTT-3.2.2-1]",
-                "Session Present set in reply to Clean Start",
+            return Err(ProtocolViolation::rule(
+                PeerMisbehaved::SessionPresentOnCleanStart,
             ));
         }
         if ack.session_present && !self.session.established {
             // 3.1.1 has no statement here; §3.2.2.2 lets the client choose
             // to disconnect when Session Present is not as expected.
-            return Err(violation(
-                ReasonCode::ProtocolError,
-                "v5 [MQTT-3.2.2-4] / v3.1.1 §3.2.2.2",
-                "Session Present although the client has no Session State",
+            return Err(ProtocolViolation::rule(
+                PeerMisbehaved::SessionPresentWithoutState,
             ));
         }
         if let Some(ours) = &conn.auth_method
             && ack.properties.authentication_method.as_ref() != Some(ours)
         {
-            return Err(violation(
-                ReasonCode::ProtocolError,
-                "v5 [MQTT-4.12.0-5]",
-                "CONNACK without the Authentication Method of CONNECT",
+            return Err(ProtocolViolation::rule(
+                PeerMisbehaved::ConnAckWithoutAuthenticationMethod,
             ));
         }
         if conn.auth_method.is_none() && ack.properties.authentication_method.is_some() {
-            return Err(violation(
-                ReasonCode::ProtocolError,
-                "v5 [MQTT-4.12.0-6]",
-                "an Authentication Method in CONNACK that CONNECT did not ask for",
+            return Err(ProtocolViolation::rule(
+                PeerMisbehaved::UnrequestedAuthenticationMethod,
             ));
         }
         let negotiated = Negotiated::from_connack(
@@ -172,17 +145,13 @@ impl Client {
             return Ok(());
         };
         let Some(method) = &conn.auth_method else {
-            return Err(violation(
-                ReasonCode::ProtocolError,
-                "v5 [MQTT-4.12.0-6]",
-                "AUTH although CONNECT had no Authentication Method",
+            return Err(ProtocolViolation::rule(
+                PeerMisbehaved::AuthWithoutAuthenticationMethod,
             ));
         };
         if auth.properties.authentication_method.as_ref() != Some(method) {
-            return Err(violation(
-                ReasonCode::ProtocolError,
-                "v5 [MQTT-4.12.0-5]",
-                "AUTH with another Authentication Method",
+            return Err(ProtocolViolation::rule(
+                PeerMisbehaved::AuthenticationMethodChanged,
             ));
         }
         match auth.reason_code {
@@ -197,10 +166,8 @@ impl Client {
                 self.events.push_back(Event::Reauthenticated);
                 Ok(())
             }
-            _ => Err(violation(
-                ReasonCode::ProtocolError,
-                "v5 §4.12",
-                "AUTH Success before CONNACK, or Re-authenticate from the server",
+            _ => Err(ProtocolViolation::rule(
+                PeerMisbehaved::UnexpectedAuthFromServer,
             )),
         }
     }
@@ -210,8 +177,10 @@ impl Client {
             return Ok(());
         };
         // Topic Alias (v5 §3.3.2.3.4), a table of this connection only.
-        conn.in_aliases
-            .resolve(&mut publish, "v5 [MQTT-3.3.2-11]")?;
+        conn.in_aliases.resolve(
+            &mut publish,
+            PeerMisbehaved::TopicAliasAboveMaximumFromServer,
+        )?;
         let (packet_id, qos) = match publish.qos {
             PublishQoS::AtMostOnce => {
                 self.events.push_back(Event::Message { publish, ack: None });
@@ -225,11 +194,8 @@ impl Client {
             qos,
             connection: conn.number,
         };
-        const OVER: ProtocolViolation = violation(
-            ReasonCode::ReceiveMaximumExceeded,
-            "v5 [MQTT-3.3.4-9]",
-            "more unacknowledged QoS 1/2 PUBLISH than our Receive Maximum",
-        );
+        const OVER: ProtocolViolation =
+            ProtocolViolation::rule(PeerMisbehaved::ServerExceededReceiveMaximum);
         let admission = Inbound {
             qos2: &mut self.session.inbound_qos2,
             acks: &mut conn.acks,
@@ -265,11 +231,7 @@ impl Client {
         let reason = match self.session.inbound_qos2.get(&id) {
             None => PubRelReasonCode::PacketIdentifierNotFound,
             Some(entry) if entry.acked.is_none() => {
-                return Err(violation(
-                    ReasonCode::ProtocolError,
-                    "v5 §4.3.3",
-                    "PUBREL before our PUBREC",
-                ));
+                return Err(ProtocolViolation::rule(PeerMisbehaved::PubRelBeforePubRec));
             }
             Some(_) => {
                 // v5 [MQTT-4.3.3-12]: after PUBCOMP the id is a new message.
@@ -408,10 +370,8 @@ impl Client {
             return Ok(());
         };
         if ack.reason_codes.len() != filters {
-            return Err(violation(
-                ReasonCode::ProtocolError,
-                "v5 [MQTT-3.8.4-6] / v3.1.1 [MQTT-3.8.4-5]",
-                "SUBACK without one reason code per topic filter",
+            return Err(ProtocolViolation::rule(
+                PeerMisbehaved::SubAckWithWrongCodeCount,
             ));
         }
         self.events.push_back(Event::Subscribed {
@@ -428,10 +388,8 @@ impl Client {
         };
         let v5 = self.conn.as_ref().is_some_and(|c| c.version.is_v5());
         if v5 && ack.reason_codes.len() != filters {
-            return Err(violation(
-                ReasonCode::ProtocolError,
-                "v5 §3.11.3",
-                "UNSUBACK without one reason code per topic filter",
+            return Err(ProtocolViolation::rule(
+                PeerMisbehaved::UnsubAckWithWrongCodeCount,
             ));
         }
         self.events.push_back(Event::Unsubscribed {

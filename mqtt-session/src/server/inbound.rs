@@ -14,22 +14,12 @@ use crate::error::ProtocolViolation;
 use crate::event::AckToken;
 use crate::flows::{AckKind, OutFlow, pubrel_not_found};
 use crate::time::Instant;
+use crate::violation::PeerMisbehaved;
 
 type Handled = Result<(), ProtocolViolation>;
 
-const fn violation(
-    reason: ReasonCode,
-    rule: &'static str,
-    what: &'static str,
-) -> ProtocolViolation {
-    ProtocolViolation::rule(reason, rule, what)
-}
-
-const OVER_RECEIVE_MAXIMUM: ProtocolViolation = violation(
-    ReasonCode::ReceiveMaximumExceeded,
-    "v5 [MQTT-3.3.4-7] / §3.3.4",
-    "more unacknowledged QoS 1/2 PUBLISH than our Receive Maximum",
-);
+const OVER_RECEIVE_MAXIMUM: ProtocolViolation =
+    ProtocolViolation::rule(PeerMisbehaved::ClientExceededReceiveMaximum);
 
 impl Server {
     pub(super) fn dispatch(&mut self, now: Instant, packet: Packet) -> Handled {
@@ -74,21 +64,11 @@ impl Server {
                 Ok(())
             }
             Packet::Disconnect(d) => self.on_disconnect(now, d),
-            Packet::Connect(_) => Err(violation(
-                ReasonCode::ProtocolError,
-                "v5 [MQTT-3.1.0-2] / v3.1.1 [MQTT-3.1.0-2]",
-                "a second CONNECT",
+            Packet::Connect(_) => Err(ProtocolViolation::rule(PeerMisbehaved::SecondConnect)),
+            Packet::Auth(_) => Err(ProtocolViolation::rule(
+                PeerMisbehaved::UnexpectedAuthFromClient,
             )),
-            Packet::Auth(_) => Err(violation(
-                ReasonCode::ProtocolError,
-                "v5 [MQTT-4.12.0-2]",
-                "AUTH outside an authentication exchange this server started",
-            )),
-            _ => Err(violation(
-                ReasonCode::ProtocolError,
-                "v5 §2.1.2 / v3.1.1 §2.2.1",
-                "a packet only a server sends",
-            )),
+            _ => Err(ProtocolViolation::rule(PeerMisbehaved::ServerOnlyPacket)),
         }
     }
 
@@ -100,30 +80,23 @@ impl Server {
         };
         let v5 = conn.version.is_v5();
         if v5 && publish.qos.qos() > max_qos {
-            return Err(violation(
-                ReasonCode::QoSNotSupported,
-                "v5 [MQTT-3.2.2-11]",
-                "a PUBLISH above our Maximum QoS",
-            ));
+            return Err(ProtocolViolation::rule(PeerMisbehaved::QoSAboveMaximum));
         }
         if v5 && publish.retain && !retain_available {
-            return Err(violation(
-                ReasonCode::RetainNotSupported,
-                "v5 [MQTT-3.2.2-14]",
-                "RETAIN although Retain Available is 0",
-            ));
+            return Err(ProtocolViolation::rule(PeerMisbehaved::RetainNotAvailable));
         }
         // Subscription Identifiers are the server's to add, per subscriber,
         // on delivery (v5 §3.3.4); one from the client is a Protocol Error.
         if !publish.properties.subscription_identifiers().is_empty() {
-            return Err(violation(
-                ReasonCode::ProtocolError,
-                "v5 [MQTT-3.3.4-6]",
-                "a Subscription Identifier in a PUBLISH from the client",
+            return Err(ProtocolViolation::rule(
+                PeerMisbehaved::SubscriptionIdentifierFromClient,
             ));
         }
         // Topic Alias (v5 §3.3.2.3.4), a table of this connection only.
-        conn.in_aliases.resolve(&mut publish, "v5 [MQTT-3.3.2-9]")?;
+        conn.in_aliases.resolve(
+            &mut publish,
+            PeerMisbehaved::TopicAliasAboveMaximumFromClient,
+        )?;
         let (packet_id, qos) = match publish.qos {
             PublishQoS::AtMostOnce => {
                 self.events
@@ -164,11 +137,7 @@ impl Server {
         let reason = match self.session.inbound_qos2.get(&id) {
             None => PubRelReasonCode::PacketIdentifierNotFound,
             Some(entry) if entry.acked.is_none() => {
-                return Err(violation(
-                    ReasonCode::ProtocolError,
-                    "v5 §4.3.3",
-                    "PUBREL before our PUBREC",
-                ));
+                return Err(ProtocolViolation::rule(PeerMisbehaved::PubRelBeforePubRec));
             }
             Some(_) => {
                 // v5 [MQTT-4.3.3-12]: after PUBCOMP the id is a new message.
@@ -321,10 +290,8 @@ impl Server {
         if let Some(secs) = d.properties.session_expiry_interval {
             // v5 [MQTT-3.14.2-2]
             if conn.session_expiry_was_zero && secs != 0 {
-                return Err(violation(
-                    ReasonCode::ProtocolError,
-                    "v5 [MQTT-3.14.2-2]",
-                    "a non-zero Session Expiry Interval on DISCONNECT after 0 on CONNECT",
+                return Err(ProtocolViolation::rule(
+                    PeerMisbehaved::SessionExpiryAfterZero,
                 ));
             }
             self.session_expiry = secs;

@@ -37,6 +37,7 @@ use crate::error::ProtocolViolation;
 use crate::event::Message;
 use crate::session::Session;
 use crate::time::Instant;
+use crate::violation::PeerMisbehaved;
 use subscriptions::Subscriptions;
 
 /// The client identifier in storage of its own: the decoded one is a slice
@@ -243,11 +244,7 @@ impl Server {
             // Maximum Packet Size, and nothing may go before it (v5
             // [MQTT-3.2.0-1]): the connection cannot start, so it is
             // closed without a word, like a refusal (no will).
-            let violation = ProtocolViolation::rule(
-                mqttkit_codec::ReasonCode::PacketTooLarge,
-                "v5 [MQTT-3.1.2-24]",
-                "the client's Maximum Packet Size is smaller than our CONNACK",
-            );
+            let violation = ProtocolViolation::rule(PeerMisbehaved::ConnAckTooLarge);
             this.events
                 .push_back(ServerEvent::Closed(ServerCloseCause::ProtocolViolation(
                     violation,

@@ -76,7 +76,7 @@ fn tokens(events: &[Event]) -> Vec<mqttkit_session::AckToken> {
 fn violation_rule(e: &Event) -> Option<(&'static str, ReasonCode)> {
     match e {
         Event::Closed(CloseCause::ProtocolViolation(v)) => match v.kind {
-            ViolationKind::Rule { rule, .. } => Some((rule, v.reason)),
+            ViolationKind::Rule(rule) => Some((rule.rule(), v.reason)),
             ViolationKind::Malformed(_) => Some(("malformed", v.reason)),
             _ => None,
         },
