@@ -138,6 +138,8 @@ impl Broker {
     fn config() -> ServerConfig {
         ServerConfig {
             maximum_packet_size: Some(MAX_PACKET),
+            // Acknowledged after routing, with 0x10 when nobody subscribed.
+            manual_ack: true,
             ..ServerConfig::default()
         }
     }

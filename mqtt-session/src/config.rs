@@ -28,6 +28,13 @@ pub struct ClientConfig {
     /// in memory has nothing to drain. Turn it on to keep the session across
     /// restarts ([`crate::Session::from_records`]).
     pub persistence: bool,
+    /// Whether received QoS 1 and 2 messages wait for [`crate::Client::ack`].
+    /// Off by default: each is acknowledged with Success as it arrives, and
+    /// [`crate::Event::Message`] carries no token. Turn it on to acknowledge
+    /// only after processing (at-least-once into your own storage) or to
+    /// refuse a message with a reason code; a message never acked is never
+    /// acknowledged, and holds a slot of the Receive Maximum.
+    pub manual_ack: bool,
 }
 
 impl Default for ClientConfig {
@@ -39,6 +46,7 @@ impl Default for ClientConfig {
             connack_timeout: Duration::from_secs(30),
             retransmit_v3: None,
             persistence: false,
+            manual_ack: false,
         }
     }
 }

@@ -152,7 +152,10 @@ pub enum Event {
     Message {
         /// The PUBLISH.
         publish: Publish,
-        /// For QoS 1 and 2: pass it to [`crate::Client::ack`].
+        /// With [`crate::ClientConfig::manual_ack`], for QoS 1 and 2: pass it
+        /// to [`crate::Client::ack`] once the message is processed. `None`
+        /// for QoS 0, and by default, when the client acknowledged it with
+        /// Success as it arrived.
         ack: Option<AckToken>,
     },
     /// A publish completed: QoS 0 when written, QoS 1 on PUBACK, QoS 2 on

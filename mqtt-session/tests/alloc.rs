@@ -23,7 +23,11 @@ fn steady_state_qos1_round_trip_allocates_nothing() {
     let now = Instant::from_millis(0);
     let mut client = Client::new(
         Session::new(MqttString::try_from("alloc").unwrap()),
-        ClientConfig::default(),
+        // The application acknowledges, as one that processes first would.
+        ClientConfig {
+            manual_ack: true,
+            ..ClientConfig::default()
+        },
     );
     let encoder = Encoder::new(ProtocolVersion::V5);
     let mut wire = BytesMut::with_capacity(4096);

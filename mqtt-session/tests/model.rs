@@ -143,6 +143,7 @@ impl World {
                 Session::new(MqttString::try_from("m").unwrap()),
                 ClientConfig {
                     persistence: true,
+                    manual_ack: true,
                     ..ClientConfig::default()
                 },
             ),
@@ -575,6 +576,7 @@ impl World {
                         Session::new(MqttString::default()),
                         ClientConfig {
                             persistence: true,
+                            manual_ack: true,
                             ..ClientConfig::default()
                         },
                     ),
@@ -584,6 +586,7 @@ impl World {
                     Session::restore(snapshot, self.now, Duration::ZERO).unwrap(),
                     ClientConfig {
                         persistence: true,
+                        manual_ack: true,
                         ..ClientConfig::default()
                     },
                 );
@@ -604,6 +607,7 @@ impl World {
                         rebuilt,
                         ClientConfig {
                             persistence: true,
+                            manual_ack: true,
                             ..ClientConfig::default()
                         },
                     );

@@ -213,10 +213,16 @@ impl Client {
                         acked: None,
                     }));
                 }
-                self.events.push_back(Event::Message {
-                    publish,
-                    ack: Some(token),
-                });
+                if self.config.manual_ack {
+                    self.events.push_back(Event::Message {
+                        publish,
+                        ack: Some(token),
+                    });
+                } else {
+                    self.events.push_back(Event::Message { publish, ack: None });
+                    // The token is fresh and of this connection: it is accepted.
+                    let _ = self.ack(now, token, mqttkit_codec::PubAckReasonCode::Success);
+                }
             }
             Admission::Duplicate => self.drain_acks(now),
         }

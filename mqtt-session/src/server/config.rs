@@ -49,6 +49,13 @@ pub struct ServerConfig {
     /// dropped, so a QoS 2 message once sent completes or stays with the
     /// session.
     pub max_queued_bytes: usize,
+    /// Whether received QoS 1 and 2 messages wait for [`crate::Server::ack`].
+    /// Off by default: each is acknowledged with Success as it arrives, and
+    /// [`crate::ServerEvent::Publish`] carries no token. Turn it on to
+    /// acknowledge after authorizing, routing or storing the message, or to
+    /// refuse it with a reason code (0x87 Not authorized, 0x97 Quota
+    /// exceeded, ...).
+    pub manual_ack: bool,
     /// MQTT 3.1.1 sessions with CleanSession 0 have no expiry in the
     /// protocol; this one is applied to them (`None`: never).
     pub v3_session_expiry: Option<Duration>,
@@ -68,6 +75,7 @@ impl Default for ServerConfig {
             inflight_window: 20,
             max_queued: 1000,
             max_queued_bytes: 1024 * 1024,
+            manual_ack: false,
             v3_session_expiry: None,
         }
     }

@@ -144,12 +144,15 @@ pub struct Undelivered {
 #[non_exhaustive]
 pub enum ServerEvent {
     /// An application message from the client, topic alias resolved. QoS 2
-    /// messages are reported exactly once. Authorize and route it, then
-    /// pass the token to [`crate::Server::ack`] with the outcome.
+    /// messages are reported exactly once. Authorize and route it; with
+    /// [`crate::ServerConfig::manual_ack`], then pass the token to
+    /// [`crate::Server::ack`] with the outcome.
     Publish {
         /// The PUBLISH, with its topic filled in.
         publish: Publish,
-        /// For QoS 1 and 2.
+        /// With [`crate::ServerConfig::manual_ack`], for QoS 1 and 2. `None`
+        /// for QoS 0, and by default, when the server acknowledged it with
+        /// Success as it arrived.
         ack: Option<AckToken>,
     },
     /// A SUBSCRIBE: answer with [`crate::Server::suback`] (one code per

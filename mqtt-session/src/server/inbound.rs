@@ -35,7 +35,7 @@ impl Server {
 
     fn dispatch_inner(&mut self, now: Instant, packet: Packet) -> Handled {
         match packet {
-            Packet::Publish(p) => self.on_publish(p),
+            Packet::Publish(p) => self.on_publish(now, p),
             Packet::PubAck(p) => {
                 self.session
                     .inflight
@@ -72,7 +72,7 @@ impl Server {
         }
     }
 
-    fn on_publish(&mut self, mut publish: Publish) -> Handled {
+    fn on_publish(&mut self, now: Instant, mut publish: Publish) -> Handled {
         let max_qos = self.config.maximum_qos;
         let retain_available = self.config.retain_available;
         let Some(conn) = self.conn.as_mut() else {
@@ -121,10 +121,18 @@ impl Server {
         .admit(packet_id, qos)
         .map_err(|_| OVER_RECEIVE_MAXIMUM)?;
         match admission {
-            Admission::New => self.events.push_back(ServerEvent::Publish {
-                publish,
-                ack: Some(token),
-            }),
+            Admission::New if self.config.manual_ack => {
+                self.events.push_back(ServerEvent::Publish {
+                    publish,
+                    ack: Some(token),
+                })
+            }
+            Admission::New => {
+                self.events
+                    .push_back(ServerEvent::Publish { publish, ack: None });
+                // The token is fresh and of this connection: it is accepted.
+                let _ = self.ack(now, token, mqttkit_codec::PubAckReasonCode::Success);
+            }
             Admission::Duplicate => self.drain_acks(),
         }
         Ok(())

@@ -405,3 +405,50 @@ fn v5_mqtt_4_3_3_8_wrong_ack_kind_closes() {
         }
     }
 }
+
+/// v5 [MQTT-4.3.2-4], [MQTT-4.3.3-8]: by default the client acknowledges a
+/// received QoS 1 PUBLISH with PUBACK and a QoS 2 one with PUBREC as it
+/// arrives, and the application gets the message without a token.
+#[test]
+fn v5_mqtt_4_3_2_4_automatic_ack_by_default() {
+    for v in [V5, V311] {
+        let session = Session::new(MqttString::try_from("auto").unwrap());
+        let mut client = mqttkit_session::Client::new(session, ClientConfig::default());
+        let now = Instant::ZERO;
+        client.connect(now, connect_packet(v, true)).unwrap();
+        let encoder = mqttkit_codec::Encoder::new(v);
+        let mut wire = bytes::BytesMut::new();
+        encoder
+            .encode(
+                &ConnAck::new(false, ConnectReasonCode::Success).into(),
+                &mut wire,
+            )
+            .unwrap();
+        encoder
+            .encode(&incoming(QoS::AtLeastOnce, 5).into(), &mut wire)
+            .unwrap();
+        encoder
+            .encode(&incoming(QoS::ExactlyOnce, 6).into(), &mut wire)
+            .unwrap();
+        client.handle_bytes(now, &wire);
+        let mut out = bytes::BytesMut::new();
+        while client.poll_transmit(&mut out).is_some() {}
+        let mut decoder = mqttkit_codec::Decoder::new(v);
+        let mut sent = Vec::new();
+        while let Ok(mqttkit_codec::Decoded::Packet(p)) = decoder.decode(&mut out) {
+            sent.push(p);
+        }
+        assert_eq!(
+            sent[1..],
+            [PubAck::new(id(5)).into(), PubRec::new(id(6)).into()],
+            "{v:?}: CONNECT, then the acknowledgements"
+        );
+        let messages: Vec<_> = std::iter::from_fn(|| client.poll_event())
+            .filter_map(|e| match e {
+                Event::Message { ack, .. } => Some(ack),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(messages, [None, None]);
+    }
+}

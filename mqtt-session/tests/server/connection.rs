@@ -525,3 +525,33 @@ fn v5_mqtt_3_1_2_23_server_session_reports_expiry_and_established() {
     assert!(!p.server.session().is_established());
     assert_eq!(p.server.session().expires_at(), None);
 }
+
+/// v5 [MQTT-4.3.2-4], [MQTT-4.3.3-8]: by default the server acknowledges a
+/// QoS 1 PUBLISH with PUBACK and a QoS 2 one with PUBREC as it arrives, and
+/// the broker gets the message without a token.
+#[test]
+fn v5_mqtt_4_3_2_4_server_acknowledges_automatically_by_default() {
+    for version in [ProtocolVersion::V5, ProtocolVersion::V3_1_1] {
+        let c = connect(version, "c1", true);
+        let mut p = Peer::open_with(c, ServerConfig::default(), None);
+        p.take();
+        p.send(publish("a", QoS::AtLeastOnce, 5).into()).unwrap();
+        p.send(publish("a", QoS::ExactlyOnce, 6).into()).unwrap();
+        assert_eq!(
+            p.take(),
+            [
+                Packet::PubAck(PubAck::new(id(5))),
+                Packet::PubRec(PubRec::new(id(6)))
+            ]
+        );
+        let tokens: Vec<_> = p
+            .take_events()
+            .into_iter()
+            .filter_map(|e| match e {
+                ServerEvent::Publish { ack, .. } => Some(ack),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(tokens, [None, None], "{version:?}");
+    }
+}

@@ -113,6 +113,17 @@ pub struct Peer {
 impl Peer {
     /// Sends `c` as the first packet and accepts it with `session`.
     pub fn open(c: Connect, config: ServerConfig, session: Option<Server>) -> Self {
+        // The tests acknowledge by hand, unless one says otherwise with
+        // `open_with`.
+        let config = ServerConfig {
+            manual_ack: true,
+            ..config
+        };
+        Self::open_with(c, config, session)
+    }
+
+    /// [`Peer::open`] with `config` exactly as given.
+    pub fn open_with(c: Connect, config: ServerConfig, session: Option<Server>) -> Self {
         let version = c.protocol_version;
         let mut bytes = encode(version, &Packet::Connect(Box::new(c)));
         let mut incoming = Incoming::read(&mut bytes, None).unwrap().unwrap();
