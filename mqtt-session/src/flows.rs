@@ -209,6 +209,25 @@ impl OutFlows {
         self.node_mut(id.get()).map(|node| &mut node.flow)
     }
 
+    /// Ends the flow `id` if it is in the state an acknowledgement completes
+    /// (`released`: PUBCOMP after our PUBREL, otherwise PUBACK or an error
+    /// PUBREC) and of QoS `qos`, and gives its identifier back to `ids`.
+    pub(crate) fn complete(
+        &mut self,
+        ids: &mut crate::ids::PacketIds,
+        id: PacketId,
+        released: bool,
+        qos: QoS,
+    ) -> Option<OutFlow> {
+        let expected = |f: &OutFlow| f.released == released && f.qos() == qos;
+        if !self.get(id).is_some_and(expected) {
+            return None;
+        }
+        let flow = self.remove(id)?;
+        ids.release(id);
+        Some(flow)
+    }
+
     /// Removes the flow with packet identifier `id`.
     pub(crate) fn remove(&mut self, id: PacketId) -> Option<OutFlow> {
         let id = id.get();

@@ -11,7 +11,7 @@ use crate::admit::{Admission, Inbound};
 use crate::aliases::OutAliases;
 use crate::error::ProtocolViolation;
 use crate::event::{AckToken, CloseCause, Event};
-use crate::flows::{AckKind, OutFlow, pubrel_not_found};
+use crate::flows::{AckKind, pubrel_not_found};
 use crate::persist::{InboundRecord, OutboundRecord, PersistOp};
 use crate::time::Instant;
 use crate::timers::Timer;
@@ -270,14 +270,13 @@ impl Client {
         qos: QoS,
         reason: ReasonCode,
     ) {
-        let matches = |f: &OutFlow| f.released == released && f.qos() == qos;
-        if !self.session.inflight.get(id).is_some_and(matches) {
-            return;
-        }
-        let Some(flow) = self.session.inflight.remove(id) else {
+        let Some(flow) = self
+            .session
+            .inflight
+            .complete(&mut self.session.ids, id, released, qos)
+        else {
             return;
         };
-        self.session.ids.release(id);
         if flow.on_wire
             && let Some(conn) = self.conn.as_mut()
         {

@@ -12,7 +12,7 @@ use super::{Server, outbound};
 use crate::admit::{Admission, Inbound};
 use crate::error::ProtocolViolation;
 use crate::event::AckToken;
-use crate::flows::{AckKind, OutFlow, pubrel_not_found};
+use crate::flows::{AckKind, pubrel_not_found};
 use crate::time::Instant;
 use crate::violation::PeerMisbehaved;
 
@@ -214,14 +214,13 @@ impl Server {
         qos: QoS,
         reason: ReasonCode,
     ) {
-        let matches = |f: &OutFlow| f.released == released && f.qos() == qos;
-        if !self.session.inflight.get(id).is_some_and(matches) {
-            return;
-        }
-        let Some(flow) = self.session.inflight.remove(id) else {
+        let Some(flow) = self
+            .session
+            .inflight
+            .complete(&mut self.session.ids, id, released, qos)
+        else {
             return;
         };
-        self.session.ids.release(id);
         if flow.on_wire
             && let Some(conn) = self.conn.as_mut()
         {
