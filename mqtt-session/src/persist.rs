@@ -250,6 +250,33 @@ impl Session {
     /// process that was down longer than the Session Expiry Interval, or
     /// never connected, should connect with Clean Start or use
     /// [`Session::new`].
+    ///
+    /// ```
+    /// # use mqttkit_session::{Client, ClientConfig, ConnAck, Connect, ConnectReasonCode, Instant, Message, MqttString, PersistOp, ProtocolVersion, QoS, Session, TopicName};
+    /// # let id = MqttString::try_from("sensor-7")?;
+    /// # let now = Instant::ZERO;
+    /// # let mut config = ClientConfig::default();
+    /// # config.persistence = true;
+    /// # let mut client = Client::new(Session::new(id.clone()), config);
+    /// # client.connect(now, Connect::new(ProtocolVersion::V5, id))?;
+    /// # client.handle_packet(now, ConnAck::new(false, ConnectReasonCode::Success).into());
+    /// # let message = Message::new(TopicName::from_static("t/temp")?, &b"21.5"[..], QoS::AtLeastOnce);
+    /// # client.publish(now, message)?;
+    /// // A client with `persistence` on sent a QoS 1 PUBLISH; its store keeps the records.
+    /// let (mut outbound, mut inbound) = (Vec::new(), Vec::new());
+    /// while let Some(op) = client.poll_persist() {
+    ///     match op {
+    ///         PersistOp::PutOutbound(record) => outbound.push(record),
+    ///         PersistOp::PutInbound(record) => inbound.push(record),
+    ///         _ => {} // removals delete by packet identifier
+    ///     }
+    /// }
+    /// // After a restart:
+    /// let session = Session::from_records(MqttString::try_from("sensor-7")?, outbound, inbound)?;
+    /// assert_eq!(session.inflight().count(), 1); // resent with DUP on the next connect
+    /// assert!(session.is_established());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn from_records(
         client_id: MqttString,
         outbound: impl IntoIterator<Item = OutboundRecord>,
@@ -298,6 +325,21 @@ impl Session {
     /// identifier, unacknowledged and queued operations in order, inbound
     /// QoS 2 state. Packets are stored as MQTT 5.0 frames, so every
     /// property survives.
+    ///
+    /// ```
+    /// # use mqttkit_session::{Client, ClientConfig, Instant, Message, MqttString, QoS, Session, TopicName};
+    /// # use std::time::Duration;
+    /// # let id = MqttString::try_from("sensor-7")?;
+    /// # let mut client = Client::new(Session::new(id.clone()), ClientConfig::default());
+    /// # let now = Instant::ZERO;
+    /// # let message = Message::new(TopicName::from_static("t/temp")?, &b"21.5"[..], QoS::AtLeastOnce);
+    /// # client.publish(now, message)?;
+    /// // One message waits for a connection.
+    /// let bytes = client.session().snapshot(now)?; // write them to storage
+    /// let restored = Session::restore(bytes, Instant::ZERO, Duration::ZERO)?;
+    /// assert_eq!(restored.pending_len(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn snapshot(&self, now: Instant) -> Result<Bytes, RestoreError> {
         let mut buf = BytesMut::new();
         buf.put_slice(MAGIC);
@@ -359,6 +401,25 @@ impl Session {
     /// Message Expiry Interval, and the session that much of its Session
     /// Expiry Interval (a deadline already passed fires at the first
     /// [`crate::Client::handle_timeout`] or [`crate::Client::connect`]).
+    ///
+    /// ```
+    /// # use mqttkit_session::bytes::Bytes;
+    /// # use mqttkit_session::{Client, ClientConfig, Instant, Message, MqttString, QoS, RestoreError, Session, TopicName};
+    /// # use std::time::Duration;
+    /// # let id = MqttString::try_from("sensor-7")?;
+    /// # let mut client = Client::new(Session::new(id.clone()), ClientConfig::default());
+    /// # let now = Instant::ZERO;
+    /// # let message = Message::new(TopicName::from_static("t/temp")?, &b"21.5"[..], QoS::AtLeastOnce);
+    /// # client.publish(now, message)?;
+    /// # let bytes = client.session().snapshot(now)?;
+    /// // `bytes`: a snapshot read from storage; the process was down for a minute.
+    /// let session = Session::restore(bytes, Instant::ZERO, Duration::from_secs(60))?;
+    /// let client = Client::new(session, ClientConfig::default());
+    /// assert_eq!(client.session().pending_len(), 1); // sent once connected
+    /// let junk = Session::restore(Bytes::from_static(b"junk"), Instant::ZERO, Duration::ZERO);
+    /// assert_eq!(junk.err(), Some(RestoreError::NotASnapshot));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn restore(
         bytes: Bytes,
         now: Instant,

@@ -102,12 +102,39 @@ pub struct Session {
 impl Session {
     /// An empty session for `client_id` (empty: the server assigns one,
     /// which the session then keeps for later connects).
+    ///
+    /// ```
+    /// # use mqttkit_session::{MqttString, Session};
+    /// let session = Session::new(MqttString::try_from("sensor-7")?);
+    /// assert!(!session.is_established() && !session.has_state());
+    /// // An empty identifier: the server assigns one.
+    /// let anonymous = Session::new(MqttString::new());
+    /// assert!(anonymous.client_id().is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new(client_id: MqttString) -> Self {
         Self::with_packet_id_limit(client_id, u16::MAX)
     }
 
     /// An empty session that hands out packet identifiers `1..=max` only
     /// (for tests of identifier exhaustion, or to bound memory).
+    ///
+    /// ```
+    /// # use mqttkit_session::{Client, ClientConfig, ConnAck, Connect, ConnectReasonCode, Instant, Message, MqttString, ProtocolVersion, QoS, Session, TopicName};
+    /// let session = Session::with_packet_id_limit(MqttString::try_from("sensor-7")?, 2);
+    /// # let mut client = Client::new(session, ClientConfig::default());
+    /// # let now = Instant::ZERO;
+    /// # client.connect(now, Connect::new(ProtocolVersion::V5, MqttString::try_from("sensor-7")?))?;
+    /// # client.handle_packet(now, ConnAck::new(false, ConnectReasonCode::Success).into());
+    /// // On a client, connected; three QoS 1 messages:
+    /// for reading in ["21.5", "21.6", "21.7"] {
+    ///     let topic = TopicName::from_static("t/temp")?;
+    ///     client.publish(now, Message::new(topic, reading, QoS::AtLeastOnce))?;
+    /// }
+    /// assert_eq!(client.session().packet_ids_in_use(), 2);
+    /// assert_eq!(client.session().pending_len(), 1); // waits for a free identifier
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn with_packet_id_limit(client_id: MqttString, max: u16) -> Self {
         Self {
             client_id,
@@ -126,6 +153,19 @@ impl Session {
     }
 
     /// The client identifier, the assigned one once a server assigned it.
+    ///
+    /// ```
+    /// # use mqttkit_session::{Client, ClientConfig, ConnAck, Connect, ConnectReasonCode, Instant, MqttString, ProtocolVersion, Session};
+    /// # let now = Instant::ZERO;
+    /// let mut client = Client::new(Session::new(MqttString::new()), ClientConfig::default());
+    /// client.connect(now, Connect::new(ProtocolVersion::V5, MqttString::new()))?;
+    /// // The server assigns an identifier in CONNACK.
+    /// let mut connack = ConnAck::new(false, ConnectReasonCode::Success);
+    /// connack.properties.assigned_client_identifier = Some(MqttString::try_from("auto-4f2a")?);
+    /// client.handle_packet(now, connack.into());
+    /// assert_eq!(client.session().client_id().as_str(), "auto-4f2a"); // used on the next connect
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn client_id(&self) -> &MqttString {
         &self.client_id
     }
@@ -134,6 +174,25 @@ impl Session {
     /// unacknowledged outbound messages or inbound QoS 2 messages awaiting
     /// PUBREL. An empty session may still be established, see
     /// [`Session::is_established`].
+    ///
+    /// ```
+    /// # use mqttkit_session::bytes::BytesMut;
+    /// # use mqttkit_session::{Client, ClientConfig, ConnAck, Connect, ConnectReasonCode, Instant, Message, MqttString, ProtocolVersion, QoS, Session, TopicName};
+    /// # let id = MqttString::try_from("sensor-7")?;
+    /// # let mut client = Client::new(Session::new(id.clone()), ClientConfig::default());
+    /// # let now = Instant::ZERO;
+    /// # let mut out = BytesMut::new();
+    /// # client.connect(now, Connect::new(ProtocolVersion::V5, id))?;
+    /// # while client.poll_transmit(&mut out).is_some() {}
+    /// # out.clear();
+    /// # client.handle_packet(now, ConnAck::new(false, ConnectReasonCode::Success).into());
+    /// # while client.poll_event().is_some() {}
+    /// assert!(!client.session().has_state());
+    /// let message = Message::new(TopicName::from_static("t/temp")?, &b"21.5"[..], QoS::AtLeastOnce);
+    /// client.publish(now, message)?;
+    /// assert!(client.session().has_state()); // the PUBLISH awaits its PUBACK
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn has_state(&self) -> bool {
         !self.inflight.is_empty() || !self.inbound_qos2.is_empty()
     }
@@ -143,17 +202,68 @@ impl Session {
     /// the state was neither discarded (Clean Start) nor expired since. A
     /// session from [`Session::new`] has none; one rebuilt with
     /// [`Session::from_records`] has.
+    ///
+    /// ```
+    /// # use mqttkit_session::bytes::BytesMut;
+    /// # use mqttkit_session::{Client, ClientConfig, ConnAck, Connect, ConnectReasonCode, Instant, MqttString, ProtocolVersion, Session};
+    /// # let id = MqttString::try_from("sensor-7")?;
+    /// # let mut client = Client::new(Session::new(id.clone()), ClientConfig::default());
+    /// # let now = Instant::ZERO;
+    /// # let mut out = BytesMut::new();
+    /// # client.connect(now, Connect::new(ProtocolVersion::V5, id))?;
+    /// # while client.poll_transmit(&mut out).is_some() {}
+    /// # out.clear();
+    /// assert!(!client.session().is_established()); // CONNECT sent, no CONNACK yet
+    /// client.handle_packet(now, ConnAck::new(false, ConnectReasonCode::Success).into());
+    /// assert!(client.session().is_established());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_established(&self) -> bool {
         self.established
     }
 
     /// When the session state expires, while no connection is open and a
     /// Session Expiry Interval is running; `None` otherwise.
+    ///
+    /// ```
+    /// # use mqttkit_session::{Client, ClientConfig, ConnAck, Connect, ConnectReasonCode, Instant, MqttString, ProtocolVersion, Session};
+    /// # let id = MqttString::try_from("sensor-7")?;
+    /// # let mut client = Client::new(Session::new(id.clone()), ClientConfig::default());
+    /// # let now = Instant::ZERO;
+    /// let mut connect = Connect::new(ProtocolVersion::V5, id);
+    /// connect.properties.session_expiry_interval = Some(3600); // an hour
+    /// client.connect(now, connect)?;
+    /// # client.handle_packet(now, ConnAck::new(false, ConnectReasonCode::Success).into());
+    /// assert_eq!(client.session().expires_at(), None); // connected: not running
+    /// client.handle_transport_closed(now);
+    /// assert!(client.session().expires_at().is_some()); // an hour after the close
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn expires_at(&self) -> Option<Instant> {
         self.expiry
     }
 
     /// The unacknowledged outbound messages, in original send order.
+    ///
+    /// ```
+    /// # use mqttkit_session::bytes::BytesMut;
+    /// # use mqttkit_session::{Client, ClientConfig, ConnAck, Connect, ConnectReasonCode, Instant, Message, MqttString, PacketId, ProtocolVersion, PubRec, QoS, Session, TopicName};
+    /// # let id = MqttString::try_from("sensor-7")?;
+    /// # let mut client = Client::new(Session::new(id.clone()), ClientConfig::default());
+    /// # let now = Instant::ZERO;
+    /// # let mut out = BytesMut::new();
+    /// # client.connect(now, Connect::new(ProtocolVersion::V5, id))?;
+    /// # while client.poll_transmit(&mut out).is_some() {}
+    /// # out.clear();
+    /// # client.handle_packet(now, ConnAck::new(false, ConnectReasonCode::Success).into());
+    /// # while client.poll_event().is_some() {}
+    /// let message = Message::new(TopicName::from_static("t/temp")?, &b"21.5"[..], QoS::ExactlyOnce);
+    /// let op = client.publish(now, message)?;
+    /// client.handle_packet(now, PubRec::new(PacketId::new(1).unwrap()).into()); // the server has it
+    /// let info = client.session().inflight().next().expect("awaiting PUBCOMP");
+    /// assert_eq!((info.op, info.packet_id.get(), info.released), (op, 1, true));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn inflight(&self) -> impl Iterator<Item = InflightInfo> + '_ {
         self.inflight.iter().filter_map(|f| {
             Some(InflightInfo {
@@ -165,6 +275,20 @@ impl Session {
     }
 
     /// Publishes, subscribes and unsubscribes not sent yet.
+    ///
+    /// ```
+    /// # use mqttkit_session::{Client, ClientConfig, Instant, Message, MqttString, QoS, Session, SubscribeProperties, SubscriptionOptions, TopicFilter, TopicName};
+    /// # let id = MqttString::try_from("sensor-7")?;
+    /// # let mut client = Client::new(Session::new(id.clone()), ClientConfig::default());
+    /// # let now = Instant::ZERO;
+    /// let message = Message::new(TopicName::from_static("t/temp")?, &b"21.5"[..], QoS::AtLeastOnce);
+    /// client.publish(now, message)?;
+    /// let filter = TopicFilter::try_from("cmd/sensor-7/#")?;
+    /// let options = SubscriptionOptions::new(QoS::AtLeastOnce);
+    /// client.subscribe(now, vec![(filter, options)], SubscribeProperties::default())?;
+    /// assert_eq!(client.session().pending_len(), 2); // no connection yet
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn pending_len(&self) -> usize {
         self.pending
             .len()
@@ -172,11 +296,53 @@ impl Session {
     }
 
     /// Inbound QoS 2 messages whose PUBREL has not arrived.
+    ///
+    /// ```
+    /// # use mqttkit_session::bytes::BytesMut;
+    /// # use mqttkit_session::{Client, ClientConfig, ConnAck, Connect, ConnectReasonCode, Instant, MqttString, PacketId, ProtocolVersion, PubRel, Publish, PublishQoS, QoS, Session, TopicName};
+    /// # let id = MqttString::try_from("sensor-7")?;
+    /// # let mut client = Client::new(Session::new(id.clone()), ClientConfig::default());
+    /// # let now = Instant::ZERO;
+    /// # let mut out = BytesMut::new();
+    /// # client.connect(now, Connect::new(ProtocolVersion::V5, id))?;
+    /// # while client.poll_transmit(&mut out).is_some() {}
+    /// # out.clear();
+    /// # client.handle_packet(now, ConnAck::new(false, ConnectReasonCode::Success).into());
+    /// # while client.poll_event().is_some() {}
+    /// let packet_id = PacketId::new(3).unwrap();
+    /// let publish = Publish::new(TopicName::from_static("cmd/led")?, &b"on"[..])
+    ///     .with_qos(PublishQoS::new(QoS::ExactlyOnce, packet_id));
+    /// client.handle_packet(now, publish.into()); // delivered, PUBREC sent
+    /// assert_eq!(client.session().inbound_qos2_len(), 1); // until PUBREL
+    /// client.handle_packet(now, PubRel::new(packet_id).into());
+    /// assert_eq!(client.session().inbound_qos2_len(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn inbound_qos2_len(&self) -> usize {
         self.inbound_qos2.len()
     }
 
     /// Packet identifiers in use.
+    ///
+    /// ```
+    /// # use mqttkit_session::bytes::BytesMut;
+    /// # use mqttkit_session::{Client, ClientConfig, ConnAck, Connect, ConnectReasonCode, Instant, Message, MqttString, PacketId, ProtocolVersion, PubAck, QoS, Session, TopicName};
+    /// # let id = MqttString::try_from("sensor-7")?;
+    /// # let mut client = Client::new(Session::new(id.clone()), ClientConfig::default());
+    /// # let now = Instant::ZERO;
+    /// # let mut out = BytesMut::new();
+    /// # client.connect(now, Connect::new(ProtocolVersion::V5, id))?;
+    /// # while client.poll_transmit(&mut out).is_some() {}
+    /// # out.clear();
+    /// # client.handle_packet(now, ConnAck::new(false, ConnectReasonCode::Success).into());
+    /// # while client.poll_event().is_some() {}
+    /// let message = Message::new(TopicName::from_static("t/temp")?, &b"21.5"[..], QoS::AtLeastOnce);
+    /// client.publish(now, message)?;
+    /// assert_eq!(client.session().packet_ids_in_use(), 1);
+    /// client.handle_packet(now, PubAck::new(PacketId::new(1).unwrap()).into());
+    /// assert_eq!(client.session().packet_ids_in_use(), 0); // free again
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn packet_ids_in_use(&self) -> u32 {
         self.ids.in_use_count()
     }

@@ -22,6 +22,25 @@ use crate::time::Instant;
 impl Client {
     /// Queues a message; it is sent when a connection, send quota and a
     /// packet identifier allow, in submission order.
+    ///
+    /// ```
+    /// # use mqttkit_session::bytes::BytesMut;
+    /// # use mqttkit_session::{Client, ClientConfig, ConnAck, Connect, ConnectReasonCode, Instant, Message, MqttString, ProtocolVersion, QoS, Session, TopicName};
+    /// # let id = MqttString::try_from("sensor-7")?;
+    /// # let mut client = Client::new(Session::new(id.clone()), ClientConfig::default());
+    /// # let now = Instant::ZERO;
+    /// # let mut out = BytesMut::new();
+    /// # client.connect(now, Connect::new(ProtocolVersion::V5, id))?;
+    /// # while client.poll_transmit(&mut out).is_some() {}
+    /// # out.clear();
+    /// # client.handle_packet(now, ConnAck::new(false, ConnectReasonCode::Success).into());
+    /// # while client.poll_event().is_some() {}
+    /// let message = Message::new(TopicName::from_static("t/temp")?, &b"21.5"[..], QoS::AtLeastOnce);
+    /// let op = client.publish(now, message)?;
+    /// // Sent at once; it stays in the session until its PUBACK.
+    /// assert_eq!(client.session().inflight().next().map(|m| m.op), Some(op));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn publish(&mut self, now: Instant, mut message: Message) -> Result<OpId, OpError> {
         if !message.properties.subscription_identifiers().is_empty() {
             return Err(OpError::SubscriptionIdentifierInPublish);
@@ -47,6 +66,28 @@ impl Client {
 
     /// Queues a SUBSCRIBE. SUBSCRIBE is never held back by the send quota
     /// (v5 [MQTT-3.3.4-8]).
+    ///
+    /// ```
+    /// # use mqttkit_session::bytes::BytesMut;
+    /// # use mqttkit_session::{Client, ClientConfig, ConnAck, Connect, ConnectReasonCode, Event, Instant, MqttString, PacketId, ProtocolVersion, QoS, Session, SubAck, SubAckReasonCode, SubscribeProperties, SubscriptionOptions, TopicFilter};
+    /// # let id = MqttString::try_from("sensor-7")?;
+    /// # let mut client = Client::new(Session::new(id.clone()), ClientConfig::default());
+    /// # let now = Instant::ZERO;
+    /// # let mut out = BytesMut::new();
+    /// # client.connect(now, Connect::new(ProtocolVersion::V5, id))?;
+    /// # while client.poll_transmit(&mut out).is_some() {}
+    /// # out.clear();
+    /// # client.handle_packet(now, ConnAck::new(false, ConnectReasonCode::Success).into());
+    /// # while client.poll_event().is_some() {}
+    /// let filter = TopicFilter::try_from("cmd/sensor-7/#")?;
+    /// let options = SubscriptionOptions::new(QoS::AtLeastOnce);
+    /// let op = client.subscribe(now, vec![(filter, options)], SubscribeProperties::default())?;
+    /// // The server grants it: SUBACK with the SUBSCRIBE's packet identifier.
+    /// let granted = vec![SubAckReasonCode::GrantedQoS1];
+    /// client.handle_packet(now, SubAck::new(PacketId::new(1).unwrap(), granted.clone()).into());
+    /// assert_eq!(client.poll_event(), Some(Event::Subscribed { op, reason_codes: granted }));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn subscribe(
         &mut self,
         now: Instant,
@@ -75,6 +116,27 @@ impl Client {
     }
 
     /// Queues an UNSUBSCRIBE.
+    ///
+    /// ```
+    /// # use mqttkit_session::bytes::BytesMut;
+    /// # use mqttkit_session::{Client, ClientConfig, ConnAck, Connect, ConnectReasonCode, Event, Instant, MqttString, PacketId, ProtocolVersion, Session, TopicFilter, UnsubAck, UnsubAckReasonCode, UnsubscribeProperties};
+    /// # let id = MqttString::try_from("sensor-7")?;
+    /// # let mut client = Client::new(Session::new(id.clone()), ClientConfig::default());
+    /// # let now = Instant::ZERO;
+    /// # let mut out = BytesMut::new();
+    /// # client.connect(now, Connect::new(ProtocolVersion::V5, id))?;
+    /// # while client.poll_transmit(&mut out).is_some() {}
+    /// # out.clear();
+    /// # client.handle_packet(now, ConnAck::new(false, ConnectReasonCode::Success).into());
+    /// # while client.poll_event().is_some() {}
+    /// let filter = TopicFilter::try_from("cmd/sensor-7/#")?;
+    /// let op = client.unsubscribe(now, vec![filter], UnsubscribeProperties::default())?;
+    /// // UNSUBACK with the UNSUBSCRIBE's packet identifier.
+    /// let codes = vec![UnsubAckReasonCode::Success];
+    /// client.handle_packet(now, UnsubAck::new(PacketId::new(1).unwrap(), codes.clone()).into());
+    /// assert_eq!(client.poll_event(), Some(Event::Unsubscribed { op, reason_codes: codes }));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn unsubscribe(
         &mut self,
         now: Instant,
@@ -117,6 +179,34 @@ impl Client {
     /// A QoS 1 token from an earlier connection is accepted and dropped:
     /// acks are never sent on another connection, the server resends the
     /// message instead. A QoS 2 token stays valid across connections.
+    ///
+    /// ```
+    /// # use mqttkit_session::bytes::BytesMut;
+    /// # use mqttkit_session::{Client, ClientConfig, ConnAck, Connect, ConnectReasonCode, Event, Instant, MqttString, PacketId, ProtocolVersion, PubAckReasonCode, Publish, PublishQoS, QoS, Session, TopicName};
+    /// # let id = MqttString::try_from("sensor-7")?;
+    /// let mut config = ClientConfig::default();
+    /// config.manual_ack = true; // QoS 1 and 2 messages wait for `ack`
+    /// # let mut client = Client::new(Session::new(id.clone()), config);
+    /// # let now = Instant::ZERO;
+    /// # let mut out = BytesMut::new();
+    /// # client.connect(now, Connect::new(ProtocolVersion::V5, id))?;
+    /// # while client.poll_transmit(&mut out).is_some() {}
+    /// # out.clear();
+    /// # client.handle_packet(now, ConnAck::new(false, ConnectReasonCode::Success).into());
+    /// # while client.poll_event().is_some() {}
+    /// # let publish = Publish::new(TopicName::from_static("cmd/led")?, &b"on"[..])
+    /// #     .with_qos(PublishQoS::new(QoS::AtLeastOnce, PacketId::new(7).unwrap()));
+    /// # client.handle_packet(now, publish.into());
+    /// // The server sent a QoS 1 PUBLISH with packet identifier 7.
+    /// let Some(Event::Message { ack: Some(token), .. }) = client.poll_event() else {
+    ///     unreachable!()
+    /// };
+    /// // ... the application has taken the message ...
+    /// client.ack(now, token, PubAckReasonCode::Success)?;
+    /// while client.poll_transmit(&mut out).is_some() {}
+    /// assert_eq!(&out[..], [0x40, 0x02, 0x00, 0x07]); // PUBACK 7
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn ack(
         &mut self,
         now: Instant,
@@ -131,6 +221,35 @@ impl Client {
     /// Maximum Packet Size (v5 [MQTT-3.4.2-2], [MQTT-3.4.2-3],
     /// [MQTT-3.5.2-2], [MQTT-3.5.2-3]), and when a QoS 2 PUBREC is only
     /// sent on a later connection.
+    ///
+    /// ```
+    /// # use mqttkit_session::bytes::BytesMut;
+    /// # use mqttkit_session::{AckProperties, Client, ClientConfig, ConnAck, Connect, ConnectReasonCode, Event, Instant, MqttString, PacketId, ProtocolVersion, PubAckReasonCode, Publish, PublishQoS, QoS, Session, TopicName};
+    /// # let id = MqttString::try_from("sensor-7")?;
+    /// # let mut config = ClientConfig::default();
+    /// # config.manual_ack = true; // QoS 1 and 2 messages wait for `ack`
+    /// # let mut client = Client::new(Session::new(id.clone()), config);
+    /// # let now = Instant::ZERO;
+    /// # let mut out = BytesMut::new();
+    /// # client.connect(now, Connect::new(ProtocolVersion::V5, id))?;
+    /// # while client.poll_transmit(&mut out).is_some() {}
+    /// # out.clear();
+    /// # client.handle_packet(now, ConnAck::new(false, ConnectReasonCode::Success).into());
+    /// # while client.poll_event().is_some() {}
+    /// # let publish = Publish::new(TopicName::from_static("cmd/led")?, &b"on"[..])
+    /// #     .with_qos(PublishQoS::new(QoS::AtLeastOnce, PacketId::new(7).unwrap()));
+    /// # client.handle_packet(now, publish.into());
+    /// // With `manual_ack` on, the server sent a QoS 1 PUBLISH with packet identifier 7.
+    /// let Some(Event::Message { ack: Some(token), .. }) = client.poll_event() else {
+    ///     unreachable!()
+    /// };
+    /// let mut properties = AckProperties::default();
+    /// properties.reason_string = Some(MqttString::try_from("disk full")?);
+    /// client.ack_with_properties(now, token, PubAckReasonCode::QuotaExceeded, properties)?;
+    /// while client.poll_transmit(&mut out).is_some() {}
+    /// assert_eq!(out[4], 0x97); // PUBACK 7, Quota exceeded, with the Reason String
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn ack_with_properties(
         &mut self,
         now: Instant,
@@ -142,6 +261,34 @@ impl Client {
     }
 
     /// Answers [`crate::Event::AuthChallenge`] with AUTH 0x18 (v5 [MQTT-4.12.0-3]).
+    ///
+    /// ```
+    /// # use mqttkit_session::bytes::{Bytes, BytesMut};
+    /// # use mqttkit_session::{Auth, AuthReasonCode, Client, ClientConfig, Connect, Event, Instant, MqttString, ProtocolVersion, Session};
+    /// # let id = MqttString::try_from("sensor-7")?;
+    /// # let mut client = Client::new(Session::new(id.clone()), ClientConfig::default());
+    /// # let now = Instant::ZERO;
+    /// # let mut out = BytesMut::new();
+    /// # let method = MqttString::try_from("SCRAM-SHA-256")?;
+    /// # let mut connect = Connect::new(ProtocolVersion::V5, id);
+    /// # connect.properties.authentication_method = Some(method.clone());
+    /// # client.connect(now, connect)?;
+    /// # while client.poll_transmit(&mut out).is_some() {}
+    /// # out.clear();
+    /// # let mut challenge = Auth::new(AuthReasonCode::ContinueAuthentication);
+    /// # challenge.properties.authentication_method = Some(method);
+    /// # challenge.properties.authentication_data = Some(Bytes::from_static(b"server-first"));
+    /// # client.handle_packet(now, challenge.into());
+    /// // CONNECT named an Authentication Method; the server answered AUTH 0x18.
+    /// let Some(Event::AuthChallenge { data, .. }) = client.poll_event() else {
+    ///     unreachable!()
+    /// };
+    /// assert_eq!(data.as_deref(), Some(&b"server-first"[..]));
+    /// client.auth(now, Some(Bytes::from_static(b"client-final")))?;
+    /// while client.poll_transmit(&mut out).is_some() {}
+    /// assert_eq!((out[0], out[2]), (0xF0, 0x18)); // AUTH Continue authentication
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn auth(&mut self, now: Instant, data: Option<Bytes>) -> Result<(), OpError> {
         let properties = auth_data(data);
         self.send_auth(
@@ -153,6 +300,30 @@ impl Client {
     }
 
     /// Starts re-authentication with AUTH 0x19 (v5 [MQTT-4.12.1-1]).
+    ///
+    /// ```
+    /// # use mqttkit_session::bytes::{Bytes, BytesMut};
+    /// # use mqttkit_session::{Client, ClientConfig, ConnAck, Connect, ConnectReasonCode, Instant, MqttString, ProtocolVersion, Session};
+    /// # let id = MqttString::try_from("sensor-7")?;
+    /// # let mut client = Client::new(Session::new(id.clone()), ClientConfig::default());
+    /// # let now = Instant::ZERO;
+    /// # let mut out = BytesMut::new();
+    /// # let method = MqttString::try_from("SCRAM-SHA-256")?;
+    /// # let mut connect = Connect::new(ProtocolVersion::V5, id);
+    /// # connect.properties.authentication_method = Some(method.clone());
+    /// # client.connect(now, connect)?;
+    /// # while client.poll_transmit(&mut out).is_some() {}
+    /// # out.clear();
+    /// # let mut connack = ConnAck::new(false, ConnectReasonCode::Success);
+    /// # connack.properties.authentication_method = Some(method);
+    /// # client.handle_packet(now, connack.into());
+    /// # while client.poll_event().is_some() {}
+    /// // Connected with an Authentication Method.
+    /// client.reauthenticate(now, Some(Bytes::from_static(b"client-first")))?;
+    /// while client.poll_transmit(&mut out).is_some() {}
+    /// assert_eq!((out[0], out[2]), (0xF0, 0x19)); // AUTH Re-authenticate
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn reauthenticate(&mut self, now: Instant, data: Option<Bytes>) -> Result<(), OpError> {
         let properties = auth_data(data);
         self.send_auth(now, AuthReasonCode::ReAuthenticate, properties, true)
@@ -164,6 +335,37 @@ impl Client {
     /// `properties` holds. The Reason String and User Properties are left
     /// out when the AUTH would exceed the server's Maximum Packet Size
     /// (v5 [MQTT-3.15.2-2], [MQTT-3.15.2-3]); method and data never are.
+    ///
+    /// ```
+    /// # use mqttkit_session::bytes::{Bytes, BytesMut};
+    /// # use mqttkit_session::{Auth, AuthProperties, AuthReasonCode, Client, ClientConfig, Connect, Event, Instant, MqttString, ProtocolVersion, Session};
+    /// # let id = MqttString::try_from("sensor-7")?;
+    /// # let mut client = Client::new(Session::new(id.clone()), ClientConfig::default());
+    /// # let now = Instant::ZERO;
+    /// # let mut out = BytesMut::new();
+    /// # let method = MqttString::try_from("SCRAM-SHA-256")?;
+    /// # let mut connect = Connect::new(ProtocolVersion::V5, id);
+    /// # connect.properties.authentication_method = Some(method.clone());
+    /// # client.connect(now, connect)?;
+    /// # while client.poll_transmit(&mut out).is_some() {}
+    /// # out.clear();
+    /// # let mut challenge = Auth::new(AuthReasonCode::ContinueAuthentication);
+    /// # challenge.properties.authentication_method = Some(method);
+    /// # challenge.properties.authentication_data = Some(Bytes::from_static(b"server-first"));
+    /// # client.handle_packet(now, challenge.into());
+    /// // CONNECT named an Authentication Method; the server answered AUTH 0x18.
+    /// let Some(Event::AuthChallenge { data, .. }) = client.poll_event() else {
+    ///     unreachable!()
+    /// };
+    /// assert_eq!(data.as_deref(), Some(&b"server-first"[..]));
+    /// let mut properties = AuthProperties::default();
+    /// properties.authentication_data = Some(Bytes::from_static(b"client-final"));
+    /// properties.reason_string = Some(MqttString::try_from("second step")?);
+    /// client.auth_with_properties(now, properties)?;
+    /// while client.poll_transmit(&mut out).is_some() {}
+    /// assert_eq!((out[0], out[2]), (0xF0, 0x18)); // AUTH Continue authentication
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn auth_with_properties(
         &mut self,
         now: Instant,
@@ -179,6 +381,33 @@ impl Client {
 
     /// [`Client::reauthenticate`] with all AUTH properties, as
     /// [`Client::auth_with_properties`].
+    ///
+    /// ```
+    /// # use mqttkit_session::bytes::{Bytes, BytesMut};
+    /// # use mqttkit_session::{AuthProperties, Client, ClientConfig, ConnAck, Connect, ConnectReasonCode, Instant, MqttString, ProtocolVersion, Session};
+    /// # let id = MqttString::try_from("sensor-7")?;
+    /// # let mut client = Client::new(Session::new(id.clone()), ClientConfig::default());
+    /// # let now = Instant::ZERO;
+    /// # let mut out = BytesMut::new();
+    /// # let method = MqttString::try_from("SCRAM-SHA-256")?;
+    /// # let mut connect = Connect::new(ProtocolVersion::V5, id);
+    /// # connect.properties.authentication_method = Some(method.clone());
+    /// # client.connect(now, connect)?;
+    /// # while client.poll_transmit(&mut out).is_some() {}
+    /// # out.clear();
+    /// # let mut connack = ConnAck::new(false, ConnectReasonCode::Success);
+    /// # connack.properties.authentication_method = Some(method);
+    /// # client.handle_packet(now, connack.into());
+    /// # while client.poll_event().is_some() {}
+    /// // Connected with an Authentication Method.
+    /// let mut properties = AuthProperties::default();
+    /// properties.authentication_data = Some(Bytes::from_static(b"client-first"));
+    /// properties.reason_string = Some(MqttString::try_from("token renewed")?);
+    /// client.reauthenticate_with_properties(now, properties)?;
+    /// while client.poll_transmit(&mut out).is_some() {}
+    /// assert_eq!((out[0], out[2]), (0xF0, 0x19)); // AUTH Re-authenticate
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn reauthenticate_with_properties(
         &mut self,
         now: Instant,
@@ -214,6 +443,25 @@ impl Client {
     /// [`Client::poll_transmit`], then close the transport. In 3.1.1 the
     /// reason and properties are left out. Properties that would exceed the
     /// server's Maximum Packet Size are dropped (v5 [MQTT-3.14.2-3]).
+    ///
+    /// ```
+    /// # use mqttkit_session::bytes::BytesMut;
+    /// # use mqttkit_session::{Client, ClientConfig, CloseCause, ConnAck, Connect, ConnectReasonCode, Disconnect, DisconnectReasonCode, Event, Instant, MqttString, ProtocolVersion, Session};
+    /// # let id = MqttString::try_from("sensor-7")?;
+    /// # let mut client = Client::new(Session::new(id.clone()), ClientConfig::default());
+    /// # let now = Instant::ZERO;
+    /// # let mut out = BytesMut::new();
+    /// # client.connect(now, Connect::new(ProtocolVersion::V5, id))?;
+    /// # while client.poll_transmit(&mut out).is_some() {}
+    /// # out.clear();
+    /// # client.handle_packet(now, ConnAck::new(false, ConnectReasonCode::Success).into());
+    /// # while client.poll_event().is_some() {}
+    /// client.disconnect(now, Disconnect::new(DisconnectReasonCode::Success))?;
+    /// while client.poll_transmit(&mut out).is_some() {}
+    /// assert_eq!(&out[..], [0xE0, 0x00]); // DISCONNECT: write it, then close the transport
+    /// assert_eq!(client.poll_event(), Some(Event::Closed(CloseCause::ByClient)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn disconnect(&mut self, now: Instant, disconnect: Disconnect) -> Result<(), OpError> {
         let conn = self
             .conn

@@ -68,6 +68,14 @@ impl PersistQueue {
 
 impl Client {
     /// A client working on `session` (a new or a restored one).
+    ///
+    /// ```
+    /// # use mqttkit_session::{Client, ClientConfig, MqttString, Session};
+    /// let session = Session::new(MqttString::try_from("sensor-7")?);
+    /// let client = Client::new(session, ClientConfig::default());
+    /// assert!(!client.is_connected());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new(session: Session, config: ClientConfig) -> Self {
         Self {
             session,
@@ -83,21 +91,78 @@ impl Client {
     }
 
     /// The durable session.
+    ///
+    /// ```
+    /// # use mqttkit_session::{Client, ClientConfig, Instant, Message, MqttString, QoS, Session, TopicName};
+    /// # let id = MqttString::try_from("sensor-7")?;
+    /// # let mut client = Client::new(Session::new(id.clone()), ClientConfig::default());
+    /// # let now = Instant::ZERO;
+    /// let message = Message::new(TopicName::from_static("t/temp")?, &b"21.5"[..], QoS::AtLeastOnce);
+    /// client.publish(now, message)?; // no connection yet: it waits in the session
+    /// assert_eq!(client.session().pending_len(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn session(&self) -> &Session {
         &self.session
     }
 
     /// Gives the session back, to snapshot it or to build a new client.
+    ///
+    /// ```
+    /// # use mqttkit_session::{Client, ClientConfig, Instant, Message, MqttString, QoS, Session, TopicName};
+    /// # use std::time::Duration;
+    /// # let id = MqttString::try_from("sensor-7")?;
+    /// # let mut client = Client::new(Session::new(id.clone()), ClientConfig::default());
+    /// # let now = Instant::ZERO;
+    /// # client.publish(now, Message::new(TopicName::from_static("t/temp")?, &b"21.5"[..], QoS::AtLeastOnce))?;
+    /// let session = client.into_session();
+    /// let snapshot = session.snapshot(now)?; // store it to resume after a restart
+    /// assert_eq!(Session::restore(snapshot, now, Duration::ZERO)?.pending_len(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn into_session(self) -> Session {
         self.session
     }
 
     /// What CONNACK negotiated, while a connection is established.
+    ///
+    /// ```
+    /// # use mqttkit_session::bytes::BytesMut;
+    /// # use mqttkit_session::{Client, ClientConfig, ConnAck, Connect, ConnectReasonCode, Instant, MqttString, ProtocolVersion, QoS, Session};
+    /// # use std::num::NonZeroU16;
+    /// # let id = MqttString::try_from("sensor-7")?;
+    /// # let mut client = Client::new(Session::new(id.clone()), ClientConfig::default());
+    /// # let now = Instant::ZERO;
+    /// # let mut out = BytesMut::new();
+    /// # client.connect(now, Connect::new(ProtocolVersion::V5, id))?;
+    /// # while client.poll_transmit(&mut out).is_some() {}
+    /// # out.clear();
+    /// assert!(client.negotiated().is_none()); // no CONNACK yet
+    /// let mut connack = ConnAck::new(false, ConnectReasonCode::Success);
+    /// connack.properties.receive_maximum = NonZeroU16::new(10);
+    /// client.handle_packet(now, connack.into());
+    /// let negotiated = client.negotiated().expect("connected");
+    /// assert_eq!(negotiated.receive_maximum, 10);
+    /// assert_eq!(negotiated.maximum_qos, QoS::ExactlyOnce); // absent: QoS 2
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn negotiated(&self) -> Option<&Negotiated> {
         self.conn.as_ref().and_then(|c| c.negotiated.as_ref())
     }
 
     /// Whether CONNACK accepted the current connection and it is still open.
+    ///
+    /// ```
+    /// # use mqttkit_session::{Client, ClientConfig, ConnAck, Connect, ConnectReasonCode, Instant, MqttString, ProtocolVersion, Session};
+    /// # let id = MqttString::try_from("sensor-7")?;
+    /// # let mut client = Client::new(Session::new(id.clone()), ClientConfig::default());
+    /// # let now = Instant::ZERO;
+    /// client.connect(now, Connect::new(ProtocolVersion::V5, id))?;
+    /// assert!(!client.is_connected()); // CONNECT queued, no CONNACK yet
+    /// client.handle_packet(now, ConnAck::new(false, ConnectReasonCode::Success).into());
+    /// assert!(client.is_connected());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_connected(&self) -> bool {
         self.conn
             .as_ref()
@@ -105,6 +170,27 @@ impl Client {
     }
 
     /// PUBLISH QoS > 0 that may still be sent on this connection.
+    ///
+    /// ```
+    /// # use mqttkit_session::bytes::BytesMut;
+    /// # use mqttkit_session::{Client, ClientConfig, ConnAck, Connect, ConnectReasonCode, Instant, Message, MqttString, ProtocolVersion, QoS, Session, TopicName};
+    /// # use std::num::NonZeroU16;
+    /// # let id = MqttString::try_from("sensor-7")?;
+    /// # let mut client = Client::new(Session::new(id.clone()), ClientConfig::default());
+    /// # let now = Instant::ZERO;
+    /// # let mut out = BytesMut::new();
+    /// # client.connect(now, Connect::new(ProtocolVersion::V5, id))?;
+    /// # while client.poll_transmit(&mut out).is_some() {}
+    /// # out.clear();
+    /// # let mut connack = ConnAck::new(false, ConnectReasonCode::Success);
+    /// # connack.properties.receive_maximum = NonZeroU16::new(2);
+    /// # client.handle_packet(now, connack.into());
+    /// assert_eq!(client.send_quota(), Some(2)); // the server's Receive Maximum
+    /// let message = Message::new(TopicName::from_static("t/temp")?, &b"21.5"[..], QoS::AtLeastOnce);
+    /// client.publish(now, message)?;
+    /// assert_eq!(client.send_quota(), Some(1)); // until its PUBACK
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn send_quota(&self) -> Option<u16> {
         self.conn
             .as_ref()
@@ -125,6 +211,22 @@ impl Client {
     /// session whose expiry deadline has passed. Our Receive
     /// Maximum, Maximum Packet Size and Topic Alias Maximum are taken from
     /// the CONNECT properties and enforced on what the server sends.
+    ///
+    /// ```
+    /// # use mqttkit_session::bytes::BytesMut;
+    /// # use mqttkit_session::{Client, ClientConfig, Connect, Instant, MqttString, OpError, ProtocolVersion, Session};
+    /// # let id = MqttString::try_from("sensor-7")?;
+    /// # let mut client = Client::new(Session::new(id.clone()), ClientConfig::default());
+    /// # let now = Instant::ZERO;
+    /// # let mut out = BytesMut::new();
+    /// let mut connect = Connect::new(ProtocolVersion::V5, id);
+    /// connect.properties.session_expiry_interval = Some(3600); // keep the session an hour
+    /// client.connect(now, connect.clone())?;
+    /// assert_eq!(client.connect(now, connect), Err(OpError::AlreadyConnected));
+    /// while client.poll_transmit(&mut out).is_some() {}
+    /// assert_eq!(out[0], 0x10); // CONNECT: write it to the transport
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn connect(&mut self, now: Instant, mut connect: Connect) -> Result<(), OpError> {
         if self.conn.as_ref().is_some_and(Connection::is_open) {
             return Err(OpError::AlreadyConnected);
@@ -249,6 +351,25 @@ impl Client {
 
     /// The protocol violation that closed the current connection, if the
     /// server committed one.
+    ///
+    /// ```
+    /// # use mqttkit_session::bytes::BytesMut;
+    /// # use mqttkit_session::{Client, ClientConfig, ConnAck, Connect, ConnectReasonCode, Instant, MqttString, ProtocolVersion, ReasonCode, Session};
+    /// # let id = MqttString::try_from("sensor-7")?;
+    /// # let mut client = Client::new(Session::new(id.clone()), ClientConfig::default());
+    /// # let now = Instant::ZERO;
+    /// # let mut out = BytesMut::new();
+    /// # client.connect(now, Connect::new(ProtocolVersion::V5, id))?;
+    /// # while client.poll_transmit(&mut out).is_some() {}
+    /// # out.clear();
+    /// # client.handle_packet(now, ConnAck::new(false, ConnectReasonCode::Success).into());
+    /// # while client.poll_event().is_some() {}
+    /// assert!(client.violation().is_none());
+    /// client.handle_bytes(now, &[0xFF, 0x00]); // not a packet
+    /// let violation = client.violation().expect("the server broke a rule");
+    /// assert_eq!(violation.reason, ReasonCode::MalformedPacket);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn violation(&self) -> Option<ProtocolViolation> {
         self.conn.as_ref().and_then(|c| c.violation)
     }
@@ -279,6 +400,22 @@ impl Client {
     /// Feeds a packet the caller decoded itself (for transports that frame
     /// packets, or tests); a violation is reported as by
     /// [`Client::handle_bytes`].
+    ///
+    /// ```
+    /// # use mqttkit_session::bytes::BytesMut;
+    /// # use mqttkit_session::{Client, ClientConfig, ConnAck, Connect, ConnectReasonCode, Event, Instant, MqttString, ProtocolVersion, Session};
+    /// # let id = MqttString::try_from("sensor-7")?;
+    /// # let mut client = Client::new(Session::new(id.clone()), ClientConfig::default());
+    /// # let now = Instant::ZERO;
+    /// # let mut out = BytesMut::new();
+    /// # client.connect(now, Connect::new(ProtocolVersion::V5, id))?;
+    /// # while client.poll_transmit(&mut out).is_some() {}
+    /// # out.clear();
+    /// // A transport that frames packets itself (or a test) hands them over whole.
+    /// client.handle_packet(now, ConnAck::new(false, ConnectReasonCode::Success).into());
+    /// assert_eq!(client.poll_event(), Some(Event::Connected { session_present: false }));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn handle_packet(&mut self, now: Instant, packet: Packet) {
         if self
             .conn
@@ -294,6 +431,25 @@ impl Client {
     /// without sending, the PINGRESP and CONNACK deadlines, and, while no
     /// connection is open, the Session Expiry. Early or extra calls do
     /// nothing.
+    ///
+    /// ```
+    /// # use mqttkit_session::bytes::BytesMut;
+    /// # use mqttkit_session::{Client, ClientConfig, ConnAck, Connect, ConnectReasonCode, Instant, MqttString, ProtocolVersion, Session};
+    /// # let id = MqttString::try_from("sensor-7")?;
+    /// # let mut client = Client::new(Session::new(id.clone()), ClientConfig::default());
+    /// # let now = Instant::ZERO;
+    /// # let mut out = BytesMut::new();
+    /// # client.connect(now, Connect::new(ProtocolVersion::V5, id))?;
+    /// # while client.poll_transmit(&mut out).is_some() {}
+    /// # out.clear();
+    /// # client.handle_packet(now, ConnAck::new(false, ConnectReasonCode::Success).into());
+    /// # while client.poll_event().is_some() {}
+    /// let deadline = client.poll_timeout().expect("the keep-alive");
+    /// client.handle_timeout(deadline); // nothing was sent for a keep-alive interval
+    /// while client.poll_transmit(&mut out).is_some() {}
+    /// assert_eq!(&out[..], [0xC0, 0x00]); // PINGREQ
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn handle_timeout(&mut self, now: Instant) {
         let Some(conn) = self.conn.as_mut().filter(|c| c.is_open()) else {
             self.expire_session_if_due(now);
@@ -328,6 +484,24 @@ impl Client {
     /// messages stay in the session to be resent on the next connection,
     /// until the Session Expiry Interval in use has passed (see
     /// [`Session`]).
+    ///
+    /// ```
+    /// # use mqttkit_session::{Client, ClientConfig, CloseCause, ConnAck, Connect, ConnectReasonCode, Event, Instant, Message, MqttString, ProtocolVersion, QoS, Session, TopicName};
+    /// # let id = MqttString::try_from("sensor-7")?;
+    /// # let mut client = Client::new(Session::new(id.clone()), ClientConfig::default());
+    /// # let now = Instant::ZERO;
+    /// # let mut connect = Connect::new(ProtocolVersion::V5, id);
+    /// # connect.properties.session_expiry_interval = Some(3600);
+    /// # client.connect(now, connect)?;
+    /// # client.handle_packet(now, ConnAck::new(false, ConnectReasonCode::Success).into());
+    /// # while client.poll_event().is_some() {}
+    /// # client.publish(now, Message::new(TopicName::from_static("t/temp")?, &b"21.5"[..], QoS::AtLeastOnce))?;
+    /// // Connected with a Session Expiry Interval of an hour, one PUBLISH unacknowledged.
+    /// client.handle_transport_closed(now);
+    /// assert_eq!(client.poll_event(), Some(Event::Closed(CloseCause::TransportClosed)));
+    /// assert_eq!(client.session().inflight().count(), 1); // resent on the next connection
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn handle_transport_closed(&mut self, now: Instant) {
         if self.conn.as_ref().is_some_and(Connection::is_open) {
             self.close(now, CloseCause::TransportClosed);
@@ -338,6 +512,29 @@ impl Client {
     // ---- outputs ------------------------------------------------------
 
     /// The next persistence operation; store it before transmitting.
+    ///
+    /// ```
+    /// # use mqttkit_session::bytes::BytesMut;
+    /// # use mqttkit_session::{Client, ClientConfig, ConnAck, Connect, ConnectReasonCode, Instant, Message, MqttString, PersistOp, ProtocolVersion, QoS, Session, TopicName};
+    /// # let id = MqttString::try_from("sensor-7")?;
+    /// # let now = Instant::ZERO;
+    /// # let mut out = BytesMut::new();
+    /// let mut config = ClientConfig::default();
+    /// config.persistence = true;
+    /// # let mut client = Client::new(Session::new(id.clone()), config);
+    /// # client.connect(now, Connect::new(ProtocolVersion::V5, id))?;
+    /// # client.handle_packet(now, ConnAck::new(false, ConnectReasonCode::Success).into());
+    /// # while client.poll_transmit(&mut out).is_some() {}
+    /// # out.clear();
+    /// let message = Message::new(TopicName::from_static("t/temp")?, &b"21.5"[..], QoS::AtLeastOnce);
+    /// client.publish(now, message)?;
+    /// assert_eq!(client.poll_transmit(&mut out), None); // held back until stored
+    /// while let Some(op) = client.poll_persist() {
+    ///     assert!(matches!(op, PersistOp::PutOutbound(_))); // store it durably
+    /// }
+    /// assert!(client.poll_transmit(&mut out).is_some()); // now the PUBLISH
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use = "an output that is not taken is lost"]
     pub fn poll_persist(&mut self) -> Option<PersistOp> {
         self.persist.ops.pop_front()
@@ -345,6 +542,20 @@ impl Client {
 
     /// Appends the bytes to send to `out` and returns how many, or `None`
     /// when there is nothing to send or persistence operations are waiting.
+    ///
+    /// ```
+    /// # use mqttkit_session::bytes::BytesMut;
+    /// # use mqttkit_session::{Client, ClientConfig, Connect, Instant, MqttString, ProtocolVersion, Session};
+    /// # let id = MqttString::try_from("sensor-7")?;
+    /// # let mut client = Client::new(Session::new(id.clone()), ClientConfig::default());
+    /// # let now = Instant::ZERO;
+    /// let mut out = BytesMut::new();
+    /// client.connect(now, Connect::new(ProtocolVersion::V5, id))?;
+    /// while client.poll_transmit(&mut out).is_some() {}
+    /// assert_eq!(out[0], 0x10); // CONNECT: write `out` to the transport
+    /// assert_eq!(client.poll_transmit(&mut out), None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use = "the bytes appended to `out` are to be written to the transport"]
     pub fn poll_transmit(&mut self, out: &mut BytesMut) -> Option<usize> {
         if !self.persist.ops.is_empty() || self.tx.is_empty() {
@@ -358,6 +569,20 @@ impl Client {
 
     /// The next deadline at which [`Client::handle_timeout`] must be called:
     /// the connection's timers while one is open, else the Session Expiry.
+    ///
+    /// ```
+    /// # use mqttkit_session::{Client, ClientConfig, CloseCause, Connect, Event, Instant, MqttString, ProtocolVersion, Session};
+    /// # let id = MqttString::try_from("sensor-7")?;
+    /// # let mut client = Client::new(Session::new(id.clone()), ClientConfig::default());
+    /// # let now = Instant::ZERO;
+    /// assert_eq!(client.poll_timeout(), None); // no connection, no Session Expiry
+    /// client.connect(now, Connect::new(ProtocolVersion::V5, id))?;
+    /// let deadline = client.poll_timeout().expect("the CONNACK deadline");
+    /// // No CONNACK arrived by then:
+    /// client.handle_timeout(deadline);
+    /// assert_eq!(client.poll_event(), Some(Event::Closed(CloseCause::ConnAckTimeout)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
         match self.conn.as_ref().filter(|c| c.is_open()) {
@@ -367,6 +592,30 @@ impl Client {
     }
 
     /// The next event for the application.
+    ///
+    /// ```
+    /// # use mqttkit_session::bytes::BytesMut;
+    /// # use mqttkit_session::{Client, ClientConfig, ConnAck, Connect, ConnectReasonCode, Event, Instant, MqttString, ProtocolVersion, Publish, Session, TopicName};
+    /// # let id = MqttString::try_from("sensor-7")?;
+    /// # let mut client = Client::new(Session::new(id.clone()), ClientConfig::default());
+    /// # let now = Instant::ZERO;
+    /// # let mut out = BytesMut::new();
+    /// # client.connect(now, Connect::new(ProtocolVersion::V5, id))?;
+    /// # while client.poll_transmit(&mut out).is_some() {}
+    /// # out.clear();
+    /// # client.handle_packet(now, ConnAck::new(false, ConnectReasonCode::Success).into());
+    /// # while client.poll_event().is_some() {}
+    /// # let publish = Publish::new(TopicName::from_static("cmd/led")?, &b"on"[..]);
+    /// # client.handle_packet(now, publish.into());
+    /// // The server sent a QoS 0 PUBLISH.
+    /// while let Some(event) = client.poll_event() {
+    ///     if let Event::Message { publish, ack } = event {
+    ///         assert_eq!(publish.topic_str(), "cmd/led");
+    ///         assert!(ack.is_none()); // QoS 0: nothing to acknowledge
+    ///     }
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use = "an output that is not taken is lost"]
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()

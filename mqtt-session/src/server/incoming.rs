@@ -62,6 +62,21 @@ impl Incoming {
     /// Reads the first packet from `buf` (bytes after it stay in `buf`
     /// for [`Server::handle_bytes`]). `Ok(None)`: more bytes are needed.
     /// `max_packet_size` bounds the CONNECT as our Maximum Packet Size will.
+    ///
+    /// ```
+    /// # use mqttkit_session::bytes::BytesMut;
+    /// # use mqttkit_session::{Connect, Encoder, Incoming, MqttString, ProtocolVersion};
+    /// # let connect = Connect::new(ProtocolVersion::V5, MqttString::try_from("sensor-7")?);
+    /// # let mut bytes = BytesMut::new();
+    /// # Encoder::new(ProtocolVersion::V5).encode(&connect.into(), &mut bytes)?;
+    /// // `bytes`: a CONNECT, arriving in two reads.
+    /// let mut received = BytesMut::from(&bytes[..5]);
+    /// assert!(Incoming::read(&mut received, None)?.is_none()); // more bytes needed
+    /// received.extend_from_slice(&bytes[5..]);
+    /// let incoming = Incoming::read(&mut received, Some(64 * 1024))?.expect("a whole CONNECT");
+    /// assert_eq!(incoming.client_id().as_str(), "sensor-7");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn read(
         buf: &mut BytesMut,
         max_packet_size: Option<u32>,
@@ -91,16 +106,60 @@ impl Incoming {
     }
 
     /// The CONNECT.
+    ///
+    /// ```
+    /// # use mqttkit_session::bytes::{Bytes, BytesMut};
+    /// # use mqttkit_session::{Connect, Encoder, Incoming, MqttString, ProtocolVersion};
+    /// # let mut connect = Connect::new(ProtocolVersion::V5, MqttString::try_from("sensor-7")?);
+    /// # connect.login.username = Some(MqttString::try_from("alice")?);
+    /// # connect.login.password = Some(Bytes::from_static(b"secret"));
+    /// # let mut received = BytesMut::new();
+    /// # Encoder::new(ProtocolVersion::V5).encode(&connect.into(), &mut received)?;
+    /// # let incoming = Incoming::read(&mut received, None)?.expect("a whole CONNECT");
+    /// let login = &incoming.connect().login;
+    /// let user = login.username.as_ref().map(|u| u.as_str());
+    /// let password_ok = login.password.as_deref() == Some(&b"secret"[..]);
+    /// assert!(user == Some("alice") && password_ok); // accept, else refuse with 0x86
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn connect(&self) -> &Connect {
         &self.connect
     }
 
     /// The protocol version the client speaks.
+    ///
+    /// ```
+    /// # use mqttkit_session::bytes::BytesMut;
+    /// # use mqttkit_session::{Connect, Encoder, Incoming, MqttString, ProtocolVersion};
+    /// # let connect = Connect::new(ProtocolVersion::V3_1_1, MqttString::try_from("sensor-7")?);
+    /// # let mut received = BytesMut::new();
+    /// # Encoder::new(ProtocolVersion::V3_1_1).encode(&connect.into(), &mut received)?;
+    /// # let incoming = Incoming::read(&mut received, None)?.expect("a whole CONNECT");
+    /// assert_eq!(incoming.version(), ProtocolVersion::V3_1_1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn version(&self) -> ProtocolVersion {
         self.connect.protocol_version
     }
 
     /// The client identifier (an assigned one once [`Incoming::assign_client_id`] succeeded).
+    ///
+    /// ```
+    /// # use mqttkit_session::bytes::BytesMut;
+    /// # use std::collections::HashMap;
+    /// # use mqttkit_session::{Connect, Encoder, Incoming, Instant, MqttString, ProtocolVersion, Server, ServerConfig};
+    /// # let connect = Connect::new(ProtocolVersion::V5, MqttString::try_from("sensor-7")?);
+    /// # let mut received = BytesMut::new();
+    /// # Encoder::new(ProtocolVersion::V5).encode(&connect.into(), &mut received)?;
+    /// # let incoming = Incoming::read(&mut received, None)?.expect("a whole CONNECT");
+    /// # let now = Instant::ZERO;
+    /// // Sessions by client identifier, kept while they have not expired.
+    /// let mut sessions: HashMap<MqttString, Server> = HashMap::new();
+    /// let existing = sessions.remove(incoming.client_id());
+    /// let server = incoming.accept(now, existing, ServerConfig::default()).expect("accepted");
+    /// sessions.insert(server.client_id().clone(), server);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn client_id(&self) -> &MqttString {
         &self.connect.client_id
     }
@@ -110,6 +169,21 @@ impl Incoming {
     /// forbids it: in 3.1.1 only with CleanSession 1 (v3.1.1
     /// [MQTT-3.1.3-7], [MQTT-3.1.3-8]), never in 3.1 (identifiers of 1 to
     /// 23 characters). In 5.0 CONNACK carries it (v5 [MQTT-3.2.2-16]).
+    ///
+    /// ```
+    /// # use mqttkit_session::bytes::BytesMut;
+    /// # use mqttkit_session::{Connect, Encoder, Incoming, Instant, MqttString, ProtocolVersion, ServerConfig};
+    /// # let connect = Connect::new(ProtocolVersion::V5, MqttString::try_from("")?);
+    /// # let mut received = BytesMut::new();
+    /// # Encoder::new(ProtocolVersion::V5).encode(&connect.into(), &mut received)?;
+    /// # let mut incoming = Incoming::read(&mut received, None)?.expect("a whole CONNECT");
+    /// # let now = Instant::ZERO;
+    /// assert!(incoming.client_id().is_empty()); // the client asks for one
+    /// incoming.assign_client_id(MqttString::try_from("auto-4f2a")?).expect("5.0 allows it");
+    /// let server = incoming.accept(now, None, ServerConfig::default()).expect("accepted");
+    /// assert_eq!(server.client_id().as_str(), "auto-4f2a"); // CONNACK carries it
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn assign_client_id(&mut self, id: MqttString) -> Result<(), ConnectReasonCode> {
         let allowed = match self.connect.protocol_version {
             ProtocolVersion::V3_1 => false,
@@ -127,6 +201,21 @@ impl Incoming {
     /// Continues enhanced authentication (v5 §4.12): the AUTH 0x18 to
     /// write, with the CONNECT's Authentication Method. `None` when the
     /// CONNECT had no method (5.0 only).
+    ///
+    /// ```
+    /// # use mqttkit_session::bytes::{Bytes, BytesMut};
+    /// # use mqttkit_session::{Connect, Encoder, Incoming, MqttString, ProtocolVersion};
+    /// # let mut connect = Connect::new(ProtocolVersion::V5, MqttString::try_from("sensor-7")?);
+    /// # connect.properties.authentication_method = Some(MqttString::try_from("SCRAM-SHA-256")?);
+    /// # connect.properties.authentication_data = Some(Bytes::from_static(b"client-first"));
+    /// # let mut received = BytesMut::new();
+    /// # Encoder::new(ProtocolVersion::V5).encode(&connect.into(), &mut received)?;
+    /// # let incoming = Incoming::read(&mut received, None)?.expect("a whole CONNECT");
+    /// // The CONNECT asks for SCRAM-SHA-256 with the client's first message.
+    /// let reply = incoming.challenge(Some(Bytes::from_static(b"server-first"))).expect("a method");
+    /// assert_eq!((reply[0], reply[2]), (0xF0, 0x18)); // AUTH Continue authentication: write it
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn challenge(&self, data: Option<Bytes>) -> Option<Bytes> {
         let method = self.connect.properties.authentication_method.clone()?;
         let mut auth = Auth::new(AuthReasonCode::ContinueAuthentication);
@@ -142,6 +231,25 @@ impl Incoming {
     /// Reads the client's AUTH answer to a [`Incoming::challenge`].
     /// Anything but AUTH with the same method breaks v5 [MQTT-4.12.0-1]
     /// / [MQTT-4.12.0-5]: refuse with the returned code.
+    ///
+    /// ```
+    /// # use mqttkit_session::bytes::{Bytes, BytesMut};
+    /// # use mqttkit_session::{Auth, AuthReasonCode, Connect, Encoder, Incoming, MqttString, ProtocolVersion};
+    /// # let mut connect = Connect::new(ProtocolVersion::V5, MqttString::try_from("sensor-7")?);
+    /// # connect.properties.authentication_method = Some(MqttString::try_from("SCRAM-SHA-256")?);
+    /// # connect.properties.authentication_data = Some(Bytes::from_static(b"client-first"));
+    /// # let mut received = BytesMut::new();
+    /// # Encoder::new(ProtocolVersion::V5).encode(&connect.into(), &mut received)?;
+    /// # let mut incoming = Incoming::read(&mut received, None)?.expect("a whole CONNECT");
+    /// # let mut auth = Auth::new(AuthReasonCode::ContinueAuthentication);
+    /// # auth.properties.authentication_method = Some(MqttString::try_from("SCRAM-SHA-256")?);
+    /// # auth.properties.authentication_data = Some(Bytes::from_static(b"client-final"));
+    /// # Encoder::new(ProtocolVersion::V5).encode(&auth.into(), &mut received)?;
+    /// // The client answered the challenge; `received` holds its bytes.
+    /// let auth = incoming.read_auth(&mut received).expect("same method").expect("a whole AUTH");
+    /// assert_eq!(auth.properties.authentication_data.as_deref(), Some(&b"client-final"[..]));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn read_auth(&mut self, buf: &mut BytesMut) -> Result<Option<Auth>, ConnectReasonCode> {
         match self.decoder.decode(buf) {
             Ok(Decoded::Incomplete { .. }) => Ok(None),
@@ -159,6 +267,26 @@ impl Incoming {
     }
 
     /// Authentication Data for the CONNACK that ends enhanced authentication.
+    ///
+    /// ```
+    /// # use mqttkit_session::bytes::{Bytes, BytesMut};
+    /// # use mqttkit_session::{Connect, Encoder, Incoming, Instant, MqttString, Packet, ProtocolVersion, ServerConfig};
+    /// # let mut connect = Connect::new(ProtocolVersion::V5, MqttString::try_from("sensor-7")?);
+    /// # connect.properties.authentication_method = Some(MqttString::try_from("SCRAM-SHA-256")?);
+    /// # connect.properties.authentication_data = Some(Bytes::from_static(b"client-first"));
+    /// # let mut received = BytesMut::new();
+    /// # Encoder::new(ProtocolVersion::V5).encode(&connect.into(), &mut received)?;
+    /// # let mut incoming = Incoming::read(&mut received, None)?.expect("a whole CONNECT");
+    /// # let now = Instant::ZERO;
+    /// // The client proved who it is: the last step goes in CONNACK.
+    /// incoming.set_auth_data(Bytes::from_static(b"server-final"));
+    /// let mut server = incoming.accept(now, None, ServerConfig::default()).expect("accepted");
+    /// # let mut out = BytesMut::new();
+    /// # while server.poll_transmit(&mut out).is_some() {}
+    /// # let Packet::ConnAck(connack) = Packet::decode(&out, ProtocolVersion::V5)? else { unreachable!() };
+    /// assert_eq!(connack.properties.authentication_data.as_deref(), Some(&b"server-final"[..]));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn set_auth_data(&mut self, data: Bytes) {
         self.auth_data = Some(data);
     }
@@ -168,6 +296,18 @@ impl Incoming {
     /// mapped to the nearest: 0x02 identifier, 0x04 credentials, 0x05 not
     /// authorized, 0x03 otherwise). Session Present is 0
     /// (v5 [MQTT-3.2.2-6], v3.1.1 [MQTT-3.2.2-4]).
+    ///
+    /// ```
+    /// # use mqttkit_session::bytes::BytesMut;
+    /// # use mqttkit_session::{Connect, ConnectReasonCode, Encoder, Incoming, MqttString, ProtocolVersion};
+    /// # let connect = Connect::new(ProtocolVersion::V5, MqttString::try_from("sensor-7")?);
+    /// # let mut received = BytesMut::new();
+    /// # Encoder::new(ProtocolVersion::V5).encode(&connect.into(), &mut received)?;
+    /// # let incoming = Incoming::read(&mut received, None)?.expect("a whole CONNECT");
+    /// let reply = incoming.refuse(ConnectReasonCode::BadUserNameOrPassword);
+    /// assert_eq!(&reply[..], [0x20, 0x03, 0x00, 0x86, 0x00]); // CONNACK 0x86: write it, then close
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn refuse(self, code: ConnectReasonCode) -> Bytes {
         refusal(self.connect.protocol_version, code)
     }
@@ -185,6 +325,30 @@ impl Incoming {
     /// [`ServerConfig::maximum_qos`] with 0x9B (v5 [MQTT-3.2.2-12]), Will
     /// Retain without [`ServerConfig::retain_available`] with 0x9A (v5
     /// [MQTT-3.2.2-13]).
+    ///
+    /// ```
+    /// # use mqttkit_session::bytes::BytesMut;
+    /// # use mqttkit_session::{Connect, Encoder, Incoming, Instant, MqttString, ProtocolVersion, ServerConfig};
+    /// # let read = |clean_start: bool| -> Result<Incoming, Box<dyn std::error::Error>> {
+    /// #     let mut connect = Connect::new(ProtocolVersion::V5, MqttString::try_from("sensor-7")?);
+    /// #     connect.clean_start = clean_start;
+    /// #     connect.properties.session_expiry_interval = Some(3600);
+    /// #     let mut bytes = BytesMut::new();
+    /// #     Encoder::new(ProtocolVersion::V5).encode(&connect.into(), &mut bytes)?;
+    /// #     Ok(Incoming::read(&mut bytes, None)?.expect("a whole CONNECT"))
+    /// # };
+    /// # let now = Instant::ZERO;
+    /// // `read(clean_start)`: an `Incoming` whose CONNECT has a Session Expiry of an hour.
+    /// let config = ServerConfig::default();
+    /// let mut server = read(true)?.accept(now, None, config.clone()).expect("accepted");
+    /// server.handle_transport_closed(now); // the session stays
+    /// // The client connects again with Clean Start 0: its session is resumed.
+    /// let mut server = read(false)?.accept(now, Some(server), config).expect("accepted");
+    /// let mut out = BytesMut::new();
+    /// while server.poll_transmit(&mut out).is_some() {}
+    /// assert_eq!(out[2], 0x01); // CONNACK with Session Present
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn accept(
         self,
         now: Instant,

@@ -111,6 +111,30 @@ impl Server {
     /// client's Receive Maximum admits it (v5 [MQTT-3.3.4-9]) and is
     /// dropped if its Message Expiry Interval passes first (v5
     /// [MQTT-3.3.2-5]).
+    ///
+    /// ```
+    /// # use mqttkit_session::bytes::BytesMut;
+    /// # use mqttkit_session::{Connect, Delivery, Encoder, Incoming, Instant, Message, MqttString, ProtocolVersion, QoS, ServerConfig, SubscriptionOptions, TopicName};
+    /// # let client = Encoder::new(ProtocolVersion::V5);
+    /// # let mut received = BytesMut::new();
+    /// # let connect = Connect::new(ProtocolVersion::V5, MqttString::try_from("sensor-7")?);
+    /// # client.encode(&connect.into(), &mut received)?;
+    /// # let incoming = Incoming::read(&mut received, None)?.expect("a whole CONNECT");
+    /// # let now = Instant::ZERO;
+    /// # let mut server = incoming.accept(now, None, ServerConfig::default()).expect("accepted");
+    /// # let mut out = BytesMut::new();
+    /// # while server.poll_transmit(&mut out).is_some() {} // CONNACK
+    /// # out.clear();
+    /// // The router matched a subscription of this client.
+    /// let topic = TopicName::from_static("cmd/sensor-7/led")?;
+    /// let message = Message::new(topic, &b"on"[..], QoS::AtLeastOnce);
+    /// let options = SubscriptionOptions::new(QoS::AtLeastOnce);
+    /// let op = server.deliver(now, Delivery::new(message, options))?;
+    /// while server.poll_transmit(&mut out).is_some() {}
+    /// assert_eq!(out[0], 0x32); // PUBLISH QoS 1
+    /// assert_eq!(server.session().inflight().next().map(|m| m.op), Some(op)); // until PUBACK
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn deliver(&mut self, now: Instant, delivery: Delivery) -> Result<OpId, DeliverError> {
         let Delivery {
             mut message,
@@ -189,6 +213,37 @@ impl Server {
     /// Quota exceeded, 0x99 Payload format invalid (v5 §3.4.2.1). In 3.1.1
     /// a refusal cannot be expressed: the connection is closed instead
     /// (v3.1.1 [MQTT-3.3.5-2]). PUBACK/PUBREC go in arrival order.
+    ///
+    /// ```
+    /// # use mqttkit_session::bytes::BytesMut;
+    /// # use mqttkit_session::{Connect, Encoder, Incoming, Instant, MqttString, PacketId, ProtocolVersion, PubAckReasonCode, Publish, PublishQoS, QoS, ServerConfig, ServerEvent, TopicName};
+    /// # let client = Encoder::new(ProtocolVersion::V5);
+    /// # let mut received = BytesMut::new();
+    /// # let connect = Connect::new(ProtocolVersion::V5, MqttString::try_from("sensor-7")?);
+    /// # client.encode(&connect.into(), &mut received)?;
+    /// # let incoming = Incoming::read(&mut received, None)?.expect("a whole CONNECT");
+    /// # let now = Instant::ZERO;
+    /// let mut config = ServerConfig::default();
+    /// config.manual_ack = true; // QoS 1 and 2 messages wait for `ack`
+    /// # let mut server = incoming.accept(now, None, config).expect("accepted");
+    /// # let mut out = BytesMut::new();
+    /// # while server.poll_transmit(&mut out).is_some() {} // CONNACK
+    /// # out.clear();
+    /// # let mut wire = BytesMut::new();
+    /// # let publish = Publish::new(TopicName::from_static("t/temp")?, &b"21.5"[..])
+    /// #     .with_qos(PublishQoS::new(QoS::AtLeastOnce, PacketId::new(7).unwrap()));
+    /// # client.encode(&publish.into(), &mut wire)?;
+    /// # server.handle_bytes(now, &wire);
+    /// // The client sent a QoS 1 PUBLISH with packet identifier 7.
+    /// let Some(ServerEvent::Publish { ack: Some(token), .. }) = server.poll_event() else {
+    ///     unreachable!()
+    /// };
+    /// // ... authorized and routed ...
+    /// server.ack(now, token, PubAckReasonCode::Success)?;
+    /// while server.poll_transmit(&mut out).is_some() {}
+    /// assert_eq!(&out[..], [0x40, 0x02, 0x00, 0x07]); // PUBACK 7
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn ack(
         &mut self,
         now: Instant,
@@ -201,6 +256,38 @@ impl Server {
     /// [`Server::ack`] with a Reason String and User Properties (5.0). They
     /// are left out when the client set Request Problem Information 0
     /// (v5 [MQTT-3.1.2-29]) or when they would make the packet too large.
+    ///
+    /// ```
+    /// # use mqttkit_session::bytes::BytesMut;
+    /// # use mqttkit_session::{AckProperties, Connect, Encoder, Incoming, Instant, MqttString, PacketId, ProtocolVersion, PubAckReasonCode, Publish, PublishQoS, QoS, ServerConfig, ServerEvent, TopicName};
+    /// # let client = Encoder::new(ProtocolVersion::V5);
+    /// # let mut received = BytesMut::new();
+    /// # let connect = Connect::new(ProtocolVersion::V5, MqttString::try_from("sensor-7")?);
+    /// # client.encode(&connect.into(), &mut received)?;
+    /// # let incoming = Incoming::read(&mut received, None)?.expect("a whole CONNECT");
+    /// # let now = Instant::ZERO;
+    /// # let mut config = ServerConfig::default();
+    /// # config.manual_ack = true; // QoS 1 and 2 messages wait for `ack`
+    /// # let mut server = incoming.accept(now, None, config).expect("accepted");
+    /// # let mut out = BytesMut::new();
+    /// # while server.poll_transmit(&mut out).is_some() {} // CONNACK
+    /// # out.clear();
+    /// # let mut wire = BytesMut::new();
+    /// # let publish = Publish::new(TopicName::from_static("t/temp")?, &b"21.5"[..])
+    /// #     .with_qos(PublishQoS::new(QoS::AtLeastOnce, PacketId::new(7).unwrap()));
+    /// # client.encode(&publish.into(), &mut wire)?;
+    /// # server.handle_bytes(now, &wire);
+    /// // With `manual_ack` on, the client sent a QoS 1 PUBLISH with packet identifier 7.
+    /// let Some(ServerEvent::Publish { ack: Some(token), .. }) = server.poll_event() else {
+    ///     unreachable!()
+    /// };
+    /// let mut properties = AckProperties::default();
+    /// properties.reason_string = Some(MqttString::try_from("no publishing to t/temp")?);
+    /// server.ack_with_properties(now, token, PubAckReasonCode::NotAuthorized, properties)?;
+    /// while server.poll_transmit(&mut out).is_some() {}
+    /// assert_eq!(out[4], 0x87); // PUBACK 7, Not authorized, with the Reason String
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn ack_with_properties(
         &mut self,
         now: Instant,
@@ -246,6 +333,41 @@ impl Server {
     /// is lowered to it, in the SUBACK as in the session (v5
     /// [MQTT-3.8.4-7]). Granted filters are stored in the session,
     /// replacing one with the same filter (v5 [MQTT-3.8.4-3]).
+    ///
+    /// ```
+    /// # use mqttkit_session::bytes::BytesMut;
+    /// # use mqttkit_session::{Connect, Encoder, Incoming, Instant, MqttString, PacketId, ProtocolVersion, QoS, ServerConfig, ServerEvent, SubAckReasonCode, Subscribe, SubscriptionOptions, TopicFilter};
+    /// # let client = Encoder::new(ProtocolVersion::V5);
+    /// # let mut received = BytesMut::new();
+    /// # let connect = Connect::new(ProtocolVersion::V5, MqttString::try_from("sensor-7")?);
+    /// # client.encode(&connect.into(), &mut received)?;
+    /// # let incoming = Incoming::read(&mut received, None)?.expect("a whole CONNECT");
+    /// # let now = Instant::ZERO;
+    /// # let mut server = incoming.accept(now, None, ServerConfig::default()).expect("accepted");
+    /// # let mut out = BytesMut::new();
+    /// # while server.poll_transmit(&mut out).is_some() {} // CONNACK
+    /// # out.clear();
+    /// # let mut wire = BytesMut::new();
+    /// # let filter = TopicFilter::try_from("cmd/sensor-7/#")?;
+    /// # let mut subscribe = Subscribe::new(PacketId::new(1).unwrap(), filter, SubscriptionOptions::new(QoS::AtLeastOnce));
+    /// # subscribe.filters.push((TopicFilter::try_from("$SYS/#")?, SubscriptionOptions::new(QoS::AtMostOnce)));
+    /// # client.encode(&subscribe.into(), &mut wire)?;
+    /// # server.handle_bytes(now, &wire);
+    /// // The client subscribed to `cmd/sensor-7/#` and `$SYS/#`.
+    /// let Some(ServerEvent::Subscribe { packet_id, requests, .. }) = server.poll_event() else {
+    ///     unreachable!()
+    /// };
+    /// let codes = requests.iter().map(|r| {
+    ///     if r.filter.as_str().starts_with("$SYS/") {
+    ///         SubAckReasonCode::NotAuthorized
+    ///     } else {
+    ///         SubAckReasonCode::granted(r.options.qos)
+    ///     }
+    /// });
+    /// server.suback(packet_id, codes.collect())?;
+    /// assert_eq!(server.subscriptions().count(), 1); // the granted one
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn suback(
         &mut self,
         packet_id: PacketId,
@@ -306,6 +428,50 @@ impl Server {
     /// Answers the UNSUBSCRIBE `packet_id` with one code per filter (5.0;
     /// 3.1.1 UNSUBACK has none). Filters answered Success are removed from
     /// the session (v5 [MQTT-3.10.4-1]).
+    ///
+    /// ```
+    /// # use mqttkit_session::bytes::BytesMut;
+    /// # use mqttkit_session::{Connect, Encoder, Incoming, Instant, MqttString, PacketId, ProtocolVersion, QoS, ServerConfig, ServerEvent, SubAckReasonCode, Subscribe, SubscriptionOptions, TopicFilter, UnsubAckReasonCode, Unsubscribe};
+    /// # let client = Encoder::new(ProtocolVersion::V5);
+    /// # let mut received = BytesMut::new();
+    /// # let connect = Connect::new(ProtocolVersion::V5, MqttString::try_from("sensor-7")?);
+    /// # client.encode(&connect.into(), &mut received)?;
+    /// # let incoming = Incoming::read(&mut received, None)?.expect("a whole CONNECT");
+    /// # let now = Instant::ZERO;
+    /// # let mut server = incoming.accept(now, None, ServerConfig::default()).expect("accepted");
+    /// # let mut out = BytesMut::new();
+    /// # while server.poll_transmit(&mut out).is_some() {} // CONNACK
+    /// # out.clear();
+    /// # let mut wire = BytesMut::new();
+    /// # let filter = TopicFilter::try_from("cmd/sensor-7/#")?;
+    /// # let mut subscribe = Subscribe::new(PacketId::new(1).unwrap(), filter, SubscriptionOptions::new(QoS::AtLeastOnce));
+    /// # client.encode(&subscribe.into(), &mut wire)?;
+    /// # server.handle_bytes(now, &wire);
+    /// # let _ = server.poll_event();
+    /// # server.suback(PacketId::new(1).unwrap(), vec![SubAckReasonCode::GrantedQoS1])?;
+    /// # while server.poll_transmit(&mut out).is_some() {}
+    /// # out.clear();
+    /// # wire.clear();
+    /// # let filter = TopicFilter::try_from("cmd/sensor-7/#")?;
+    /// # client.encode(&Unsubscribe::new(PacketId::new(2).unwrap(), filter).into(), &mut wire)?;
+    /// # server.handle_bytes(now, &wire);
+    /// // The client unsubscribes from `cmd/sensor-7/#`, which it has.
+    /// let Some(ServerEvent::Unsubscribe { packet_id, filters, .. }) = server.poll_event() else {
+    ///     unreachable!()
+    /// };
+    /// let codes = filters.iter().map(|(_, exists)| {
+    ///     if *exists {
+    ///         UnsubAckReasonCode::Success
+    ///     } else {
+    ///         UnsubAckReasonCode::NoSubscriptionExisted
+    ///     }
+    /// });
+    /// server.unsuback(packet_id, codes.collect())?;
+    /// assert_eq!(server.subscriptions().count(), 0);
+    /// while server.poll_transmit(&mut out).is_some() {}
+    /// assert_eq!(&out[..], [0xB0, 0x04, 0x00, 0x02, 0x00, 0x00]); // UNSUBACK 2: Success
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn unsuback(
         &mut self,
         packet_id: PacketId,
