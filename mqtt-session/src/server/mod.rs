@@ -262,31 +262,115 @@ impl Server {
     // ---- getters ------------------------------------------------------
 
     /// The client identifier (the assigned one, if it was assigned).
+    ///
+    /// ```
+    /// # use mqttkit_session::{Connect, Encoder, Incoming, Instant, MqttString, ProtocolVersion, ServerConfig};
+    /// # use mqttkit_session::bytes::BytesMut;
+    /// # let mut bytes = BytesMut::new();
+    /// # let mut connect = Connect::new(ProtocolVersion::V5, MqttString::try_from("sensor-7")?);
+    /// # connect.properties.session_expiry_interval = Some(60);
+    /// # Encoder::new(ProtocolVersion::V5).encode(&connect.into(), &mut bytes)?;
+    /// # let incoming = Incoming::read(&mut bytes, None)?.expect("a whole CONNECT");
+    /// # let mut server = incoming.accept(Instant::ZERO, None, ServerConfig::default()).expect("accepted");
+    /// assert_eq!(server.client_id().as_str(), "sensor-7");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn client_id(&self) -> &MqttString {
         &self.session.client_id
     }
 
     /// The durable part: in-flight and queued deliveries, inbound QoS 2.
+    ///
+    /// ```
+    /// # use mqttkit_session::{Connect, Encoder, Incoming, Instant, MqttString, ProtocolVersion, ServerConfig};
+    /// # use mqttkit_session::bytes::BytesMut;
+    /// # let mut bytes = BytesMut::new();
+    /// # let mut connect = Connect::new(ProtocolVersion::V5, MqttString::try_from("sensor-7")?);
+    /// # connect.properties.session_expiry_interval = Some(60);
+    /// # Encoder::new(ProtocolVersion::V5).encode(&connect.into(), &mut bytes)?;
+    /// # let incoming = Incoming::read(&mut bytes, None)?.expect("a whole CONNECT");
+    /// # let mut server = incoming.accept(Instant::ZERO, None, ServerConfig::default()).expect("accepted");
+    /// assert!(server.session().is_established());
+    /// assert_eq!(server.session().pending_len(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn session(&self) -> &Session {
         &self.session
     }
 
     /// The protocol version of the open connection.
+    ///
+    /// ```
+    /// # use mqttkit_session::{Connect, Encoder, Incoming, Instant, MqttString, ProtocolVersion, ServerConfig};
+    /// # use mqttkit_session::bytes::BytesMut;
+    /// # let mut bytes = BytesMut::new();
+    /// # let mut connect = Connect::new(ProtocolVersion::V5, MqttString::try_from("sensor-7")?);
+    /// # connect.properties.session_expiry_interval = Some(60);
+    /// # Encoder::new(ProtocolVersion::V5).encode(&connect.into(), &mut bytes)?;
+    /// # let incoming = Incoming::read(&mut bytes, None)?.expect("a whole CONNECT");
+    /// # let mut server = incoming.accept(Instant::ZERO, None, ServerConfig::default()).expect("accepted");
+    /// assert_eq!(server.version(), Some(ProtocolVersion::V5));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn version(&self) -> Option<ProtocolVersion> {
         self.conn.as_ref().filter(|c| c.open).map(|c| c.version)
     }
 
     /// Whether a connection is open on this session.
+    ///
+    /// ```
+    /// # use mqttkit_session::{Connect, Encoder, Incoming, Instant, MqttString, ProtocolVersion, ServerConfig};
+    /// # use mqttkit_session::bytes::BytesMut;
+    /// # let mut bytes = BytesMut::new();
+    /// # let mut connect = Connect::new(ProtocolVersion::V5, MqttString::try_from("sensor-7")?);
+    /// # connect.properties.session_expiry_interval = Some(60);
+    /// # Encoder::new(ProtocolVersion::V5).encode(&connect.into(), &mut bytes)?;
+    /// # let incoming = Incoming::read(&mut bytes, None)?.expect("a whole CONNECT");
+    /// # let mut server = incoming.accept(Instant::ZERO, None, ServerConfig::default()).expect("accepted");
+    /// assert!(server.is_connected());
+    /// server.handle_transport_closed(Instant::from_millis(5));
+    /// assert!(!server.is_connected());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_connected(&self) -> bool {
         self.conn.as_ref().is_some_and(|c| c.open)
     }
 
     /// Whether the session expired: drop it.
+    ///
+    /// ```
+    /// # use mqttkit_session::{Connect, Encoder, Incoming, Instant, MqttString, ProtocolVersion, ServerConfig};
+    /// # use mqttkit_session::bytes::BytesMut;
+    /// # let mut bytes = BytesMut::new();
+    /// # let mut connect = Connect::new(ProtocolVersion::V5, MqttString::try_from("sensor-7")?);
+    /// # connect.properties.session_expiry_interval = Some(60);
+    /// # Encoder::new(ProtocolVersion::V5).encode(&connect.into(), &mut bytes)?;
+    /// # let incoming = Incoming::read(&mut bytes, None)?.expect("a whole CONNECT");
+    /// # let mut server = incoming.accept(Instant::ZERO, None, ServerConfig::default()).expect("accepted");
+    /// server.handle_transport_closed(Instant::ZERO);
+    /// assert!(!server.is_expired()); // Session Expiry Interval 60 s
+    /// server.handle_timeout(Instant::from_millis(60_000));
+    /// assert!(server.is_expired());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_expired(&self) -> bool {
         self.expired
     }
 
     /// The session's subscriptions, by filter.
+    ///
+    /// ```
+    /// # use mqttkit_session::{Connect, Encoder, Incoming, Instant, MqttString, ProtocolVersion, ServerConfig};
+    /// # use mqttkit_session::bytes::BytesMut;
+    /// # let mut bytes = BytesMut::new();
+    /// # let mut connect = Connect::new(ProtocolVersion::V5, MqttString::try_from("sensor-7")?);
+    /// # connect.properties.session_expiry_interval = Some(60);
+    /// # Encoder::new(ProtocolVersion::V5).encode(&connect.into(), &mut bytes)?;
+    /// # let incoming = Incoming::read(&mut bytes, None)?.expect("a whole CONNECT");
+    /// # let mut server = incoming.accept(Instant::ZERO, None, ServerConfig::default()).expect("accepted");
+    /// assert_eq!(server.subscriptions().count(), 0); // none granted yet
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn subscriptions(
         &self,
     ) -> impl Iterator<Item = (&mqttkit_topic::TopicFilter, &Subscription)> + '_ {
@@ -294,6 +378,19 @@ impl Server {
     }
 
     /// QoS 1/2 deliveries the client's Receive Maximum still admits.
+    ///
+    /// ```
+    /// # use mqttkit_session::{Connect, Encoder, Incoming, Instant, MqttString, ProtocolVersion, ServerConfig};
+    /// # use mqttkit_session::bytes::BytesMut;
+    /// # let mut bytes = BytesMut::new();
+    /// # let mut connect = Connect::new(ProtocolVersion::V5, MqttString::try_from("sensor-7")?);
+    /// # connect.properties.session_expiry_interval = Some(60);
+    /// # Encoder::new(ProtocolVersion::V5).encode(&connect.into(), &mut bytes)?;
+    /// # let incoming = Incoming::read(&mut bytes, None)?.expect("a whole CONNECT");
+    /// # let mut server = incoming.accept(Instant::ZERO, None, ServerConfig::default()).expect("accepted");
+    /// assert_eq!(server.send_quota(), Some(20)); // no Receive Maximum: the inflight window
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn send_quota(&self) -> Option<u16> {
         self.conn.as_ref().filter(|c| c.open).map(|c| c.send_quota)
     }
@@ -387,6 +484,21 @@ impl Server {
 
     /// The protocol violation that closed the current connection, if the
     /// client committed one.
+    ///
+    /// ```
+    /// # use mqttkit_session::{Connect, Encoder, Incoming, Instant, MqttString, ProtocolVersion, ServerConfig};
+    /// # use mqttkit_session::bytes::BytesMut;
+    /// # let mut bytes = BytesMut::new();
+    /// # let mut connect = Connect::new(ProtocolVersion::V5, MqttString::try_from("sensor-7")?);
+    /// # connect.properties.session_expiry_interval = Some(60);
+    /// # Encoder::new(ProtocolVersion::V5).encode(&connect.into(), &mut bytes)?;
+    /// # let incoming = Incoming::read(&mut bytes, None)?.expect("a whole CONNECT");
+    /// # let mut server = incoming.accept(Instant::ZERO, None, ServerConfig::default()).expect("accepted");
+    /// assert_eq!(server.violation(), None);
+    /// server.handle_bytes(Instant::ZERO, &[0x10, 0x00]); // a second CONNECT, malformed
+    /// assert!(server.violation().is_some());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn violation(&self) -> Option<ProtocolViolation> {
         self.conn.as_ref().and_then(|c| c.violation)
     }
@@ -416,6 +528,24 @@ impl Server {
 
     /// Fires what is due: the keep-alive deadline, the will delay, the
     /// session expiry. Early or extra calls do nothing.
+    ///
+    /// ```
+    /// # use mqttkit_session::{Connect, Encoder, Incoming, Instant, MqttString, ProtocolVersion, ServerConfig};
+    /// # use mqttkit_session::bytes::BytesMut;
+    /// # let mut bytes = BytesMut::new();
+    /// # let mut connect = Connect::new(ProtocolVersion::V5, MqttString::try_from("sensor-7")?);
+    /// # connect.properties.session_expiry_interval = Some(60);
+    /// # Encoder::new(ProtocolVersion::V5).encode(&connect.into(), &mut bytes)?;
+    /// # let incoming = Incoming::read(&mut bytes, None)?.expect("a whole CONNECT");
+    /// # let mut server = incoming.accept(Instant::ZERO, None, ServerConfig::default()).expect("accepted");
+    /// let mut out = BytesMut::new();
+    /// while server.poll_transmit(&mut out).is_some() {}
+    /// if let Some(at) = server.poll_timeout() {
+    ///     server.handle_timeout(at); // the keep-alive: nothing arrived in 1.5 intervals
+    /// }
+    /// assert!(!server.is_connected());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn handle_timeout(&mut self, now: Instant) {
         if let Some(conn) = self.conn.as_ref().filter(|c| c.open)
             && conn.keep_alive_deadline.is_some_and(|at| at <= now)
@@ -440,6 +570,21 @@ impl Server {
 
     /// The transport closed without DISCONNECT: the will is due (after its
     /// delay) and the session expiry starts.
+    ///
+    /// ```
+    /// # use mqttkit_session::{Connect, Encoder, Incoming, Instant, MqttString, ProtocolVersion, ServerConfig};
+    /// # use mqttkit_session::bytes::BytesMut;
+    /// # let mut bytes = BytesMut::new();
+    /// # let mut connect = Connect::new(ProtocolVersion::V5, MqttString::try_from("sensor-7")?);
+    /// # connect.properties.session_expiry_interval = Some(60);
+    /// # Encoder::new(ProtocolVersion::V5).encode(&connect.into(), &mut bytes)?;
+    /// # let incoming = Incoming::read(&mut bytes, None)?.expect("a whole CONNECT");
+    /// # let mut server = incoming.accept(Instant::ZERO, None, ServerConfig::default()).expect("accepted");
+    /// server.handle_transport_closed(Instant::from_millis(5));
+    /// assert!(!server.is_connected());
+    /// assert_eq!(server.session().expires_at(), Some(Instant::from_millis(60_005)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn handle_transport_closed(&mut self, now: Instant) {
         if self.conn.as_ref().is_some_and(|c| c.open) {
             self.events
@@ -455,6 +600,23 @@ impl Server {
     /// DISCONNECT 0x8E in 5.0 (v5 [MQTT-3.1.4-3]); flush
     /// [`Server::poll_transmit`] to the old transport, then pass this
     /// server to [`Incoming::accept`]. Its will is due as on a close.
+    ///
+    /// ```
+    /// # use mqttkit_session::{Connect, Encoder, Incoming, Instant, MqttString, ProtocolVersion, ServerConfig};
+    /// # use mqttkit_session::bytes::BytesMut;
+    /// # let mut bytes = BytesMut::new();
+    /// # let mut connect = Connect::new(ProtocolVersion::V5, MqttString::try_from("sensor-7")?);
+    /// # connect.properties.session_expiry_interval = Some(60);
+    /// # Encoder::new(ProtocolVersion::V5).encode(&connect.into(), &mut bytes)?;
+    /// # let incoming = Incoming::read(&mut bytes, None)?.expect("a whole CONNECT");
+    /// # let mut server = incoming.accept(Instant::ZERO, None, ServerConfig::default()).expect("accepted");
+    /// server.take_over(Instant::ZERO);
+    /// let mut old = BytesMut::new();
+    /// while server.poll_transmit(&mut old).is_some() {}
+    /// assert!(old.ends_with(&[0xE0, 0x01, 0x8E])); // DISCONNECT 0x8E to the old transport
+    /// assert!(!server.is_connected());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn take_over(&mut self, now: Instant) {
         if self.is_connected() {
             self.close_with(
@@ -469,6 +631,24 @@ impl Server {
     /// Closes the connection with DISCONNECT `reason` (5.0; 3.1.1 just
     /// closes). The will is published, as for every close that is not the
     /// client's normal DISCONNECT (v5 [MQTT-3.1.2-8]).
+    ///
+    /// ```
+    /// # use mqttkit_session::{Connect, Encoder, Incoming, Instant, MqttString, ProtocolVersion, ServerConfig};
+    /// # use mqttkit_session::bytes::BytesMut;
+    /// # let mut bytes = BytesMut::new();
+    /// # let mut connect = Connect::new(ProtocolVersion::V5, MqttString::try_from("sensor-7")?);
+    /// # connect.properties.session_expiry_interval = Some(60);
+    /// # Encoder::new(ProtocolVersion::V5).encode(&connect.into(), &mut bytes)?;
+    /// # let incoming = Incoming::read(&mut bytes, None)?.expect("a whole CONNECT");
+    /// # let mut server = incoming.accept(Instant::ZERO, None, ServerConfig::default()).expect("accepted");
+    /// # use mqttkit_session::DisconnectReasonCode;
+    /// server.disconnect(Instant::ZERO, DisconnectReasonCode::ServerShuttingDown);
+    /// let mut out = BytesMut::new();
+    /// while server.poll_transmit(&mut out).is_some() {}
+    /// assert!(out.ends_with(&[0xE0, 0x01, 0x8B]));
+    /// assert!(!server.is_connected());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn disconnect(&mut self, now: Instant, reason: DisconnectReasonCode) {
         if self.is_connected() {
             self.close_with(now, reason, ServerCloseCause::ByServer(reason), true);
@@ -478,6 +658,21 @@ impl Server {
     // ---- outputs ------------------------------------------------------
 
     /// Appends the bytes to send to `out`; `None` when there are none.
+    ///
+    /// ```
+    /// # use mqttkit_session::{Connect, Encoder, Incoming, Instant, MqttString, ProtocolVersion, ServerConfig};
+    /// # use mqttkit_session::bytes::BytesMut;
+    /// # let mut bytes = BytesMut::new();
+    /// # let mut connect = Connect::new(ProtocolVersion::V5, MqttString::try_from("sensor-7")?);
+    /// # connect.properties.session_expiry_interval = Some(60);
+    /// # Encoder::new(ProtocolVersion::V5).encode(&connect.into(), &mut bytes)?;
+    /// # let incoming = Incoming::read(&mut bytes, None)?.expect("a whole CONNECT");
+    /// # let mut server = incoming.accept(Instant::ZERO, None, ServerConfig::default()).expect("accepted");
+    /// let mut out = BytesMut::new();
+    /// while server.poll_transmit(&mut out).is_some() {}
+    /// assert_eq!(out[0], 0x20); // the CONNACK, to write to the socket
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use = "the bytes appended to `out` are to be written to the transport"]
     pub fn poll_transmit(&mut self, out: &mut BytesMut) -> Option<usize> {
         if self.tx.is_empty() {
@@ -533,12 +728,40 @@ impl Server {
     }
 
     /// The next event.
+    ///
+    /// ```
+    /// # use mqttkit_session::{Connect, Encoder, Incoming, Instant, MqttString, ProtocolVersion, ServerConfig};
+    /// # use mqttkit_session::bytes::BytesMut;
+    /// # let mut bytes = BytesMut::new();
+    /// # let mut connect = Connect::new(ProtocolVersion::V5, MqttString::try_from("sensor-7")?);
+    /// # connect.properties.session_expiry_interval = Some(60);
+    /// # Encoder::new(ProtocolVersion::V5).encode(&connect.into(), &mut bytes)?;
+    /// # let incoming = Incoming::read(&mut bytes, None)?.expect("a whole CONNECT");
+    /// # let mut server = incoming.accept(Instant::ZERO, None, ServerConfig::default()).expect("accepted");
+    /// # use mqttkit_session::ServerEvent;
+    /// server.handle_transport_closed(Instant::ZERO);
+    /// assert!(matches!(server.poll_event(), Some(ServerEvent::Closed(_))));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use = "an output that is not taken is lost"]
     pub fn poll_event(&mut self) -> Option<ServerEvent> {
         self.events.pop_front()
     }
 
     /// The next deadline at which [`Server::handle_timeout`] must run.
+    ///
+    /// ```
+    /// # use mqttkit_session::{Connect, Encoder, Incoming, Instant, MqttString, ProtocolVersion, ServerConfig};
+    /// # use mqttkit_session::bytes::BytesMut;
+    /// # let mut bytes = BytesMut::new();
+    /// # let mut connect = Connect::new(ProtocolVersion::V5, MqttString::try_from("sensor-7")?);
+    /// # connect.properties.session_expiry_interval = Some(60);
+    /// # Encoder::new(ProtocolVersion::V5).encode(&connect.into(), &mut bytes)?;
+    /// # let incoming = Incoming::read(&mut bytes, None)?.expect("a whole CONNECT");
+    /// # let mut server = incoming.accept(Instant::ZERO, None, ServerConfig::default()).expect("accepted");
+    /// assert!(server.poll_timeout().is_some()); // the keep-alive deadline of the CONNECT
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
         let keep_alive = self
