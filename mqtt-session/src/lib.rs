@@ -16,17 +16,17 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
-mod admit;
 mod aliases;
 mod client;
 mod config;
 mod error;
 mod event;
-mod flows;
 mod ids;
 mod persist;
 mod queue;
-mod rx;
+mod receive_buffer;
+mod receive_flows;
+mod send_flows;
 mod server;
 mod session;
 mod time;

@@ -28,9 +28,9 @@ use mqttkit_codec::{
 };
 
 use crate::event::{Message, OpId};
-use crate::flows::{OutFlow, OutFlows};
 use crate::ids::PacketIds;
 use crate::queue::Queued;
+use crate::send_flows::{OutFlow, OutFlows};
 use crate::session::{Control, InQos2, Session};
 use crate::time::Instant;
 

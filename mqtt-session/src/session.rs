@@ -11,9 +11,9 @@ use mqttkit_codec::{
 use mqttkit_topic::TopicFilter;
 
 use crate::event::{Message, OpId};
-use crate::flows::OutFlows;
 use crate::ids::PacketIds;
 use crate::queue::Queue;
+use crate::send_flows::OutFlows;
 use crate::time::Instant;
 
 /// A SUBSCRIBE or UNSUBSCRIBE that has no packet identifier yet.

@@ -10,10 +10,10 @@ use mqttkit_codec::{
     ConnAckProperties, Decoder, Encoder, MqttString, PacketId, ProtocolVersion, QoS,
 };
 
-use crate::admit::PendingAck;
 use crate::aliases::{InAliases, OutAliases};
 use crate::error::ProtocolViolation;
 use crate::event::OpId;
+use crate::receive_flows::{Inbound, PendingAck};
 use crate::time::Instant;
 use crate::timers::{Timer, Timers};
 
@@ -128,6 +128,21 @@ pub(crate) struct Connection {
 }
 
 impl Connection {
+    /// The receive side of this connection's QoS flows, over the session's
+    /// QoS 2 state.
+    pub(crate) fn inbound<'a>(
+        &'a mut self,
+        qos2: &'a mut alloc::collections::BTreeMap<PacketId, crate::session::InQos2>,
+    ) -> Inbound<'a> {
+        Inbound {
+            qos2,
+            acks: &mut self.acks,
+            unacked: &mut self.inbound_unacked,
+            receive_maximum: self.receive_maximum,
+            connection: self.number,
+        }
+    }
+
     pub(crate) fn is_open(&self) -> bool {
         self.state != State::Closed
     }

@@ -2,17 +2,17 @@
 
 use mqttkit_codec::{
     Auth, AuthReasonCode, ConnAck, ConnectReasonCode, Packet, PubAck, PubComp, PubRec, PubRel,
-    PubRelReasonCode, Publish, PublishQoS, QoS, ReasonCode, SubAck, UnsubAck,
+    Publish, PublishQoS, QoS, ReasonCode, SubAck, UnsubAck,
 };
 
 use super::conn::{Negotiated, State};
 use super::{Client, outbound};
-use crate::admit::{Admission, Inbound};
 use crate::aliases::OutAliases;
 use crate::error::ProtocolViolation;
 use crate::event::{AckToken, CloseCause, Event};
-use crate::flows::{AckKind, pubrel_not_found};
 use crate::persist::{InboundRecord, OutboundRecord, PersistOp};
+use crate::receive_flows::Admission;
+use crate::send_flows::{AckKind, pubrel_not_found};
 use crate::time::Instant;
 use crate::timers::Timer;
 use crate::violation::PeerMisbehaved;
@@ -196,15 +196,10 @@ impl Client {
         };
         const OVER: ProtocolViolation =
             ProtocolViolation::rule(PeerMisbehaved::ServerExceededReceiveMaximum);
-        let admission = Inbound {
-            qos2: &mut self.session.inbound_qos2,
-            acks: &mut conn.acks,
-            unacked: &mut conn.inbound_unacked,
-            receive_maximum: conn.receive_maximum,
-            connection: conn.number,
-        }
-        .admit(packet_id, qos)
-        .map_err(|_| OVER)?;
+        let admission = conn
+            .inbound(&mut self.session.inbound_qos2)
+            .admit(packet_id, qos)
+            .map_err(|_| OVER)?;
         match admission {
             Admission::New => {
                 if qos == QoS::ExactlyOnce {
@@ -233,31 +228,15 @@ impl Client {
         let Some(conn) = self.conn.as_mut() else {
             return Ok(());
         };
-        let id = rel.packet_id;
-        let reason = match self.session.inbound_qos2.get(&id) {
-            None => PubRelReasonCode::PacketIdentifierNotFound,
-            Some(entry) if entry.acked.is_none() => {
-                return Err(ProtocolViolation::rule(PeerMisbehaved::PubRelBeforePubRec));
-            }
-            Some(_) => {
-                // v5 [MQTT-4.3.3-12]: after PUBCOMP the id is a new message.
-                if let Some(entry) = self.session.inbound_qos2.remove(&id)
-                    && entry.counted_on == Some(conn.number)
-                {
-                    conn.inbound_unacked = conn.inbound_unacked.saturating_sub(1);
-                }
-                self.persist.push_back(PersistOp::RemoveInbound(id));
-                PubRelReasonCode::Success
-            }
-        };
-        let reason = if conn.version.is_v5() {
-            reason
-        } else {
-            PubRelReasonCode::Success
-        };
-        // v5 [MQTT-4.3.3-11]
-        let packet = Packet::PubComp(PubComp::new(id).with_reason(reason));
-        outbound::encode_trimmed(conn, &mut self.tx, now, packet).ok();
+        let v5 = conn.version.is_v5();
+        let (pubcomp, released) = conn
+            .inbound(&mut self.session.inbound_qos2)
+            .release(rel.packet_id, v5)?;
+        if released {
+            self.persist
+                .push_back(PersistOp::RemoveInbound(rel.packet_id));
+        }
+        outbound::encode_trimmed(conn, &mut self.tx, now, pubcomp).ok();
         Ok(())
     }
 

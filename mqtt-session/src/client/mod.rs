@@ -384,7 +384,7 @@ impl Client {
         if !conn.is_open() {
             return Ok(());
         }
-        crate::rx::append(&mut conn.rx, bytes);
+        crate::receive_buffer::append(&mut conn.rx, bytes);
         loop {
             let Some(conn) = self.conn.as_mut().filter(|c| c.is_open()) else {
                 return Ok(());

@@ -1,7 +1,6 @@
 //! What the client sends: encoding under the server's limits, the pump that
 //! moves queued operations onto the wire, and acknowledgements.
 
-use crate::admit::Inbound;
 use bytes::BytesMut;
 use mqttkit_codec::{
     AckProperties, EncodeError, Packet, PubAckReasonCode, PubRel, Publish, PublishQoS, QoS,
@@ -12,8 +11,8 @@ use super::Client;
 use super::conn::{Connection, ControlInflight, State};
 use crate::error::OpError;
 use crate::event::{AckToken, Event};
-use crate::flows::OutFlow;
 use crate::persist::{InboundRecord, OutboundRecord, PersistOp, control_packet};
+use crate::send_flows::OutFlow;
 use crate::time::Instant;
 use crate::timers::Timer;
 
@@ -313,14 +312,7 @@ impl Client {
         };
         let v5 = conn.version.is_v5();
         loop {
-            let next = Inbound {
-                qos2: &mut self.session.inbound_qos2,
-                acks: &mut conn.acks,
-                unacked: &mut conn.inbound_unacked,
-                receive_maximum: conn.receive_maximum,
-                connection: conn.number,
-            }
-            .next_ack(v5);
+            let next = conn.inbound(&mut self.session.inbound_qos2).next_ack(v5);
             let Some((packet, ended)) = next else { break };
             if let Some(packet_id) = ended {
                 self.persist.push_back(PersistOp::RemoveInbound(packet_id));

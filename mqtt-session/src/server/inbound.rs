@@ -3,16 +3,16 @@
 use alloc::vec::Vec;
 
 use mqttkit_codec::{
-    Disconnect, DisconnectReasonCode, Packet, PubComp, PubRelReasonCode, Publish, PublishQoS, QoS,
-    ReasonCode, Subscribe, Unsubscribe,
+    Disconnect, DisconnectReasonCode, Packet, Publish, PublishQoS, QoS, ReasonCode, Subscribe,
+    Unsubscribe,
 };
 
 use super::event::{ServerCloseCause, ServerEvent, SubscribeRequest};
 use super::{Server, outbound};
-use crate::admit::{Admission, Inbound};
 use crate::error::ProtocolViolation;
 use crate::event::AckToken;
-use crate::flows::{AckKind, pubrel_not_found};
+use crate::receive_flows::Admission;
+use crate::send_flows::{AckKind, pubrel_not_found};
 use crate::time::Instant;
 use crate::violation::PeerMisbehaved;
 
@@ -111,15 +111,10 @@ impl Server {
             qos,
             connection: conn.number,
         };
-        let admission = Inbound {
-            qos2: &mut self.session.inbound_qos2,
-            acks: &mut conn.acks,
-            unacked: &mut conn.inbound_unacked,
-            receive_maximum: conn.receive_maximum,
-            connection: conn.number,
-        }
-        .admit(packet_id, qos)
-        .map_err(|_| OVER_RECEIVE_MAXIMUM)?;
+        let admission = conn
+            .inbound(&mut self.session.inbound_qos2)
+            .admit(packet_id, qos)
+            .map_err(|_| OVER_RECEIVE_MAXIMUM)?;
         match admission {
             Admission::New if self.config.manual_ack => {
                 self.events.push_back(ServerEvent::Publish {
@@ -142,29 +137,11 @@ impl Server {
         let Some(conn) = self.conn.as_mut() else {
             return Ok(());
         };
-        let reason = match self.session.inbound_qos2.get(&id) {
-            None => PubRelReasonCode::PacketIdentifierNotFound,
-            Some(entry) if entry.acked.is_none() => {
-                return Err(ProtocolViolation::rule(PeerMisbehaved::PubRelBeforePubRec));
-            }
-            Some(_) => {
-                // v5 [MQTT-4.3.3-12]: after PUBCOMP the id is a new message.
-                if let Some(entry) = self.session.inbound_qos2.remove(&id)
-                    && entry.counted_on == Some(conn.number)
-                {
-                    conn.inbound_unacked = conn.inbound_unacked.saturating_sub(1);
-                }
-                PubRelReasonCode::Success
-            }
-        };
-        let reason = if conn.version.is_v5() {
-            reason
-        } else {
-            PubRelReasonCode::Success
-        };
-        // v5 [MQTT-4.3.3-11]
-        let packet = Packet::PubComp(PubComp::new(id).with_reason(reason));
-        outbound::encode_trimmed(conn, &mut self.tx, packet).ok();
+        let v5 = conn.version.is_v5();
+        let (pubcomp, _) = conn
+            .inbound(&mut self.session.inbound_qos2)
+            .release(id, v5)?;
+        outbound::encode_trimmed(conn, &mut self.tx, pubcomp).ok();
         Ok(())
     }
 

@@ -8,8 +8,8 @@
 
 mod config;
 mod event;
+mod handshake;
 mod inbound;
-mod incoming;
 mod outbound;
 mod subscriptions;
 
@@ -29,12 +29,12 @@ pub use event::{
     DeliverError, Delivery, ServerCloseCause, ServerEvent, SubscribeRequest, Subscription,
     Undelivered,
 };
-pub use incoming::{Incoming, IncomingError, IncomingErrorKind, Refused};
+pub use handshake::{Incoming, IncomingError, IncomingErrorKind, Refused};
 
-use crate::admit::PendingAck;
 use crate::aliases::{InAliases, OutAliases};
 use crate::error::ProtocolViolation;
 use crate::event::Message;
+use crate::receive_flows::{Inbound, PendingAck};
 use crate::session::Session;
 use crate::time::Instant;
 use crate::violation::PeerMisbehaved;
@@ -77,6 +77,23 @@ struct ServerConn {
     problem_information: bool,
     session_expiry_was_zero: bool,
     violation: Option<ProtocolViolation>,
+}
+
+impl ServerConn {
+    /// The receive side of this connection's QoS flows, over the session's
+    /// QoS 2 state.
+    fn inbound<'a>(
+        &'a mut self,
+        qos2: &'a mut BTreeMap<PacketId, crate::session::InQos2>,
+    ) -> Inbound<'a> {
+        Inbound {
+            qos2,
+            acks: &mut self.acks,
+            unacked: &mut self.inbound_unacked,
+            receive_maximum: self.receive_maximum,
+            connection: self.number,
+        }
+    }
 }
 
 /// One client's session on the server, and its open connection.
@@ -513,7 +530,7 @@ impl Server {
         if !conn.open {
             return Ok(());
         }
-        crate::rx::append(&mut conn.rx, bytes);
+        crate::receive_buffer::append(&mut conn.rx, bytes);
         loop {
             let Some(conn) = self.conn.as_mut().filter(|c| c.open) else {
                 return Ok(());
@@ -711,14 +728,14 @@ impl Server {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn shrink_to_fit(&mut self) {
-        crate::rx::release_if_empty(&mut self.tx);
+        crate::receive_buffer::release_if_empty(&mut self.tx);
         if self.events.is_empty() {
             self.events = VecDeque::new();
         }
         self.subscriptions.shrink_to_fit();
         self.session.shrink_to_fit();
         if let Some(conn) = self.conn.as_mut() {
-            crate::rx::release_if_empty(&mut conn.rx);
+            crate::receive_buffer::release_if_empty(&mut conn.rx);
             if conn.acks.is_empty() {
                 conn.acks = VecDeque::new();
             }

@@ -1,7 +1,6 @@
 //! What the server sends: CONNACK, deliveries under the client's limits,
 //! acknowledgements, SUBACK/UNSUBACK with the application's codes.
 
-use crate::admit::Inbound;
 use alloc::vec::Vec;
 use core::time::Duration;
 
@@ -16,8 +15,8 @@ use super::event::{DeliverError, Delivery, ServerEvent, Subscription};
 use super::{Server, ServerConn};
 use crate::error::OpError;
 use crate::event::{AckToken, OpId};
-use crate::flows::OutFlow;
 use crate::queue::Queued;
+use crate::send_flows::OutFlow;
 use crate::time::Instant;
 
 /// Encodes `packet` under the client's Maximum Packet Size.
@@ -516,14 +515,7 @@ impl Server {
         };
         let v5 = conn.version.is_v5();
         loop {
-            let next = Inbound {
-                qos2: &mut self.session.inbound_qos2,
-                acks: &mut conn.acks,
-                unacked: &mut conn.inbound_unacked,
-                receive_maximum: conn.receive_maximum,
-                connection: conn.number,
-            }
-            .next_ack(v5);
+            let next = conn.inbound(&mut self.session.inbound_qos2).next_ack(v5);
             let Some((packet, _)) = next else { break };
             let _ = encode_trimmed(conn, &mut self.tx, packet);
         }

@@ -3,7 +3,13 @@
 
 use alloc::collections::{BTreeMap, VecDeque};
 
-use mqttkit_codec::{AckProperties, Packet, PacketId, PubAck, PubAckReasonCode, PubRec, QoS};
+use mqttkit_codec::{
+    AckProperties, Packet, PacketId, PubAck, PubAckReasonCode, PubComp, PubRec, PubRelReasonCode,
+    QoS,
+};
+
+use crate::error::ProtocolViolation;
+use crate::violation::PeerMisbehaved;
 
 use crate::session::InQos2;
 
@@ -113,6 +119,42 @@ impl Inbound<'_> {
     /// codes, so its acks are plain. A PUBACK ends the flow; a PUBREC with
     /// an error ends a QoS 2 flow too (v5 [MQTT-4.3.3-9]), and its packet
     /// identifier is returned so that the caller can forget it durably.
+    /// Answers a PUBREL the same way in both roles: the PUBCOMP to send, and
+    /// whether a QoS 2 message was released by it (its identifier is then a
+    /// new message, v5 [MQTT-4.3.3-12]). An unknown identifier is answered
+    /// with 0x92 in 5.0 (v5 §3.7.2.1), never an error; a PUBREL before our
+    /// PUBREC is.
+    pub(crate) fn release(
+        &mut self,
+        id: PacketId,
+        v5: bool,
+    ) -> Result<(Packet, bool), ProtocolViolation> {
+        let (reason, released) = match self.qos2.get(&id) {
+            None => (PubRelReasonCode::PacketIdentifierNotFound, false),
+            Some(entry) if entry.acked.is_none() => {
+                return Err(ProtocolViolation::rule(PeerMisbehaved::PubRelBeforePubRec));
+            }
+            Some(_) => {
+                if let Some(entry) = self.qos2.remove(&id)
+                    && entry.counted_on == Some(self.connection)
+                {
+                    *self.unacked = self.unacked.saturating_sub(1);
+                }
+                (PubRelReasonCode::Success, true)
+            }
+        };
+        let reason = if v5 {
+            reason
+        } else {
+            PubRelReasonCode::Success
+        };
+        // v5 [MQTT-4.3.3-11]
+        Ok((
+            Packet::PubComp(PubComp::new(id).with_reason(reason)),
+            released,
+        ))
+    }
+
     pub(crate) fn next_ack(&mut self, v5: bool) -> Option<(Packet, Option<PacketId>)> {
         if self.acks.front().is_none_or(|a| a.acked.is_none()) {
             return None;
