@@ -1,6 +1,51 @@
-//! The receive buffer both roles decode from.
+//! The receive buffer both roles decode from, and the receive loop both
+//! roles run over it.
 
 use bytes::BytesMut;
+use mqttkit_codec::{Decoded, Decoder, Packet};
+
+use crate::error::ProtocolViolation;
+use crate::time::Instant;
+
+/// The role-specific part of receiving: where the open connection keeps its
+/// bytes, what a packet does, and how a violation ends the connection.
+pub(crate) trait Receiver {
+    /// The receive buffer and decoder of the open connection; `None` when
+    /// no connection is open.
+    fn receive_state(&mut self) -> Option<(&mut BytesMut, &mut Decoder)>;
+    /// The violation that closed the current connection.
+    fn violation(&self) -> Option<ProtocolViolation>;
+    /// Acts on one packet.
+    fn dispatch(&mut self, now: Instant, packet: Packet) -> Result<(), ProtocolViolation>;
+    /// Ends the connection for `violation`, queueing its DISCONNECT.
+    fn violate(&mut self, now: Instant, violation: ProtocolViolation) -> ProtocolViolation;
+}
+
+/// Appends `bytes` and acts on every whole packet, until one is incomplete,
+/// the connection closes or the peer breaks a rule.
+pub(crate) fn receive(
+    role: &mut impl Receiver,
+    now: Instant,
+    bytes: &[u8],
+) -> Result<(), ProtocolViolation> {
+    if let Some(violation) = role.violation() {
+        return Err(violation);
+    }
+    let Some((rx, _)) = role.receive_state() else {
+        return Ok(());
+    };
+    append(rx, bytes);
+    loop {
+        let Some((rx, decoder)) = role.receive_state() else {
+            return Ok(());
+        };
+        match decoder.decode(rx) {
+            Ok(Decoded::Packet(packet)) => role.dispatch(now, packet)?,
+            Ok(Decoded::Incomplete { .. }) => return Ok(()),
+            Err(err) => return Err(role.violate(now, ProtocolViolation::malformed(err))),
+        }
+    }
+}
 
 /// Fresh storage is taken this many bytes at a time.
 ///

@@ -11,7 +11,7 @@ use alloc::vec::Vec;
 use core::time::Duration;
 
 use bytes::BytesMut;
-use mqttkit_codec::{Connect, Decoded, Decoder, Disconnect, DisconnectReasonCode, Encoder, Packet};
+use mqttkit_codec::{Connect, Decoder, Disconnect, DisconnectReasonCode, Encoder, Packet};
 
 use crate::aliases::{InAliases, OutAliases};
 pub(crate) use crate::timers::{Timer, Timers};
@@ -346,7 +346,7 @@ impl Client {
     /// ```
     pub fn handle_bytes(&mut self, now: Instant, bytes: &[u8]) {
         // A violation was reported through the events by `violate`.
-        let _ = self.receive(now, bytes);
+        let _ = crate::receive_buffer::receive(self, now, bytes);
     }
 
     /// The protocol violation that closed the current connection, if the
@@ -372,29 +372,6 @@ impl Client {
     /// ```
     pub fn violation(&self) -> Option<ProtocolViolation> {
         self.conn.as_ref().and_then(|c| c.violation)
-    }
-
-    fn receive(&mut self, now: Instant, bytes: &[u8]) -> Result<(), ProtocolViolation> {
-        let Some(conn) = self.conn.as_mut() else {
-            return Ok(());
-        };
-        if let Some(v) = conn.violation {
-            return Err(v);
-        }
-        if !conn.is_open() {
-            return Ok(());
-        }
-        crate::receive_buffer::append(&mut conn.rx, bytes);
-        loop {
-            let Some(conn) = self.conn.as_mut().filter(|c| c.is_open()) else {
-                return Ok(());
-            };
-            match conn.decoder.decode(&mut conn.rx) {
-                Ok(Decoded::Packet(packet)) => self.dispatch(now, packet)?,
-                Ok(Decoded::Incomplete { .. }) => return Ok(()),
-                Err(err) => return Err(self.violate(now, ProtocolViolation::malformed(err))),
-            }
-        }
     }
 
     /// Feeds a packet the caller decoded itself (for transports that frame
@@ -714,5 +691,24 @@ impl Client {
                 received_by_server,
             });
         }
+    }
+}
+
+impl crate::receive_buffer::Receiver for Client {
+    fn receive_state(&mut self) -> Option<(&mut BytesMut, &mut mqttkit_codec::Decoder)> {
+        let conn = self.conn.as_mut().filter(|c| c.is_open())?;
+        Some((&mut conn.rx, &mut conn.decoder))
+    }
+
+    fn violation(&self) -> Option<ProtocolViolation> {
+        Client::violation(self)
+    }
+
+    fn dispatch(&mut self, now: Instant, packet: Packet) -> Result<(), ProtocolViolation> {
+        Client::dispatch(self, now, packet)
+    }
+
+    fn violate(&mut self, now: Instant, violation: ProtocolViolation) -> ProtocolViolation {
+        Client::violate(self, now, violation)
     }
 }

@@ -20,8 +20,8 @@ use core::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use mqttkit_codec::{
-    Connect, Decoded, Decoder, Disconnect, DisconnectReasonCode, Encoder, LastWill, MqttString,
-    Packet, PacketId, ProtocolVersion, QoS, Subscribe,
+    Connect, Decoder, Disconnect, DisconnectReasonCode, Encoder, LastWill, MqttString, Packet,
+    PacketId, ProtocolVersion, QoS, Subscribe,
 };
 
 pub use config::ServerConfig;
@@ -496,7 +496,7 @@ impl Server {
     /// ```
     pub fn handle_bytes(&mut self, now: Instant, bytes: &[u8]) {
         // A violation was reported through the events by `violate`.
-        let _ = self.receive(now, bytes);
+        let _ = crate::receive_buffer::receive(self, now, bytes);
     }
 
     /// The protocol violation that closed the current connection, if the
@@ -518,29 +518,6 @@ impl Server {
     /// ```
     pub fn violation(&self) -> Option<ProtocolViolation> {
         self.conn.as_ref().and_then(|c| c.violation)
-    }
-
-    fn receive(&mut self, now: Instant, bytes: &[u8]) -> Result<(), ProtocolViolation> {
-        let Some(conn) = self.conn.as_mut() else {
-            return Ok(());
-        };
-        if let Some(v) = conn.violation {
-            return Err(v);
-        }
-        if !conn.open {
-            return Ok(());
-        }
-        crate::receive_buffer::append(&mut conn.rx, bytes);
-        loop {
-            let Some(conn) = self.conn.as_mut().filter(|c| c.open) else {
-                return Ok(());
-            };
-            match conn.decoder.decode(&mut conn.rx) {
-                Ok(Decoded::Packet(packet)) => self.dispatch(now, packet)?,
-                Ok(Decoded::Incomplete { .. }) => return Ok(()),
-                Err(err) => return Err(self.violate(now, ProtocolViolation::malformed(err))),
-            }
-        }
     }
 
     /// Fires what is due: the keep-alive deadline, the will delay, the
@@ -874,5 +851,24 @@ impl Server {
         self.session.established = false;
         self.session.set_expiry(None);
         self.events.push_back(ServerEvent::SessionExpired);
+    }
+}
+
+impl crate::receive_buffer::Receiver for Server {
+    fn receive_state(&mut self) -> Option<(&mut BytesMut, &mut Decoder)> {
+        let conn = self.conn.as_mut().filter(|c| c.open)?;
+        Some((&mut conn.rx, &mut conn.decoder))
+    }
+
+    fn violation(&self) -> Option<ProtocolViolation> {
+        Server::violation(self)
+    }
+
+    fn dispatch(&mut self, now: Instant, packet: Packet) -> Result<(), ProtocolViolation> {
+        Server::dispatch(self, now, packet)
+    }
+
+    fn violate(&mut self, now: Instant, violation: ProtocolViolation) -> ProtocolViolation {
+        Server::violate(self, now, violation)
     }
 }
