@@ -55,8 +55,21 @@ impl Queue {
         self.messages.push_back(queued);
     }
 
-    pub(crate) fn front_mut(&mut self) -> Option<&mut Queued> {
-        self.messages.front_mut()
+    /// The oldest message, ready to send at `now`: one whose Message Expiry
+    /// Interval passed while it waited is removed instead and returned as
+    /// `Err` (it is not sent, v5 [MQTT-3.3.2-5]); one that goes out carries
+    /// the whole seconds it has left (v5 [MQTT-3.3.2-6]).
+    pub(crate) fn front_at(&mut self, now: Instant) -> Option<Result<&mut Queued, Queued>> {
+        let front = self.messages.front_mut()?;
+        if let Some(at) = front.expires_at {
+            if at <= now {
+                return self.pop_front().map(Err);
+            }
+            let left_ms = at.as_millis().saturating_sub(now.as_millis());
+            let left = u32::try_from(left_ms.div_ceil(1000)).unwrap_or(u32::MAX);
+            front.message.properties.message_expiry_interval = Some(left);
+        }
+        self.messages.front_mut().map(Ok)
     }
 
     pub(crate) fn pop_front(&mut self) -> Option<Queued> {

@@ -200,26 +200,20 @@ impl Client {
 
     /// Sends the first queued publish; `false` when it has to wait.
     fn pump_publish(&mut self, now: Instant) -> bool {
-        let Some(queued) = self.session.pending.front_mut() else {
-            return false;
-        };
-        let op = queued.op;
-        // A message whose Message Expiry Interval passed while it waited is
-        // not sent; one that goes out carries the time it has left, as a
-        // server does when forwarding (v5 [MQTT-3.3.2-6]).
-        if let Some(at) = queued.expires_at {
-            if at <= now {
-                self.session.pending.pop_front();
+        // A message that expired while it waited is not sent; one that goes
+        // out carries the time it has left, as a server does when forwarding.
+        let queued = match self.session.pending.front_at(now) {
+            None => return false,
+            Some(Err(expired)) => {
                 self.events.push_back(Event::OpFailed {
-                    op,
+                    op: expired.op,
                     error: OpError::MessageExpired,
                 });
                 return true;
             }
-            let left_ms = at.as_millis().saturating_sub(now.as_millis());
-            let left = u32::try_from(left_ms.div_ceil(1000)).unwrap_or(u32::MAX);
-            queued.message.properties.message_expiry_interval = Some(left);
-        }
+            Some(Ok(queued)) => queued,
+        };
+        let op = queued.op;
         let message = &queued.message;
         let refused = self
             .conn

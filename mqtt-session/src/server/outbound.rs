@@ -551,27 +551,18 @@ impl Server {
         let Some(conn) = self.conn.as_mut().filter(|c| c.open) else {
             return false;
         };
-        let Some(front) = self.session.pending.front_mut() else {
-            return false;
-        };
-        let op = front.op;
-        if let Some(at) = front.expires_at {
-            if at <= now {
-                self.session.pending.pop_front();
+        let front = match self.session.pending.front_at(now) {
+            None => return false,
+            Some(Err(expired)) => {
                 self.events.push_back(ServerEvent::Dropped {
-                    op,
+                    op: expired.op,
                     error: OpError::MessageExpired,
                 });
                 return true;
             }
-            // v5 [MQTT-3.3.2-6]: the time it has left.
-            let left = at
-                .as_millis()
-                .saturating_sub(now.as_millis())
-                .div_ceil(1000);
-            front.message.properties.message_expiry_interval =
-                Some(u32::try_from(left).unwrap_or(u32::MAX));
-        }
+            Some(Ok(front)) => front,
+        };
+        let op = front.op;
         let qos = front.message.qos;
         let packet_id = if qos == QoS::AtMostOnce {
             None
