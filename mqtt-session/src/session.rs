@@ -295,6 +295,19 @@ impl Session {
             .saturating_add(self.pending_control.len())
     }
 
+    /// Topic and payload bytes of the publishes not sent yet: what
+    /// [`crate::ServerConfig::max_queued_bytes`] bounds.
+    ///
+    /// ```
+    /// use mqttkit_session::{MqttString, Session};
+    /// let session = Session::new(MqttString::try_from("sensor-7")?);
+    /// assert_eq!(session.queued_bytes(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn queued_bytes(&self) -> usize {
+        self.pending.bytes()
+    }
+
     /// Inbound QoS 2 messages whose PUBREL has not arrived.
     ///
     /// ```

@@ -11,7 +11,11 @@
 //! - the server's packet identifiers in use are exactly its in-flight
 //!   deliveries, all distinct;
 //! - a QoS 2 message reaches the receiving application at most once, in
-//!   either direction.
+//!   either direction;
+//! - the server's memory stays within its configured bounds: never more in
+//!   flight than the client's Receive Maximum, never more queued than
+//!   `max_queued` messages and `max_queued_bytes` bytes (small in the model,
+//!   so that deliveries are refused and the bounds are reached).
 //!
 //! And at the end, after a final reconnect and quiescence: no QoS 1/2
 //! message is lost across takeover or reconnect of the persistent session
@@ -39,13 +43,17 @@ use mqttkit_codec::{
 };
 use mqttkit_session::TopicName;
 use mqttkit_session::{
-    Client, ClientConfig, Delivery, Event, Incoming, Instant, Message, Server, ServerConfig,
-    ServerEvent, Session,
+    Client, ClientConfig, DeliverError, Delivery, Event, Incoming, Instant, Message, Server,
+    ServerConfig, ServerEvent, Session,
 };
 use proptest::prelude::*;
 
 /// The client's Receive Maximum: the server's send quota.
 const CLIENT_RM: u16 = 2;
+/// The server's queue bounds, small enough to be reached.
+const MAX_QUEUED: usize = 6;
+/// Each model message counts 7 bytes (topic `m/t`, a 4-byte payload).
+const MAX_QUEUED_BYTES: usize = 5 * 7;
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -203,7 +211,11 @@ impl World {
             while old.poll_event().is_some() {}
         }
         let config = ServerConfig {
-            max_queued: 10_000,
+            // A 3.1.1 client announces no Receive Maximum: the window is this.
+            inflight_window: CLIENT_RM,
+            max_queued: MAX_QUEUED,
+            max_queued_bytes: MAX_QUEUED_BYTES,
+            manual_ack: true,
             ..ServerConfig::default()
         };
         let mut server = incoming.accept(self.now(), existing, config).unwrap();
@@ -220,8 +232,14 @@ impl World {
                 let (n, m) = self.message(qos2);
                 let server = self.server.as_mut().unwrap();
                 let d = Delivery::new(m, SubscriptionOptions::new(QoS::ExactlyOnce));
-                server.deliver(now, d).unwrap();
-                self.sent_down.insert(n, qos2);
+                match server.deliver(now, d) {
+                    Ok(_) => {
+                        self.sent_down.insert(n, qos2);
+                    }
+                    // Refused at the bound: the broker keeps it, not the session.
+                    Err(DeliverError::QueueFull) => {}
+                    Err(other) => panic!("delivery refused: {other:?}"),
+                }
                 self.drain_server();
             }
             Op::Publish(qos2) => {
@@ -265,6 +283,10 @@ impl World {
 
     fn check(&self) {
         if let Some(server) = &self.server {
+            let session = server.session();
+            assert!(session.inflight().count() <= usize::from(CLIENT_RM), "window");
+            assert!(session.pending_len() <= MAX_QUEUED, "queue length");
+            assert!(session.queued_bytes() <= MAX_QUEUED_BYTES, "queue bytes");
             let ids: BTreeSet<u16> = server
                 .session()
                 .inflight()
