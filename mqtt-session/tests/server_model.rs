@@ -284,7 +284,10 @@ impl World {
     fn check(&self) {
         if let Some(server) = &self.server {
             let session = server.session();
-            assert!(session.inflight().count() <= usize::from(CLIENT_RM), "window");
+            assert!(
+                session.inflight().count() <= usize::from(CLIENT_RM),
+                "window"
+            );
             assert!(session.pending_len() <= MAX_QUEUED, "queue length");
             assert!(session.queued_bytes() <= MAX_QUEUED_BYTES, "queue bytes");
             let ids: BTreeSet<u16> = server
