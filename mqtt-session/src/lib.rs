@@ -22,6 +22,7 @@ mod config;
 mod error;
 mod event;
 mod ids;
+mod link;
 mod persist;
 mod queue;
 mod receive_buffer;

@@ -468,7 +468,7 @@ impl Client {
             .as_mut()
             .filter(|c| c.is_open())
             .ok_or(OpError::NotConnected)?;
-        let v5 = conn.version.is_v5();
+        let v5 = conn.link.version.is_v5();
         // v5 §3.14.2.2.2: a non-zero Session Expiry Interval on DISCONNECT
         // after a zero one on CONNECT is a Protocol Error.
         let new_expiry = disconnect.properties.session_expiry_interval.filter(|_| v5);

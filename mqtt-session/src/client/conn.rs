@@ -1,19 +1,13 @@
 //! Per-connection state, rebuilt on every connect: negotiated limits, send
 //! quota, topic alias tables, keep-alive timers, the receive buffer.
 
-use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 use core::num::NonZeroU16;
 
-use bytes::BytesMut;
-use mqttkit_codec::{
-    ConnAckProperties, Decoder, Encoder, MqttString, PacketId, ProtocolVersion, QoS,
-};
+use mqttkit_codec::{ConnAckProperties, MqttString, PacketId, ProtocolVersion, QoS};
 
-use crate::aliases::{InAliases, OutAliases};
-use crate::error::ProtocolViolation;
 use crate::event::OpId;
-use crate::receive_flows::{Inbound, PendingAck};
+use crate::link::Link;
 use crate::time::Instant;
 use crate::timers::{Timer, Timers};
 
@@ -97,13 +91,9 @@ pub(crate) enum State {
 /// One network connection.
 #[derive(Debug)]
 pub(crate) struct Connection {
-    /// The session's connection number at connect.
-    pub(crate) number: u32,
-    pub(crate) version: ProtocolVersion,
+    /// What every connection has, in both roles.
+    pub(crate) link: Link,
     pub(crate) state: State,
-    pub(crate) decoder: Decoder,
-    pub(crate) encoder: Encoder,
-    pub(crate) rx: BytesMut,
     pub(crate) clean_start: bool,
     pub(crate) keep_alive: u16,
     /// The Session Expiry Interval of CONNECT (3.1.1: 0 with Clean
@@ -112,37 +102,12 @@ pub(crate) struct Connection {
     pub(crate) session_expiry_interval: u32,
     pub(crate) auth_method: Option<MqttString>,
     pub(crate) negotiated: Option<Negotiated>,
-    /// PUBLISH QoS > 0 we may still send (v5 §4.9).
-    pub(crate) send_quota: u16,
-    /// Our Receive Maximum.
-    pub(crate) receive_maximum: u16,
-    /// Received QoS 1/2 PUBLISH without PUBACK or PUBCOMP sent yet.
-    pub(crate) inbound_unacked: u16,
-    pub(crate) out_aliases: OutAliases,
-    pub(crate) in_aliases: InAliases,
     pub(crate) timers: Timers,
     pub(crate) last_sent: Instant,
-    pub(crate) acks: VecDeque<PendingAck>,
     pub(crate) control: Vec<ControlInflight>,
-    pub(crate) violation: Option<ProtocolViolation>,
 }
 
 impl Connection {
-    /// The receive side of this connection's QoS flows, over the session's
-    /// QoS 2 state.
-    pub(crate) fn inbound<'a>(
-        &'a mut self,
-        qos2: &'a mut alloc::collections::BTreeMap<PacketId, crate::session::InQos2>,
-    ) -> Inbound<'a> {
-        Inbound {
-            qos2,
-            acks: &mut self.acks,
-            unacked: &mut self.inbound_unacked,
-            receive_maximum: self.receive_maximum,
-            connection: self.number,
-        }
-    }
-
     pub(crate) fn is_open(&self) -> bool {
         self.state != State::Closed
     }

@@ -100,7 +100,7 @@ impl Client {
             ));
         }
         let negotiated = Negotiated::from_connack(
-            conn.version,
+            conn.link.version,
             ack.session_present,
             &ack.properties,
             conn.keep_alive,
@@ -108,10 +108,10 @@ impl Client {
         );
         conn.timers.set(Timer::ConnAck, None);
         if let Some(max) = negotiated.maximum_packet_size {
-            conn.encoder = conn.encoder.with_max_packet_size(max);
+            conn.link.encoder = conn.link.encoder.with_max_packet_size(max);
         }
-        conn.send_quota = negotiated.receive_maximum;
-        conn.out_aliases = OutAliases::new(
+        conn.link.send_quota = negotiated.receive_maximum;
+        conn.link.out_aliases = OutAliases::new(
             negotiated
                 .topic_alias_maximum
                 .min(self.config.max_outbound_aliases),
@@ -177,7 +177,7 @@ impl Client {
             return Ok(());
         };
         // Topic Alias (v5 §3.3.2.3.4), a table of this connection only.
-        conn.in_aliases.resolve(
+        conn.link.in_aliases.resolve(
             &mut publish,
             PeerMisbehaved::TopicAliasAboveMaximumFromServer,
         )?;
@@ -192,11 +192,12 @@ impl Client {
         let token = AckToken {
             packet_id,
             qos,
-            connection: conn.number,
+            connection: conn.link.number,
         };
         const OVER: ProtocolViolation =
             ProtocolViolation::rule(PeerMisbehaved::ServerExceededReceiveMaximum);
         let admission = conn
+            .link
             .inbound(&mut self.session.inbound_qos2)
             .admit(packet_id, qos)
             .map_err(|_| OVER)?;
@@ -228,8 +229,9 @@ impl Client {
         let Some(conn) = self.conn.as_mut() else {
             return Ok(());
         };
-        let v5 = conn.version.is_v5();
+        let v5 = conn.link.version.is_v5();
         let (pubcomp, released) = conn
+            .link
             .inbound(&mut self.session.inbound_qos2)
             .release(rel.packet_id, v5)?;
         if released {
@@ -259,7 +261,7 @@ impl Client {
         if flow.on_wire
             && let Some(conn) = self.conn.as_mut()
         {
-            conn.send_quota = conn.send_quota.saturating_add(1);
+            conn.link.send_quota = conn.link.send_quota.saturating_add(1);
         }
         self.persist.push_back(PersistOp::RemoveOutbound(id));
         self.events.push_back(Event::Published {
@@ -288,7 +290,7 @@ impl Client {
             if !rec.reason_code.is_error()
                 && let Some(conn) = self.conn.as_mut()
             {
-                let packet = pubrel_not_found(id, conn.version.is_v5());
+                let packet = pubrel_not_found(id, conn.link.version.is_v5());
                 outbound::encode_trimmed(conn, &mut self.tx, now, packet).ok();
             }
             return Ok(());
@@ -370,7 +372,7 @@ impl Client {
         let Some((op, filters)) = self.take_control(ack.packet_id, false) else {
             return Ok(());
         };
-        let v5 = self.conn.as_ref().is_some_and(|c| c.version.is_v5());
+        let v5 = self.conn.as_ref().is_some_and(|c| c.link.version.is_v5());
         if v5 && ack.reason_codes.len() != filters {
             return Err(ProtocolViolation::rule(
                 PeerMisbehaved::UnsubAckWithWrongCodeCount,

@@ -11,9 +11,9 @@ use alloc::vec::Vec;
 use core::time::Duration;
 
 use bytes::BytesMut;
-use mqttkit_codec::{Connect, Decoder, Disconnect, DisconnectReasonCode, Encoder, Packet};
+use mqttkit_codec::{Connect, Decoder, Disconnect, DisconnectReasonCode, Packet};
 
-use crate::aliases::{InAliases, OutAliases};
+use crate::link::Link;
 pub(crate) use crate::timers::{Timer, Timers};
 pub use conn::Negotiated;
 use conn::{Connection, State};
@@ -195,7 +195,7 @@ impl Client {
         self.conn
             .as_ref()
             .filter(|c| c.is_open())
-            .map(|c| c.send_quota)
+            .map(|c| c.link.send_quota)
     }
 
     // ---- inputs -------------------------------------------------------
@@ -265,13 +265,17 @@ impl Client {
             Timer::ConnAck,
             Some(now.saturating_add(self.config.connack_timeout)),
         );
+        let mut link = Link::new(self.session.connection, version);
+        link.decoder = decoder;
+        if v5 {
+            link.receive_maximum = props
+                .receive_maximum
+                .map_or(u16::MAX, core::num::NonZeroU16::get);
+            link.in_aliases.max = props.topic_alias_maximum.unwrap_or(0);
+        }
         let conn = Connection {
-            number: self.session.connection,
-            version,
+            link,
             state: State::AwaitConnAck,
-            decoder,
-            encoder: Encoder::new(version),
-            rx: BytesMut::new(),
             clean_start: connect.clean_start,
             keep_alive: connect.keep_alive,
             session_expiry_interval: match (v5, connect.clean_start) {
@@ -283,29 +287,9 @@ impl Client {
             },
             auth_method: props.authentication_method.clone().filter(|_| v5),
             negotiated: None,
-            send_quota: 0,
-            receive_maximum: if v5 {
-                props
-                    .receive_maximum
-                    .map_or(u16::MAX, core::num::NonZeroU16::get)
-            } else {
-                u16::MAX
-            },
-            inbound_unacked: 0,
-            out_aliases: OutAliases::new(0),
-            in_aliases: InAliases {
-                max: if v5 {
-                    props.topic_alias_maximum.unwrap_or(0)
-                } else {
-                    0
-                },
-                map: Default::default(),
-            },
             timers,
             last_sent: now,
-            acks: VecDeque::new(),
             control: Vec::new(),
-            violation: None,
         };
         let conn = self.conn.insert(conn);
         let packet = Packet::Connect(alloc::boxed::Box::new(connect));
@@ -371,7 +355,7 @@ impl Client {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn violation(&self) -> Option<ProtocolViolation> {
-        self.conn.as_ref().and_then(|c| c.violation)
+        self.conn.as_ref().and_then(|c| c.link.violation)
     }
 
     /// Feeds a packet the caller decoded itself (for transports that frame
@@ -397,7 +381,7 @@ impl Client {
         if self
             .conn
             .as_ref()
-            .is_some_and(|c| c.violation.is_none() && c.is_open())
+            .is_some_and(|c| c.link.violation.is_none() && c.is_open())
         {
             // A violation was reported through the events by `violate`.
             let _ = self.dispatch(now, packet);
@@ -661,8 +645,8 @@ impl Client {
     /// and closes.
     fn violate(&mut self, now: Instant, violation: ProtocolViolation) -> ProtocolViolation {
         if let Some(conn) = self.conn.as_mut() {
-            conn.violation = Some(violation);
-            if conn.version.is_v5() && conn.is_open() {
+            conn.link.violation = Some(violation);
+            if conn.link.version.is_v5() && conn.is_open() {
                 let code = DisconnectReasonCode::try_from(violation.reason)
                     .unwrap_or(DisconnectReasonCode::ProtocolError);
                 let packet = Packet::Disconnect(Disconnect::new(code));
@@ -697,7 +681,7 @@ impl Client {
 impl crate::receive_buffer::Receiver for Client {
     fn receive_state(&mut self) -> Option<(&mut BytesMut, &mut mqttkit_codec::Decoder)> {
         let conn = self.conn.as_mut().filter(|c| c.is_open())?;
-        Some((&mut conn.rx, &mut conn.decoder))
+        Some((&mut conn.link.rx, &mut conn.link.decoder))
     }
 
     fn violation(&self) -> Option<ProtocolViolation> {

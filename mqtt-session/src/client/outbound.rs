@@ -23,7 +23,7 @@ pub(super) fn encode(
     now: Instant,
     packet: &Packet,
 ) -> Result<usize, EncodeError> {
-    let n = conn.encoder.encode(packet, tx)?;
+    let n = conn.link.encoder.encode(packet, tx)?;
     conn.note_sent(now);
     Ok(n)
 }
@@ -85,7 +85,7 @@ impl Client {
             // v5 [MQTT-4.4.0-1], [MQTT-4.6.0-1]: resend in original order,
             // counted against the new Receive Maximum.
             if let Some(flow) = self.session.inflight.next_unsent() {
-                if conn.send_quota == 0 {
+                if conn.link.send_quota == 0 {
                     return;
                 }
                 let packet = flow.resend_packet();
@@ -106,7 +106,7 @@ impl Client {
                     }
                     continue;
                 }
-                conn.send_quota = conn.send_quota.saturating_sub(1);
+                conn.link.send_quota = conn.link.send_quota.saturating_sub(1);
                 continue;
             }
             if !self.pump_publish(now) {
@@ -124,7 +124,7 @@ impl Client {
             return;
         };
         let outstanding = self.session.inflight.any_on_wire();
-        if conn.version.is_v5() || !outstanding {
+        if conn.link.version.is_v5() || !outstanding {
             conn.timers.set(Timer::Retransmit, None);
         } else if conn.timers.get(Timer::Retransmit).is_none() {
             let interval = interval.max(core::time::Duration::from_millis(1));
@@ -234,7 +234,7 @@ impl Client {
                 .with_retain(message.retain)
                 .with_properties(message.properties.clone());
             self.session.pending.pop_front();
-            conn.out_aliases.apply(&mut publish);
+            conn.link.out_aliases.apply(&mut publish);
             let event = match encode(conn, &mut self.tx, now, &Packet::Publish(publish)) {
                 Ok(_) => Event::Published {
                     op,
@@ -249,7 +249,7 @@ impl Client {
             return true;
         }
         // v5 [MQTT-4.9.0-2]: no QoS > 0 PUBLISH while the quota is zero.
-        if conn.send_quota == 0 {
+        if conn.link.send_quota == 0 {
             return false;
         }
         let Some(packet_id) = self.session.ids.allocate() else {
@@ -263,12 +263,12 @@ impl Client {
             .with_retain(message.retain)
             .with_properties(message.properties);
         let mut wire = stored.clone();
-        conn.out_aliases.apply(&mut wire);
+        conn.link.out_aliases.apply(&mut wire);
         let wire = Packet::Publish(wire);
         // The size is checked before the record is written, so that a
         // message too large fails alone and leaves no record behind.
         let fits = wire
-            .encoded_len(conn.version)
+            .encoded_len(conn.link.version)
             .map_err(op_error)
             .and_then(|len| {
                 let max = conn.negotiated.as_ref().and_then(|n| n.maximum_packet_size);
@@ -294,7 +294,7 @@ impl Client {
         self.persist
             .push_back(PersistOp::PutOutbound(OutboundRecord::of(&flow)));
         self.session.inflight.push(flow);
-        conn.send_quota = conn.send_quota.saturating_sub(1);
+        conn.link.send_quota = conn.link.send_quota.saturating_sub(1);
         let _ = encode(conn, &mut self.tx, now, &wire);
         true
     }
@@ -304,9 +304,12 @@ impl Client {
         let Some(conn) = self.conn.as_mut().filter(|c| c.is_open()) else {
             return;
         };
-        let v5 = conn.version.is_v5();
+        let v5 = conn.link.version.is_v5();
         loop {
-            let next = conn.inbound(&mut self.session.inbound_qos2).next_ack(v5);
+            let next = conn
+                .link
+                .inbound(&mut self.session.inbound_qos2)
+                .next_ack(v5);
             let Some((packet, ended)) = next else { break };
             if let Some(packet_id) = ended {
                 self.persist.push_back(PersistOp::RemoveInbound(packet_id));
@@ -334,7 +337,7 @@ pub(super) fn ack(
         .conn
         .as_ref()
         .filter(|c| c.is_open())
-        .map(|c| c.number);
+        .map(|c| c.link.number);
     if token.qos == QoS::ExactlyOnce {
         let entry = client
             .session
@@ -354,14 +357,14 @@ pub(super) fn ack(
         return Ok(());
     }
     if let Some(conn) = client.conn.as_mut().filter(|c| c.is_open()) {
-        let waiting = conn
-            .acks
-            .iter_mut()
-            .find(|a| a.packet_id == token.packet_id && a.qos == token.qos && a.acked.is_none());
+        let waiting =
+            conn.link.acks.iter_mut().find(|a| {
+                a.packet_id == token.packet_id && a.qos == token.qos && a.acked.is_none()
+            });
         match waiting {
             Some(a) => {
                 a.acked = Some(reason);
-                if conn.version.is_v5() {
+                if conn.link.version.is_v5() {
                     a.properties = properties;
                 }
             }

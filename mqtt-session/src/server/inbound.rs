@@ -78,7 +78,7 @@ impl Server {
         let Some(conn) = self.conn.as_mut() else {
             return Ok(());
         };
-        let v5 = conn.version.is_v5();
+        let v5 = conn.link.version.is_v5();
         if v5 && publish.qos.qos() > max_qos {
             return Err(ProtocolViolation::rule(PeerMisbehaved::QoSAboveMaximum));
         }
@@ -93,7 +93,7 @@ impl Server {
             ));
         }
         // Topic Alias (v5 §3.3.2.3.4), a table of this connection only.
-        conn.in_aliases.resolve(
+        conn.link.in_aliases.resolve(
             &mut publish,
             PeerMisbehaved::TopicAliasAboveMaximumFromClient,
         )?;
@@ -109,9 +109,10 @@ impl Server {
         let token = AckToken {
             packet_id,
             qos,
-            connection: conn.number,
+            connection: conn.link.number,
         };
         let admission = conn
+            .link
             .inbound(&mut self.session.inbound_qos2)
             .admit(packet_id, qos)
             .map_err(|_| OVER_RECEIVE_MAXIMUM)?;
@@ -137,8 +138,9 @@ impl Server {
         let Some(conn) = self.conn.as_mut() else {
             return Ok(());
         };
-        let v5 = conn.version.is_v5();
+        let v5 = conn.link.version.is_v5();
         let (pubcomp, _) = conn
+            .link
             .inbound(&mut self.session.inbound_qos2)
             .release(id, v5)?;
         outbound::encode_trimmed(conn, &mut self.tx, pubcomp).ok();
@@ -155,7 +157,7 @@ impl Server {
             if !reason.is_error()
                 && let Some(conn) = self.conn.as_mut()
             {
-                let packet = pubrel_not_found(id, conn.version.is_v5());
+                let packet = pubrel_not_found(id, conn.link.version.is_v5());
                 outbound::encode_trimmed(conn, &mut self.tx, packet).ok();
             }
             return Ok(());
@@ -201,7 +203,7 @@ impl Server {
         if flow.on_wire
             && let Some(conn) = self.conn.as_mut()
         {
-            conn.send_quota = conn.send_quota.saturating_add(1);
+            conn.link.send_quota = conn.link.send_quota.saturating_add(1);
         }
         self.events.push_back(ServerEvent::Delivered {
             op: flow.op,

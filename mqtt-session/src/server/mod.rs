@@ -14,7 +14,7 @@ mod outbound;
 mod subscriptions;
 
 use alloc::boxed::Box;
-use alloc::collections::{BTreeMap, VecDeque};
+use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 use core::time::Duration;
 
@@ -31,10 +31,10 @@ pub use event::{
 };
 pub use handshake::{Incoming, IncomingError, IncomingErrorKind, Refused};
 
-use crate::aliases::{InAliases, OutAliases};
+use crate::aliases::OutAliases;
 use crate::error::ProtocolViolation;
 use crate::event::Message;
-use crate::receive_flows::{Inbound, PendingAck};
+use crate::link::Link;
 use crate::session::Session;
 use crate::time::Instant;
 use crate::violation::PeerMisbehaved;
@@ -50,50 +50,19 @@ fn owned_client_id(id: &MqttString) -> MqttString {
 /// One network connection of a [`Server`].
 #[derive(Debug)]
 struct ServerConn {
-    version: ProtocolVersion,
-    decoder: Decoder,
-    encoder: Encoder,
-    rx: BytesMut,
+    /// What every connection has, in both roles.
+    link: Link,
     open: bool,
-    /// The session's connection number, for ack tokens.
-    number: u32,
     /// 1.5 times the keep-alive in use; `None`: no keep-alive.
     keep_alive_window: Option<Duration>,
     /// Nothing received by then: the connection is dead.
     keep_alive_deadline: Option<Instant>,
-    /// PUBLISH QoS > 0 we may still send (the client's Receive Maximum).
-    send_quota: u16,
-    receive_maximum: u16,
-    /// Received QoS 1/2 PUBLISH without PUBACK or PUBCOMP sent.
-    inbound_unacked: u16,
-    out_aliases: OutAliases,
-    in_aliases: InAliases,
-    /// PUBACK/PUBREC to send in arrival order.
-    acks: VecDeque<PendingAck>,
     /// SUBSCRIBE and UNSUBSCRIBE awaiting the application's answer.
     subscribes: Vec<(PacketId, Subscribe)>,
     unsubscribes: Vec<(PacketId, Vec<mqttkit_topic::TopicFilter>)>,
     /// Request Problem Information (v5 §3.1.2.11.7).
     problem_information: bool,
     session_expiry_was_zero: bool,
-    violation: Option<ProtocolViolation>,
-}
-
-impl ServerConn {
-    /// The receive side of this connection's QoS flows, over the session's
-    /// QoS 2 state.
-    fn inbound<'a>(
-        &'a mut self,
-        qos2: &'a mut BTreeMap<PacketId, crate::session::InQos2>,
-    ) -> Inbound<'a> {
-        Inbound {
-            qos2,
-            acks: &mut self.acks,
-            unacked: &mut self.inbound_unacked,
-            receive_maximum: self.receive_maximum,
-            connection: self.number,
-        }
-    }
 }
 
 /// One client's session on the server, and its open connection.
@@ -216,43 +185,32 @@ impl Server {
         } else {
             u16::MAX
         };
-        this.conn = Some(ServerConn {
-            version,
-            decoder,
-            encoder,
-            rx: BytesMut::new(),
-            open: true,
-            number: this.session.connection,
-            keep_alive_window,
-            keep_alive_deadline: keep_alive_window.map(|w| now.saturating_add(w)),
-            send_quota: props.receive_maximum.filter(|_| v5).map_or(
-                this.config.inflight_window.max(1),
-                core::num::NonZeroU16::get,
-            ),
-            receive_maximum,
-            inbound_unacked: 0,
-            out_aliases: OutAliases::new(if v5 {
+        let mut link = Link::new(this.session.connection, version);
+        link.decoder = decoder;
+        link.encoder = encoder;
+        link.send_quota = props.receive_maximum.filter(|_| v5).map_or(
+            this.config.inflight_window.max(1),
+            core::num::NonZeroU16::get,
+        );
+        link.receive_maximum = receive_maximum;
+        if v5 {
+            link.out_aliases = OutAliases::new(
                 props
                     .topic_alias_maximum
                     .unwrap_or(0)
-                    .min(this.config.max_outbound_aliases)
-            } else {
-                0
-            }),
-            in_aliases: InAliases {
-                max: if v5 {
-                    this.config.topic_alias_maximum
-                } else {
-                    0
-                },
-                map: BTreeMap::new(),
-            },
-            acks: VecDeque::new(),
+                    .min(this.config.max_outbound_aliases),
+            );
+            link.in_aliases.max = this.config.topic_alias_maximum;
+        }
+        this.conn = Some(ServerConn {
+            link,
+            open: true,
+            keep_alive_window,
+            keep_alive_deadline: keep_alive_window.map(|w| now.saturating_add(w)),
             subscribes: Vec::new(),
             unsubscribes: Vec::new(),
             problem_information: !v5 || props.request_problem_information.unwrap_or(true),
             session_expiry_was_zero: this.session_expiry == 0,
-            violation: None,
         });
         // Inbound QoS 2 state survives; our PUBRECs go again on PUBLISH DUP.
         this.session.inflight.mark_all_unsent();
@@ -268,7 +226,7 @@ impl Server {
                 )));
             this.end_connection(now, false);
             if let Some(conn) = this.conn.as_mut() {
-                conn.violation = Some(violation);
+                conn.link.violation = Some(violation);
             }
             return this;
         }
@@ -330,7 +288,10 @@ impl Server {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn version(&self) -> Option<ProtocolVersion> {
-        self.conn.as_ref().filter(|c| c.open).map(|c| c.version)
+        self.conn
+            .as_ref()
+            .filter(|c| c.open)
+            .map(|c| c.link.version)
     }
 
     /// Whether a connection is open on this session.
@@ -409,7 +370,10 @@ impl Server {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn send_quota(&self) -> Option<u16> {
-        self.conn.as_ref().filter(|c| c.open).map(|c| c.send_quota)
+        self.conn
+            .as_ref()
+            .filter(|c| c.open)
+            .map(|c| c.link.send_quota)
     }
 
     /// Takes the messages still in flight or queued out of a session that
@@ -517,7 +481,7 @@ impl Server {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn violation(&self) -> Option<ProtocolViolation> {
-        self.conn.as_ref().and_then(|c| c.violation)
+        self.conn.as_ref().and_then(|c| c.link.violation)
     }
 
     /// Fires what is due: the keep-alive deadline, the will delay, the
@@ -712,9 +676,9 @@ impl Server {
         self.subscriptions.shrink_to_fit();
         self.session.shrink_to_fit();
         if let Some(conn) = self.conn.as_mut() {
-            crate::receive_buffer::release_if_empty(&mut conn.rx);
-            if conn.acks.is_empty() {
-                conn.acks = VecDeque::new();
+            crate::receive_buffer::release_if_empty(&mut conn.link.rx);
+            if conn.link.acks.is_empty() {
+                conn.link.acks = VecDeque::new();
             }
             conn.subscribes.shrink_to_fit();
             conn.unsubscribes.shrink_to_fit();
@@ -784,7 +748,7 @@ impl Server {
         publish_will: bool,
     ) {
         if let Some(conn) = self.conn.as_mut().filter(|c| c.open)
-            && conn.version.is_v5()
+            && conn.link.version.is_v5()
         {
             let _ = outbound::encode_trimmed(
                 conn,
@@ -807,7 +771,7 @@ impl Server {
             true,
         );
         if let Some(conn) = self.conn.as_mut() {
-            conn.violation = Some(violation);
+            conn.link.violation = Some(violation);
         }
         violation
     }
@@ -857,7 +821,7 @@ impl Server {
 impl crate::receive_buffer::Receiver for Server {
     fn receive_state(&mut self) -> Option<(&mut BytesMut, &mut Decoder)> {
         let conn = self.conn.as_mut().filter(|c| c.open)?;
-        Some((&mut conn.rx, &mut conn.decoder))
+        Some((&mut conn.link.rx, &mut conn.link.decoder))
     }
 
     fn violation(&self) -> Option<ProtocolViolation> {

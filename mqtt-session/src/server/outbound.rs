@@ -25,7 +25,7 @@ pub(super) fn encode(
     tx: &mut BytesMut,
     packet: &Packet,
 ) -> Result<usize, EncodeError> {
-    conn.encoder.encode(packet, tx)
+    conn.link.encoder.encode(packet, tx)
 }
 
 /// Encodes a packet other than PUBLISH: without Reason String and User
@@ -81,11 +81,11 @@ impl Server {
             return false;
         };
         let mut ack = ConnAck::new(session_present, ConnectReasonCode::Success);
-        if conn.version.is_v5() {
+        if conn.link.version.is_v5() {
             let p = &mut ack.properties;
             let c = &self.config;
-            p.receive_maximum =
-                core::num::NonZeroU16::new(conn.receive_maximum).filter(|r| r.get() != u16::MAX);
+            p.receive_maximum = core::num::NonZeroU16::new(conn.link.receive_maximum)
+                .filter(|r| r.get() != u16::MAX);
             p.maximum_packet_size = c.maximum_packet_size.and_then(core::num::NonZeroU32::new);
             p.topic_alias_maximum = Some(c.topic_alias_maximum).filter(|m| *m > 0);
             p.maximum_qos = Some(c.maximum_qos).filter(|q| *q != QoS::ExactlyOnce);
@@ -297,11 +297,11 @@ impl Server {
         let Some(conn) = self.conn.as_mut().filter(|c| c.open) else {
             return Err(OpError::NotConnected);
         };
-        if !conn.version.is_v5() && reason.is_error() {
+        if !conn.link.version.is_v5() && reason.is_error() {
             self.disconnect(now, mqttkit_codec::DisconnectReasonCode::NotAuthorized);
             return Ok(());
         }
-        if token.connection != conn.number {
+        if token.connection != conn.link.number {
             return Err(OpError::UnknownAck);
         }
         if token.qos == QoS::ExactlyOnce {
@@ -314,12 +314,13 @@ impl Server {
             entry.acked = Some(reason);
         }
         let waiting = conn
+            .link
             .acks
             .iter_mut()
             .find(|a| a.packet_id == token.packet_id && a.qos == token.qos && a.acked.is_none())
             .ok_or(OpError::UnknownAck)?;
         waiting.acked = Some(reason);
-        if conn.version.is_v5() {
+        if conn.link.version.is_v5() {
             waiting.properties = properties;
         }
         self.drain_acks();
@@ -386,7 +387,7 @@ impl Server {
             return Err(OpError::NoTopicFilter);
         }
         let (_, subscribe) = conn.subscribes.swap_remove(pos);
-        let v5 = conn.version.is_v5();
+        let v5 = conn.link.version.is_v5();
         let mut sent = Vec::with_capacity(codes.len());
         for ((filter, options), code) in subscribe.filters.into_iter().zip(codes) {
             let mut code = if v5 || code.in_v3() {
@@ -494,7 +495,7 @@ impl Server {
                 self.subscriptions.remove(filter.as_bytes());
             }
         }
-        let codes = if conn.version.is_v5() {
+        let codes = if conn.link.version.is_v5() {
             codes
         } else {
             Vec::new()
@@ -513,9 +514,12 @@ impl Server {
         let Some(conn) = self.conn.as_mut().filter(|c| c.open) else {
             return;
         };
-        let v5 = conn.version.is_v5();
+        let v5 = conn.link.version.is_v5();
         loop {
-            let next = conn.inbound(&mut self.session.inbound_qos2).next_ack(v5);
+            let next = conn
+                .link
+                .inbound(&mut self.session.inbound_qos2)
+                .next_ack(v5);
             let Some((packet, _)) = next else { break };
             let _ = encode_trimmed(conn, &mut self.tx, packet);
         }
@@ -531,12 +535,12 @@ impl Server {
                 return;
             };
             if let Some(flow) = self.session.inflight.next_unsent() {
-                if conn.send_quota == 0 {
+                if conn.link.send_quota == 0 {
                     return;
                 }
                 let packet = flow.resend_packet();
                 flow.on_wire = true;
-                conn.send_quota = conn.send_quota.saturating_sub(1);
+                conn.link.send_quota = conn.link.send_quota.saturating_sub(1);
                 let _ = encode(conn, &mut self.tx, &packet);
                 continue;
             }
@@ -567,7 +571,7 @@ impl Server {
         let packet_id = if qos == QoS::AtMostOnce {
             None
         } else {
-            if conn.send_quota == 0 {
+            if conn.link.send_quota == 0 {
                 return false;
             }
             match self.session.ids.allocate() {
@@ -585,7 +589,7 @@ impl Server {
             stored = stored.with_qos(PublishQoS::new(qos, id));
         }
         let mut wire = stored.clone();
-        conn.out_aliases.apply(&mut wire);
+        conn.link.out_aliases.apply(&mut wire);
         match encode(conn, &mut self.tx, &Packet::Publish(wire)) {
             Err(err) => {
                 // v5 [MQTT-3.1.2-25]: too large for this client: discarded
@@ -606,7 +610,7 @@ impl Server {
                 });
             }
             Ok(_) => {
-                conn.send_quota = conn.send_quota.saturating_sub(1);
+                conn.link.send_quota = conn.link.send_quota.saturating_sub(1);
                 let seq = self.session.next_seq();
                 self.session.inflight.push(OutFlow {
                     op,
