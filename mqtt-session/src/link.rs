@@ -8,12 +8,13 @@
 use alloc::collections::{BTreeMap, VecDeque};
 
 use bytes::BytesMut;
-use mqttkit_codec::{Decoder, Encoder, PacketId, ProtocolVersion};
+use mqttkit_codec::{Decoder, Encoder, PacketId, ProtocolVersion, QoS};
 
 use crate::aliases::{InAliases, OutAliases};
 use crate::error::ProtocolViolation;
 use crate::receive_flows::{Inbound, PendingAck};
-use crate::session::InQos2;
+use crate::send_flows::OutFlow;
+use crate::session::{InQos2, Session};
 
 /// The state one network connection has in either role.
 #[derive(Debug)]
@@ -62,6 +63,25 @@ impl Link {
             acks: VecDeque::new(),
             violation: None,
         }
+    }
+
+    /// Ends the outbound flow `id` that an acknowledgement of the expected
+    /// kind completed: its identifier goes back to the session and, if it
+    /// was sent on this connection, its slot of the send quota comes back.
+    pub(crate) fn complete(
+        &mut self,
+        session: &mut Session,
+        id: PacketId,
+        released: bool,
+        qos: QoS,
+    ) -> Option<OutFlow> {
+        let flow = session
+            .inflight
+            .complete(&mut session.ids, id, released, qos)?;
+        if flow.on_wire {
+            self.send_quota = self.send_quota.saturating_add(1);
+        }
+        Some(flow)
     }
 
     /// The receive side of this connection's QoS flows, over the session's

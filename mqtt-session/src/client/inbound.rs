@@ -251,18 +251,12 @@ impl Client {
         qos: QoS,
         reason: ReasonCode,
     ) {
-        let Some(flow) = self
-            .session
-            .inflight
-            .complete(&mut self.session.ids, id, released, qos)
-        else {
+        let Some(conn) = self.conn.as_mut() else {
             return;
         };
-        if flow.on_wire
-            && let Some(conn) = self.conn.as_mut()
-        {
-            conn.link.send_quota = conn.link.send_quota.saturating_add(1);
-        }
+        let Some(flow) = conn.link.complete(&mut self.session, id, released, qos) else {
+            return;
+        };
         self.persist.push_back(PersistOp::RemoveOutbound(id));
         self.events.push_back(Event::Published {
             op: flow.op,

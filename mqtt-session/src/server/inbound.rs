@@ -193,18 +193,12 @@ impl Server {
         qos: QoS,
         reason: ReasonCode,
     ) {
-        let Some(flow) = self
-            .session
-            .inflight
-            .complete(&mut self.session.ids, id, released, qos)
-        else {
+        let Some(conn) = self.conn.as_mut() else {
             return;
         };
-        if flow.on_wire
-            && let Some(conn) = self.conn.as_mut()
-        {
-            conn.link.send_quota = conn.link.send_quota.saturating_add(1);
-        }
+        let Some(flow) = conn.link.complete(&mut self.session, id, released, qos) else {
+            return;
+        };
         self.events.push_back(ServerEvent::Delivered {
             op: flow.op,
             reason,
