@@ -15,12 +15,28 @@ use crate::error::ProtocolViolation;
 use crate::receive_flows::{Inbound, PendingAck};
 use crate::send_flows::OutFlow;
 use crate::session::{InQos2, Session};
+use crate::timers::Timers;
+
+/// Where a connection is in its life, in both roles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum State {
+    /// CONNECT sent, CONNACK not yet received (client role only: the server
+    /// role's connection starts when it accepts the CONNECT).
+    Connecting,
+    /// CONNACK accepted the connection.
+    Connected,
+    /// Closed: by DISCONNECT, a violation, a timeout or the transport.
+    Closed,
+}
 
 /// The state one network connection has in either role.
 #[derive(Debug)]
 pub(crate) struct Link {
     /// The session's connection number, for ack tokens.
     pub(crate) number: u32,
+    pub(crate) state: State,
+    /// Its deadlines.
+    pub(crate) timers: Timers,
     pub(crate) version: ProtocolVersion,
     pub(crate) decoder: Decoder,
     pub(crate) encoder: Encoder,
@@ -48,6 +64,8 @@ impl Link {
     pub(crate) fn new(number: u32, version: ProtocolVersion) -> Self {
         Self {
             number,
+            state: State::Connecting,
+            timers: Timers::default(),
             version,
             decoder: Decoder::new(version),
             encoder: Encoder::new(version),
@@ -63,6 +81,11 @@ impl Link {
             acks: VecDeque::new(),
             violation: None,
         }
+    }
+
+    /// Whether the connection is not closed (it may still await CONNACK).
+    pub(crate) fn is_open(&self) -> bool {
+        self.state != State::Closed
     }
 
     /// Ends the outbound flow `id` that an acknowledgement of the expected

@@ -11,10 +11,11 @@ use mqttkit_codec::{
 };
 use mqttkit_topic::TopicFilter;
 
-use super::conn::{Negotiated, State};
+use super::conn::Negotiated;
 use super::{Client, outbound};
 use crate::error::OpError;
 use crate::event::{AckToken, CloseCause, Message, OpId};
+use crate::link::State;
 use crate::queue::Queued;
 use crate::session::Control;
 use crate::time::Instant;
@@ -426,7 +427,7 @@ impl Client {
         let conn = self
             .conn
             .as_mut()
-            .filter(|c| c.is_open() && (!needs_connack || c.state == State::Connected))
+            .filter(|c| c.is_open() && (!needs_connack || c.link.state == State::Connected))
             .ok_or(OpError::NotConnected)?;
         let method = conn
             .auth_method

@@ -8,8 +8,9 @@ use mqttkit_codec::{ConnAckProperties, MqttString, PacketId, ProtocolVersion, Qo
 
 use crate::event::OpId;
 use crate::link::Link;
+use crate::link::State;
 use crate::time::Instant;
-use crate::timers::{Timer, Timers};
+use crate::timers::Timer;
 
 /// What the server allowed in CONNACK, with the defaults the standard gives
 /// absent properties (and the 3.1.1 equivalents).
@@ -81,19 +82,11 @@ pub(crate) struct ControlInflight {
     pub(crate) subscribe: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum State {
-    AwaitConnAck,
-    Connected,
-    Closed,
-}
-
 /// One network connection.
 #[derive(Debug)]
 pub(crate) struct Connection {
     /// What every connection has, in both roles.
     pub(crate) link: Link,
-    pub(crate) state: State,
     pub(crate) clean_start: bool,
     pub(crate) keep_alive: u16,
     /// The Session Expiry Interval of CONNECT (3.1.1: 0 with Clean
@@ -102,14 +95,13 @@ pub(crate) struct Connection {
     pub(crate) session_expiry_interval: u32,
     pub(crate) auth_method: Option<MqttString>,
     pub(crate) negotiated: Option<Negotiated>,
-    pub(crate) timers: Timers,
     pub(crate) last_sent: Instant,
     pub(crate) control: Vec<ControlInflight>,
 }
 
 impl Connection {
     pub(crate) fn is_open(&self) -> bool {
-        self.state != State::Closed
+        self.link.is_open()
     }
 
     /// Restarts the keep-alive interval after a packet was sent. Before
@@ -117,9 +109,9 @@ impl Connection {
     /// CONNACK when enhanced authentication runs (v5 [MQTT-3.1.2-30]).
     pub(crate) fn note_sent(&mut self, now: Instant) {
         self.last_sent = now;
-        let at = (self.keep_alive > 0 && self.state == State::Connected).then(|| {
+        let at = (self.keep_alive > 0 && self.link.state == State::Connected).then(|| {
             now.saturating_add(core::time::Duration::from_secs(u64::from(self.keep_alive)))
         });
-        self.timers.set(Timer::KeepAlive, at);
+        self.link.timers.set(Timer::KeepAlive, at);
     }
 }

@@ -5,11 +5,12 @@ use mqttkit_codec::{
     Publish, PublishQoS, QoS, ReasonCode, SubAck, UnsubAck,
 };
 
-use super::conn::{Negotiated, State};
+use super::conn::Negotiated;
 use super::{Client, outbound};
 use crate::aliases::OutAliases;
 use crate::error::ProtocolViolation;
 use crate::event::{AckToken, CloseCause, Event};
+use crate::link::State;
 use crate::persist::{InboundRecord, OutboundRecord, PersistOp};
 use crate::receive_flows::Admission;
 use crate::send_flows::{AckKind, pubrel_not_found};
@@ -32,7 +33,7 @@ impl Client {
         let connected = self
             .conn
             .as_ref()
-            .is_some_and(|c| c.state == State::Connected);
+            .is_some_and(|c| c.link.state == State::Connected);
         match packet {
             Packet::ConnAck(ack) => return self.on_connack(now, *ack),
             Packet::Auth(auth) => return self.on_auth(*auth),
@@ -55,7 +56,7 @@ impl Client {
             Packet::UnsubAck(p) => self.on_unsuback(now, p),
             Packet::PingResp => {
                 if let Some(conn) = self.conn.as_mut() {
-                    conn.timers.set(Timer::PingResp, None);
+                    conn.link.timers.set(Timer::PingResp, None);
                 }
                 Ok(())
             }
@@ -67,7 +68,7 @@ impl Client {
         let Some(conn) = self.conn.as_mut() else {
             return Ok(());
         };
-        if conn.state != State::AwaitConnAck {
+        if conn.link.state != State::Connecting {
             return Err(ProtocolViolation::rule(PeerMisbehaved::SecondConnAck));
         }
         if ack.reason_code != ConnectReasonCode::Success {
@@ -106,7 +107,7 @@ impl Client {
             conn.keep_alive,
             conn.session_expiry_interval,
         );
-        conn.timers.set(Timer::ConnAck, None);
+        conn.link.timers.set(Timer::ConnAck, None);
         if let Some(max) = negotiated.maximum_packet_size {
             conn.link.encoder = conn.link.encoder.with_max_packet_size(max);
         }
@@ -118,7 +119,7 @@ impl Client {
         );
         // v5 [MQTT-3.1.2-21], [MQTT-3.2.2-21]: the Server Keep Alive wins.
         conn.keep_alive = negotiated.keep_alive;
-        conn.state = State::Connected;
+        conn.link.state = State::Connected;
         let last_sent = conn.last_sent;
         conn.note_sent(last_sent);
         if let Some(id) = &negotiated.assigned_client_identifier {
@@ -162,7 +163,7 @@ impl Client {
                 });
                 Ok(())
             }
-            AuthReasonCode::Success if conn.state == State::Connected => {
+            AuthReasonCode::Success if conn.link.state == State::Connected => {
                 self.events.push_back(Event::Reauthenticated);
                 Ok(())
             }

@@ -14,9 +14,10 @@ use bytes::BytesMut;
 use mqttkit_codec::{Connect, Decoder, Disconnect, DisconnectReasonCode, Packet};
 
 use crate::link::Link;
-pub(crate) use crate::timers::{Timer, Timers};
+use crate::link::State;
+pub(crate) use crate::timers::Timer;
+use conn::Connection;
 pub use conn::Negotiated;
-use conn::{Connection, State};
 
 use crate::config::ClientConfig;
 use crate::error::{OpError, ProtocolViolation};
@@ -166,7 +167,7 @@ impl Client {
     pub fn is_connected(&self) -> bool {
         self.conn
             .as_ref()
-            .is_some_and(|c| c.state == State::Connected)
+            .is_some_and(|c| c.link.state == State::Connected)
     }
 
     /// PUBLISH QoS > 0 that may still be sent on this connection.
@@ -260,13 +261,12 @@ impl Client {
         if v5 && let Some(max) = props.maximum_packet_size {
             decoder = decoder.with_max_packet_size(max.get());
         }
-        let mut timers = Timers::default();
-        timers.set(
+        let mut link = Link::new(self.session.connection, version);
+        link.decoder = decoder;
+        link.timers.set(
             Timer::ConnAck,
             Some(now.saturating_add(self.config.connack_timeout)),
         );
-        let mut link = Link::new(self.session.connection, version);
-        link.decoder = decoder;
         if v5 {
             link.receive_maximum = props
                 .receive_maximum
@@ -275,7 +275,6 @@ impl Client {
         }
         let conn = Connection {
             link,
-            state: State::AwaitConnAck,
             clean_start: connect.clean_start,
             keep_alive: connect.keep_alive,
             session_expiry_interval: match (v5, connect.clean_start) {
@@ -287,7 +286,6 @@ impl Client {
             },
             auth_method: props.authentication_method.clone().filter(|_| v5),
             negotiated: None,
-            timers,
             last_sent: now,
             control: Vec::new(),
         };
@@ -416,23 +414,24 @@ impl Client {
             self.expire_session_if_due(now);
             return;
         };
-        if conn.timers.is_due(Timer::ConnAck, now) {
+        if conn.link.timers.is_due(Timer::ConnAck, now) {
             self.close(now, CloseCause::ConnAckTimeout);
-        } else if conn.timers.is_due(Timer::PingResp, now) {
+        } else if conn.link.timers.is_due(Timer::PingResp, now) {
             // v5 §3.1.2.10: the client closes the connection; 0x8D is a
             // server-only DISCONNECT reason, so nothing is sent.
             self.close(now, CloseCause::KeepAliveTimeout);
-        } else if conn.timers.is_due(Timer::Retransmit, now) {
-            conn.timers.set(Timer::Retransmit, None);
+        } else if conn.link.timers.is_due(Timer::Retransmit, now) {
+            conn.link.timers.set(Timer::Retransmit, None);
             self.retransmit(now);
-        } else if conn.timers.is_due(Timer::KeepAlive, now) {
+        } else if conn.link.timers.is_due(Timer::KeepAlive, now) {
             let wait = self
                 .config
                 .pingresp_timeout
                 .unwrap_or(Duration::from_secs(u64::from(conn.keep_alive)))
                 .max(Duration::from_millis(1));
-            if conn.timers.get(Timer::PingResp).is_none() {
-                conn.timers
+            if conn.link.timers.get(Timer::PingResp).is_none() {
+                conn.link
+                    .timers
                     .set(Timer::PingResp, Some(now.saturating_add(wait)));
             }
             // PINGREQ cannot fail to encode; `encode` restarts the interval.
@@ -547,7 +546,7 @@ impl Client {
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
         match self.conn.as_ref().filter(|c| c.is_open()) {
-            Some(c) => c.timers.next(),
+            Some(c) => c.link.timers.next(),
             None => self.session.expiry,
         }
     }
@@ -606,8 +605,8 @@ impl Client {
     fn close(&mut self, now: Instant, cause: CloseCause) {
         let mut accepted = None;
         if let Some(conn) = self.conn.as_mut() {
-            conn.state = State::Closed;
-            conn.timers.clear();
+            conn.link.state = State::Closed;
+            conn.link.timers.clear();
             accepted = conn.negotiated.as_ref().map(|n| n.session_expiry_interval);
         }
         self.events.push_back(Event::Closed(cause));

@@ -8,9 +8,10 @@ use mqttkit_codec::{
 };
 
 use super::Client;
-use super::conn::{Connection, ControlInflight, State};
+use super::conn::{Connection, ControlInflight};
 use crate::error::OpError;
 use crate::event::{AckToken, Event};
+use crate::link::State;
 use crate::persist::{InboundRecord, OutboundRecord, PersistOp, control_packet};
 use crate::send_flows::OutFlow;
 use crate::time::Instant;
@@ -75,11 +76,15 @@ impl Client {
         while self
             .conn
             .as_ref()
-            .is_some_and(|c| c.state == State::Connected)
+            .is_some_and(|c| c.link.state == State::Connected)
             && self.pump_control(now)
         {}
         loop {
-            let Some(conn) = self.conn.as_mut().filter(|c| c.state == State::Connected) else {
+            let Some(conn) = self
+                .conn
+                .as_mut()
+                .filter(|c| c.link.state == State::Connected)
+            else {
                 return;
             };
             // v5 [MQTT-4.4.0-1], [MQTT-4.6.0-1]: resend in original order,
@@ -120,15 +125,20 @@ impl Client {
         let Some(interval) = self.config.retransmit_v3 else {
             return;
         };
-        let Some(conn) = self.conn.as_mut().filter(|c| c.state == State::Connected) else {
+        let Some(conn) = self
+            .conn
+            .as_mut()
+            .filter(|c| c.link.state == State::Connected)
+        else {
             return;
         };
         let outstanding = self.session.inflight.any_on_wire();
         if conn.link.version.is_v5() || !outstanding {
-            conn.timers.set(Timer::Retransmit, None);
-        } else if conn.timers.get(Timer::Retransmit).is_none() {
+            conn.link.timers.set(Timer::Retransmit, None);
+        } else if conn.link.timers.get(Timer::Retransmit).is_none() {
             let interval = interval.max(core::time::Duration::from_millis(1));
-            conn.timers
+            conn.link
+                .timers
                 .set(Timer::Retransmit, Some(now.saturating_add(interval)));
         }
     }
@@ -136,7 +146,11 @@ impl Client {
     /// 3.1.1 in-session retransmission: everything on the wire again, in
     /// order, PUBLISH with DUP (v3.1.1 [MQTT-3.3.1-1]) or PUBREL.
     pub(super) fn retransmit(&mut self, now: Instant) {
-        let Some(conn) = self.conn.as_mut().filter(|c| c.state == State::Connected) else {
+        let Some(conn) = self
+            .conn
+            .as_mut()
+            .filter(|c| c.link.state == State::Connected)
+        else {
             return;
         };
         for flow in self.session.inflight.iter().filter(|f| f.on_wire) {

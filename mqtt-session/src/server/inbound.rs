@@ -14,6 +14,7 @@ use crate::event::AckToken;
 use crate::receive_flows::Admission;
 use crate::send_flows::{AckKind, pubrel_not_found};
 use crate::time::Instant;
+use crate::timers::Timer;
 use crate::violation::PeerMisbehaved;
 
 type Handled = Result<(), ProtocolViolation>;
@@ -25,7 +26,8 @@ impl Server {
     pub(super) fn dispatch(&mut self, now: Instant, packet: Packet) -> Handled {
         // v5 [MQTT-3.1.2-22]: any packet restarts the keep-alive window.
         if let Some(conn) = self.conn.as_mut() {
-            conn.keep_alive_deadline = conn.keep_alive_window.map(|w| now.saturating_add(w));
+            let deadline = conn.keep_alive_window.map(|w| now.saturating_add(w));
+            conn.link.timers.set(Timer::Silence, deadline);
         }
         match self.dispatch_inner(now, packet) {
             Err(v) => Err(self.violate(now, v)),

@@ -34,9 +34,10 @@ pub use handshake::{Incoming, IncomingError, IncomingErrorKind, Refused};
 use crate::aliases::OutAliases;
 use crate::error::ProtocolViolation;
 use crate::event::Message;
-use crate::link::Link;
+use crate::link::{Link, State};
 use crate::session::Session;
 use crate::time::Instant;
+use crate::timers::Timer;
 use crate::violation::PeerMisbehaved;
 use subscriptions::Subscriptions;
 
@@ -52,11 +53,8 @@ fn owned_client_id(id: &MqttString) -> MqttString {
 struct ServerConn {
     /// What every connection has, in both roles.
     link: Link,
-    open: bool,
     /// 1.5 times the keep-alive in use; `None`: no keep-alive.
     keep_alive_window: Option<Duration>,
-    /// Nothing received by then: the connection is dead.
-    keep_alive_deadline: Option<Instant>,
     /// SUBSCRIBE and UNSUBSCRIBE awaiting the application's answer.
     subscribes: Vec<(PacketId, Subscribe)>,
     unsubscribes: Vec<(PacketId, Vec<mqttkit_topic::TopicFilter>)>,
@@ -123,7 +121,7 @@ impl Server {
         let session_present = resumed.is_some();
         let mut this = match resumed {
             Some(mut old) => {
-                if old.conn.as_ref().is_some_and(|c| c.open) {
+                if old.conn.as_ref().is_some_and(|c| c.link.is_open()) {
                     old.take_over(now);
                 }
                 old.tx.clear();
@@ -186,6 +184,11 @@ impl Server {
             u16::MAX
         };
         let mut link = Link::new(this.session.connection, version);
+        link.state = State::Connected;
+        link.timers.set(
+            Timer::Silence,
+            keep_alive_window.map(|w| now.saturating_add(w)),
+        );
         link.decoder = decoder;
         link.encoder = encoder;
         link.send_quota = props.receive_maximum.filter(|_| v5).map_or(
@@ -204,9 +207,7 @@ impl Server {
         }
         this.conn = Some(ServerConn {
             link,
-            open: true,
             keep_alive_window,
-            keep_alive_deadline: keep_alive_window.map(|w| now.saturating_add(w)),
             subscribes: Vec::new(),
             unsubscribes: Vec::new(),
             problem_information: !v5 || props.request_problem_information.unwrap_or(true),
@@ -290,7 +291,7 @@ impl Server {
     pub fn version(&self) -> Option<ProtocolVersion> {
         self.conn
             .as_ref()
-            .filter(|c| c.open)
+            .filter(|c| c.link.is_open())
             .map(|c| c.link.version)
     }
 
@@ -311,7 +312,7 @@ impl Server {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn is_connected(&self) -> bool {
-        self.conn.as_ref().is_some_and(|c| c.open)
+        self.conn.as_ref().is_some_and(|c| c.link.is_open())
     }
 
     /// Whether the session expired: drop it.
@@ -372,7 +373,7 @@ impl Server {
     pub fn send_quota(&self) -> Option<u16> {
         self.conn
             .as_ref()
-            .filter(|c| c.open)
+            .filter(|c| c.link.is_open())
             .map(|c| c.link.send_quota)
     }
 
@@ -505,8 +506,8 @@ impl Server {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn handle_timeout(&mut self, now: Instant) {
-        if let Some(conn) = self.conn.as_ref().filter(|c| c.open)
-            && conn.keep_alive_deadline.is_some_and(|at| at <= now)
+        if let Some(conn) = self.conn.as_ref().filter(|c| c.link.is_open())
+            && conn.link.timers.is_due(Timer::Silence, now)
         {
             self.close_with(
                 now,
@@ -544,7 +545,7 @@ impl Server {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn handle_transport_closed(&mut self, now: Instant) {
-        if self.conn.as_ref().is_some_and(|c| c.open) {
+        if self.conn.as_ref().is_some_and(|c| c.link.is_open()) {
             self.events
                 .push_back(ServerEvent::Closed(ServerCloseCause::TransportClosed));
             self.end_connection(now, true);
@@ -725,8 +726,8 @@ impl Server {
         let keep_alive = self
             .conn
             .as_ref()
-            .filter(|c| c.open)
-            .and_then(|c| c.keep_alive_deadline);
+            .filter(|c| c.link.is_open())
+            .and_then(|c| c.link.timers.get(Timer::Silence));
         [
             keep_alive,
             self.will_due.as_ref().map(|w| w.1),
@@ -747,7 +748,7 @@ impl Server {
         cause: ServerCloseCause,
         publish_will: bool,
     ) {
-        if let Some(conn) = self.conn.as_mut().filter(|c| c.open)
+        if let Some(conn) = self.conn.as_mut().filter(|c| c.link.is_open())
             && conn.link.version.is_v5()
         {
             let _ = outbound::encode_trimmed(
@@ -780,11 +781,11 @@ impl Server {
     /// the Will Delay Interval or when the session ends, whichever is
     /// first) and the Session Expiry Interval starts (v5 §3.1.2.11.2).
     fn end_connection(&mut self, now: Instant, publish_will: bool) {
-        let Some(conn) = self.conn.as_mut().filter(|c| c.open) else {
+        let Some(conn) = self.conn.as_mut().filter(|c| c.link.is_open()) else {
             return;
         };
-        conn.open = false;
-        conn.keep_alive_deadline = None;
+        conn.link.state = State::Closed;
+        conn.link.timers.clear();
         self.session.inflight.mark_all_unsent();
         let will = self.will.take().filter(|_| publish_will);
         let expires_at = match self.session_expiry {
@@ -820,7 +821,7 @@ impl Server {
 
 impl crate::receive_buffer::Receiver for Server {
     fn receive_state(&mut self) -> Option<(&mut BytesMut, &mut Decoder)> {
-        let conn = self.conn.as_mut().filter(|c| c.open)?;
+        let conn = self.conn.as_mut().filter(|c| c.link.is_open())?;
         Some((&mut conn.link.rx, &mut conn.link.decoder))
     }
 

@@ -294,7 +294,7 @@ impl Server {
         reason: PubAckReasonCode,
         properties: AckProperties,
     ) -> Result<(), OpError> {
-        let Some(conn) = self.conn.as_mut().filter(|c| c.open) else {
+        let Some(conn) = self.conn.as_mut().filter(|c| c.link.is_open()) else {
             return Err(OpError::NotConnected);
         };
         if !conn.link.version.is_v5() && reason.is_error() {
@@ -373,7 +373,7 @@ impl Server {
         packet_id: PacketId,
         codes: Vec<SubAckReasonCode>,
     ) -> Result<(), OpError> {
-        let Some(conn) = self.conn.as_mut().filter(|c| c.open) else {
+        let Some(conn) = self.conn.as_mut().filter(|c| c.link.is_open()) else {
             return Err(OpError::NotConnected);
         };
         let pos = conn
@@ -477,7 +477,7 @@ impl Server {
         packet_id: PacketId,
         codes: Vec<UnsubAckReasonCode>,
     ) -> Result<(), OpError> {
-        let Some(conn) = self.conn.as_mut().filter(|c| c.open) else {
+        let Some(conn) = self.conn.as_mut().filter(|c| c.link.is_open()) else {
             return Err(OpError::NotConnected);
         };
         let pos = conn
@@ -511,7 +511,7 @@ impl Server {
 
     /// Sends PUBACK/PUBREC for the acknowledged prefix of the arrival queue.
     pub(super) fn drain_acks(&mut self) {
-        let Some(conn) = self.conn.as_mut().filter(|c| c.open) else {
+        let Some(conn) = self.conn.as_mut().filter(|c| c.link.is_open()) else {
             return;
         };
         let v5 = conn.link.version.is_v5();
@@ -531,7 +531,7 @@ impl Server {
     /// v5 [MQTT-4.4.0-1]), then queued ones in order (v5 [MQTT-4.6.0-6]).
     pub(super) fn pump(&mut self, now: Instant) {
         loop {
-            let Some(conn) = self.conn.as_mut().filter(|c| c.open) else {
+            let Some(conn) = self.conn.as_mut().filter(|c| c.link.is_open()) else {
                 return;
             };
             if let Some(flow) = self.session.inflight.next_unsent() {
@@ -552,7 +552,7 @@ impl Server {
 
     /// Sends the first queued delivery; `false` when it has to wait.
     fn pump_one(&mut self, now: Instant) -> bool {
-        let Some(conn) = self.conn.as_mut().filter(|c| c.open) else {
+        let Some(conn) = self.conn.as_mut().filter(|c| c.link.is_open()) else {
             return false;
         };
         let front = match self.session.pending.front_at(now) {
