@@ -24,7 +24,11 @@ fn accept(id: &str, then: Packet) -> Result<Server, Error> {
     Encoder::new(V5).encode(&connect.into(), &mut received)?;
     Encoder::new(V5).encode(&then, &mut received)?;
     let incoming = Incoming::read(&mut received, None)?.ok_or("CONNECT incomplete")?;
-    let config = ServerConfig::default();
+    // A broker acknowledges after routing, so it takes the tokens.
+    let config = ServerConfig {
+        manual_ack: true,
+        ..ServerConfig::default()
+    };
     let mut server = incoming
         .accept(NOW, None, config)
         .map_err(|r| format!("{r:?}"))?;
