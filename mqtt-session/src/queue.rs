@@ -24,7 +24,7 @@ impl Queued {
         self.message
             .payload
             .len()
-            .saturating_add(self.message.topic.as_str().len())
+            .saturating_add(self.message.topic.len())
     }
 }
 

@@ -156,7 +156,7 @@ impl Server {
             message
                 .payload
                 .len()
-                .saturating_add(message.topic.as_str().len()),
+                .saturating_add(message.topic.len()),
         )?;
         let v5 = self.version().is_none_or(|v| v.is_v5());
         // v5 [MQTT-3.3.1-12], [MQTT-3.3.1-13]; v3.1.1 [MQTT-3.3.1-9]: RETAIN
