@@ -153,10 +153,7 @@ impl Server {
         }
         self.make_room(
             message.qos,
-            message
-                .payload
-                .len()
-                .saturating_add(message.topic.len()),
+            message.payload.len().saturating_add(message.topic.len()),
         )?;
         let v5 = self.version().is_none_or(|v| v.is_v5());
         // v5 [MQTT-3.3.1-12], [MQTT-3.3.1-13]; v3.1.1 [MQTT-3.3.1-9]: RETAIN
