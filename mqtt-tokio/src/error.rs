@@ -1,0 +1,79 @@
+//! What can go wrong: bad options, the transport, the server's answer, or a
+//! connection that ended.
+
+use std::io;
+use std::sync::Arc;
+
+use mqttkit_session::{ConnAck, Disconnect, EncodeError, OpError, ProtocolViolation, TopicError};
+
+/// Why a connection could not be opened, an operation failed, or the
+/// connection ended ([`crate::Event::Disconnected`]).
+///
+/// It is `Clone` because one cause is handed to every operation that was
+/// still waiting when the connection ended; the I/O error is shared.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The broker URL could not be parsed.
+    #[error("invalid broker URL {url:?}: {reason}")]
+    InvalidUrl {
+        /// The URL as given.
+        url: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// The URL names a transport this crate does not offer yet.
+    #[error("unsupported scheme {scheme}:// (only mqtt:// for now; TLS and WebSocket come later)")]
+    UnsupportedScheme {
+        /// The scheme, without `://`.
+        scheme: String,
+    },
+    /// A string option is not a valid MQTT UTF-8 string (v5 §1.5.4).
+    #[error("invalid {option}: {source}")]
+    InvalidOption {
+        /// The option: `client_id` or `username`.
+        option: &'static str,
+        /// Why the codec refused it.
+        source: EncodeError,
+    },
+    /// A topic name or filter given as a string is not valid.
+    #[error("invalid topic: {0}")]
+    InvalidTopic(#[from] TopicError),
+    /// The session refused the operation (queue full, QoS above the
+    /// server's maximum, packet too large, ...); the connection is unaffected.
+    #[error("operation refused: {0}")]
+    Op(#[from] OpError),
+    /// Opening, reading or writing the socket failed.
+    #[error("I/O error: {0}")]
+    Io(Arc<io::Error>),
+    /// The server refused the connection in CONNACK.
+    #[error("connection refused by the server: {}", .0.reason_code)]
+    Refused(Box<ConnAck>),
+    /// No CONNACK arrived in time.
+    #[error("no CONNACK from the server in time")]
+    ConnAckTimeout,
+    /// The server broke a protocol rule. In 5.0 the DISCONNECT naming the
+    /// reason was written before the socket was closed.
+    #[error("{0}")]
+    ProtocolViolation(ProtocolViolation),
+    /// The server sent DISCONNECT.
+    #[error("disconnected by the server: {}", .0.reason_code)]
+    ByServer(Box<Disconnect>),
+    /// No PINGRESP arrived in time after PINGREQ: the connection was
+    /// declared dead.
+    #[error("keep-alive timeout: no PINGRESP from the server")]
+    KeepAliveTimeout,
+    /// The server closed the connection without DISCONNECT.
+    #[error("the server closed the connection")]
+    ConnectionClosed,
+    /// The client is closed: [`crate::Client::disconnect`] was called, or
+    /// the connection had already ended.
+    #[error("the client is closed")]
+    Closed,
+}
+
+impl From<io::Error> for Error {
+    fn from(err: io::Error) -> Self {
+        Self::Io(Arc::new(err))
+    }
+}

@@ -1,0 +1,458 @@
+//! Where the broker is and what CONNECT says.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use mqttkit_session::bytes::Bytes;
+use mqttkit_session::{Connect, LastWill, MqttString, ProtocolVersion};
+
+use crate::Error;
+
+/// The port of `mqtt://` when the URL names none (IANA, v5 §4.2).
+pub const DEFAULT_PORT: u16 = 1883;
+
+/// How to reach the broker and what to put in CONNECT, plus the driver's
+/// queue sizes. Built from a URL ([`ConnectOptions::from_url`], or
+/// `"mqtt://host:port".parse()`) or a host and port
+/// ([`ConnectOptions::new`]), then adjusted with the builder methods.
+///
+/// Defaults: MQTT 5.0, empty client identifier (the server assigns one),
+/// Clean Start, Session Expiry 0, keep alive 60 s, no login, no will,
+/// automatic acknowledgement, 64 commands and 64 events queued.
+///
+/// ```
+/// use std::time::Duration;
+/// use mqttkit_tokio::{ConnectOptions, ProtocolVersion};
+///
+/// let options = ConnectOptions::from_url("mqtt://broker.example:1884")?
+///     .client_id("sensor-7")
+///     .protocol_version(ProtocolVersion::V3_1_1)
+///     .keep_alive(Duration::from_secs(30))
+///     .username("alice")
+///     .password("secret");
+/// assert_eq!(options.host(), "broker.example");
+/// assert_eq!(options.port(), 1884);
+/// # Ok::<(), mqttkit_tokio::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct ConnectOptions {
+    host: String,
+    port: u16,
+    pub(crate) client_id: String,
+    pub(crate) protocol_version: ProtocolVersion,
+    clean_start: bool,
+    session_expiry: Option<u32>,
+    keep_alive: u16,
+    username: Option<String>,
+    password: Option<Bytes>,
+    will: Option<LastWill>,
+    pub(crate) manual_ack: bool,
+    pub(crate) command_capacity: usize,
+    pub(crate) event_capacity: usize,
+}
+
+impl fmt::Debug for ConnectOptions {
+    /// Everything but the password, which is only said to be there.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConnectOptions")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("client_id", &self.client_id)
+            .field("protocol_version", &self.protocol_version)
+            .field("clean_start", &self.clean_start)
+            .field("session_expiry", &self.session_expiry)
+            .field("keep_alive", &self.keep_alive)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "<hidden>"))
+            .field("will", &self.will)
+            .field("manual_ack", &self.manual_ack)
+            .field("command_capacity", &self.command_capacity)
+            .field("event_capacity", &self.event_capacity)
+            .finish()
+    }
+}
+
+impl ConnectOptions {
+    /// Options for the broker at `host` and `port` (a name or an IP
+    /// address, without brackets), with the defaults.
+    ///
+    /// ```
+    /// use mqttkit_tokio::ConnectOptions;
+    ///
+    /// let options = ConnectOptions::new("127.0.0.1", 1883).client_id("sensor-7");
+    /// assert_eq!(options.port(), 1883);
+    /// ```
+    pub fn new(host: impl Into<String>, port: u16) -> Self {
+        Self {
+            host: host.into(),
+            port,
+            client_id: String::new(),
+            protocol_version: ProtocolVersion::V5,
+            clean_start: true,
+            session_expiry: None,
+            keep_alive: 60,
+            username: None,
+            password: None,
+            will: None,
+            manual_ack: false,
+            command_capacity: 64,
+            event_capacity: 64,
+        }
+    }
+
+    /// Options for the broker at `url`: `mqtt://host[:port][/]`, the port
+    /// [`DEFAULT_PORT`] when absent, an IPv6 address in brackets. Other
+    /// schemes (`mqtts`, `ws`, `wss`) are refused with
+    /// [`Error::UnsupportedScheme`] for now; a missing scheme, a path,
+    /// query or credentials with [`Error::InvalidUrl`] (give the login with
+    /// [`ConnectOptions::username`] and [`ConnectOptions::password`]).
+    ///
+    /// ```
+    /// use mqttkit_tokio::{ConnectOptions, Error};
+    ///
+    /// let options = ConnectOptions::from_url("mqtt://[::1]")?;
+    /// assert_eq!((options.host(), options.port()), ("::1", 1883));
+    /// let tls = ConnectOptions::from_url("mqtts://broker.example");
+    /// assert!(matches!(tls, Err(Error::UnsupportedScheme { .. })));
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn from_url(url: &str) -> Result<Self, Error> {
+        let invalid = |reason| Error::InvalidUrl {
+            url: url.to_owned(),
+            reason,
+        };
+        let (scheme, rest) = url
+            .split_once("://")
+            .ok_or_else(|| invalid("expected mqtt://host[:port]"))?;
+        if !scheme.eq_ignore_ascii_case("mqtt") {
+            return Err(Error::UnsupportedScheme {
+                scheme: scheme.to_owned(),
+            });
+        }
+        let authority = rest.strip_suffix('/').unwrap_or(rest);
+        if authority.contains(['/', '?', '#']) {
+            return Err(invalid("a path, query or fragment is not supported"));
+        }
+        if authority.contains('@') {
+            return Err(invalid(
+                "credentials in the URL are not supported; use username() and password()",
+            ));
+        }
+        let (host, port) = split_host_port(authority).ok_or_else(|| invalid("bad port"))?;
+        if host.is_empty() {
+            return Err(invalid("no host"));
+        }
+        Ok(Self::new(host, port.unwrap_or(DEFAULT_PORT)))
+    }
+
+    /// The Client Identifier. Empty (the default) lets a 5.0 server assign
+    /// one (v5 [MQTT-3.1.3-6]); a 3.1.1 server accepts an empty one only
+    /// with Clean Session (v3.1.1 [MQTT-3.1.3-7]).
+    ///
+    /// ```
+    /// let options = mqttkit_tokio::ConnectOptions::new("localhost", 1883).client_id("sensor-7");
+    /// ```
+    pub fn client_id(mut self, id: impl Into<String>) -> Self {
+        self.client_id = id.into();
+        self
+    }
+
+    /// The protocol version: [`ProtocolVersion::V5`] (the default) or
+    /// [`ProtocolVersion::V3_1_1`].
+    ///
+    /// ```
+    /// use mqttkit_tokio::{ConnectOptions, ProtocolVersion};
+    /// let options = ConnectOptions::new("localhost", 1883).protocol_version(ProtocolVersion::V3_1_1);
+    /// ```
+    pub fn protocol_version(mut self, version: ProtocolVersion) -> Self {
+        self.protocol_version = version;
+        self
+    }
+
+    /// Clean Start (5.0) or Clean Session (3.1.1); on by default.
+    ///
+    /// ```
+    /// let options = mqttkit_tokio::ConnectOptions::new("localhost", 1883).clean_start(false);
+    /// ```
+    pub fn clean_start(mut self, clean_start: bool) -> Self {
+        self.clean_start = clean_start;
+        self
+    }
+
+    /// The Session Expiry Interval (5.0 only; 3.1.1 leaves it out), in
+    /// whole seconds rounded down; [`Duration::MAX`] (or anything from
+    /// `u32::MAX` seconds) means the session never expires.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let options = mqttkit_tokio::ConnectOptions::new("localhost", 1883)
+    ///     .session_expiry(Duration::from_secs(3600));
+    /// ```
+    pub fn session_expiry(mut self, expiry: Duration) -> Self {
+        self.session_expiry = Some(u32::try_from(expiry.as_secs()).unwrap_or(u32::MAX));
+        self
+    }
+
+    /// The Keep Alive interval, in whole seconds rounded up (at most
+    /// 65535 s); [`Duration::ZERO`] turns keep-alive off. The session
+    /// sends PINGREQ after this long without sending anything and closes
+    /// the connection ([`Error::KeepAliveTimeout`]) when no PINGRESP
+    /// follows within one more interval.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let options = mqttkit_tokio::ConnectOptions::new("localhost", 1883)
+    ///     .keep_alive(Duration::from_secs(30));
+    /// ```
+    pub fn keep_alive(mut self, interval: Duration) -> Self {
+        let secs = interval
+            .as_secs()
+            .saturating_add(u64::from(interval.subsec_nanos() > 0));
+        self.keep_alive = u16::try_from(secs).unwrap_or(u16::MAX);
+        self
+    }
+
+    /// The User Name.
+    ///
+    /// ```
+    /// let options = mqttkit_tokio::ConnectOptions::new("localhost", 1883).username("alice");
+    /// ```
+    pub fn username(mut self, username: impl Into<String>) -> Self {
+        self.username = Some(username.into());
+        self
+    }
+
+    /// The Password (binary data). 3.1.1 allows it only with a User Name
+    /// (v3.1.1 [MQTT-3.1.2-22]); [`crate::Client::connect`] reports the
+    /// combination as [`Error::Op`].
+    ///
+    /// ```
+    /// let options = mqttkit_tokio::ConnectOptions::new("localhost", 1883)
+    ///     .username("alice")
+    ///     .password("secret");
+    /// ```
+    pub fn password(mut self, password: impl Into<Bytes>) -> Self {
+        self.password = Some(password.into());
+        self
+    }
+
+    /// The Will Message, published by the server if the connection ends
+    /// without a normal DISCONNECT.
+    ///
+    /// ```
+    /// use mqttkit_tokio::{ConnectOptions, LastWill, TopicName};
+    /// let will = LastWill::new(TopicName::try_from("status/sensor-7")?, "offline");
+    /// let options = ConnectOptions::new("localhost", 1883).will(will);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn will(mut self, will: LastWill) -> Self {
+        self.will = Some(will);
+        self
+    }
+
+    /// Whether received QoS 1 and 2 messages wait for [`crate::Client::ack`]
+    /// (off by default: each is acknowledged with Success as it arrives).
+    /// On, [`crate::Event::Message`] carries the token to pass to `ack`
+    /// once the message is processed; a message never acked holds a slot
+    /// of the Receive Maximum.
+    ///
+    /// ```
+    /// let options = mqttkit_tokio::ConnectOptions::new("localhost", 1883).manual_ack(true);
+    /// ```
+    pub fn manual_ack(mut self, manual_ack: bool) -> Self {
+        self.manual_ack = manual_ack;
+        self
+    }
+
+    /// How many commands (publish, subscribe, ...) may wait for the driver
+    /// (at least 1, default 64). When the queue is full, or the session
+    /// already holds as many operations as it may queue, the next command
+    /// waits: a fast publisher is slowed down to the connection's pace.
+    ///
+    /// ```
+    /// let options = mqttkit_tokio::ConnectOptions::new("localhost", 1883).command_capacity(16);
+    /// ```
+    pub fn command_capacity(mut self, capacity: usize) -> Self {
+        self.command_capacity = capacity.max(1);
+        self
+    }
+
+    /// How many events may wait for [`crate::Events::recv`] (at least 1,
+    /// default 64). When they are not read, the driver stops reading the
+    /// socket (see [`crate::Events`]).
+    ///
+    /// ```
+    /// let options = mqttkit_tokio::ConnectOptions::new("localhost", 1883).event_capacity(256);
+    /// ```
+    pub fn event_capacity(mut self, capacity: usize) -> Self {
+        self.event_capacity = capacity.max(1);
+        self
+    }
+
+    /// The broker's host name or IP address.
+    ///
+    /// ```
+    /// let options = mqttkit_tokio::ConnectOptions::new("localhost", 1883);
+    /// assert_eq!(options.host(), "localhost");
+    /// ```
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The broker's TCP port.
+    ///
+    /// ```
+    /// let options = mqttkit_tokio::ConnectOptions::from_url("mqtt://localhost")?;
+    /// assert_eq!(options.port(), 1883);
+    /// # Ok::<(), mqttkit_tokio::Error>(())
+    /// ```
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The CONNECT these options describe; the strings are validated here.
+    pub(crate) fn connect_packet(&self) -> Result<Connect, Error> {
+        let string = |option, s: &str| {
+            MqttString::try_from(s).map_err(|source| Error::InvalidOption { option, source })
+        };
+        let mut connect =
+            Connect::new(self.protocol_version, string("client_id", &self.client_id)?);
+        connect.clean_start = self.clean_start;
+        connect.keep_alive = self.keep_alive;
+        connect.will.clone_from(&self.will);
+        connect.login.username = match &self.username {
+            Some(name) => Some(string("username", name)?),
+            None => None,
+        };
+        connect.login.password.clone_from(&self.password);
+        if self.protocol_version.is_v5() {
+            connect.properties.session_expiry_interval = self.session_expiry;
+        }
+        Ok(connect)
+    }
+}
+
+impl FromStr for ConnectOptions {
+    type Err = Error;
+
+    /// [`ConnectOptions::from_url`].
+    fn from_str(url: &str) -> Result<Self, Error> {
+        Self::from_url(url)
+    }
+}
+
+/// `host`, `host:port`, `[v6]` or `[v6]:port`; `None` for a bad port.
+fn split_host_port(authority: &str) -> Option<(&str, Option<u16>)> {
+    let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
+        let (host, after) = rest.split_once(']')?;
+        match after {
+            "" => (host, None),
+            _ => (host, Some(after.strip_prefix(':')?)),
+        }
+    } else {
+        match authority.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        }
+    };
+    let port = match port {
+        Some(p) => Some(p.parse::<u16>().ok().filter(|&p| p != 0)?),
+        None => None,
+    };
+    Some((host, port))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(url: &str) -> Result<(String, u16), Error> {
+        ConnectOptions::from_url(url).map(|o| (o.host, o.port))
+    }
+
+    #[test]
+    fn urls() {
+        let ok = |h: &str, p| Ok::<_, ()>((h.to_owned(), p));
+        let parsed = |url| parse(url).map_err(|_| ());
+        assert_eq!(parsed("mqtt://localhost"), ok("localhost", 1883));
+        assert_eq!(parsed("mqtt://localhost/"), ok("localhost", 1883));
+        assert_eq!(parsed("MQTT://10.0.0.1:1884"), ok("10.0.0.1", 1884));
+        assert_eq!(parsed("mqtt://[::1]:8883"), ok("::1", 8883));
+        assert_eq!(parsed("mqtt://[::1]"), ok("::1", 1883));
+    }
+
+    #[test]
+    fn bad_urls_say_why() {
+        for scheme in ["mqtts", "ws", "wss", "tcp"] {
+            let err = parse(&format!("{scheme}://localhost")).unwrap_err();
+            assert!(matches!(err, Error::UnsupportedScheme { .. }), "{err}");
+            assert!(err.to_string().contains("TLS and WebSocket come later"));
+        }
+        for url in [
+            "localhost:1883",
+            "mqtt://",
+            "mqtt://:1883",
+            "mqtt://host:0",
+            "mqtt://host:65536",
+            "mqtt://host:x",
+            "mqtt://host/path",
+            "mqtt://user:pw@host",
+            "mqtt://[::1",
+            "mqtt://[::1]x",
+        ] {
+            let err = parse(url).unwrap_err();
+            assert!(matches!(err, Error::InvalidUrl { .. }), "{url}: {err}");
+        }
+    }
+
+    #[test]
+    fn durations_become_whole_seconds() {
+        let o = ConnectOptions::new("h", 1)
+            .keep_alive(Duration::from_millis(1500))
+            .session_expiry(Duration::MAX);
+        assert_eq!(o.keep_alive, 2);
+        assert_eq!(o.session_expiry, Some(u32::MAX));
+        let o = o.keep_alive(Duration::from_secs(1 << 20));
+        assert_eq!(o.keep_alive, u16::MAX);
+    }
+
+    #[test]
+    fn connect_packet_carries_the_options() {
+        let o = ConnectOptions::new("h", 1)
+            .client_id("c")
+            .clean_start(false)
+            .session_expiry(Duration::from_secs(60))
+            .username("u")
+            .password("p");
+        let c = o.connect_packet().unwrap();
+        assert_eq!(c.client_id.as_str(), "c");
+        assert!(!c.clean_start);
+        assert_eq!(c.properties.session_expiry_interval, Some(60));
+        assert_eq!(c.login.password.as_deref(), Some(&b"p"[..]));
+        let v3 = o.protocol_version(ProtocolVersion::V3_1_1);
+        assert_eq!(
+            v3.connect_packet()
+                .unwrap()
+                .properties
+                .session_expiry_interval,
+            None
+        );
+        let bad = ConnectOptions::new("h", 1)
+            .client_id("a\0b")
+            .connect_packet();
+        assert!(matches!(
+            bad,
+            Err(Error::InvalidOption {
+                option: "client_id",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn debug_hides_the_password() {
+        let o = ConnectOptions::new("h", 1).password("hunter2");
+        assert!(!format!("{o:?}").contains("hunter2"));
+    }
+}
