@@ -15,12 +15,14 @@ mod driver;
 mod error;
 mod event;
 mod options;
+pub mod store;
 pub mod transport;
 
 pub use client::Client;
 pub use error::Error;
 pub use event::{Event, Events};
 pub use options::{ConnectOptions, DEFAULT_PORT};
+pub use store::{Record, Store, StoreError, Stored};
 
 /// The sans-IO session crate this driver runs, for everything not
 /// re-exported below (properties, the session's own events, ...).
