@@ -3,13 +3,19 @@
 
 use mqttkit_session::bytes::Bytes;
 use mqttkit_session::{
-    AckToken, ClientConfig, Instant, Message, ProtocolVersion, PubAckReasonCode, QoS, ReasonCode,
-    Session, SubAckReasonCode, SubscriptionOptions, TopicFilter, TopicName, UnsubAckReasonCode,
+    AckToken, ClientConfig, Message, ProtocolVersion, PubAckReasonCode, QoS, ReasonCode, Session,
+    SubAckReasonCode, SubscriptionOptions, TopicFilter, TopicName, UnsubAckReasonCode,
 };
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
 use tokio::sync::{mpsc, oneshot};
 
-use crate::driver::Driver;
-use crate::{ConnectOptions, Error, Events, transport};
+use crate::driver::{Driver, Setup};
+use crate::store::restore;
+use crate::{ConnectOptions, Error, Events, StoreError};
 
 /// A reply the driver sends when an operation completes.
 pub(crate) type Reply<T> = oneshot::Sender<Result<T, Error>>;
@@ -19,6 +25,9 @@ pub(crate) type Reply<T> = oneshot::Sender<Result<T, Error>>;
 pub(crate) enum Command {
     Publish {
         message: Message,
+        /// Answered once the driver accepted the message (and a store
+        /// keeps it).
+        accepted: Option<oneshot::Sender<Result<(), Error>>>,
         reply: Reply<ReasonCode>,
     },
     Subscribe {
@@ -91,36 +100,108 @@ impl Client {
     /// # }
     /// ```
     pub async fn connect(options: ConnectOptions) -> Result<(Self, Events), Error> {
-        let connect = options.connect_packet()?;
+        let (connected, outcome) = oneshot::channel();
+        let (client, events) = Self::spawn(options, Some(connected)).await?;
+        let session_present = outcome.await.map_err(|_| Error::Closed)??;
+        Ok((
+            Self {
+                session_present,
+                ..client
+            },
+            events,
+        ))
+    }
+
+    /// Starts the client without waiting for the broker: returns at once
+    /// (after loading the store, when there is one), and the outcome of
+    /// each connection attempt arrives as [`crate::Event::Connected`],
+    /// [`crate::Event::ConnectionLost`] or [`crate::Event::Disconnected`]. Meanwhile
+    /// publishes and subscriptions are taken and sent once connected. With
+    /// [`ConnectOptions::reconnect`] this is how a client that must start
+    /// while the broker is down begins.
+    ///
+    /// Fails only for options that can never work (an invalid client
+    /// identifier, ...) and for a store that cannot be loaded.
+    ///
+    /// ```no_run
+    /// use mqttkit_tokio::{Client, ConnectOptions, Event, QoS, Reconnect};
+    ///
+    /// # async fn run() -> Result<(), mqttkit_tokio::Error> {
+    /// let options = ConnectOptions::new("localhost", 1883)
+    ///     .client_id("sensor-7")
+    ///     .reconnect(Reconnect::default());
+    /// let (client, mut events) = Client::start(options).await?;
+    /// // Queued until the broker is reachable, then sent.
+    /// let delivery = client.submit(mqttkit_tokio::Message::new(
+    ///     "t/temp".try_into()?, "21.5", QoS::AtLeastOnce)).await?;
+    /// while let Some(event) = events.recv().await {
+    ///     if let Event::Connected { .. } = event {
+    ///         break;
+    ///     }
+    /// }
+    /// delivery.await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn start(options: ConnectOptions) -> Result<(Self, Events), Error> {
+        Self::spawn(options, None).await
+    }
+
+    async fn spawn(
+        options: ConnectOptions,
+        connected: Option<oneshot::Sender<Result<bool, Error>>>,
+    ) -> Result<(Self, Events), Error> {
+        let mut connect = options.connect_packet()?;
         let protocol_version = connect.protocol_version;
         let config = ClientConfig {
             manual_ack: options.manual_ack,
+            persistence: options.store.is_some(),
             ..ClientConfig::default()
         };
         let max_pending = config.max_pending;
-        let mut session =
-            mqttkit_session::Client::new(Session::new(connect.client_id.clone()), config);
-        let stream = transport::connect(&options).await?;
-        let origin = tokio::time::Instant::now();
-        session.connect(Instant::ZERO, connect)?;
+        let stored = match &options.store {
+            Some(store) => Some(restore::load(store, &connect).await?),
+            None => None,
+        };
+        let session = match &stored {
+            Some(stored) if stored.established => {
+                // Resume the session the server keeps for us.
+                connect.clean_start = false;
+                Session::from_records(
+                    connect.client_id.clone(),
+                    stored.outbound.iter().cloned(),
+                    stored.inbound.iter().copied(),
+                )
+                .map_err(|err| {
+                    Error::Store(Arc::new(StoreError::Corrupt(format!(
+                        "the stored session cannot be restored: {err}"
+                    ))))
+                })?
+            }
+            _ => Session::new(connect.client_id.clone()),
+        };
+        let session = mqttkit_session::Client::new(session, config);
         let (commands, command_rx) = mpsc::channel(options.command_capacity.max(1));
         let (event_tx, events) = mpsc::channel(options.event_capacity.max(1));
-        let (connected_tx, connected) = oneshot::channel();
-        let driver = Driver::new(
+        let dialing = Driver::dial(&options);
+        let setup = Setup {
             session,
             max_pending,
-            stream,
-            origin,
-            command_rx,
-            event_tx,
-            connected_tx,
-        );
+            options,
+            connect,
+            commands: command_rx,
+            events: event_tx,
+            connected,
+        };
+        let mut driver = Driver::new(setup, dialing);
+        if let Some(stored) = stored {
+            driver.restore(stored).await?;
+        }
         tokio::spawn(driver.run());
-        let session_present = connected.await.map_err(|_| Error::Closed)??;
         Ok((
             Self {
                 commands,
-                session_present,
+                session_present: false,
                 protocol_version,
             },
             Events { rx: events },
@@ -215,8 +296,45 @@ impl Client {
     /// # }
     /// ```
     pub async fn publish_message(&self, message: Message) -> Result<ReasonCode, Error> {
-        self.request(|reply| Command::Publish { message, reply })
+        self.request(|reply| Command::Publish {
+            message,
+            accepted: None,
+            reply,
+        })
+        .await
+    }
+
+    /// Hands a message to the driver and resolves once it is accepted: in
+    /// the session's queue and, with a [`ConnectOptions::store`], stored
+    /// durably. The returned [`Delivery`] resolves when the publish
+    /// completes, as [`Client::publish_message`] does. A gateway answers
+    /// its devices when `submit` resolves, before the broker has the
+    /// message.
+    ///
+    /// ```no_run
+    /// use mqttkit_tokio::{Client, ConnectOptions, Message, QoS};
+    ///
+    /// # async fn run(client: Client) -> Result<(), Box<dyn std::error::Error>> {
+    /// let message = Message::new("t/temp".try_into()?, "21.5", QoS::ExactlyOnce);
+    /// let delivery = client.submit(message).await?; // stored: safe to acknowledge upstream
+    /// let reason = delivery.await?; // PUBCOMP
+    /// println!("delivered: {reason}");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn submit(&self, message: Message) -> Result<Delivery, Error> {
+        let (accepted, on_accepted) = oneshot::channel();
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .send(Command::Publish {
+                message,
+                accepted: Some(accepted),
+                reply,
+            })
             .await
+            .map_err(|_| Error::Closed)?;
+        on_accepted.await.map_err(|_| Error::Closed)??;
+        Ok(Delivery { answer })
     }
 
     /// Subscribes to `filter` with maximum QoS `qos` and resolves with the
@@ -375,5 +493,26 @@ impl Client {
             .await
             .map_err(|_| Error::Closed)?;
         answer.await.map_err(|_| Error::Closed)?
+    }
+}
+
+/// A publish the driver accepted ([`Client::submit`]): resolves when it
+/// completes, with the reason code of the acknowledgement (on PUBACK for
+/// QoS 1, PUBCOMP for QoS 2, once written for QoS 0).
+///
+/// Dropping it does not cancel the publish.
+#[derive(Debug)]
+#[must_use = "a Delivery tells whether the publish completed"]
+pub struct Delivery {
+    answer: oneshot::Receiver<Result<ReasonCode, Error>>,
+}
+
+impl Future for Delivery {
+    type Output = Result<ReasonCode, Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.answer)
+            .poll(cx)
+            .map(|answer| answer.map_err(|_| Error::Closed)?)
     }
 }

@@ -4,6 +4,7 @@
 use std::io;
 use std::sync::Arc;
 
+use crate::StoreError;
 use mqttkit_session::{ConnAck, Disconnect, EncodeError, OpError, ProtocolViolation, TopicError};
 
 /// Why a connection could not be opened, an operation failed, or the
@@ -70,6 +71,14 @@ pub enum Error {
     /// the connection had already ended.
     #[error("the client is closed")]
     Closed,
+    /// The session store could not load or keep the state: the client
+    /// ends rather than send what it could not store.
+    #[error("session store: {0}")]
+    Store(Arc<StoreError>),
+    /// A [`crate::ConnectOptions::store`] keeps one client's session: it
+    /// needs a client identifier.
+    #[error("a session store needs a client identifier")]
+    StoreNeedsClientId,
 }
 
 impl From<io::Error> for Error {

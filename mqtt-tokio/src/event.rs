@@ -22,7 +22,27 @@ pub enum Event {
         /// the message as it arrived.
         ack: Option<AckToken>,
     },
-    /// The connection ended, and why; reported once, as the last event.
+    /// CONNACK accepted a connection: one made again after
+    /// [`Event::ConnectionLost`], or the first one of
+    /// [`crate::Client::start`] ([`crate::Client::connect`] returns the
+    /// first one's outcome instead).
+    Connected {
+        /// The server resumed the session (Session Present). When it did
+        /// not, a reconnecting client has submitted its messages again and
+        /// made its subscriptions again.
+        session_present: bool,
+    },
+    /// The connection ended and the client connects again after
+    /// `retry_in` ([`crate::ConnectOptions::reconnect`]); publishes and
+    /// subscriptions are taken meanwhile and sent on the next connection.
+    ConnectionLost {
+        /// Why the connection ended, or why the attempt failed.
+        error: Error,
+        /// The wait before the next attempt.
+        retry_in: std::time::Duration,
+    },
+    /// The connection ended for good, and why; reported once, as the last
+    /// event.
     /// [`Error::Closed`] after [`crate::Client::disconnect`]. Every
     /// operation still waiting failed with the same error.
     Disconnected(Error),

@@ -15,13 +15,15 @@ mod driver;
 mod error;
 mod event;
 mod options;
+mod reconnect;
 pub mod store;
 pub mod transport;
 
-pub use client::Client;
+pub use client::{Client, Delivery};
 pub use error::Error;
 pub use event::{Event, Events};
 pub use options::{ConnectOptions, DEFAULT_PORT};
+pub use reconnect::Reconnect;
 pub use store::{Record, Store, StoreError, Stored};
 
 /// The sans-IO session crate this driver runs, for everything not
@@ -32,8 +34,8 @@ pub use mqttkit_session::bytes;
 // The types the driver's methods take and return, so that one dependency
 // is enough for a client.
 pub use mqttkit_session::{
-    AckToken, ConnAck, ConnectReasonCode, Disconnect, DisconnectReasonCode, LastWill, Message,
-    OpError, ProtocolVersion, ProtocolViolation, PubAckReasonCode, Publish, PublishProperties, QoS,
-    ReasonCode, RetainHandling, SubAckReasonCode, SubscriptionOptions, TopicError, TopicFilter,
-    TopicName, UnsubAckReasonCode,
+    AckToken, ConnAck, ConnectProperties, ConnectReasonCode, Disconnect, DisconnectReasonCode,
+    LastWill, Message, OpError, ProtocolVersion, ProtocolViolation, PubAckReasonCode, Publish,
+    PublishProperties, QoS, ReasonCode, RetainHandling, SubAckReasonCode, SubscriptionOptions,
+    TopicError, TopicFilter, TopicName, UnsubAckReasonCode,
 };

@@ -5,9 +5,10 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use mqttkit_session::bytes::Bytes;
-use mqttkit_session::{Connect, LastWill, MqttString, ProtocolVersion};
+use mqttkit_session::{Connect, ConnectProperties, LastWill, MqttString, ProtocolVersion};
 
 use crate::Error;
+use crate::reconnect::{Reconnect, SharedStore};
 
 /// The port of `mqtt://` when the URL names none (IANA, v5 §4.2).
 pub const DEFAULT_PORT: u16 = 1883;
@@ -50,6 +51,11 @@ pub struct ConnectOptions {
     pub(crate) manual_ack: bool,
     pub(crate) command_capacity: usize,
     pub(crate) event_capacity: usize,
+    /// The rest of the CONNECT properties (5.0); the session expiry above
+    /// wins over the one here.
+    pub(crate) properties: ConnectProperties,
+    pub(crate) reconnect: Option<Reconnect>,
+    pub(crate) store: Option<SharedStore>,
 }
 
 impl fmt::Debug for ConnectOptions {
@@ -69,6 +75,9 @@ impl fmt::Debug for ConnectOptions {
             .field("manual_ack", &self.manual_ack)
             .field("command_capacity", &self.command_capacity)
             .field("event_capacity", &self.event_capacity)
+            .field("properties", &self.properties)
+            .field("reconnect", &self.reconnect)
+            .field("store", &self.store.as_ref().map(|_| "<store>"))
             .finish()
     }
 }
@@ -98,6 +107,9 @@ impl ConnectOptions {
             manual_ack: false,
             command_capacity: 64,
             event_capacity: 64,
+            properties: ConnectProperties::default(),
+            reconnect: None,
+            store: None,
         }
     }
 
@@ -327,7 +339,10 @@ impl ConnectOptions {
         };
         connect.login.password.clone_from(&self.password);
         if self.protocol_version.is_v5() {
-            connect.properties.session_expiry_interval = self.session_expiry;
+            connect.properties.clone_from(&self.properties);
+            if self.session_expiry.is_some() {
+                connect.properties.session_expiry_interval = self.session_expiry;
+            }
         }
         Ok(connect)
     }

@@ -11,6 +11,8 @@
 
 use mqttkit_session::{InboundRecord, Message, OutboundRecord, PersistOp};
 
+pub(crate) mod restore;
+
 /// One change to the stored state, in the order the driver produced it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
