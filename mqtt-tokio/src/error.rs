@@ -23,11 +23,18 @@ pub enum Error {
         /// What is wrong with it.
         reason: &'static str,
     },
-    /// The URL names a transport this crate does not offer yet.
-    #[error("unsupported scheme {scheme}:// (only mqtt:// for now; TLS and WebSocket come later)")]
+    /// The URL names a transport this build does not offer: an unknown
+    /// scheme, or one whose Cargo feature is off.
+    #[error("unsupported scheme {scheme}:// ({})", scheme_hint(*.feature))]
     UnsupportedScheme {
         /// The scheme, without `://`.
         scheme: String,
+        /// The Cargo features of this crate that are missing for it, as
+        /// they would be written in `Cargo.toml`: `"tls"` for `mqtts`,
+        /// `"websocket"` for `ws`, one or both of them for `wss`
+        /// (`"tls", "websocket"`); `None` for a scheme this crate does not
+        /// know.
+        feature: Option<&'static str>,
     },
     /// A string option is not a valid MQTT UTF-8 string (v5 §1.5.4).
     #[error("invalid {option}: {source}")]
@@ -47,6 +54,16 @@ pub enum Error {
     /// Opening, reading or writing the socket failed.
     #[error("I/O error: {0}")]
     Io(Arc<io::Error>),
+    /// TLS could not be set up (CA, server name) or its handshake failed
+    /// (for example, the server's certificate is not trusted).
+    #[cfg(feature = "tls")]
+    #[error("TLS: {0}")]
+    Tls(crate::transport::TlsError),
+    /// The WebSocket handshake failed or the server did not select the
+    /// `mqtt` subprotocol.
+    #[cfg(feature = "websocket")]
+    #[error("WebSocket: {0}")]
+    WebSocket(crate::transport::WebSocketError),
     /// The server refused the connection in CONNACK.
     #[error("connection refused by the server: {}", .0.reason_code)]
     Refused(Box<ConnAck>),
@@ -79,6 +96,14 @@ pub enum Error {
     /// needs a client identifier.
     #[error("a session store needs a client identifier")]
     StoreNeedsClientId,
+}
+
+/// What to do about an unsupported scheme.
+fn scheme_hint(feature: Option<&'static str>) -> String {
+    match feature {
+        Some(feature) => format!("needs mqttkit-tokio built with features = [{feature}]"),
+        None => "expected mqtt, mqtts, ws or wss".to_owned(),
+    }
 }
 
 impl From<io::Error> for Error {

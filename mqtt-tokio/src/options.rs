@@ -9,6 +9,7 @@ use mqttkit_session::{Connect, ConnectProperties, LastWill, MqttString, Protocol
 
 use crate::Error;
 use crate::reconnect::{Reconnect, SharedStore};
+use crate::transport::{Transport, TransportOptions};
 
 /// The port of `mqtt://` when the URL names none (IANA, v5 §4.2).
 pub const DEFAULT_PORT: u16 = 1883;
@@ -51,6 +52,9 @@ pub struct ConnectOptions {
     pub(crate) manual_ack: bool,
     pub(crate) command_capacity: usize,
     pub(crate) event_capacity: usize,
+    // The transport, from the URL's scheme, and its options.
+    transport: Transport,
+    pub(crate) transport_options: TransportOptions,
     /// The rest of the CONNECT properties (5.0); the session expiry above
     /// wins over the one here.
     pub(crate) properties: ConnectProperties,
@@ -75,6 +79,8 @@ impl fmt::Debug for ConnectOptions {
             .field("manual_ack", &self.manual_ack)
             .field("command_capacity", &self.command_capacity)
             .field("event_capacity", &self.event_capacity)
+            .field("transport", &self.transport)
+            .field("transport_options", &self.transport_options)
             .field("properties", &self.properties)
             .field("reconnect", &self.reconnect)
             .field("store", &self.store.as_ref().map(|_| "<store>"))
@@ -107,26 +113,48 @@ impl ConnectOptions {
             manual_ack: false,
             command_capacity: 64,
             event_capacity: 64,
+            transport: Transport::Tcp,
+            transport_options: TransportOptions::default(),
             properties: ConnectProperties::default(),
             reconnect: None,
             store: None,
         }
     }
 
-    /// Options for the broker at `url`: `mqtt://host[:port][/]`, the port
-    /// [`DEFAULT_PORT`] when absent, an IPv6 address in brackets. Other
-    /// schemes (`mqtts`, `ws`, `wss`) are refused with
-    /// [`Error::UnsupportedScheme`] for now; a missing scheme, a path,
-    /// query or credentials with [`Error::InvalidUrl`] (give the login with
-    /// [`ConnectOptions::username`] and [`ConnectOptions::password`]).
+    /// Options for the broker at `url`, `scheme://host[:port][/path]`,
+    /// with the defaults. The scheme picks the [`Transport`] (ASCII case
+    /// ignored):
+    ///
+    /// | URL                        | Transport          | Default port | Cargo features        |
+    /// |----------------------------|--------------------|--------------|-----------------------|
+    /// | `mqtt://host[:port][/]`    | TCP                | 1883         | none                  |
+    /// | `mqtts://host[:port][/]`   | TLS                | 8883         | `tls`                 |
+    /// | `ws://host[:port][/path]`  | WebSocket          | 80           | `websocket`           |
+    /// | `wss://host[:port][/path]` | WebSocket over TLS | 443          | `tls` and `websocket` |
+    ///
+    /// An IPv6 address is written in brackets (`mqtt://[::1]:1883`). The
+    /// WebSocket path, with its query if any, is sent as is in the HTTP
+    /// request; it is `/mqtt` when the URL has none, the path most brokers
+    /// serve MQTT on. TLS checks the server's certificate for the host
+    /// (or [`ConnectOptions::tls_server_name`]), trusting the CAs given
+    /// with [`ConnectOptions::tls_ca_pem_file`] or
+    /// [`ConnectOptions::tls_ca_pem`], or the whole configuration given
+    /// with [`ConnectOptions::tls_client_config`].
+    ///
+    /// Fails with [`Error::UnsupportedScheme`] for an unknown scheme or
+    /// one whose feature is off (the error names the feature), and with
+    /// [`Error::InvalidUrl`] for a missing scheme or host, a bad port, a
+    /// path or query with `mqtt://` or `mqtts://`, a fragment, or
+    /// credentials (give the login with [`ConnectOptions::username`] and
+    /// [`ConnectOptions::password`]).
     ///
     /// ```
     /// use mqttkit_tokio::{ConnectOptions, Error};
     ///
     /// let options = ConnectOptions::from_url("mqtt://[::1]")?;
     /// assert_eq!((options.host(), options.port()), ("::1", 1883));
-    /// let tls = ConnectOptions::from_url("mqtts://broker.example");
-    /// assert!(matches!(tls, Err(Error::UnsupportedScheme { .. })));
+    /// let unknown = ConnectOptions::from_url("tcp://broker.example");
+    /// assert!(matches!(unknown, Err(Error::UnsupportedScheme { feature: None, .. })));
     /// # Ok::<(), Error>(())
     /// ```
     pub fn from_url(url: &str) -> Result<Self, Error> {
@@ -136,15 +164,45 @@ impl ConnectOptions {
         };
         let (scheme, rest) = url
             .split_once("://")
-            .ok_or_else(|| invalid("expected mqtt://host[:port]"))?;
-        if !scheme.eq_ignore_ascii_case("mqtt") {
+            .ok_or_else(|| invalid("expected scheme://host[:port], such as mqtt://localhost"))?;
+        let (authority, path) = match rest.find(['/', '?', '#']) {
+            Some(at) => rest.split_at(at),
+            None => (rest, ""),
+        };
+        if path.contains('#') {
+            return Err(invalid("a fragment is not supported"));
+        }
+        let transport = match scheme.to_ascii_lowercase().as_str() {
+            "mqtt" | "mqtts" if !matches!(path, "" | "/") => {
+                return Err(invalid(
+                    "a path or query is not supported with mqtt:// and mqtts://",
+                ));
+            }
+            "mqtt" => Transport::Tcp,
+            "mqtts" => Transport::Tls,
+            ws_scheme @ ("ws" | "wss") => {
+                let path = match path {
+                    "" => "/mqtt".to_owned(),
+                    query if query.starts_with('?') => format!("/{query}"),
+                    path => path.to_owned(),
+                };
+                match ws_scheme {
+                    "ws" => Transport::WebSocket { path },
+                    _ => Transport::SecureWebSocket { path },
+                }
+            }
+            _ => {
+                return Err(Error::UnsupportedScheme {
+                    scheme: scheme.to_owned(),
+                    feature: None,
+                });
+            }
+        };
+        if let Some(feature) = transport.missing_features() {
             return Err(Error::UnsupportedScheme {
                 scheme: scheme.to_owned(),
+                feature: Some(feature),
             });
-        }
-        let authority = rest.strip_suffix('/').unwrap_or(rest);
-        if authority.contains(['/', '?', '#']) {
-            return Err(invalid("a path, query or fragment is not supported"));
         }
         if authority.contains('@') {
             return Err(invalid(
@@ -155,7 +213,129 @@ impl ConnectOptions {
         if host.is_empty() {
             return Err(invalid("no host"));
         }
-        Ok(Self::new(host, port.unwrap_or(DEFAULT_PORT)))
+        let mut options = Self::new(host, port.unwrap_or(transport.default_port()));
+        options.transport = transport;
+        Ok(options)
+    }
+
+    /// The transport, from the URL's scheme: [`Transport::Tcp`] for
+    /// options made with [`ConnectOptions::new`].
+    ///
+    /// ```
+    /// use mqttkit_tokio::{ConnectOptions, transport::Transport};
+    ///
+    /// let options = ConnectOptions::from_url("mqtt://localhost")?;
+    /// assert_eq!(options.transport(), &Transport::Tcp);
+    /// # Ok::<(), mqttkit_tokio::Error>(())
+    /// ```
+    pub fn transport(&self) -> &Transport {
+        &self.transport
+    }
+
+    /// Adds the CA certificates in the PEM file at `path` to those a TLS
+    /// connection trusts (feature `tls`). The file is read when
+    /// connecting; a file that cannot be read or holds no certificate
+    /// fails [`crate::Client::connect`] with [`Error::Tls`]. Without any
+    /// CA and without [`ConnectOptions::tls_client_config`], TLS fails
+    /// with [`crate::transport::TlsError::NoTrustedCa`]: the crate trusts
+    /// no public roots by itself.
+    ///
+    /// ```
+    /// let options = mqttkit_tokio::ConnectOptions::from_url("mqtts://broker.example")?
+    ///     .tls_ca_pem_file("/etc/mqtt/ca.pem");
+    /// # Ok::<(), mqttkit_tokio::Error>(())
+    /// ```
+    #[cfg(feature = "tls")]
+    pub fn tls_ca_pem_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.transport_options
+            .tls
+            .ca
+            .push(crate::transport::tls::CaSource::File(path.into()));
+        self
+    }
+
+    /// Adds the CA certificates in `pem` (one or more `CERTIFICATE`
+    /// blocks) to those a TLS connection trusts (feature `tls`); see
+    /// [`ConnectOptions::tls_ca_pem_file`].
+    ///
+    /// ```
+    /// let ca = b"-----BEGIN CERTIFICATE-----\n...\n-----END CERTIFICATE-----\n";
+    /// let options = mqttkit_tokio::ConnectOptions::from_url("mqtts://broker.example")?
+    ///     .tls_ca_pem(&ca[..]);
+    /// # Ok::<(), mqttkit_tokio::Error>(())
+    /// ```
+    #[cfg(feature = "tls")]
+    pub fn tls_ca_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.transport_options
+            .tls
+            .ca
+            .push(crate::transport::tls::CaSource::Pem(pem.into()));
+        self
+    }
+
+    /// The name the server's certificate must be valid for, and the one
+    /// sent in SNI (feature `tls`): a DNS name or an IP address. By default
+    /// the host of the URL; set it when connecting by address to a server
+    /// whose certificate names its host.
+    ///
+    /// ```
+    /// let options = mqttkit_tokio::ConnectOptions::from_url("mqtts://10.0.0.7")?
+    ///     .tls_server_name("broker.example");
+    /// # Ok::<(), mqttkit_tokio::Error>(())
+    /// ```
+    #[cfg(feature = "tls")]
+    pub fn tls_server_name(mut self, name: impl Into<String>) -> Self {
+        self.transport_options.tls.server_name = Some(name.into());
+        self
+    }
+
+    /// The whole rustls client configuration (feature `tls`), for what the
+    /// CA options do not cover: the platform's or public roots, client
+    /// certificates, ALPN, other protocol versions. It replaces the CAs
+    /// given with [`ConnectOptions::tls_ca_pem_file`] and
+    /// [`ConnectOptions::tls_ca_pem`]; the server name still comes from
+    /// the URL or [`ConnectOptions::tls_server_name`]. Build it with the
+    /// [`rustls`](crate::transport::rustls) this crate re-exports.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use mqttkit_tokio::transport::rustls;
+    ///
+    /// let provider = Arc::new(rustls::crypto::ring::default_provider());
+    /// let config = rustls::ClientConfig::builder_with_provider(provider)
+    ///     .with_safe_default_protocol_versions()?
+    ///     .with_root_certificates(rustls::RootCertStore::empty())
+    ///     .with_no_client_auth();
+    /// let options = mqttkit_tokio::ConnectOptions::from_url("mqtts://broker.example")?
+    ///     .tls_client_config(Arc::new(config));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[cfg(feature = "tls")]
+    pub fn tls_client_config(
+        mut self,
+        config: std::sync::Arc<crate::transport::rustls::ClientConfig>,
+    ) -> Self {
+        self.transport_options.tls.config = Some(config);
+        self
+    }
+
+    /// The largest WebSocket message the client takes from the server, in
+    /// bytes (feature `websocket`; default
+    /// [`DEFAULT_MAX_WEBSOCKET_MESSAGE`](crate::transport::DEFAULT_MAX_WEBSOCKET_MESSAGE),
+    /// at least 1024). A message is held whole until the driver read it,
+    /// so this bounds what the server can make the client buffer; a
+    /// larger message ends the connection with [`Error::Io`]. Raise it for
+    /// a server that sends large packets in one message.
+    ///
+    /// ```
+    /// let options = mqttkit_tokio::ConnectOptions::from_url("ws://broker.example")?
+    ///     .websocket_max_message(16 << 20);
+    /// # Ok::<(), mqttkit_tokio::Error>(())
+    /// ```
+    #[cfg(feature = "websocket")]
+    pub fn websocket_max_message(mut self, size: usize) -> Self {
+        self.transport_options.websocket_max_message = size.max(1024);
+        self
     }
 
     /// The Client Identifier. Empty (the default) lets a 5.0 server assign
@@ -399,11 +579,12 @@ mod tests {
 
     #[test]
     fn bad_urls_say_why() {
-        for scheme in ["mqtts", "ws", "wss", "tcp"] {
-            let err = parse(&format!("{scheme}://localhost")).unwrap_err();
-            assert!(matches!(err, Error::UnsupportedScheme { .. }), "{err}");
-            assert!(err.to_string().contains("TLS and WebSocket come later"));
-        }
+        let err = parse("tcp://localhost").unwrap_err();
+        assert!(
+            matches!(err, Error::UnsupportedScheme { feature: None, .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains("expected mqtt, mqtts, ws or wss"));
         for url in [
             "localhost:1883",
             "mqtt://",
@@ -412,12 +593,71 @@ mod tests {
             "mqtt://host:65536",
             "mqtt://host:x",
             "mqtt://host/path",
+            "mqtt://host?query",
+            "mqtt://host#fragment",
             "mqtt://user:pw@host",
             "mqtt://[::1",
             "mqtt://[::1]x",
         ] {
             let err = parse(url).unwrap_err();
             assert!(matches!(err, Error::InvalidUrl { .. }), "{url}: {err}");
+        }
+    }
+
+    /// The scheme picks the transport and its default port; the
+    /// WebSocket path is kept, `/mqtt` when absent.
+    #[test]
+    fn schemes_pick_the_transport() {
+        let transport = |url| {
+            let o = ConnectOptions::from_url(url).unwrap();
+            (o.transport, o.host, o.port)
+        };
+        let ws = |path: &str| Transport::WebSocket { path: path.into() };
+        let wss = |path: &str| Transport::SecureWebSocket { path: path.into() };
+        let h = |host: &str| host.to_owned();
+        assert_eq!(transport("mqtt://b"), (Transport::Tcp, h("b"), 1883));
+        if cfg!(feature = "tls") {
+            assert_eq!(transport("mqtts://b"), (Transport::Tls, h("b"), 8883));
+            assert_eq!(transport("MQTTS://b:1/"), (Transport::Tls, h("b"), 1));
+        }
+        if cfg!(feature = "websocket") {
+            assert_eq!(transport("ws://b"), (ws("/mqtt"), h("b"), 80));
+            assert_eq!(transport("ws://b/"), (ws("/"), h("b"), 80));
+            assert_eq!(transport("ws://b:9001/a/b"), (ws("/a/b"), h("b"), 9001));
+            assert_eq!(transport("ws://[::1]?t=1"), (ws("/?t=1"), h("::1"), 80));
+            assert_eq!(transport("Ws://b/m?t=1"), (ws("/m?t=1"), h("b"), 80));
+            let err = parse("ws://b/m#f").unwrap_err();
+            assert!(matches!(err, Error::InvalidUrl { .. }), "{err}");
+            let err = parse("ws://u@b/m").unwrap_err();
+            assert!(matches!(err, Error::InvalidUrl { .. }), "{err}");
+        }
+        if cfg!(all(feature = "tls", feature = "websocket")) {
+            assert_eq!(transport("wss://b"), (wss("/mqtt"), h("b"), 443));
+            assert_eq!(transport("wss://b:8443/ws"), (wss("/ws"), h("b"), 8443));
+        }
+    }
+
+    /// A scheme whose feature is off is refused, naming the feature.
+    #[test]
+    fn schemes_without_their_feature_name_it() {
+        let missing = |url| match parse(url) {
+            Err(Error::UnsupportedScheme { feature, .. }) => feature,
+            _ => None,
+        };
+        let tls = cfg!(feature = "tls");
+        let ws = cfg!(feature = "websocket");
+        assert_eq!(missing("mqtts://b"), (!tls).then_some(r#""tls""#));
+        assert_eq!(missing("ws://b"), (!ws).then_some(r#""websocket""#));
+        let wss = match (tls, ws) {
+            (true, true) => None,
+            (false, true) => Some(r#""tls""#),
+            (true, false) => Some(r#""websocket""#),
+            (false, false) => Some(r#""tls", "websocket""#),
+        };
+        assert_eq!(missing("wss://b"), wss);
+        if !tls {
+            let err = parse("mqtts://b").unwrap_err().to_string();
+            assert!(err.contains(r#"features = ["tls"]"#), "{err}");
         }
     }
 
