@@ -1,0 +1,348 @@
+//! The task that owns one client's socket: it feeds the session what it
+//! reads and the time, writes what the session queued, and moves the
+//! session's events to the broker. It adds no protocol rule.
+//!
+//! One `poll_fn` polls the socket in both directions, the wake-up from the
+//! handles and the session's deadline, so the socket is not split (no
+//! shared half to allocate) and an idle connection is a small future.
+//! Writing never blocks reading, and the other way round, except by the
+//! bounds: no reading while the broker's event queue is full or too many
+//! bytes wait to be written.
+
+use std::future::poll_fn;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use mqttkit_session::bytes::{Buf, BytesMut};
+use mqttkit_session::{DisconnectReasonCode, ServerCloseCause, ServerEvent};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::time::Sleep;
+
+use super::connection::Shared;
+use super::{Closed, ConnectionEvent};
+use crate::transport::BoxedIo;
+
+/// The read buffer of an idle connection, and the least it shrinks to.
+const MIN_READ: usize = 64;
+
+/// The most one read takes: reads that fill the buffer double it up to
+/// this, as large packets or bursts arrive; short reads halve it again.
+const MAX_READ: usize = 16 * 1024;
+
+/// `timeout` from now; far in the future if that cannot be represented.
+fn close_deadline(timeout: Duration) -> tokio::time::Instant {
+    let now = tokio::time::Instant::now();
+    now.checked_add(timeout).unwrap_or_else(|| {
+        now.checked_add(Duration::from_secs(86_400 * 365))
+            .unwrap_or(now)
+    })
+}
+
+/// What ended a wait.
+enum Wake {
+    Wrote(io::Result<usize>),
+    Flushed(io::Result<()>),
+    Read(io::Result<usize>),
+    Notified,
+    Timer,
+}
+
+/// What the loop may do next, from the shared state.
+struct Plan {
+    reading: bool,
+    deadline: Option<tokio::time::Instant>,
+}
+
+pub(crate) struct Driver {
+    io: BoxedIo,
+    shared: Arc<Shared>,
+    close_timeout: Duration,
+    read_buf: Vec<u8>,
+    /// Bytes taken from the shared state, being written.
+    out: BytesMut,
+    /// Written bytes not flushed yet (a TLS stream may hold them).
+    flush: bool,
+    /// Why the session closed the connection, once it did.
+    cause: Option<Box<ServerCloseCause>>,
+    io_error: Option<Arc<io::Error>>,
+    /// The socket reached its end or failed: nothing more is written.
+    transport_gone: bool,
+}
+
+impl std::fmt::Debug for Driver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Driver")
+            .field("unwritten", &self.out.len())
+            .field("cause", &self.cause)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Driver {
+    pub(crate) fn new(io: BoxedIo, shared: Arc<Shared>, close_timeout: Duration) -> Self {
+        Self {
+            io,
+            shared,
+            close_timeout,
+            read_buf: vec![0; MIN_READ],
+            out: BytesMut::new(),
+            flush: false,
+            cause: None,
+            io_error: None,
+            transport_gone: false,
+        }
+    }
+
+    pub(crate) async fn run(mut self) {
+        // Two steps, so that the task's future holds the state of one at
+        // a time: an idle connection is this future.
+        let close_by = self.serve().await;
+        self.finish(close_by).await;
+    }
+
+    /// Runs the connection until the session has closed it and its last
+    /// bytes are written (or the close timeout passed); returns that
+    /// deadline.
+    async fn serve(&mut self) -> Option<tokio::time::Instant> {
+        let shared = Arc::clone(&self.shared);
+        let sleep = tokio::time::sleep_until(shared.origin);
+        tokio::pin!(sleep);
+        let mut armed = None;
+        let mut close_by = None;
+        loop {
+            let plan = self.sync();
+            if self.cause.is_some() {
+                let close_by = *close_by.get_or_insert_with(|| close_deadline(self.close_timeout));
+                if self.transport_gone || self.out.is_empty() && !self.flush {
+                    break;
+                }
+                if armed != Some(close_by) {
+                    sleep.as_mut().reset(close_by);
+                    armed = Some(close_by);
+                }
+            } else if plan.deadline != armed {
+                if let Some(at) = plan.deadline {
+                    sleep.as_mut().reset(at);
+                }
+                armed = plan.deadline;
+            }
+            let timer = armed.is_some();
+            let wake = poll_fn(|cx| self.poll_wake(cx, plan.reading, timer, sleep.as_mut())).await;
+            match wake {
+                Wake::Wrote(Ok(0)) => self.transport_failed(io::ErrorKind::WriteZero.into()),
+                Wake::Wrote(Ok(n)) => {
+                    self.out.advance(n.min(self.out.len()));
+                    self.flush = true;
+                }
+                Wake::Flushed(Ok(())) => self.flush = false,
+                Wake::Wrote(Err(err)) | Wake::Flushed(Err(err)) | Wake::Read(Err(err)) => {
+                    self.transport_failed(err);
+                }
+                Wake::Read(Ok(n)) => self.on_read(n),
+                Wake::Notified => {}
+                Wake::Timer if self.cause.is_some() => break,
+                Wake::Timer => {
+                    let now = shared.now();
+                    if let Some(server) = shared.lock().server.as_mut() {
+                        server.handle_timeout(now);
+                    }
+                    armed = None;
+                }
+            }
+        }
+        close_by
+    }
+
+    fn poll_wake(
+        &mut self,
+        cx: &mut Context<'_>,
+        reading: bool,
+        timer: bool,
+        sleep: Pin<&mut Sleep>,
+    ) -> Poll<Wake> {
+        if !self.transport_gone {
+            if !self.out.is_empty() {
+                if let Poll::Ready(written) = Pin::new(&mut self.io).poll_write(cx, &self.out) {
+                    return Poll::Ready(Wake::Wrote(written));
+                }
+            } else if self.flush
+                && let Poll::Ready(flushed) = Pin::new(&mut self.io).poll_flush(cx)
+            {
+                return Poll::Ready(Wake::Flushed(flushed));
+            }
+        }
+        if reading {
+            let mut buf = ReadBuf::new(&mut self.read_buf);
+            if let Poll::Ready(read) = Pin::new(&mut self.io).poll_read(cx, &mut buf) {
+                let n = buf.filled().len();
+                return Poll::Ready(Wake::Read(read.map(|()| n)));
+            }
+        }
+        {
+            let mut state = self.shared.lock();
+            if std::mem::take(&mut state.driver_woken) {
+                return Poll::Ready(Wake::Notified);
+            }
+            if !state
+                .driver_waker
+                .as_ref()
+                .is_some_and(|w| w.will_wake(cx.waker()))
+            {
+                state.driver_waker = Some(cx.waker().clone());
+            }
+        }
+        if timer && sleep.poll(cx).is_ready() {
+            return Poll::Ready(Wake::Timer);
+        }
+        Poll::Pending
+    }
+
+    /// Under the lock: takes the session's bytes and events, and works out
+    /// what to wait for.
+    fn sync(&mut self) -> Plan {
+        let shared = Arc::clone(&self.shared);
+        let now = shared.now();
+        let mut guard = shared.lock();
+        let state = &mut *guard;
+        let mut woke_events = false;
+        let mut deadline = None;
+        if let Some(server) = state.server.as_mut() {
+            if state.events_gone && server.is_connected() {
+                // Nobody would answer the client's requests any more.
+                server.disconnect(now, DisconnectReasonCode::ServerShuttingDown);
+            }
+            while server.poll_transmit(&mut state.tx).is_some() {}
+            while let Some(event) = server.poll_event() {
+                match event {
+                    ServerEvent::Closed(cause) if self.cause.is_none() => {
+                        self.cause = Some(Box::new(cause));
+                    }
+                    ServerEvent::Closed(_) => {}
+                    event if !state.events_gone => {
+                        state.events.push_back(ConnectionEvent::Session(event));
+                        woke_events = true;
+                    }
+                    _ => {}
+                }
+            }
+            deadline = server.poll_timeout().and_then(|at| {
+                shared
+                    .origin
+                    .checked_add(Duration::from_millis(at.as_millis()))
+            });
+        }
+        if self.transport_gone {
+            state.tx.clear();
+            self.out.clear();
+            if self.cause.is_none() {
+                self.cause = Some(Box::new(ServerCloseCause::TransportClosed));
+            }
+        }
+        if self.out.is_empty() {
+            std::mem::swap(&mut self.out, &mut state.tx);
+        }
+        state.writing = self.out.len();
+        let unwritten = self.out.len().saturating_add(state.tx.len());
+        let reading = self.cause.is_none()
+            && state.events.len() < shared.event_capacity
+            && unwritten < shared.max_unwritten;
+        if reading && unwritten == 0 && !self.flush && self.read_buf.len() <= MIN_READ {
+            // Quiet: give back what the last burst used.
+            if let Some(server) = state.server.as_mut() {
+                server.shrink_to_fit();
+            }
+            self.out = BytesMut::new();
+            state.tx = BytesMut::new();
+        }
+        if woke_events {
+            state.wake_events();
+        }
+        drop(guard);
+        Plan {
+            reading,
+            deadline: deadline.filter(|_| self.cause.is_none()),
+        }
+    }
+
+    fn on_read(&mut self, n: usize) {
+        let now = self.shared.now();
+        let mut state = self.shared.lock();
+        let Some(server) = state.server.as_mut() else {
+            return;
+        };
+        if n == 0 {
+            self.transport_gone = true;
+            server.handle_transport_closed(now);
+            return;
+        }
+        server.handle_bytes(now, self.read_buf.get(..n).unwrap_or_default());
+        drop(state);
+        let len = self.read_buf.len();
+        if n == len && len < MAX_READ {
+            self.read_buf.resize(len.saturating_mul(2).min(MAX_READ), 0);
+        } else if n < len / 4 && len > MIN_READ {
+            self.read_buf.truncate((len / 2).max(MIN_READ));
+            self.read_buf.shrink_to_fit();
+        }
+    }
+
+    fn transport_failed(&mut self, err: io::Error) {
+        self.transport_gone = true;
+        if self.io_error.is_none() {
+            self.io_error = Some(Arc::new(err));
+        }
+        let now = self.shared.now();
+        if let Some(server) = self.shared.lock().server.as_mut() {
+            server.handle_transport_closed(now);
+        }
+    }
+
+    /// Shuts the socket down (within the close timeout), then hands the
+    /// session over (the socket is closed as the task ends): to [`super::Connection::take_over`] if it asked, else
+    /// with the last event.
+    async fn finish(&mut self, close_by: Option<tokio::time::Instant>) {
+        if !self.transport_gone {
+            let close_by = close_by.unwrap_or_else(|| close_deadline(self.close_timeout));
+            let _ = tokio::time::timeout_at(close_by, self.io.shutdown()).await;
+        }
+        let shared = Arc::clone(&self.shared);
+        let mut guard = shared.lock();
+        let state = &mut *guard;
+        let mut server = state.server.take();
+        if let Some(server) = server.as_mut() {
+            // Events the session queued since the last drain (a will, the
+            // session's expiry).
+            while let Some(event) = server.poll_event() {
+                if !matches!(event, ServerEvent::Closed(_)) && !state.events_gone {
+                    state.events.push_back(ConnectionEvent::Session(event));
+                }
+            }
+            server.shrink_to_fit();
+        }
+        let session = match (state.take_over.take(), server) {
+            (Some(take_over), Some(server)) => match take_over.send(server) {
+                Ok(()) => None,
+                // The caller stopped waiting: the session goes with the event.
+                Err(server) => Some(Box::new(server)),
+            },
+            (_, server) => server.map(Box::new),
+        };
+        if !state.events_gone {
+            state.events.push_back(ConnectionEvent::Closed(Closed {
+                cause: self
+                    .cause
+                    .take()
+                    .map_or(ServerCloseCause::TransportClosed, |c| *c),
+                session,
+                io_error: self.io_error.take(),
+            }));
+        }
+        state.tx = BytesMut::new();
+        state.driver_waker = None;
+        state.wake_events();
+        drop(guard);
+    }
+}
