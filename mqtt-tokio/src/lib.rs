@@ -16,6 +16,7 @@ mod error;
 mod event;
 mod options;
 mod reconnect;
+pub mod server;
 pub mod store;
 pub mod transport;
 
@@ -23,6 +24,7 @@ pub use client::{Client, Delivery};
 pub use error::Error;
 pub use event::{Event, Events};
 pub use options::{ConnectOptions, DEFAULT_PORT};
+pub use server::{Connecting, Connection, ConnectionEvent, ConnectionEvents, ConnectionOptions};
 pub use reconnect::Reconnect;
 pub use store::{Record, Store, StoreError, Stored};
 
