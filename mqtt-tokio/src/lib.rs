@@ -24,8 +24,8 @@ pub use client::{Client, Delivery};
 pub use error::Error;
 pub use event::{Event, Events};
 pub use options::{ConnectOptions, DEFAULT_PORT};
-pub use server::{Connecting, Connection, ConnectionEvent, ConnectionEvents, ConnectionOptions};
 pub use reconnect::Reconnect;
+pub use server::{Connecting, Connection, ConnectionEvent, ConnectionEvents, ConnectionOptions};
 pub use store::{Record, Store, StoreError, Stored};
 
 /// The sans-IO session crate this driver runs, for everything not
