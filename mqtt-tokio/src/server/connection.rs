@@ -151,6 +151,21 @@ impl Connection {
         self.version
     }
 
+    /// Whether `other` is a handle on the same connection (not merely the
+    /// same client identifier): a broker that keeps one handle per client
+    /// removes it only if a newer connection has not replaced it.
+    ///
+    /// ```no_run
+    /// # fn run(mine: mqttkit_tokio::server::Connection, registered: mqttkit_tokio::server::Connection) {
+    /// if registered.same_connection(&mine) {
+    ///     // forget it: this connection has ended
+    /// }
+    /// # }
+    /// ```
+    pub fn same_connection(&self, other: &Connection) -> bool {
+        Arc::ptr_eq(&self.shared, &other.shared)
+    }
+
     /// Whether the connection is still open: `false` once the session
     /// closed it, even before the socket is.
     ///
