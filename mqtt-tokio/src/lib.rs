@@ -26,6 +26,7 @@ pub use event::{Event, Events};
 pub use options::{ConnectOptions, DEFAULT_PORT};
 pub use reconnect::Reconnect;
 pub use server::{Connecting, Connection, ConnectionEvent, ConnectionEvents, ConnectionOptions};
+pub use store::{FileStore, FileStoreOptions, SyncPolicy};
 pub use store::{Record, Store, StoreError, Stored};
 
 /// The sans-IO session crate this driver runs, for everything not

@@ -11,6 +11,11 @@
 
 use mqttkit_session::{InboundRecord, Message, OutboundRecord, PersistOp};
 
+mod file;
+mod log;
+
+pub use file::{FileStore, FileStoreOptions, SyncPolicy};
+
 pub(crate) mod restore;
 
 /// One change to the stored state, in the order the driver produced it.
