@@ -153,16 +153,24 @@ impl Client {
     ) -> Result<(Self, Events), Error> {
         let mut connect = options.connect_packet()?;
         let protocol_version = connect.protocol_version;
-        let config = ClientConfig {
+        let mut config = ClientConfig {
             manual_ack: options.manual_ack,
             persistence: options.store.is_some(),
             ..ClientConfig::default()
         };
+        // New publishes wait in the command channel beyond this many.
         let max_pending = config.max_pending;
         let stored = match &options.store {
             Some(store) => Some(restore::load(store, &connect).await?),
             None => None,
         };
+        if let Some(stored) = &stored {
+            // Everything stored was accepted once and is kept, even beyond
+            // the bound a store written with other settings left behind;
+            // new publishes wait until the session is below the bound.
+            let held = stored.queued.len().saturating_add(stored.outbound.len());
+            config.max_pending = config.max_pending.max(held);
+        }
         let session = match &stored {
             Some(stored) if stored.established => {
                 // Resume the session the server keeps for us.

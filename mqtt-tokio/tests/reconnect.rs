@@ -412,3 +412,35 @@ async fn v5_mqtt_4_4_0_1_a_restarted_client_resends_from_its_store() {
         "{stored:?}"
     );
 }
+
+/// A store holding more accepted publishes than the session's bound of
+/// pending operations keeps all of them through a restart: none is
+/// dropped when they are submitted again.
+#[tokio::test]
+async fn a_restart_keeps_more_stored_publishes_than_the_pending_bound() {
+    const STORED: u64 = 1100;
+    let store = MemoryStore::default();
+    {
+        let mut state = store.0.lock().unwrap();
+        state.established = true;
+        for op in 1..=STORED {
+            state.queued.push((op, message(&op.to_string())));
+        }
+    }
+    let (listener, base) = listen().await;
+    drop(listener); // nothing listens: the client keeps the messages and waits
+    let options = options(base)
+        .reconnect(Reconnect::new(
+            Duration::from_secs(60),
+            Duration::from_secs(60),
+        ))
+        .store(store.clone());
+    let (_client, _events) = within(Client::start(options)).await.unwrap();
+    let kept = store.0.lock().unwrap().queued.clone();
+    let payloads: Vec<String> = kept
+        .iter()
+        .map(|(_, m)| String::from_utf8(m.payload.to_vec()).unwrap())
+        .collect();
+    let expected: Vec<String> = (1..=STORED).map(|op| op.to_string()).collect();
+    assert_eq!(payloads, expected, "all kept, in their order");
+}
