@@ -63,11 +63,13 @@ pub(crate) type BoxedIo = Box<dyn Io>;
 /// use mqttkit_tokio::ConnectOptions;
 /// use mqttkit_tokio::transport::Transport;
 ///
+/// # #[cfg(feature = "websocket")] {
 /// let options = ConnectOptions::from_url("ws://broker.example/mqtt/v1")?;
 /// assert_eq!(
 ///     options.transport(),
 ///     &Transport::WebSocket { path: "/mqtt/v1".into() }
 /// );
+/// # }
 /// # Ok::<(), mqttkit_tokio::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
