@@ -2,8 +2,8 @@
 """Writes docs/conformance.md: which normative statements the crates' tests check.
 
 For MQTT 5.0 and 3.1.1 (the statement lists in ../shared/spec), every
-statement is either cited by at least one test of mqttkit-codec, mqttkit-topic or
-mqttkit-session, or listed in docs/conformance-scope.tsv with the reason it is
+statement is either cited by at least one test of mqttkit-codec, mqttkit-topic,
+mqttkit-session or mqttkit-tokio, or listed in docs/conformance-scope.tsv with the reason it is
 not: `library` (not applicable to a library), `application` (left to the
 application built on the crates) or `todo` (not yet done).
 
@@ -33,7 +33,12 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 SCOPE = ROOT / "docs" / "conformance-scope.tsv"
 OUT = ROOT / "docs" / "conformance.md"
 # Package name -> its folder in the workspace.
-CRATES = {"mqttkit-codec": "mqtt-codec", "mqttkit-topic": "mqtt-topic", "mqttkit-session": "mqtt-session"}
+CRATES = {
+    "mqttkit-codec": "mqtt-codec",
+    "mqttkit-topic": "mqtt-topic",
+    "mqttkit-session": "mqtt-session",
+    "mqttkit-tokio": "mqtt-tokio",
+}
 VERSIONS = ("v5", "v3.1.1")
 TITLES = {"v5": "MQTT 5.0", "v3.1.1": "MQTT 3.1.1"}
 LISTS = {"v5": "mqtt-v5.0-statements.json", "v3.1.1": "mqtt-v3.1.1-statements.zh.json"}
