@@ -24,9 +24,9 @@ use std::time::Duration;
 
 use mqttkit_session::bytes::{Buf, BytesMut};
 use mqttkit_session::{
-    CloseCause, Connect, Disconnect, Event as SessionEvent, Instant, Message, OpError, OpId, QoS,
-    ReasonCode, SubAckReasonCode, SubscribeProperties, SubscriptionOptions, TopicFilter,
-    UnsubAckReasonCode, UnsubscribeProperties,
+    CloseCause, Connect, Disconnect, Event as SessionEvent, Instant, Message, OpError, OpId,
+    PeerMisbehaved, ProtocolViolation, QoS, ReasonCode, SubAckReasonCode, SubscribeProperties,
+    SubscriptionOptions, TopicFilter, UnsubAckReasonCode, UnsubscribeProperties, ViolationKind,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::sync::mpsc::error::TrySendError;
@@ -823,6 +823,17 @@ impl Driver {
                 None => {}
             },
             SessionEvent::Closed(cause) => {
+                if let CloseCause::ProtocolViolation(ProtocolViolation {
+                    kind: ViolationKind::Rule(PeerMisbehaved::SessionPresentWithoutState),
+                    ..
+                }) = &cause
+                {
+                    // The server resumed a session this client has no
+                    // state for (a new or lost store, another program with
+                    // the same identifier): the next attempt starts clean
+                    // rather than resume it again.
+                    self.connect.clean_start = true;
+                }
                 let error = self.close_error(cause);
                 self.ending = Some(error);
             }

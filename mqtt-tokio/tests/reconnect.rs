@@ -444,3 +444,36 @@ async fn a_restart_keeps_more_stored_publishes_than_the_pending_bound() {
     let expected: Vec<String> = (1..=STORED).map(|op| op.to_string()).collect();
     assert_eq!(payloads, expected, "all kept, in their order");
 }
+
+/// v5 [MQTT-3.2.2-4]: a client without session state that is answered
+/// Session Present 1 closes the connection; reconnecting, it starts clean
+/// instead of resuming the unknown session again.
+#[tokio::test]
+async fn v5_mqtt_3_2_2_4_session_present_without_state_closes_then_starts_clean() {
+    let (listener, base) = listen().await;
+    let broker = tokio::spawn(async move {
+        let (mut peer, connect) = Peer::accept(&listener, true, ConnectReasonCode::Success).await;
+        assert!(!connect.clean_start);
+        // The client refuses the session with DISCONNECT, then closes.
+        let Some(Packet::Disconnect(_)) = peer.next().await else {
+            panic!("expected DISCONNECT");
+        };
+        assert!(peer.next().await.is_none());
+        let (peer, connect) = Peer::accept(&listener, false, ConnectReasonCode::Success).await;
+        assert!(connect.clean_start, "the next attempt starts clean");
+        peer
+    });
+    let options = options(base).clean_start(false);
+    let (_client, mut events) = within(Client::start(options)).await.unwrap();
+    let Event::ConnectionLost { error, .. } = next_event(&mut events).await else {
+        panic!("expected ConnectionLost");
+    };
+    assert!(matches!(error, Error::ProtocolViolation(_)), "{error}");
+    assert!(matches!(
+        next_event(&mut events).await,
+        Event::Connected {
+            session_present: false
+        }
+    ));
+    let _peer = within(broker).await.unwrap();
+}
