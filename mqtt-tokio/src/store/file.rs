@@ -138,8 +138,9 @@ impl FileStoreOptions {
 ///
 /// See [`SyncPolicy`]: by default every append is synced before it
 /// returns. A record is never larger than
-/// [`FileStoreOptions::max_record_size`], and opening never allocates more
-/// than the file holds, whatever its length fields say.
+/// [`FileStoreOptions::max_record_size`]. No length field or count in the
+/// file sizes an allocation: opening reads the file once and keeps the
+/// records it holds, so its memory is in proportion to the file's size.
 ///
 /// One process at a time: the store holds an exclusive lock on
 /// `<name>.lock` while it is open, and a second open fails with
@@ -285,7 +286,7 @@ impl FileStore {
         };
         let mut buf = BytesMut::new();
         log::put_checkpoint(&mut buf, client_id, &state, options.max_record_size)?;
-        let file = Self::write_new(&path, &temp, &buf)?;
+        let file = Self::write_new(&path, &temp, &buf).map_err(|(e, _)| e)?;
         let len = u64::try_from(buf.len()).unwrap_or(u64::MAX);
         buf.clear();
         let mut store = Self {
@@ -400,14 +401,24 @@ impl FileStore {
 
     /// Writes `data` to the temporary file, syncs it, renames it over
     /// `path`, syncs the directory; returns the result opened for append.
-    fn write_new(path: &Path, temp: &Path, data: &[u8]) -> Result<File, StoreError> {
-        let mut file = File::create(temp)?;
-        file.write_all(data)?;
-        file.sync_all()?;
+    /// On error, whether the old log is still in place and untouched.
+    fn write_new(path: &Path, temp: &Path, data: &[u8]) -> Result<File, (StoreError, bool)> {
+        let before_rename = |e: std::io::Error| {
+            // Best effort: open removes a leftover temporary file too.
+            let _ = std::fs::remove_file(temp);
+            (StoreError::Io(e), true)
+        };
+        let mut file = File::create(temp).map_err(before_rename)?;
+        file.write_all(data).map_err(before_rename)?;
+        file.sync_all().map_err(before_rename)?;
         drop(file);
-        std::fs::rename(temp, path)?;
-        let file = OpenOptions::new().append(true).open(path)?;
-        sync_dir(path)?;
+        std::fs::rename(temp, path).map_err(before_rename)?;
+        let after_rename = |e: std::io::Error| (StoreError::Io(e), false);
+        let file = OpenOptions::new()
+            .append(true)
+            .open(path)
+            .map_err(after_rename)?;
+        sync_dir(path).map_err(after_rename)?;
         Ok(file)
     }
 
@@ -422,10 +433,10 @@ impl FileStore {
                 self.buf.clear();
                 Ok(())
             }
-            Err(e) => {
-                // Whether the rename happened is unknown: the handle may
-                // point at a file that is no longer the log.
-                self.failed = true;
+            Err((e, untouched)) => {
+                // After the rename, the handle points at a file that is no
+                // longer the log, or the rename may not be durable.
+                self.failed |= !untouched;
                 self.buf.clear();
                 Err(e)
             }
@@ -477,7 +488,9 @@ impl Store for FileStore {
     /// without packet identifier or topic, fails the whole call with an
     /// [`std::io::ErrorKind::InvalidInput`] error and writes nothing. A
     /// failed sync makes every later call fail until the store is opened
-    /// again, since the file's content is then unknown.
+    /// again, since the file's content is then unknown. When the append
+    /// made the log long enough to compact, it compacts; if that fails the
+    /// call returns the error, though the records were written.
     fn append(&mut self, records: &[Record]) -> Result<(), StoreError> {
         self.usable()?;
         self.buf.clear();
