@@ -9,6 +9,7 @@
     clippy::arithmetic_side_effects
 )]
 
+pub mod client_tcp;
 pub mod codec_malformed;
 pub mod codec_peers;
 pub mod codec_streams;
