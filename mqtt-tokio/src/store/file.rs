@@ -1,8 +1,9 @@
 //! [`FileStore`]: the session in one append-only file.
 
-use std::fs::{File, OpenOptions};
+use std::fs::{File, OpenOptions, TryLockError};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use mqttkit_session::PersistOp;
 use mqttkit_session::bytes::BytesMut;
@@ -144,7 +145,7 @@ impl FileStoreOptions {
 ///
 /// One process at a time: the store holds an exclusive lock on
 /// `<name>.lock` while it is open, and a second open fails with
-/// [`std::io::ErrorKind::WouldBlock`].
+/// [`std::io::ErrorKind::WouldBlock`] after waiting a second for it.
 ///
 /// All methods block on file I/O; the driver calls the [`Store`] methods
 /// from a blocking thread.
@@ -185,6 +186,36 @@ fn sibling(path: &Path, suffix: &str) -> Result<PathBuf, StoreError> {
         .to_os_string();
     name.push(suffix);
     Ok(path.with_file_name(name))
+}
+
+/// How long [`FileStore::open`] waits for the lock.
+const LOCK_WAIT: Duration = Duration::from_secs(1);
+
+/// Takes the exclusive lock on `lock`, for the store at `path`. Waits a
+/// little: a child process forked while a store was open holds a copy of
+/// its lock until it starts its own program, so a lock held that briefly
+/// is not another store.
+fn take_lock(lock: &File, path: &Path) -> Result<(), StoreError> {
+    let deadline = Instant::now().checked_add(LOCK_WAIT);
+    loop {
+        match lock.try_lock() {
+            Ok(()) => return Ok(()),
+            Err(TryLockError::WouldBlock) if deadline.is_some_and(|at| Instant::now() < at) => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(TryLockError::WouldBlock) => {
+                return Err(StoreError::Io(std::io::Error::new(
+                    std::io::ErrorKind::WouldBlock,
+                    format!("{} is open in another store", path.display()),
+                )));
+            }
+            // A file system without locks: run without.
+            Err(TryLockError::Error(e)) if e.kind() == std::io::ErrorKind::Unsupported => {
+                return Ok(());
+            }
+            Err(TryLockError::Error(e)) => return Err(e.into()),
+        }
+    }
 }
 
 /// Makes a rename in the directory of `path` durable.
@@ -258,19 +289,7 @@ impl FileStore {
             .truncate(false)
             .write(true)
             .open(sibling(&path, ".lock")?)?;
-        match lock.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => {
-                return Err(StoreError::Io(std::io::Error::new(
-                    std::io::ErrorKind::WouldBlock,
-                    format!("{} is open in another store", path.display()),
-                )));
-            }
-            // A file system without locks: run without.
-            Err(std::fs::TryLockError::Error(e)) if e.kind() == std::io::ErrorKind::Unsupported => {
-            }
-            Err(std::fs::TryLockError::Error(e)) => return Err(e.into()),
-        }
+        take_lock(&lock, &path)?;
         // Left by a compaction that crashed before its rename.
         match std::fs::remove_file(&temp) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
