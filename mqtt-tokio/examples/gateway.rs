@@ -613,18 +613,19 @@ async fn main() -> Result<(), BoxError> {
         cursor,
     };
 
-    let mut options = ConnectOptions::from_url(&format!("mqtt://{}", args.broker))?
+    let options = ConnectOptions::from_url(&format!("mqtt://{}", args.broker))?
         .client_id(args.client_id.clone())
         .protocol_version(args.version)
         .keep_alive(Duration::from_secs(args.keep_alive))
         .session_expiry(Duration::from_secs(args.session_expiry))
         .reconnect(Reconnect::new(Duration::from_millis(100), args.max_backoff))
+        // Ask to resume from the very first connection: in 3.1.1 Clean
+        // Session 0 is the only way to have the broker keep the session,
+        // and mosquitto keeps across its own restart only the sessions of
+        // clients that connected so. Were the broker to resume a session
+        // the store knows nothing of, the driver starts clean instead.
+        .clean_start(false)
         .store(store);
-    if !args.version.is_v5() {
-        // 3.1.1 has no session expiry: Clean Session 0 is the only way to
-        // have the broker keep the session at all.
-        options = options.clean_start(false);
-    }
     let (client, mut events) = Client::start(options).await?;
 
     let (tx, mut rx) = mpsc::channel::<Input>(64);

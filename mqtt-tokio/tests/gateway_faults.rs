@@ -675,10 +675,14 @@ fn gateway_survives_kills_and_broker_restarts() {
                 .map(|(n, _)| *n)
                 .collect();
             let across_restart = twice.iter().filter(|n| across(n)).count();
+            let regressions = pubrel_regressions(&rig.dir.0.join("mosquitto.log"));
             report += &format!(
-                "  QoS 2 delivered a reading more than once: {twice:?} ({across_restart} across a broker restart)\n"
+                "  QoS 2 delivered a reading more than once: {twice:?} ({across_restart} across a \
+                 broker restart; mosquitto resent {regressions} PUBLISH with DUP after its restart \
+                 where it had sent PUBREL before)\n"
             );
-            failed = true;
+            // Only the broker's regression can explain a duplicate here.
+            failed |= dups > regressions || across_restart < twice.len();
         }
     }
     let outages: Vec<Duration> = broker_faults.iter().map(|(down, up)| *up - *down).collect();
@@ -693,6 +697,50 @@ fn gateway_survives_kills_and_broker_restarts() {
         rig.dump_logs();
         panic!("readings lost, or duplicated at QoS 2 (seed {seed})\n{report}");
     }
+}
+
+/// How often mosquitto, after a restart, sent the subscriber a QoS 2
+/// PUBLISH again (DUP) for a packet identifier it had already released
+/// with PUBREL before the restart, from its log.
+///
+/// Observed with mosquitto 2.0.11 after a graceful restart: it restores a
+/// message awaiting PUBCOMP as one to publish again. The subscriber may
+/// have completed the flow already (its PUBCOMP was not read before the
+/// shutdown); then the identifier is free on its side and the PUBLISH is
+/// a new message, a duplicate the client cannot tell (v5 §4.3.3). Each
+/// such resend can cause one duplicate, none of them the gateway's.
+fn pubrel_regressions(log: &Path) -> usize {
+    let log = std::fs::read_to_string(log).unwrap_or_default();
+    let id = |line: &str, marker: &str| -> Option<u32> {
+        let rest = &line[line.find(marker)? + marker.len()..];
+        rest.split(|c: char| !c.is_ascii_digit())
+            .next()?
+            .parse()
+            .ok()
+    };
+    let mut released = std::collections::HashSet::new();
+    let mut regressions = 0;
+    for line in log.lines() {
+        let pubrel = line.contains("Sending PUBREL to fault-subscriber");
+        let pubcomp = line.contains("Received PUBCOMP from fault-subscriber");
+        let resend = line.contains("Sending PUBLISH to fault-subscriber (d1, q2");
+        let first = line.contains("Sending PUBLISH to fault-subscriber (d0, q2");
+        let packet_id = match (pubrel, pubcomp, resend || first) {
+            (true, _, _) => id(line, "(m"),
+            (_, true, _) => id(line, "(Mid: "),
+            (_, _, true) => id(line, ", m"),
+            _ => None,
+        };
+        let Some(packet_id) = packet_id else {
+            continue;
+        };
+        if pubrel {
+            released.insert(packet_id);
+        } else if released.remove(&packet_id) && resend {
+            regressions += 1;
+        }
+    }
+    regressions
 }
 
 /// The broker is killed with SIGKILL while the gateways run (they are not
