@@ -27,6 +27,9 @@ fn main() {
     // `cargo bench` passes `--bench`; `cargo test --benches` runs this
     // once without it, where a few messages are enough.
     let full = std::env::args().any(|arg| arg == "--bench");
+    // `cargo bench --bench client_allocs -- rumqttc` measures only the rows
+    // whose client or workload name contains the word.
+    let filter = std::env::args().skip(1).find(|arg| !arg.starts_with('-'));
     let sink = Sink::start();
     let rt = runtime();
     println!(
@@ -40,6 +43,13 @@ fn main() {
             (true, Mode::Sequential) => 50_000,
         };
         for peer in peers {
+            let row = format!("{} {}", workload.name(), peer.name());
+            if filter
+                .as_ref()
+                .is_some_and(|word| !row.contains(word.as_str()))
+            {
+                continue;
+            }
             let mut client = Connected::connect(&rt, peer, sink.addr());
             // Warm up: buffers, tables and channels reach their steady size.
             client.run(&rt, workload, messages / 10);

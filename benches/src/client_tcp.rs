@@ -89,7 +89,8 @@ impl Workload {
 
 /// The workloads, and the peers each is measured for. Sequential QoS 0 is
 /// left out: `rumqttc`'s publish returns once queued, so it would be the
-/// pipelined workload again for it.
+/// pipelined workload again for it. The raw client's sequential row is the
+/// loopback round trip with nothing but the two system calls.
 pub fn workloads() -> Vec<(Workload, Vec<Peer>)> {
     let all = vec![Peer::Mqttkit, Peer::Rumqttc, Peer::Raw];
     vec![
@@ -112,7 +113,7 @@ pub fn workloads() -> Vec<(Workload, Vec<Peer>)> {
                 qos: 1,
                 mode: Mode::Sequential,
             },
-            vec![Peer::Mqttkit, Peer::Rumqttc],
+            vec![Peer::Mqttkit, Peer::Rumqttc, Peer::Raw],
         ),
     ]
 }
@@ -169,13 +170,17 @@ impl Sink {
         let addr = listener.local_addr().unwrap();
         let stats = Arc::new(SinkStats::default());
         let accepted = Arc::clone(&stats);
-        std::thread::spawn(move || {
+        // Named so that profiles tell the sink's work from the client's.
+        let accept = move || {
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { continue };
                 let stats = Arc::clone(&accepted);
-                std::thread::spawn(move || serve(stream, &stats));
+                let serving = std::thread::Builder::new().name("sink".into());
+                drop(serving.spawn(move || serve(stream, &stats)));
             }
-        });
+        };
+        let accepting = std::thread::Builder::new().name("sink-accept".into());
+        accepting.spawn(accept).unwrap();
         Self { addr, stats }
     }
 
@@ -441,7 +446,10 @@ impl Connected {
             Inner::Rumqttc { client, acks, .. } => {
                 rt.block_on(rumqttc_run(client, acks, workload, n));
             }
-            Inner::Raw { stream, batches } => raw_run(stream, batches, workload.qos, n),
+            Inner::Raw { stream, batches } => match workload.mode {
+                Mode::Pipelined => raw_run(stream, batches, workload.qos, n),
+                Mode::Sequential => raw_sequential(stream, &batches[1], n),
+            },
         }
     }
 
@@ -554,6 +562,16 @@ async fn rumqttc_run(client: &rumqttc::AsyncClient, acks: &Acks, workload: Workl
             .unwrap();
     }
     acks.wait_for(expected).await;
+}
+
+/// Writes one QoS 1 PUBLISH and reads its PUBACK, `n` times.
+fn raw_sequential(stream: &mut TcpStream, batch: &[u8], n: u64) {
+    let publish = &batch[..batch.len() / IN_FLIGHT];
+    let mut puback = [0u8; 4];
+    for _ in 0..n {
+        stream.write_all(publish).unwrap();
+        stream.read_exact(&mut puback).unwrap();
+    }
 }
 
 /// Writes the packets in batches of [`IN_FLIGHT`] from one thread while
