@@ -4,9 +4,10 @@
 #
 #     scripts/downstream.sh [DIR_WITH_.crate_FILES]
 #
-# Without an argument it packages mqttkit-topic, mqttkit-codec and
-# mqttkit-session itself (`cargo package --no-verify`: .ci/run verified them
-# already with `cargo publish --dry-run`); with one it takes the three
+# Without an argument it packages mqttkit-topic, mqttkit-codec,
+# mqttkit-session and mqttkit-tokio itself (`cargo package --no-verify`:
+# .ci/run verified them already with `cargo publish --dry-run`); with one it
+# takes the four
 # `.crate` files from that directory (for example `target/package` after a
 # `cargo package`).
 #
@@ -22,7 +23,7 @@
 # Checks: broker-side built and run, client built (and run against
 # mosquitto when one is installed), firmware built for thumbv7em-none-eabihf
 # in release, and `cargo test --doc` on each README in a crate that depends
-# only on the crate it describes (the top README.md: on the three crates).
+# only on the crate it describes (the top README.md: on the four crates).
 # The READMEs are copied in from the workspace, so the current text is tested.
 #
 # Builds go to ${CARGO_TARGET_DIR:-target}/downstream; the work tree
@@ -35,7 +36,7 @@ start=$SECONDS
 
 target="$(mkdir -p "${CARGO_TARGET_DIR:-$root/target}/downstream" && cd "${CARGO_TARGET_DIR:-$root/target}/downstream" && pwd)"
 work="$target/work"
-crates=(mqttkit-topic mqttkit-codec mqttkit-session)
+crates=(mqttkit-topic mqttkit-codec mqttkit-session mqttkit-tokio)
 broker_pid=""
 cleanup() {
     [ -z "$broker_pid" ] || kill "$broker_pid" 2>/dev/null || true
@@ -50,7 +51,7 @@ if [ $# -ge 1 ]; then
     crate_dir="$(cd "$1" && pwd)"
 else
     # The warnings that the tests are left out of the packages are expected.
-    if ! cargo package -q -p mqttkit-topic -p mqttkit-codec -p mqttkit-session \
+    if ! cargo package -q -p mqttkit-topic -p mqttkit-codec -p mqttkit-session -p mqttkit-tokio \
         --allow-dirty --no-verify --target-dir "$target" 2>"$work/package.log"; then
         cat "$work/package.log" >&2
         exit 1
@@ -77,15 +78,16 @@ done
 vendor="$work/vendor-$(for c in "${crates[@]}"; do echo "${sha[$c]}"; done | sha256sum | cut -c1-16)"
 
 echo "== the directory source: the packaged crates and their third-party dependencies"
-# A throwaway package depending on the three crates (default features, the
-# superset of what the programs enable), resolved with each crate patched
+# A throwaway package depending on the four crates (default features, and
+# the tokio driver's transports: the superset of what the programs
+# enable), resolved with each crate patched
 # to its unpacked .crate; `cargo vendor` copies in the registry crates and
 # leaves out the path ones, which go in with the .crate's checksum.
 mkdir -p "$work/resolve/src"
 : >"$work/resolve/src/lib.rs"
 {
     printf '[package]\nname = "downstream-resolve"\nversion = "0.0.0"\nedition = "2024"\nrust-version = "1.95"\n\n[dependencies]\n'
-    for c in "${crates[@]}"; do printf '%s = "%s"\n' "$c" "${version[$c]}"; done
+    for c in "${crates[@]}"; do printf '%s = { version = "%s", features = [%s] }\n' "$c" "${version[$c]}" "$([ "$c" = mqttkit-tokio ] && echo '"tls", "websocket"')"; done
     printf '\n[patch.crates-io]\n'
     for c in "${crates[@]}"; do printf '%s = { path = "%s" }\n' "$c" "$work/unpacked/$c-${version[$c]}"; done
     printf '\n[workspace]\n'
@@ -106,6 +108,7 @@ rm -rf "$programs"/*/target "$programs"/*/Cargo.lock
 cp -p "$root/mqtt-topic/README.md" "$programs/readme-topic/README.md"
 cp -p "$root/mqtt-codec/README.md" "$programs/readme-codec/README.md"
 cp -p "$root/mqtt-session/README.md" "$programs/readme-session/README.md"
+cp -p "$root/mqtt-tokio/README.md" "$programs/readme-tokio/README.md"
 cp -p "$root/README.md" "$programs/readme-toolkit/README.md"
 mkdir -p "$programs/.cargo"
 cat >"$programs/.cargo/config.toml" <<EOF
@@ -193,7 +196,7 @@ rustup target add thumbv7em-none-eabihf >/dev/null 2>&1 || true
 if (cd "$programs/firmware" && cargo build -q --release --target thumbv7em-none-eabihf &&
     check_packaged . firmware --target thumbv7em-none-eabihf); then :; else fail firmware; fi
 
-for readme in topic codec session toolkit; do
+for readme in topic codec session tokio toolkit; do
     echo "== readme-$readme: cargo test --doc"
     if (cd "$programs/readme-$readme" && cargo test -q --doc && check_packaged . "readme-$readme"); then :; else
         fail "readme-$readme"
