@@ -1,31 +1,48 @@
 #!/usr/bin/env bash
-# Interoperability of the example broker with paho-mqtt (Python) and MQTT.js
-# (Node), in MQTT 3.1.1 and 5.0. CI calls this from .ci/run on a fresh
-# machine, so it installs the two clients itself.
+# Interoperability of an example broker with paho-mqtt (Python) and MQTT.js
+# (Node), in MQTT 3.1.1 and 5.0: connect, subscribe, publish QoS 0/1/2,
+# retained messages, will on an abnormal close, persistent session, clean
+# disconnect, invalid packets. CI calls this from scripts/test.sh on a fresh
+# machine, so it installs the two clients itself, here, in git-ignored
+# folders: paho-mqtt with `pip --target .pydeps`, MQTT.js with `npm ci` into
+# node_modules.
 #
-# Usage: mqtt-session/tests/interop/run.sh   (from anywhere in the repo)
+# Usage: mqtt-session/tests/interop/run.sh [--package PKG] [--example NAME]
+#            [--skip CASE,...]   (from anywhere in the repo)
+# By default the broker is mqttkit-session's `broker` example; mqttkit-tokio's
+# interop test runs its `server` example with `--skip retained`, as that
+# example keeps no retained messages. The example must take `--port 0` and
+# print `listening on 127.0.0.1:PORT` first.
 # Needs python3 with pip, node and npm, cargo.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../../.." && pwd)"
 cd "$root"
 
-# paho-mqtt 2.x: a system Python may be "externally managed" (PEP 668) or
-# not writable, so try the ordinary install first, then the fallbacks.
+package=mqttkit-session
+example=broker
+skip=()
+while [ "$#" -gt 0 ]; do
+    case "$1" in
+        --package) package="$2"; shift 2 ;;
+        --example) example="$2"; shift 2 ;;
+        --skip) skip=(--skip "$2"); shift 2 ;;
+        *) echo "usage: $0 [--package PKG] [--example NAME] [--skip CASE,...]" >&2; exit 2 ;;
+    esac
+done
+
+# paho-mqtt 2.x into a folder of its own: a system Python may be "externally
+# managed" (PEP 668) or not writable, and --target needs neither.
 spec='paho-mqtt>=2,<3'
-pip_install() { python3 -m pip install --quiet --disable-pip-version-check "$@" "$spec" 2>/dev/null; }
-pip_install || pip_install --user || pip_install --break-system-packages ||
-    pip_install --user --break-system-packages || true
-python3 -c 'import paho.mqtt, sys; sys.exit(not paho.mqtt.__version__.startswith("2."))' || {
-    echo "interop: could not install $spec; pip says:" >&2
-    python3 -m pip install "$spec" >&2 || true
-    exit 1
-}
+if ! PYTHONPATH="$here/.pydeps" python3 -c 'import paho.mqtt, sys; sys.exit(not paho.mqtt.__version__.startswith("2."))' 2>/dev/null; then
+    python3 -m pip install --quiet --disable-pip-version-check --upgrade --target "$here/.pydeps" "$spec"
+fi
+export PYTHONPATH="$here/.pydeps"
 # Exactly the MQTT.js the lock file names.
 (cd "$here" && npm ci --no-audit --no-fund --silent)
 
-cargo build -q -p mqttkit-session --example broker
-broker_bin="${CARGO_TARGET_DIR:-$root/target}/debug/examples/broker"
+cargo build -q -p "$package" --example "$example"
+broker_bin="${CARGO_TARGET_DIR:-$root/target}/debug/examples/$example"
 
 log="$(mktemp -d)"
 broker=""
@@ -50,16 +67,16 @@ for _ in $(seq 100); do
     sleep 0.1
 done
 if [ -z "$port" ]; then
-    echo "interop: the broker did not start" >&2
+    echo "interop: $package's $example did not start" >&2
     cat "$log/stderr" >&2
     exit 1
 fi
-echo "interop: broker on 127.0.0.1:$port"
+echo "interop: $package's $example on 127.0.0.1:$port"
 
 status=0
 # Each script has its own watchdog below 60 s; timeout is the last resort.
-timeout 90 python3 "$here/paho_interop.py" "$port" || status=1
-timeout 90 node "$here/mqttjs_interop.mjs" "$port" || status=1
+timeout 90 python3 "$here/paho_interop.py" "$port" "${skip[@]}" || status=1
+timeout 90 node "$here/mqttjs_interop.mjs" "$port" "${skip[@]}" || status=1
 if [ "$status" -ne 0 ]; then
     echo "interop: failures; the broker's log:" >&2
     tail -n 50 "$log/stderr" >&2
