@@ -158,7 +158,7 @@ mod websocket {
     use tokio::net::TcpListener;
     use tungstenite::http::header;
 
-    use crate::support::{echo_broker_over, read_connect_io, round_trip, within};
+    use crate::support::{echo_broker_over, read_connect, round_trip, within};
 
     /// An unmasked binary (`opcode` 2) or text (1) frame, as a server
     /// sends it.
@@ -294,7 +294,7 @@ mod websocket {
             let (tcp, _) = listener.accept().await.unwrap();
             let mut ws = accept_websocket(tcp).await.unwrap();
             let origin = tokio::time::Instant::now();
-            let (mut session, _) = read_connect_io(&mut ws, ServerConfig::default(), origin).await;
+            let (mut session, _) = read_connect(&mut ws, ServerConfig::default(), origin).await;
             let mut connack = BytesMut::new();
             while session.poll_transmit(&mut connack).is_some() {}
             ws.write_all(&connack).await.unwrap();
@@ -347,7 +347,7 @@ mod websocket {
             let (tcp, _) = listener.accept().await.unwrap();
             let mut ws = accept_websocket(tcp).await.unwrap();
             let origin = tokio::time::Instant::now();
-            let (mut session, _) = read_connect_io(&mut ws, ServerConfig::default(), origin).await;
+            let (mut session, _) = read_connect(&mut ws, ServerConfig::default(), origin).await;
             let now = || mqttkit_session::Instant::from_millis(origin.elapsed().as_millis() as u64);
             let mut out = BytesMut::new();
             while session.poll_transmit(&mut out).is_some() {}

@@ -51,13 +51,17 @@ fn now(origin: tokio::time::Instant) -> Instant {
     Instant::from_millis(origin.elapsed().as_millis() as u64)
 }
 
-/// Reads the client's CONNECT and accepts it with the server role;
-/// returns the server, with CONNACK queued, and the bytes after CONNECT.
-async fn read_connect(
-    stream: &mut TcpStream,
+/// Reads the client's CONNECT from any byte stream (TCP, TLS, WebSocket,
+/// ...) and accepts it with the server role; returns the server, with
+/// CONNACK queued, and the bytes after CONNECT.
+pub async fn read_connect<S>(
+    stream: &mut S,
     config: ServerConfig,
     origin: tokio::time::Instant,
-) -> (mqttkit_session::Server, BytesMut) {
+) -> (mqttkit_session::Server, BytesMut)
+where
+    S: tokio::io::AsyncRead + Unpin,
+{
     let mut received = BytesMut::new();
     let mut buf = [0u8; 1024];
     let mut incoming = loop {
@@ -119,17 +123,22 @@ pub async fn echo_broker(
     let (reports, reported) = mpsc::unbounded_channel();
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
-            tokio::spawn(serve_echo(stream, ack, reports.clone()));
+            tokio::spawn(serve_echo(stream, ack, Some(reports.clone())));
         }
     });
     (options, reported)
 }
 
-async fn serve_echo(
-    mut stream: TcpStream,
+/// Serves one connection of the echo broker over any byte stream, until
+/// it ends. With `reports`, how it ended is reported once the client has
+/// closed its side (or [`STEP`] passed); without, the stream is shut down.
+async fn serve_echo<S>(
+    mut stream: S,
     ack: PubAckReasonCode,
-    reports: mpsc::UnboundedSender<Report>,
-) {
+    reports: Option<mpsc::UnboundedSender<Report>>,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
     let origin = tokio::time::Instant::now();
     let config = ServerConfig {
         manual_ack: ack != PubAckReasonCode::Success,
@@ -210,9 +219,16 @@ async fn serve_echo(
             }
         }
         if let Some(cause) = closed {
-            let next = tokio::time::timeout(STEP, stream.read(&mut buf)).await;
-            let eof_after = matches!(next, Ok(Ok(0)));
-            let _ = reports.send(Report { cause, eof_after });
+            match reports {
+                Some(reports) => {
+                    let next = tokio::time::timeout(STEP, stream.read(&mut buf)).await;
+                    let eof_after = matches!(next, Ok(Ok(0)));
+                    let _ = reports.send(Report { cause, eof_after });
+                }
+                None => {
+                    let _ = stream.shutdown().await;
+                }
+            }
             return;
         }
         let deadline = server
@@ -277,35 +293,6 @@ pub async fn round_trip(options: ConnectOptions, prefix: &str) {
     assert!(matches!(after, Err(Error::Closed)), "{after:?}");
 }
 
-/// [`read_connect`] over any byte stream (TLS, WebSocket, ...).
-pub async fn read_connect_io<S>(
-    stream: &mut S,
-    config: ServerConfig,
-    origin: tokio::time::Instant,
-) -> (mqttkit_session::Server, BytesMut)
-where
-    S: tokio::io::AsyncRead + Unpin,
-{
-    let mut received = BytesMut::new();
-    let mut buf = [0u8; 1024];
-    let mut incoming = loop {
-        let n = within(stream.read(&mut buf)).await.unwrap();
-        assert!(n > 0, "the client closed before CONNECT");
-        received.extend_from_slice(&buf[..n]);
-        if let Some(incoming) = Incoming::read(&mut received, None).unwrap() {
-            break incoming;
-        }
-    };
-    if incoming.client_id().is_empty() {
-        let id = MqttString::try_from(format!("assigned-{}", origin.elapsed().as_nanos()));
-        incoming.assign_client_id(id.unwrap()).unwrap();
-    }
-    let server = incoming
-        .accept(now(origin), None, config)
-        .expect("CONNECT accepted");
-    (server, received)
-}
-
 /// The echo broker of [`echo_broker`] (acknowledging with Success) over
 /// another transport: each accepted TCP connection goes through `wrap`
 /// (a TLS or WebSocket handshake, say) first, and one that fails it is
@@ -323,99 +310,10 @@ where
             let wrapped = wrap(stream);
             tokio::spawn(async move {
                 if let Some(stream) = wrapped.await {
-                    serve_echo_io(stream).await;
+                    serve_echo(stream, PubAckReasonCode::Success, None).await;
                 }
             });
         }
     });
     port
-}
-
-/// [`serve_echo`] with Success acknowledgements over any byte stream,
-/// until the connection ends.
-pub async fn serve_echo_io<S>(mut stream: S)
-where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
-{
-    let origin = tokio::time::Instant::now();
-    let (mut server, rest) = read_connect_io(&mut stream, ServerConfig::default(), origin).await;
-    server.handle_bytes(now(origin), &rest);
-    let mut buf = vec![0u8; 8192];
-    let mut out = BytesMut::new();
-    loop {
-        let mut closed = false;
-        loop {
-            out.clear();
-            let wrote = server.poll_transmit(&mut out).is_some();
-            if wrote && stream.write_all(&out).await.is_err() {
-                server.handle_transport_closed(now(origin));
-            }
-            let mut handled = false;
-            while let Some(event) = server.poll_event() {
-                handled = true;
-                match event {
-                    ServerEvent::Publish { publish, .. } => {
-                        let topic = publish.topic.clone().unwrap();
-                        let matching: Vec<_> = server
-                            .subscriptions()
-                            .filter(|(filter, _)| matches_str(filter.as_str(), topic.as_str()))
-                            .map(|(_, subscription)| subscription.options)
-                            .collect();
-                        for options in matching {
-                            let message = Message::new(
-                                topic.clone(),
-                                publish.payload.clone(),
-                                publish.qos.qos(),
-                            );
-                            server
-                                .deliver(now(origin), Delivery::new(message, options))
-                                .unwrap();
-                        }
-                    }
-                    ServerEvent::Subscribe {
-                        packet_id,
-                        requests,
-                        ..
-                    } => {
-                        let granted = requests
-                            .iter()
-                            .map(|r| SubAckReasonCode::granted(r.options.qos))
-                            .collect();
-                        server.suback(packet_id, granted).unwrap();
-                    }
-                    ServerEvent::Unsubscribe { packet_id, filters } => {
-                        let codes = filters
-                            .iter()
-                            .map(|(_, existed)| match existed {
-                                true => UnsubAckReasonCode::Success,
-                                false => UnsubAckReasonCode::NoSubscriptionExisted,
-                            })
-                            .collect();
-                        server.unsuback(packet_id, codes).unwrap();
-                    }
-                    ServerEvent::Closed(_) => closed = true,
-                    _ => {}
-                }
-            }
-            if !wrote && !handled {
-                break;
-            }
-        }
-        if closed {
-            let _ = stream.shutdown().await;
-            return;
-        }
-        let deadline = server
-            .poll_timeout()
-            .map(|at| origin + Duration::from_millis(at.as_millis()));
-        tokio::select! {
-            read = stream.read(&mut buf) => match read {
-                Ok(0) | Err(_) => server.handle_transport_closed(now(origin)),
-                Ok(n) => server.handle_bytes(now(origin), &buf[..n]),
-            },
-            () = tokio::time::sleep_until(deadline.unwrap_or(origin)), if deadline.is_some() => {
-                server.handle_timeout(now(origin));
-            }
-        }
-    }
 }
