@@ -33,15 +33,18 @@
     clippy::cast_possible_truncation
 )]
 
+#[path = "support/mosquitto.rs"]
+mod mosquitto;
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use mosquitto::{Proc, TempDir, free_port};
 use mqttkit_tokio::{Client, ConnectOptions, Event, QoS, Reconnect};
 
 /// Readings per gateway.
@@ -67,49 +70,6 @@ fn serial() -> MutexGuard<'static, ()> {
 // Guards
 // ---------------------------------------------------------------------
 
-/// A child process that is killed (SIGKILL) when dropped.
-struct Proc(Option<Child>);
-
-impl Proc {
-    fn kill(&mut self) {
-        if let Some(mut c) = self.0.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-/// A temporary directory, removed when dropped (declared last in [`Rig`],
-/// so dropped after the processes using it).
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(what: &str, port: u16) -> Self {
-        let dir = std::env::temp_dir().join(format!(
-            "mqttkit-tokio-gateway-{what}-{}-{port}",
-            std::process::id()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        // Started as root, mosquitto drops to the `mosquitto` user: it must
-        // still be able to write its persistence file and log here.
-        std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o777))
-            .unwrap();
-        Self(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// Stops the subscriber thread when dropped.
 struct SubGuard {
     stop: Arc<AtomicBool>,
@@ -125,89 +85,21 @@ impl Drop for SubGuard {
     }
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 // ---------------------------------------------------------------------
 // Broker
 // ---------------------------------------------------------------------
-
-fn mosquitto() -> PathBuf {
-    for p in [
-        "/usr/sbin/mosquitto",
-        "/usr/bin/mosquitto",
-        "/usr/local/sbin/mosquitto",
-    ] {
-        if Path::new(p).exists() {
-            return p.into();
-        }
-    }
-    panic!("mosquitto is not installed; scripts/test.sh installs it from the system packages");
-}
-
-fn wait_port(addr: &str, limit: Duration) {
-    let t = Instant::now();
-    while t.elapsed() < limit {
-        if std::net::TcpStream::connect(addr).is_ok() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    panic!("nothing listens on {addr}");
-}
 
 /// Mosquitto with persistence, saving its database every second, or with
 /// `every_change` after every change, so that a `kill -9` loses as little
 /// as mosquitto allows (which slows it down a lot as its database grows).
 fn start_broker(dir: &Path, port: u16, every_change: bool) -> Proc {
-    let conf = dir.join("mosquitto.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\n\
-             persistence_location {}/\nautosave_interval 1\nautosave_on_changes {every_change}\n\
-             max_queued_messages 100000\nlog_dest file {}\nlog_type all\n",
-            dir.display(),
-            dir.join("mosquitto.log").display()
-        ),
-    )
-    .unwrap();
-    let child = Command::new(mosquitto())
-        .arg("-c")
-        .arg(&conf)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let p = Proc(Some(child));
-    wait_port(&format!("127.0.0.1:{port}"), Duration::from_secs(10));
-    p
-}
-
-/// Stops the broker gracefully (SIGTERM), so that it writes its
-/// persistence file, and waits for it to exit.
-fn stop_broker(p: &mut Proc) {
-    if let Some(c) = p.0.as_mut() {
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(c.id().to_string())
-            .status();
-        let t = Instant::now();
-        while t.elapsed() < Duration::from_secs(10) {
-            if let Ok(Some(_)) = c.try_wait() {
-                p.0 = None;
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        eprintln!("mosquitto did not stop within 10 s of SIGTERM; killing it");
-    }
-    p.kill();
+    let config = format!(
+        "listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\n\
+         persistence_location {}/\nautosave_interval 1\nautosave_on_changes {every_change}\n\
+         max_queued_messages 100000\nlog_type all",
+        dir.display(),
+    );
+    mosquitto::start(dir, &config, &[port])
 }
 
 // ---------------------------------------------------------------------
@@ -428,7 +320,7 @@ impl Rig {
     fn start(what: &str, every_change: bool) -> Self {
         let exe = build_gateway();
         let port = free_port();
-        let dir = TempDir::new(what, port);
+        let dir = TempDir::new(&format!("gateway-{what}-{port}"));
         let broker = start_broker(&dir.0, port, every_change);
         let seen = Arc::new(Mutex::new(Seen::default()));
         let subscriber = start_subscriber(port, seen.clone());
@@ -613,7 +505,7 @@ fn gateway_survives_kills_and_broker_restarts() {
         }
         if now >= next_broker && broker_faults.len() < BROKER_RESTARTS {
             let stopped = Instant::now();
-            stop_broker(&mut rig.broker);
+            rig.broker.terminate();
             std::thread::sleep(rng.millis(200, 1500));
             rig.broker = start_broker(&rig.dir.0, rig.port, rig.every_change);
             broker_faults.push((stopped, Instant::now()));
@@ -904,7 +796,7 @@ fn gateway_buffers_to_the_bound_while_the_broker_is_down() {
     let _serial = serial();
     let exe = build_gateway();
     let port = free_port();
-    let dir = TempDir::new("bound", port);
+    let dir = TempDir::new(&format!("gateway-bound-{port}"));
     let log = dir.0.join("gateway-q1.log");
     let spawn = || {
         let child = Command::new(&exe)

@@ -11,43 +11,23 @@
     clippy::arithmetic_side_effects
 )]
 
+#[path = "support/mosquitto.rs"]
+mod mosquitto;
 mod support;
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
+use mosquitto::{Proc, TempDir, free_port};
 use mqttkit_tokio::{ConnectOptions, ProtocolVersion};
 
-/// A mosquitto process with its temporary folder, killed and removed
-/// when dropped.
+/// A mosquitto with its three listeners and temporary folder; the process
+/// is stopped before the folder is removed (fields drop in order).
 struct Broker {
-    child: Child,
-    dir: PathBuf,
+    _process: Proc,
+    _dir: TempDir,
     tcp: u16,
     tls: u16,
     ws: u16,
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn mosquitto() -> PathBuf {
-    [
-        "/usr/sbin/mosquitto",
-        "/usr/bin/mosquitto",
-        "/usr/local/sbin/mosquitto",
-    ]
-    .into_iter()
-    .map(PathBuf::from)
-    .find(|p| p.exists())
-    .expect("mosquitto is not installed; scripts/test.sh installs it")
 }
 
 fn data(name: &str) -> PathBuf {
@@ -56,79 +36,39 @@ fn data(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// A free port on 127.0.0.1 (free when asked; mosquitto binds it next).
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
-}
-
 impl Broker {
     fn start(name: &str) -> Self {
         let (tcp, tls, ws) = (free_port(), free_port(), free_port());
-        let dir = std::env::temp_dir().join(format!(
-            "mqttkit-tokio-transport-{name}-{}-{tcp}",
-            std::process::id()
-        ));
-        // Created readable by all (the umask's default): mosquitto started
-        // as root reads its files as the mosquitto user.
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = TempDir::new(&format!("transport-{name}-{tcp}"));
         for file in ["server.pem", "server.key"] {
-            std::fs::copy(data(file), dir.join(file)).unwrap();
+            let copy = dir.0.join(file);
+            std::fs::copy(data(file), &copy).unwrap();
+            // Readable by the `mosquitto` user that mosquitto started as
+            // root drops to, whatever the mode of the checkout's file.
+            std::fs::set_permissions(&copy, std::os::unix::fs::PermissionsExt::from_mode(0o644))
+                .unwrap();
         }
-        let conf = dir.join("mosquitto.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "per_listener_settings false\n\
-                 allow_anonymous true\n\
-                 persistence false\n\
-                 log_dest file {log}\n\
-                 listener {tcp} 127.0.0.1\n\
-                 listener {tls} 127.0.0.1\n\
-                 certfile {cert}\n\
-                 keyfile {key}\n\
-                 listener {ws} 127.0.0.1\n\
-                 protocol websockets\n",
-                log = dir.join("mosquitto.log").display(),
-                cert = dir.join("server.pem").display(),
-                key = dir.join("server.key").display(),
-            ),
-        )
-        .unwrap();
-        let child = Command::new(mosquitto())
-            .arg("-c")
-            .arg(&conf)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut broker = Self {
-            child,
-            dir,
+        let config = format!(
+            "per_listener_settings false\n\
+             allow_anonymous true\n\
+             persistence false\n\
+             listener {tcp} 127.0.0.1\n\
+             listener {tls} 127.0.0.1\n\
+             certfile {cert}\n\
+             keyfile {key}\n\
+             listener {ws} 127.0.0.1\n\
+             protocol websockets",
+            cert = dir.0.join("server.pem").display(),
+            key = dir.0.join("server.key").display(),
+        );
+        let process = mosquitto::start(&dir.0, &config, &[tcp, tls, ws]);
+        Self {
+            _process: process,
+            _dir: dir,
             tcp,
             tls,
             ws,
-        };
-        for port in [tcp, tls, ws] {
-            broker.wait_for(port);
         }
-        broker
-    }
-
-    /// Waits until `port` accepts connections, or fails the test with
-    /// mosquitto's log.
-    fn wait_for(&mut self, port: u16) {
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return;
-            }
-            if let Ok(Some(status)) = self.child.try_wait() {
-                let log = std::fs::read_to_string(self.dir.join("mosquitto.log"));
-                panic!("mosquitto exited ({status}): {}", log.unwrap_or_default());
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("mosquitto did not listen on port {port}");
     }
 }
 

@@ -25,96 +25,31 @@
     clippy::cast_possible_truncation
 )]
 
+#[path = "support/mosquitto.rs"]
+mod mosquitto;
+
 use std::collections::{BTreeMap, HashSet};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use mosquitto::{Proc, TempDir, free_port};
 use mqttkit_tokio::{Client, ConnectOptions, Event, Message, QoS, ReasonCode, Reconnect};
 
 /// How many messages each stream carries.
 const PER_STREAM: u32 = 300;
 
-/// A mosquitto process, killed when dropped.
-struct Broker(Option<Child>);
-
-impl Broker {
-    fn start(dir: &Path, port: u16) -> Self {
-        let conf = dir.join("mosquitto.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\n\
-                 persistence_location {}/\nautosave_interval 1\nautosave_on_changes true\n\
-                 max_queued_messages 100000\nlog_type all\nlog_dest file {}\n",
-                dir.display(),
-                dir.join("mosquitto.log").display()
-            ),
-        )
-        .unwrap();
-        let child = Command::new(mosquitto())
-            .arg("-c")
-            .arg(&conf)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let broker = Self(Some(child));
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "mosquitto did not start"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        broker
-    }
-
-    /// SIGKILL, and wait for the process to be gone.
-    fn kill(&mut self) {
-        if let Some(mut child) = self.0.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-fn mosquitto() -> PathBuf {
-    [
-        "/usr/sbin/mosquitto",
-        "/usr/bin/mosquitto",
-        "/usr/local/sbin/mosquitto",
-    ]
-    .iter()
-    .map(PathBuf::from)
-    .find(|p| p.exists())
-    .expect("mosquitto is not installed; scripts/test.sh installs it")
-}
-
-/// A temporary directory, removed when dropped.
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        if std::env::var_os("KEEP").is_some() {
-            return;
-        }
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
+/// Mosquitto on `port`, with persistence saved after every change, so
+/// that its restart finds the sessions.
+fn start_broker(dir: &Path, port: u16) -> Proc {
+    let config = format!(
+        "listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\n\
+         persistence_location {}/\nautosave_interval 1\nautosave_on_changes true\n\
+         max_queued_messages 100000\nlog_type all",
+        dir.display(),
+    );
+    mosquitto::start(dir, &config, &[port])
 }
 
 fn options(port: u16, id: &str) -> ConnectOptions {
@@ -208,14 +143,9 @@ fn complete(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs mosquitto: run scripts/test.sh"]
 async fn reconnect_survives_mosquitto_killed_with_sigkill_mid_stream() {
-    let dir = std::env::temp_dir().join(format!("mqttkit-reconnect-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    // Started as root, mosquitto drops to its own user: it must be able
-    // to write its log and persistence file here.
-    std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
-    let dir = TempDir(dir);
+    let dir = TempDir::new("reconnect");
     let port = free_port();
-    let mut broker = Broker::start(&dir.0, port);
+    let mut broker = start_broker(&dir.0, port);
 
     let received: Received = Arc::default();
     let (subscriber, mut sub_events) = Client::connect(options(port, "kill-sub")).await.unwrap();
@@ -273,7 +203,7 @@ async fn reconnect_survives_mosquitto_killed_with_sigkill_mid_stream() {
             broker.kill();
             std::fs::rename(dir.0.join("mosquitto.log"), dir.0.join("killed.log")).unwrap();
             tokio::time::sleep(Duration::from_millis(200)).await;
-            broker = Broker::start(&dir.0, port);
+            broker = start_broker(&dir.0, port);
         }
         for (stream, qos) in [(1u8, QoS::AtLeastOnce), (2, QoS::ExactlyOnce)] {
             // The number is in the topic too, so that mosquitto's log
