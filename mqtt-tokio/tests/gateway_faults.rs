@@ -313,11 +313,13 @@ struct Rig {
     exe: PathBuf,
     port: u16,
     every_change: bool,
+    started: Instant,
     dir: TempDir,
 }
 
 impl Rig {
     fn start(what: &str, every_change: bool) -> Self {
+        let started = Instant::now();
         let exe = build_gateway();
         let port = free_port();
         let dir = TempDir::new(&format!("gateway-{what}-{port}"));
@@ -332,6 +334,7 @@ impl Rig {
             exe,
             port,
             every_change,
+            started,
             dir,
         }
     }
@@ -347,6 +350,73 @@ impl Rig {
                 kills: 0,
                 starts: 1,
             });
+        }
+    }
+
+    /// Runs until both gateways have finished, calling `inject` about
+    /// every 5 ms to inject faults; fails the test with the logs if a
+    /// gateway fails or the run takes longer than [`LIMIT`]. Returns every
+    /// arrival, from [`Rig::collect`].
+    fn run(&mut self, seed: u64, mut inject: impl FnMut(&mut Self)) -> Vec<(u8, u64, Instant)> {
+        let run = Instant::now();
+        let outcome = loop {
+            if run.elapsed() > LIMIT {
+                break Err("time limit reached before both gateways finished".to_string());
+            }
+            match self.reap() {
+                Err(why) => break Err(why),
+                Ok(true) => break Ok(()),
+                Ok(false) => {}
+            }
+            inject(self);
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        if let Err(why) = outcome {
+            self.dump_logs();
+            panic!("{why} (seed {seed})");
+        }
+        self.collect()
+    }
+
+    /// Stops the broker, gracefully (SIGTERM: it saves its database) or
+    /// with SIGKILL, and starts it again after a random pause. Returns
+    /// when it went down and when it was back.
+    fn restart_broker(&mut self, rng: &mut Rng, graceful: bool) -> (Instant, Instant) {
+        let down = Instant::now();
+        if graceful {
+            self.broker.terminate();
+        } else {
+            self.broker.kill();
+        }
+        std::thread::sleep(rng.millis(200, 1500));
+        self.broker = start_broker(&self.dir.0, self.port, self.every_change);
+        (down, Instant::now())
+    }
+
+    /// Prints the run's summary line (`test`, its broker `faults` with
+    /// their outages) and `report`; fails the test with `failure` and the
+    /// logs if there is one.
+    fn conclude(
+        &self,
+        test: &str,
+        seed: u64,
+        faults: &str,
+        outages: &[(Instant, Instant)],
+        report: &str,
+        failure: Option<&str>,
+    ) {
+        let durations: Vec<Duration> = outages.iter().map(|(down, up)| *up - *down).collect();
+        println!(
+            "{test} (seed {seed}): {faults} {} (outages {}), subscriber connects {}, \
+             run {:.1} s\n{report}",
+            outages.len(),
+            stats(&durations),
+            self.seen.lock().unwrap().connects,
+            self.started.elapsed().as_secs_f64()
+        );
+        if let Some(failure) = failure {
+            self.dump_logs();
+            panic!("{failure} (seed {seed})\n{report}");
         }
     }
 
@@ -466,7 +536,6 @@ fn recovery(arrivals: &[(u8, u64, Instant)], tag: u8, at: Instant) -> Option<Dur
 #[ignore = "needs mosquitto: run scripts/test.sh"]
 fn gateway_survives_kills_and_broker_restarts() {
     let _serial = serial();
-    let started = Instant::now();
     let mut rig = Rig::start("faults", false);
     let (mut rng, seed) = Rng::seeded();
     rig.spawn_gateways(&mut rng);
@@ -475,16 +544,7 @@ fn gateway_survives_kills_and_broker_restarts() {
     let mut kill_times: Vec<(u8, Instant)> = Vec::new();
     let mut broker_faults: Vec<(Instant, Instant)> = Vec::new();
     let mut next_broker = Instant::now() + rng.millis(1500, 3000);
-    let run = Instant::now();
-    let outcome = loop {
-        if run.elapsed() > LIMIT {
-            break Err("time limit reached before both gateways finished".to_string());
-        }
-        match rig.reap() {
-            Err(why) => break Err(why),
-            Ok(true) => break Ok(()),
-            Ok(false) => {}
-        }
+    let arrivals = rig.run(seed, |rig| {
         let now = Instant::now();
         let (exe, dir, port) = (rig.exe.clone(), rig.dir.0.clone(), rig.port);
         for g in rig
@@ -504,21 +564,10 @@ fn gateway_survives_kills_and_broker_restarts() {
             g.next_kill = Instant::now() + rng.millis(150, 1200);
         }
         if now >= next_broker && broker_faults.len() < BROKER_RESTARTS {
-            let stopped = Instant::now();
-            rig.broker.terminate();
-            std::thread::sleep(rng.millis(200, 1500));
-            rig.broker = start_broker(&rig.dir.0, rig.port, rig.every_change);
-            broker_faults.push((stopped, Instant::now()));
+            broker_faults.push(rig.restart_broker(&mut rng, true));
             next_broker = Instant::now() + rng.millis(1500, 3500);
         }
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    if let Err(why) = outcome {
-        rig.dump_logs();
-        panic!("{why} (seed {seed})");
-    }
-    let arrivals = rig.collect();
-    let connects = rig.seen.lock().unwrap().connects;
+    });
 
     let mut failed = false;
     let mut report = String::new();
@@ -577,18 +626,14 @@ fn gateway_survives_kills_and_broker_restarts() {
             failed |= dups > regressions || across_restart < twice.len();
         }
     }
-    let outages: Vec<Duration> = broker_faults.iter().map(|(down, up)| *up - *down).collect();
-    println!(
-        "gateway fault test (seed {seed}): graceful broker restarts {} (outages {}), \
-         subscriber connects {connects}, run {:.1} s\n{report}",
-        broker_faults.len(),
-        stats(&outages),
-        started.elapsed().as_secs_f64()
+    rig.conclude(
+        "gateway fault test",
+        seed,
+        "graceful broker restarts",
+        &broker_faults,
+        &report,
+        failed.then_some("readings lost, or duplicated at QoS 2"),
     );
-    if failed {
-        rig.dump_logs();
-        panic!("readings lost, or duplicated at QoS 2 (seed {seed})\n{report}");
-    }
 }
 
 /// How often mosquitto, after a restart, sent the subscriber a QoS 2
@@ -658,7 +703,6 @@ fn pubrel_regressions(log: &Path) -> usize {
 #[ignore = "needs mosquitto: run scripts/test.sh"]
 fn gateway_survives_broker_sigkill() {
     let _serial = serial();
-    let started = Instant::now();
     let mut rig = Rig::start("sigkill", true);
     let (mut rng, seed) = Rng::seeded();
     let spawned = Instant::now();
@@ -667,32 +711,12 @@ fn gateway_survives_broker_sigkill() {
     // (kill time, restart time).
     let mut kills: Vec<(Instant, Instant)> = Vec::new();
     let mut next_kill = Instant::now() + rng.millis(1500, 3000);
-    let run = Instant::now();
-    let outcome = loop {
-        if run.elapsed() > LIMIT {
-            break Err("time limit reached before both gateways finished".to_string());
-        }
-        match rig.reap() {
-            Err(why) => break Err(why),
-            Ok(true) => break Ok(()),
-            Ok(false) => {}
-        }
+    let arrivals = rig.run(seed, |rig| {
         if Instant::now() >= next_kill && kills.len() < BROKER_KILLS {
-            let killed = Instant::now();
-            rig.broker.kill(); // SIGKILL
-            std::thread::sleep(rng.millis(200, 1500));
-            rig.broker = start_broker(&rig.dir.0, rig.port, rig.every_change);
-            kills.push((killed, Instant::now()));
+            kills.push(rig.restart_broker(&mut rng, false));
             next_kill = Instant::now() + rng.millis(1500, 3500);
         }
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    if let Err(why) = outcome {
-        rig.dump_logs();
-        panic!("{why} (seed {seed})");
-    }
-    let arrivals = rig.collect();
-    let connects = rig.seen.lock().unwrap().connects;
+    });
 
     let mut failed = false;
     let mut report = String::new();
@@ -756,18 +780,14 @@ fn gateway_survives_broker_sigkill() {
             failed = true;
         }
     }
-    let outages: Vec<Duration> = kills.iter().map(|(down, up)| *up - *down).collect();
-    println!(
-        "gateway broker-SIGKILL test (seed {seed}): broker SIGKILLs {} (outages {}), \
-         subscriber connects {connects}, run {:.1} s\n{report}",
-        kills.len(),
-        stats(&outages),
-        started.elapsed().as_secs_f64()
+    rig.conclude(
+        "gateway broker-SIGKILL test",
+        seed,
+        "broker SIGKILLs",
+        &kills,
+        &report,
+        failed.then_some("the gateway lost or duplicated readings"),
     );
-    if failed {
-        rig.dump_logs();
-        panic!("the gateway lost or duplicated readings (seed {seed})\n{report}");
-    }
 }
 
 fn wait_for_log(path: &Path, needle: &str, limit: Duration) -> String {
