@@ -392,14 +392,21 @@ impl FileStore {
     /// ```
     pub fn compact(&mut self) -> Result<(), StoreError> {
         self.usable()?;
+        self.put_checkpoint()?;
+        self.install()
+    }
+
+    /// Encodes the live state as a checkpoint into `self.buf`, replacing
+    /// what it held (left empty on error).
+    fn put_checkpoint(&mut self) -> Result<(), StoreError> {
         self.buf.clear();
         log::put_checkpoint(
             &mut self.buf,
             &self.client_id,
             &self.state,
             self.options.max_record_size,
-        )?;
-        self.install()
+        )
+        .inspect_err(|_| self.buf.clear())
     }
 
     fn usable(&self) -> Result<(), StoreError> {
@@ -468,13 +475,7 @@ impl FileStore {
         if self.len < self.check_at {
             return Ok(());
         }
-        self.buf.clear();
-        log::put_checkpoint(
-            &mut self.buf,
-            &self.client_id,
-            &self.state,
-            self.options.max_record_size,
-        )?;
+        self.put_checkpoint()?;
         let live = u64::try_from(self.buf.len()).unwrap_or(u64::MAX);
         let ratio = u64::from(self.options.compact_ratio);
         if live.saturating_mul(ratio) <= self.len {
