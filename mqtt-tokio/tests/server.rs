@@ -756,6 +756,24 @@ async fn a_full_event_queue_stops_reading_the_socket() {
     drop(rd);
 }
 
+/// Delivers 1 KiB messages at `qos` to `connection`, yielding to the
+/// driver after each, until one is refused with `QueueFull`; returns how
+/// many were taken. Fails if more than `most` are.
+async fn deliver_until_full(connection: &Connection, qos: QoS, most: usize) -> usize {
+    let message = Message::new(TopicName::try_from("big").unwrap(), vec![7u8; 1024], qos);
+    let mut taken = 0usize;
+    loop {
+        let delivery = Delivery::new(message.clone(), SubscriptionOptions::new(qos));
+        match connection.deliver(delivery) {
+            Ok(_) => taken += 1,
+            Err(DeliverFailed::Refused(DeliverError::QueueFull)) => return taken,
+            Err(other) => panic!("{other}"),
+        }
+        assert!(taken < most, "{qos:?} deliveries were never refused");
+        tokio::task::yield_now().await;
+    }
+}
+
 /// A client that stops reading: QoS 0 deliveries are refused once the
 /// unwritten bytes reach the bound, QoS 1 ones once the session's queue is
 /// full; nothing blocks the broker, and another connection on the same
@@ -769,36 +787,12 @@ async fn a_client_that_stops_reading_fills_only_its_bounded_queues() {
     let (options, mut seen, router) = broker(ConnectionOptions::new(), config.clone()).await;
     let (stuck, _) = raw_client(&options, connect_packet(ProtocolVersion::V5, "stuck", 0)).await;
     let connection = router.live.lock().unwrap()["stuck"].1.clone();
-    let payload = vec![7u8; 1024];
-    let delivery = |qos| {
-        Delivery::new(
-            Message::new(TopicName::try_from("big").unwrap(), payload.clone(), qos),
-            SubscriptionOptions::new(qos),
-        )
-    };
     // QoS 0: written until the socket's buffers and then the driver's
     // bound are full.
-    let mut taken = 0usize;
-    loop {
-        match connection.deliver(delivery(QoS::AtMostOnce)) {
-            Ok(_) => taken += 1,
-            Err(DeliverFailed::Refused(DeliverError::QueueFull)) => break,
-            Err(other) => panic!("{other}"),
-        }
-        assert!(taken < 1_000_000, "QoS 0 deliveries were never refused");
-        tokio::task::yield_now().await;
-    }
+    deliver_until_full(&connection, QoS::AtMostOnce, 1_000_000).await;
     // QoS 1: the inflight window goes out (and waits), then the session's
     // queue fills up to its bound.
-    let mut queued = 0usize;
-    loop {
-        match connection.deliver(delivery(QoS::AtLeastOnce)) {
-            Ok(_) => queued += 1,
-            Err(DeliverFailed::Refused(DeliverError::QueueFull)) => break,
-            Err(other) => panic!("{other}"),
-        }
-        assert!(queued < 100_000, "QoS 1 deliveries were never refused");
-    }
+    let queued = deliver_until_full(&connection, QoS::AtLeastOnce, 100_000).await;
     assert!(queued * 1024 <= 64 * 1024 + 20 * 1024 + 1024, "{queued}");
 
     // Another client on the same runtime is unaffected.
