@@ -150,12 +150,14 @@ mod tls {
 mod websocket {
     use mqttkit_session::bytes::BytesMut;
     use mqttkit_session::{Delivery, Message, ServerConfig, ServerEvent, SubscriptionOptions};
-    use mqttkit_tokio::transport::{Transport, WebSocketError, accept_websocket, tungstenite};
+    use mqttkit_tokio::transport::{
+        Transport, WebSocketError, WsStream, accept_websocket, tungstenite,
+    };
     use mqttkit_tokio::{
         Client, ConnectOptions, Error, Event, ProtocolVersion, QoS, SubAckReasonCode, TopicName,
     };
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    use tokio::net::TcpListener;
+    use tokio::net::{TcpListener, TcpStream};
     use tungstenite::http::header;
 
     use crate::support::{echo_broker_over, read_connect, round_trip, within};
@@ -179,6 +181,26 @@ mod websocket {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         (listener, port)
+    }
+
+    /// Accepts one WebSocket client on `listener` and its CONNECT with the
+    /// server role; returns the stream, the session, its clock's origin
+    /// and the CONNACK to send.
+    async fn accept_session(
+        listener: &TcpListener,
+    ) -> (
+        WsStream<TcpStream>,
+        mqttkit_session::Server,
+        tokio::time::Instant,
+        BytesMut,
+    ) {
+        let (tcp, _) = within(listener.accept()).await.unwrap();
+        let mut ws = accept_websocket(tcp).await.unwrap();
+        let origin = tokio::time::Instant::now();
+        let (mut session, _) = read_connect(&mut ws, ServerConfig::default(), origin).await;
+        let mut connack = BytesMut::new();
+        while session.poll_transmit(&mut connack).is_some() {}
+        (ws, session, origin, connack)
     }
 
     #[tokio::test]
@@ -291,12 +313,7 @@ mod websocket {
     async fn v5_mqtt_6_0_0_1_a_text_message_closes_the_connection() {
         let (listener, port) = listener().await;
         let server = tokio::spawn(async move {
-            let (tcp, _) = listener.accept().await.unwrap();
-            let mut ws = accept_websocket(tcp).await.unwrap();
-            let origin = tokio::time::Instant::now();
-            let (mut session, _) = read_connect(&mut ws, ServerConfig::default(), origin).await;
-            let mut connack = BytesMut::new();
-            while session.poll_transmit(&mut connack).is_some() {}
+            let (mut ws, _, _, connack) = accept_session(&listener).await;
             ws.write_all(&connack).await.unwrap();
             ws.flush().await.unwrap();
             // A text message written under the adapter, which sends
@@ -344,14 +361,9 @@ mod websocket {
     async fn v5_mqtt_6_0_0_2_packets_span_messages_and_share_them() {
         let (listener, port) = listener().await;
         let server = tokio::spawn(async move {
-            let (tcp, _) = listener.accept().await.unwrap();
-            let mut ws = accept_websocket(tcp).await.unwrap();
-            let origin = tokio::time::Instant::now();
-            let (mut session, _) = read_connect(&mut ws, ServerConfig::default(), origin).await;
+            let (mut ws, mut session, origin, connack) = accept_session(&listener).await;
             let now = || mqttkit_session::Instant::from_millis(origin.elapsed().as_millis() as u64);
-            let mut out = BytesMut::new();
-            while session.poll_transmit(&mut out).is_some() {}
-            let (first, second) = out.split_at(2);
+            let (first, second) = connack.split_at(2);
             let mut raw = frame(2, first);
             raw.extend(frame(2, second));
             ws.get_mut().write_all(&raw).await.unwrap();
