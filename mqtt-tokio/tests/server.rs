@@ -23,14 +23,14 @@ use mqttkit_session::{
     Packet, PacketId, Server, ServerCloseCause, ServerEvent, Subscribe,
 };
 use mqttkit_tokio::server::{
-    Closed, ConnectError, Connecting, Connection, ConnectionEvent, ConnectionOptions, DeliverError,
-    DeliverFailed, ServerConfig,
+    Closed, ConnectError, Connecting, Connection, ConnectionEvent, ConnectionEvents,
+    ConnectionOptions, DeliverError, DeliverFailed, ServerConfig,
 };
 use mqttkit_tokio::{
     Client, ConnectOptions, ConnectReasonCode, DisconnectReasonCode, Error, Event, Message,
     ProtocolVersion, QoS, SubAckReasonCode, SubscriptionOptions, TopicFilter, TopicName,
 };
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, DuplexStream};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
@@ -490,9 +490,16 @@ async fn v3_1_1_mqtt_3_1_2_24_keep_alive_closes_after_one_and_a_half_times() {
     keep_alive_case(ProtocolVersion::V3_1_1).await;
 }
 
-async fn keep_alive_case(version: ProtocolVersion) {
-    let options = ConnectionOptions::new();
-    let (mut client, server_io) = tokio::io::duplex(4096);
+/// A raw client over an in-memory pipe of `capacity` bytes, connected
+/// with `connect`: returns its end, its read buffer (CONNACK read and
+/// checked) and the server's connection with its events.
+async fn duplex_session(
+    options: ConnectionOptions,
+    capacity: usize,
+    version: ProtocolVersion,
+    connect: Connect,
+) -> (DuplexStream, BytesMut, Connection, ConnectionEvents) {
+    let (mut client, server_io) = tokio::io::duplex(capacity);
     let accepted = tokio::spawn(async move {
         let connecting = Connecting::read(server_io, &options).await.unwrap();
         connecting
@@ -500,15 +507,21 @@ async fn keep_alive_case(version: ProtocolVersion) {
             .await
             .unwrap()
     });
-    let connect = connect_packet(version, "ka", 10);
     client
         .write_all(&encode(version, Packet::from(connect)))
         .await
         .unwrap();
-    let (_connection, mut events) = accepted.await.unwrap();
+    let (connection, events) = accepted.await.unwrap();
     let mut buf = BytesMut::new();
     let connack = read_packet(&mut client, &mut buf, version).await;
-    assert!(matches!(connack, Some(Packet::ConnAck(_))));
+    assert!(matches!(connack, Some(Packet::ConnAck(_))), "{connack:?}");
+    (client, buf, connection, events)
+}
+
+async fn keep_alive_case(version: ProtocolVersion) {
+    let connect = connect_packet(version, "ka", 10);
+    let (mut client, mut buf, _connection, mut events) =
+        duplex_session(ConnectionOptions::new(), 4096, version, connect).await;
     // 14 s of silence is within 1.5 x 10 s: PINGREQ is still answered.
     tokio::time::sleep(Duration::from_secs(14)).await;
     client.write_all(&[0xC0, 0x00]).await.unwrap();
@@ -711,25 +724,9 @@ async fn v5_mqtt_3_1_4_3_takeover_disconnects_the_old_connection_with_0x8e() {
 #[tokio::test(start_paused = true)]
 async fn a_full_event_queue_stops_reading_the_socket() {
     let options = ConnectionOptions::new().event_capacity(4);
-    let (mut client, server_io) = tokio::io::duplex(256);
-    let accepted = tokio::spawn(async move {
-        let connecting = Connecting::read(server_io, &options).await.unwrap();
-        connecting
-            .accept(None, ServerConfig::default())
-            .await
-            .unwrap()
-    });
     let v5 = ProtocolVersion::V5;
-    client
-        .write_all(&encode(v5, Packet::from(connect_packet(v5, "flood", 0))))
-        .await
-        .unwrap();
-    let (_connection, mut events) = accepted.await.unwrap();
-    let mut buf = BytesMut::new();
-    assert!(matches!(
-        read_packet(&mut client, &mut buf, v5).await,
-        Some(Packet::ConnAck(_))
-    ));
+    let connect = connect_packet(v5, "flood", 0);
+    let (client, _, _connection, mut events) = duplex_session(options, 256, v5, connect).await;
     let mut publishes = BytesMut::new();
     for i in 0..200u32 {
         let publish = mqttkit_session::Publish::new(
