@@ -124,6 +124,31 @@ async fn read_acks<S: tokio::io::AsyncRead + Unpin>(client: &mut S) {
     }
 }
 
+/// Starts the driver on each of `servers` (kept in `handles`), reads every
+/// client's acknowledgements and lets the drivers go quiet; returns the
+/// live bytes per connection since `before`. The emptied `servers` keeps
+/// its allocation, which `before` counted, so it does not skew the result.
+async fn serve_all<S: Io, C: tokio::io::AsyncRead + Unpin>(
+    servers: &mut Vec<S>,
+    clients: &mut [C],
+    options: &ConnectionOptions,
+    handles: &mut Vec<(
+        mqttkit_tokio::server::Connection,
+        mqttkit_tokio::server::ConnectionEvents,
+    )>,
+    before: isize,
+) -> isize {
+    for server in servers.drain(..) {
+        handles.push(start(server, options).await);
+    }
+    for client in clients {
+        read_acks(client).await;
+    }
+    // Let every driver finish its loop and go quiet.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    (live_bytes() - before) / CONNECTIONS as isize
+}
+
 #[test]
 fn idle_connection_with_one_subscription_costs_under_2_kib() {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -152,15 +177,8 @@ fn idle_connection_with_one_subscription_costs_under_2_kib() {
             }
             let before = live_bytes();
             per_socket = (before - before_sockets) / (2 * CONNECTIONS) as isize;
-            for server in servers.drain(..) {
-                handles.push(start(server, &options).await);
-            }
-            for client in &mut clients {
-                read_acks(client).await;
-            }
-            // Let every driver finish its loop and go quiet.
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            per_connection = (live_bytes() - before) / CONNECTIONS as isize;
+            per_connection =
+                serve_all(&mut servers, &mut clients, &options, &mut handles, before).await;
             drop(servers);
             drop(clients);
         } else {
@@ -176,14 +194,8 @@ fn idle_connection_with_one_subscription_costs_under_2_kib() {
             }
             let before = live_bytes();
             per_socket = (before - before_sockets) / CONNECTIONS as isize;
-            for server in servers.drain(..) {
-                handles.push(start(server, &options).await);
-            }
-            for client in &mut clients {
-                read_acks(client).await;
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            per_connection = (live_bytes() - before) / CONNECTIONS as isize;
+            per_connection =
+                serve_all(&mut servers, &mut clients, &options, &mut handles, before).await;
         }
         println!(
             "{} idle connections over {}: {per_connection} bytes each (driver, session, handles); \
