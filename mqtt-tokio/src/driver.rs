@@ -47,6 +47,9 @@ const READ_SIZE: usize = 8 * 1024;
 /// faster than the socket waits in the command channel.
 const WRITE_HIGH_WATER: usize = 64 * 1024;
 
+/// The most commands taken in one loop turn.
+const COMMAND_BATCH: usize = 256;
+
 /// An operation waiting for the server's acknowledgement.
 #[derive(Debug)]
 enum Pending {
@@ -207,6 +210,8 @@ pub(crate) struct Driver {
     ending: Option<Error>,
     /// Why the driver ends; the loop stops then.
     finished: Option<Error>,
+    /// Commands were taken in this loop turn.
+    took_commands: bool,
     disconnect_reply: Option<Reply<()>>,
 }
 
@@ -244,6 +249,7 @@ impl Driver {
             io_error: None,
             ending: None,
             finished: None,
+            took_commands: false,
             disconnect_reply: None,
         }
     }
@@ -380,6 +386,13 @@ impl Driver {
                         () = tokio::time::sleep_until(retry_at.unwrap_or(origin)), if retry_at.is_some() => self.retry_due(),
                     }
                 }
+            }
+            if std::mem::take(&mut self.took_commands) {
+                // Publishers woken by the room just made queue their next
+                // commands when they run: let them, so that those join the
+                // same write instead of each costing a system call.
+                tokio::task::yield_now().await;
+                self.take_waiting_commands();
             }
         }
         self.finish().await;
@@ -584,10 +597,36 @@ impl Driver {
         }
     }
 
+    /// Takes a command, then the ones already waiting (see
+    /// [`Driver::take_waiting_commands`]).
     fn on_command_or_close(&mut self, command: Option<Command>) {
-        match command {
-            Some(command) => self.on_command(command),
-            None => self.commands_open = false,
+        let Some(command) = command else {
+            self.commands_open = false;
+            return;
+        };
+        self.on_command(command);
+        self.take_waiting_commands();
+        self.took_commands = true;
+    }
+
+    /// Takes the commands already in the channel, up to [`COMMAND_BATCH`]
+    /// and while the bounds allow: their packets leave in one write and
+    /// their records in one store append (one sync), instead of one loop
+    /// turn, and one system call, each.
+    fn take_waiting_commands(&mut self) {
+        for _ in 0..COMMAND_BATCH {
+            let room = self.ending.is_none()
+                && self.commands_open
+                && self.out.len() < WRITE_HIGH_WATER
+                && self.session.session().pending_len() < self.max_pending;
+            if !room {
+                break;
+            }
+            match self.commands.try_recv() {
+                Ok(command) => self.on_command(command),
+                Err(mpsc::error::TryRecvError::Empty) => break,
+                Err(mpsc::error::TryRecvError::Disconnected) => self.commands_open = false,
+            }
         }
     }
 
