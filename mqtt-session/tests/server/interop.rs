@@ -157,4 +157,8 @@ fn v3_mqtt_3_1_2_1_bad_protocol_name_closes_without_connack() {
         let err = Incoming::read(&mut buf, None).unwrap_err();
         assert_eq!(err.reply, None, "{bytes:02x?}");
     }
+    // `MQTT` at level 6, which no version has: CONNACK return code 0x01.
+    let mut buf = BytesMut::from(&b"\x10\x0c\x00\x04MQTT\x06\x02\x00\x0a\x00\x00"[..]);
+    let err = Incoming::read(&mut buf, None).unwrap_err();
+    assert_eq!(err.reply.as_deref(), Some(&[0x20, 0x02, 0x00, 0x01][..]));
 }
