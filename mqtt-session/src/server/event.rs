@@ -31,7 +31,8 @@ pub struct Delivery {
     /// `None` for a will or a message from elsewhere.
     pub origin: Option<MqttString>,
     /// A retained message sent because of a new subscription: RETAIN stays
-    /// set (v5 [MQTT-3.3.1-9], v3.1.1 [MQTT-3.3.1-8]).
+    /// set (v5 [MQTT-3.3.1-9], v3.1.1 [MQTT-3.3.1-8]). With Retain Handling
+    /// 2 in `options` it is refused ([`DeliverError::RetainHandling`]).
     pub from_retained: bool,
 }
 
@@ -216,4 +217,11 @@ pub enum DeliverError {
     /// server keep QoS 0 messages; this one does not).
     #[error("QoS 0 message for a client that is not connected")]
     NotConnected,
+    /// A retained message ([`Delivery::from_retained`]) for a subscription
+    /// with Retain Handling 2, Do not send (v5 [MQTT-3.3.1-11]). Retain
+    /// Handling 1 depends on whether the subscription existed before the
+    /// SUBSCRIBE, which only the request knows: ask
+    /// [`SubscribeRequest::wants_retained`] before delivering.
+    #[error("Retain Handling 2 takes no retained messages, v5 [MQTT-3.3.1-11]")]
+    RetainHandling,
 }

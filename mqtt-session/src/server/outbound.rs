@@ -7,8 +7,8 @@ use core::time::Duration;
 use bytes::{Bytes, BytesMut};
 use mqttkit_codec::{
     AckProperties, ConnAck, Connect, ConnectReasonCode, EncodeError, Packet, PacketId,
-    PubAckReasonCode, Publish, PublishQoS, QoS, ReasonCode, SubAck, SubAckReasonCode,
-    SubscriptionIdentifiers, UnsubAck, UnsubAckReasonCode,
+    PubAckReasonCode, Publish, PublishQoS, QoS, ReasonCode, RetainHandling, SubAck,
+    SubAckReasonCode, SubscriptionIdentifiers, UnsubAck, UnsubAckReasonCode,
 };
 
 use super::event::{DeliverError, Delivery, ServerEvent, Subscription};
@@ -109,7 +109,9 @@ impl Server {
     /// Identifiers are applied; the message waits in the session until the
     /// client's Receive Maximum admits it (v5 [MQTT-3.3.4-9]) and is
     /// dropped if its Message Expiry Interval passes first (v5
-    /// [MQTT-3.3.2-5]).
+    /// [MQTT-3.3.2-5]). A retained message for a subscription with Retain
+    /// Handling 2 is refused (v5 [MQTT-3.3.1-11]). The other properties
+    /// go out as published; Topic Alias is never forwarded.
     ///
     /// ```
     /// # use mqttkit_session::bytes::BytesMut;
@@ -145,6 +147,11 @@ impl Server {
         // v5 [MQTT-3.8.3-3]
         if options.no_local && origin.as_ref() == Some(&self.session.client_id) {
             return Err(DeliverError::NoLocal);
+        }
+        // v5 [MQTT-3.3.1-11]: no retained message for Retain Handling 2
+        // (3.1.1 SUBSCRIBE options always have Retain Handling 0).
+        if from_retained && options.retain_handling == RetainHandling::DoNotSend {
+            return Err(DeliverError::RetainHandling);
         }
         // v5 [MQTT-3.8.4-8]: the lower of the published and granted QoS.
         message.qos = message.qos.min(options.qos);

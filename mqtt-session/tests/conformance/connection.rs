@@ -169,9 +169,60 @@ fn mqtt_4_12_0_3_enhanced_auth() {
     assert!(p.take_events().contains(&Event::Reauthenticated));
 }
 
-/// v5 [MQTT-4.12.0-6], [MQTT-4.12.0-7]: no AUTH either way without an Authentication Method.
+/// v5 [MQTT-4.12.0-6] (client role): a client whose CONNECT had no
+/// Authentication Method treats a CONNACK that carries one, or an AUTH
+/// (in place of CONNACK or once connected), as a protocol violation.
 #[test]
-fn mqtt_4_12_0_6_no_auth_without_method() {
+fn mqtt_4_12_0_6_client_rejects_unrequested_authentication() {
+    let unrequested = |e: &ProtocolViolation| {
+        matches!(
+            e.kind,
+            ViolationKind::Rule(PeerMisbehaved::UnrequestedAuthenticationMethod)
+        )
+    };
+    let auth_without = |e: &ProtocolViolation| {
+        matches!(
+            e.kind,
+            ViolationKind::Rule(PeerMisbehaved::AuthWithoutAuthenticationMethod)
+        )
+    };
+    // CONNACK with an Authentication Method CONNECT did not ask for.
+    let mut p = Pair::new(V5);
+    p.connect_with(connect_packet(V5, true));
+    p.take_received();
+    let err = p
+        .server(connack_with(|a| {
+            a.properties.authentication_method = Some(MqttString::try_from("PLAIN").unwrap());
+        }))
+        .unwrap_err();
+    assert!(unrequested(&err), "{err:?}");
+    assert_eq!(err.reason, ReasonCode::ProtocolError);
+    assert!(!p.client.is_connected());
+    // AUTH Continue authentication in place of CONNACK.
+    let mut p = Pair::new(V5);
+    p.connect_with(connect_packet(V5, true));
+    p.take_received();
+    let mut auth = Auth::new(AuthReasonCode::ContinueAuthentication);
+    auth.properties.authentication_method = Some(MqttString::try_from("PLAIN").unwrap());
+    let err = p.server(auth.clone()).unwrap_err();
+    assert!(auth_without(&err), "{err:?}");
+    // AUTH once connected, with or without a method.
+    for auth in [auth, Auth::new(AuthReasonCode::ContinueAuthentication)] {
+        let mut p = Pair::new(V5);
+        p.connect_ok(false);
+        let err = p.server(auth).unwrap_err();
+        assert!(auth_without(&err), "{err:?}");
+        assert!(
+            p.take_events()
+                .iter()
+                .all(|e| !matches!(e, Event::AuthChallenge { .. }))
+        );
+    }
+}
+
+/// v5 [MQTT-4.12.0-7]: no AUTH either way without an Authentication Method.
+#[test]
+fn mqtt_4_12_0_7_no_auth_without_method() {
     let mut p = Pair::new(V5);
     p.connect_ok(false);
     assert_eq!(

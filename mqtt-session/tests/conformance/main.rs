@@ -28,7 +28,8 @@ use mqttkit_codec::{
     SubscriptionOptions,
 };
 use mqttkit_session::{
-    ClientConfig, CloseCause, Event, Instant, Message, OpError, Session, ViolationKind,
+    ClientConfig, CloseCause, Event, Instant, Message, OpError, PeerMisbehaved, ProtocolViolation,
+    Session, ViolationKind,
 };
 use mqttkit_topic::{TopicFilter, TopicName};
 

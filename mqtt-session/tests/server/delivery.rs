@@ -5,7 +5,8 @@
 use std::num::{NonZeroU16, NonZeroU32};
 
 use mqttkit_codec::{
-    Packet, ProtocolVersion, PubAck, PubComp, PubRec, PubRel, QoS, ReasonCode, SubscriptionOptions,
+    Packet, ProtocolVersion, PubAck, PubComp, PubRec, PubRel, QoS, ReasonCode, RetainHandling,
+    SubscriptionOptions,
 };
 use mqttkit_session::{DeliverError, Delivery, Message, OpError, OpId, ServerConfig, ServerEvent};
 
@@ -172,6 +173,45 @@ fn v5_mqtt_3_3_1_12_retain_as_published() {
         };
         assert_eq!(flags, expected, "{version}");
     }
+}
+
+/// v5 [MQTT-3.3.1-11]: `deliver` refuses a retained message sent because
+/// of a subscription with Retain Handling 2, and nothing goes on the wire;
+/// a message published live still reaches that subscription, and Retain
+/// Handling 0 and 1 take retained messages (whether 1 wants them is
+/// `SubscribeRequest::wants_retained`'s answer, made before delivering).
+#[test]
+fn v5_mqtt_3_3_1_11_retain_handling_2_gets_no_retained() {
+    let mut p = Peer::open(
+        connect(ProtocolVersion::V5, "c1", true),
+        ServerConfig::default(),
+        None,
+    );
+    p.take();
+    let mut m = message("t", QoS::AtLeastOnce);
+    m.retain = true;
+    let with = |rh| {
+        let mut o = qos1();
+        o.retain_handling = rh;
+        o
+    };
+    let mut retained = Delivery::new(m.clone(), with(RetainHandling::DoNotSend));
+    retained.from_retained = true;
+    assert_eq!(p.deliver(retained), Err(DeliverError::RetainHandling));
+    assert_eq!(p.take(), []);
+    assert_eq!(p.server.session().inflight().count(), 0);
+    p.deliver(Delivery::new(m.clone(), with(RetainHandling::DoNotSend)))
+        .unwrap();
+    for rh in [
+        RetainHandling::SendAtSubscribe,
+        RetainHandling::SendAtSubscribeIfNew,
+    ] {
+        let mut retained = Delivery::new(m.clone(), with(rh));
+        retained.from_retained = true;
+        p.deliver(retained).unwrap();
+    }
+    let retain: Vec<bool> = publishes(&p.take()).iter().map(|p| p.retain).collect();
+    assert_eq!(retain, [false, true, true], "live, then two retained");
 }
 
 /// v5 [MQTT-3.8.4-8], v3.1.1 [MQTT-3.8.4-6]: sent with the lower of the
