@@ -25,7 +25,7 @@ use mqttkit_session::bytes::{Buf, BufMut, Bytes, BytesMut};
 use mqttkit_session::mqttkit_codec::{Packet, PacketId, ProtocolVersion, Publish, PublishQoS};
 use mqttkit_session::{InboundRecord, Message, OutboundRecord, PersistOp};
 
-use super::{Record, StoreError, Stored};
+use super::{Record, StoreError, Stored, message_in};
 
 /// The first bytes of every store file.
 pub(crate) const MAGIC: [u8; 8] = *b"MQTKSTOR";
@@ -358,13 +358,8 @@ pub(crate) fn decode_body(mut body: Bytes) -> Result<Entry, StoreError> {
                 Ok(Packet::Publish(publish)) => publish,
                 _ => return Err(corrupt("a queued record holds no valid PUBLISH")),
             };
-            let topic = publish
-                .topic
-                .clone()
+            let message = message_in(publish)
                 .ok_or_else(|| corrupt("a queued record holds a PUBLISH without topic"))?;
-            let mut message = Message::new(topic, publish.payload, publish.qos.qos());
-            message.retain = publish.retain;
-            message.properties = publish.properties;
             return Ok(Entry::Record(Record::Accepted { op, message }));
         }
         PUT_OUTBOUND => {

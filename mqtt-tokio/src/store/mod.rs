@@ -9,7 +9,7 @@
 //! what is needed to resend every unacknowledged message in its original
 //! order and to deliver each inbound QoS 2 message once.
 
-use mqttkit_session::{InboundRecord, Message, OutboundRecord, PersistOp};
+use mqttkit_session::{InboundRecord, Message, OutboundRecord, PersistOp, Publish};
 
 mod file;
 mod log;
@@ -119,14 +119,21 @@ impl Stored {
     }
 }
 
-/// The message an outbound record carries, to submit again.
+/// The message an outbound record carries, to submit again; the Topic
+/// Alias belonged to the connection it was sent on.
 pub(crate) fn message_of(record: &OutboundRecord) -> Option<Message> {
-    let publish = &record.publish;
-    let topic = publish.topic.clone()?;
-    let mut message = Message::new(topic, publish.payload.clone(), publish.qos.qos());
-    message.retain = publish.retain;
-    message.properties = publish.properties.clone();
+    let mut message = message_in(record.publish.clone())?;
     message.properties.topic_alias = None;
+    Some(message)
+}
+
+/// The application message a PUBLISH carries, as it was given: topic,
+/// payload, QoS, RETAIN and properties. `None` without a topic name.
+pub(crate) fn message_in(publish: Publish) -> Option<Message> {
+    let topic = publish.topic?;
+    let mut message = Message::new(topic, publish.payload, publish.qos.qos());
+    message.retain = publish.retain;
+    message.properties = publish.properties;
     Some(message)
 }
 
