@@ -33,6 +33,7 @@ use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::client::{Command, Reply};
+use crate::clock::Clock;
 use crate::reconnect::{self, Jitter, Reconnect, SharedStore};
 use crate::store::{Record, Stored, message_of, restore};
 use crate::transport::{self, BoxedIo};
@@ -175,8 +176,7 @@ pub(crate) struct Driver {
     /// Publishes accepted: answered once the records covering them are
     /// stored.
     accepted: Vec<oneshot::Sender<Result<(), Error>>>,
-    /// The session's `Instant::ZERO`.
-    origin: tokio::time::Instant,
+    clock: Clock,
     read_buf: Vec<u8>,
     /// Bytes taken from the session and not written yet.
     out: BytesMut,
@@ -231,7 +231,7 @@ impl Driver {
             store,
             records: Vec::new(),
             accepted: Vec::new(),
-            origin: tokio::time::Instant::now(),
+            clock: Clock::start(),
             read_buf: vec![0; READ_SIZE],
             out: BytesMut::new(),
             queued_total: 0,
@@ -294,18 +294,14 @@ impl Driver {
         Box::pin(async move { transport::connect(&options).await })
     }
 
-    /// The session's clock: milliseconds since `origin`.
     fn now(&self) -> Instant {
-        let millis = self.origin.elapsed().as_millis();
-        Instant::from_millis(u64::try_from(millis).unwrap_or(u64::MAX))
+        self.clock.now()
     }
 
     /// The session's next deadline on the tokio clock; `None` when there
     /// is none or it lies beyond what the clock can represent.
     fn deadline(&self) -> Option<tokio::time::Instant> {
-        let at = self.session.poll_timeout()?;
-        self.origin
-            .checked_add(Duration::from_millis(at.as_millis()))
+        self.clock.deadline(self.session.poll_timeout()?)
     }
 
     /// The earliest refused publish to submit again.
@@ -342,7 +338,7 @@ impl Driver {
                 && self.session.session().pending_len() < self.max_pending;
             let events_waiting = !self.undelivered.is_empty();
             let watch_reader = open && !self.commands_open;
-            let origin = self.origin;
+            let origin = self.clock.origin();
             // Some branch is always enabled: while a connection is up and
             // open, reading stops only while events wait, and then
             // `send_first` runs; while it ends the loop goes on only while

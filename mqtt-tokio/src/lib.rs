@@ -11,6 +11,7 @@
 )]
 
 mod client;
+mod clock;
 mod driver;
 mod error;
 mod event;

@@ -313,7 +313,7 @@ impl Connecting {
         drop(rest);
         let client_id = server.client_id().clone();
         let shared = Arc::new(Shared {
-            origin: options.origin,
+            clock: options.clock,
             event_capacity: options.event_capacity,
             max_unwritten: options.max_unwritten,
             state: Mutex::new(State {

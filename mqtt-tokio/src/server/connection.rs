@@ -20,11 +20,12 @@ use std::task::{Poll, Waker};
 use tokio::sync::oneshot;
 
 use super::{ConnectionEvent, DeliverError, DeliverFailed};
+use crate::clock::Clock;
 
 /// What the driver and the handles share.
 #[derive(Debug)]
 pub(crate) struct Shared {
-    pub(crate) origin: tokio::time::Instant,
+    pub(crate) clock: Clock,
     pub(crate) event_capacity: usize,
     pub(crate) max_unwritten: usize,
     pub(crate) state: Mutex<State>,
@@ -78,8 +79,7 @@ impl State {
 
 impl Shared {
     pub(crate) fn now(&self) -> Instant {
-        let millis = self.origin.elapsed().as_millis();
-        Instant::from_millis(u64::try_from(millis).unwrap_or(u64::MAX))
+        self.clock.now()
     }
 
     /// The state; a handle or driver that panicked while holding the lock

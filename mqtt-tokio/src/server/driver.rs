@@ -108,7 +108,7 @@ impl Driver {
     /// deadline.
     async fn serve(&mut self) -> Option<tokio::time::Instant> {
         let shared = Arc::clone(&self.shared);
-        let sleep = tokio::time::sleep_until(shared.origin);
+        let sleep = tokio::time::sleep_until(shared.clock.origin());
         tokio::pin!(sleep);
         let mut armed = None;
         let mut close_by = None;
@@ -228,11 +228,9 @@ impl Driver {
                     _ => {}
                 }
             }
-            deadline = server.poll_timeout().and_then(|at| {
-                shared
-                    .origin
-                    .checked_add(Duration::from_millis(at.as_millis()))
-            });
+            deadline = server
+                .poll_timeout()
+                .and_then(|at| shared.clock.deadline(at));
         }
         if self.transport_gone {
             state.tx.clear();

@@ -50,6 +50,8 @@ use std::time::Duration;
 
 use mqttkit_session::{Delivery, Instant, Server, ServerCloseCause, ServerEvent};
 
+use crate::clock::Clock;
+
 pub use connecting::{ConnectError, Connecting, Refusal};
 pub use connection::{Connection, ConnectionEvents};
 pub use mqttkit_session::{DeliverError, ServerConfig};
@@ -59,7 +61,7 @@ pub use mqttkit_session::{DeliverError, ServerConfig};
 /// connections keep their deadlines on its clock.
 #[derive(Debug, Clone)]
 pub struct ConnectionOptions {
-    pub(crate) origin: tokio::time::Instant,
+    pub(crate) clock: Clock,
     pub(crate) connect_timeout: Duration,
     pub(crate) max_connect_size: u32,
     pub(crate) event_capacity: usize,
@@ -89,7 +91,7 @@ impl ConnectionOptions {
     /// ```
     pub fn new() -> Self {
         Self {
-            origin: tokio::time::Instant::now(),
+            clock: Clock::start(),
             connect_timeout: Duration::from_secs(10),
             max_connect_size: 256 * 1024,
             event_capacity: 64,
@@ -178,8 +180,7 @@ impl ConnectionOptions {
     /// # let _ = now;
     /// ```
     pub fn now(&self) -> Instant {
-        let millis = self.origin.elapsed().as_millis();
-        Instant::from_millis(u64::try_from(millis).unwrap_or(u64::MAX))
+        self.clock.now()
     }
 
     /// A session deadline ([`Server::poll_timeout`]) on the tokio clock,
@@ -193,8 +194,7 @@ impl ConnectionOptions {
     /// assert!(at.is_some());
     /// ```
     pub fn deadline(&self, at: Instant) -> Option<tokio::time::Instant> {
-        self.origin
-            .checked_add(Duration::from_millis(at.as_millis()))
+        self.clock.deadline(at)
     }
 }
 
