@@ -675,19 +675,16 @@ impl Driver {
     /// Ends the client on its own initiative: DISCONNECT on an open
     /// connection, at once otherwise.
     fn end_by_client(&mut self) {
-        let now = self.now();
-        match self.session.disconnect(now, Disconnect::default()) {
-            // The session reports `Closed(ByClient)`; `finish` answers the
-            // reply once the socket is shut down.
-            Ok(()) => {}
-            Err(_) => {
-                // Not connected (dialing, waiting, or the connection is
-                // already ending): nothing to say to the server.
-                self.reconnect = None;
-                self.connection_ended(Error::Closed);
-            }
-        }
+        // Whatever happens next, the client does not come back.
         self.reconnect = None;
+        let now = self.now();
+        // Connected, the session reports `Closed(ByClient)` and `finish`
+        // answers the reply once the socket is shut down. Not connected
+        // (dialing, waiting, or the connection already ending), there is
+        // nothing to say to the server.
+        if self.session.disconnect(now, Disconnect::default()).is_err() {
+            self.connection_ended(Error::Closed);
+        }
     }
 
     /// Submits a publish to the session: a new one (`retry_of` none) or
