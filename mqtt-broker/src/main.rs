@@ -1,0 +1,3 @@
+//! `mqttkit-broker`: runs the broker.
+
+fn main() {}
