@@ -11,6 +11,7 @@
 )]
 
 pub mod auth;
+pub mod cli;
 pub mod config;
 
 pub use config::Config;
