@@ -1,4 +1,4 @@
-//! An MQTT 3.1.1 and 5.0 broker built on `mqttkit-tokio`.
+#![doc = include_str!("../README.md")]
 #![cfg_attr(
     test,
     allow(
@@ -11,7 +11,17 @@
 )]
 
 pub mod auth;
+mod broker;
 pub mod cli;
 pub mod config;
+mod listener;
+pub mod metrics;
+mod retained;
+mod router;
+mod session;
+mod state;
+mod will;
 
+pub use broker::{Broker, StartError};
 pub use config::Config;
+pub use listener::ListenError;
