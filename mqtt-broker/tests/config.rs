@@ -192,6 +192,31 @@ fn a_bad_address_names_its_listener() {
     );
 }
 
+/// The key of a mistake among many listeners is found, and a file of
+/// many unknown keys still gets its line: naming the key takes a bounded
+/// number of passes over the file.
+#[test]
+fn a_mistake_in_a_long_file_names_its_line() {
+    let mut text = String::new();
+    for port in 1..=300 {
+        text.push_str(&format!(
+            "[[listener]]\nprotocol = \"tcp\"\nbind = \"127.0.0.1:{port}\"\n"
+        ));
+    }
+    text.push_str("[[listener]]\nprotocol = \"tcp\"\nbind = \"nowhere\"\n");
+    assert_eq!(
+        error(&text),
+        "broker.toml:903: key \"listener[300].bind\": invalid socket address syntax"
+    );
+
+    let mut text = String::from("[limits]\n");
+    for key in 0..200 {
+        text.push_str(&format!("unknown_{key:03} = 1\n"));
+    }
+    let err = error(&text);
+    assert!(err.starts_with("broker.toml:2: unknown key \""), "{err}");
+}
+
 #[test]
 fn a_syntax_error_names_its_line() {
     let err = error("max_packet_size = 10\nconnect_timeout = = 3\n");

@@ -9,7 +9,6 @@
 //!
 //! [`Config::validate`]: super::Config::validate
 
-use std::cmp::Reverse;
 use std::fmt;
 use std::io;
 use std::ops::Range;
@@ -227,41 +226,98 @@ fn key_of(path: &[Segment]) -> String {
     key
 }
 
-/// The path of the smallest value in `text` whose span holds `span`.
+/// At most this many probes, each a parse of the file, go into naming the
+/// key of one error: a real configuration needs a dozen, and a long file
+/// must not make reporting its error slow.
+const MAX_PROBES: usize = 64;
+
+/// The path of the innermost value in `text` whose span holds `span`.
 fn innermost_path(text: &str, span: &Range<usize>) -> Option<Vec<Segment>> {
-    let table = text.parse::<toml::Table>().ok()?;
-    let mut paths = Vec::new();
-    collect_paths(&table, &mut Vec::new(), &mut paths);
-    paths
-        .into_iter()
-        .filter_map(|path| Some((span_of(text, &path)?, path)))
-        .filter(|(found, _)| found.start <= span.start && span.end <= found.end)
-        // An array of one table spans just what the table does: the deeper
-        // path is the more precise name.
-        .min_by_key(|(found, path)| (found.len(), Reverse(path.len())))
-        .map(|(_, path)| path)
+    let root = toml::Value::Table(text.parse::<toml::Table>().ok()?);
+    let mut search = Search {
+        text,
+        span,
+        probes: 0,
+        path: Vec::new(),
+    };
+    search.within(&root).then_some(search.path)
 }
 
-fn collect_paths(table: &toml::Table, prefix: &mut Vec<Segment>, out: &mut Vec<Vec<Segment>>) {
-    for (key, value) in table {
-        prefix.push(Segment::Key(key.clone()));
-        collect_value(value, prefix, out);
-        prefix.pop();
-    }
+struct Search<'a> {
+    text: &'a str,
+    span: &'a Range<usize>,
+    probes: usize,
+    path: Vec<Segment>,
 }
 
-fn collect_value(value: &toml::Value, prefix: &mut Vec<Segment>, out: &mut Vec<Vec<Segment>>) {
-    out.push(prefix.clone());
-    match value {
-        toml::Value::Table(table) => collect_paths(table, prefix, out),
-        toml::Value::Array(values) => {
-            for (index, value) in values.iter().enumerate() {
-                prefix.push(Segment::Index(index));
-                collect_value(value, prefix, out);
-                prefix.pop();
-            }
+impl Search<'_> {
+    /// Extends `path` down to the innermost value under `value` that holds
+    /// the span; false, leaving `path` as it was, when none does.
+    fn within(&mut self, value: &toml::Value) -> bool {
+        match value {
+            toml::Value::Table(table) => table
+                .iter()
+                .any(|(key, child)| self.enter(Segment::Key(key.clone()), child)),
+            toml::Value::Array(values) => self.within_array(values),
+            _ => false,
         }
-        _ => {}
+    }
+
+    /// Whether `child`, one `segment` below `path`, holds the span; if so,
+    /// `path` now leads to the innermost value that does.
+    fn enter(&mut self, segment: Segment, child: &toml::Value) -> bool {
+        self.path.push(segment);
+        match self.probe() {
+            Some(found) if self.holds(&found) => {
+                // A deeper value may hold it too: an array of one table
+                // spans just what the table does.
+                self.within(child);
+                return true;
+            }
+            // A table made by dotted keys (`limits.max_inflight = 5`) spans
+            // only its name, so look inside tables anyway.
+            _ if child.is_table() && self.within(child) => return true,
+            _ => {}
+        }
+        self.path.pop();
+        false
+    }
+
+    /// An array's values appear in the file in order, so a binary search
+    /// finds the one that holds the span, however many listeners there are.
+    fn within_array(&mut self, values: &[toml::Value]) -> bool {
+        let (mut low, mut high) = (0, values.len());
+        while low < high {
+            let middle = low.midpoint(high);
+            let Some(child) = values.get(middle) else {
+                return false;
+            };
+            self.path.push(Segment::Index(middle));
+            match self.probe() {
+                Some(found) if self.holds(&found) => {
+                    self.within(child);
+                    return true;
+                }
+                Some(found) if found.end <= self.span.start => low = middle.saturating_add(1),
+                Some(_) => high = middle,
+                None => low = high,
+            }
+            self.path.pop();
+        }
+        false
+    }
+
+    fn holds(&self, found: &Range<usize>) -> bool {
+        found.start <= self.span.start && self.span.end <= found.end
+    }
+
+    /// The span of the value at `path`, while the budget lasts.
+    fn probe(&mut self) -> Option<Range<usize>> {
+        if self.probes >= MAX_PROBES {
+            return None;
+        }
+        self.probes = self.probes.saturating_add(1);
+        span_of(self.text, &self.path)
     }
 }
 
