@@ -804,3 +804,70 @@ async fn a_client_that_stops_reading_fills_only_its_bounded_queues() {
     assert_eq!(cid, "stuck");
     assert!(!connection.is_connected());
 }
+
+/// With a handler instead of the event stream, the driver task runs it on
+/// every event, in order: the SUBSCRIBE (answered through the handle), the
+/// client's PUBLISH, the end of its session (expiry 0), then `Closed` last.
+#[tokio::test]
+async fn handler_sees_every_event_in_order_and_closed_last() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (seen_tx, mut seen) = mpsc::unbounded_channel::<String>();
+    let server = tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        let connecting = Connecting::read(stream, &ConnectionOptions::new())
+            .await
+            .unwrap();
+        connecting
+            .accept_with_handler(None, ServerConfig::default(), move |connection| {
+                let connection = connection.clone();
+                move |event| {
+                    let name = match event {
+                        ConnectionEvent::Session(ServerEvent::Subscribe {
+                            packet_id,
+                            requests,
+                            ..
+                        }) => {
+                            let codes = requests
+                                .iter()
+                                .map(|r| SubAckReasonCode::granted(r.options.qos))
+                                .collect();
+                            connection.suback(packet_id, codes).unwrap();
+                            "subscribe".to_owned()
+                        }
+                        ConnectionEvent::Session(ServerEvent::Publish { publish, .. }) => {
+                            format!("publish {}", publish.topic_str())
+                        }
+                        ConnectionEvent::Session(other) => format!("{other:?}"),
+                        ConnectionEvent::Closed(_) => "closed".to_owned(),
+                        _ => "other".to_owned(),
+                    };
+                    let _ = seen_tx.send(name);
+                }
+            })
+            .await
+            .unwrap()
+    });
+    let options = ConnectOptions::new("127.0.0.1", addr.port()).client_id("handled");
+    let (client, _events) = within(Client::connect(options)).await.unwrap();
+    let granted = within(client.subscribe("h/#", QoS::AtLeastOnce)).await;
+    assert_eq!(granted.unwrap(), SubAckReasonCode::GrantedQoS1);
+    within(client.publish("h/1", QoS::AtLeastOnce, "x"))
+        .await
+        .unwrap();
+    within(client.disconnect()).await.unwrap();
+    let connection = within(server).await.unwrap();
+    let mut names = Vec::new();
+    while let Some(name) = within(seen.recv()).await {
+        let last = name == "closed";
+        names.push(name);
+        if last {
+            break;
+        }
+    }
+    assert_eq!(
+        names,
+        ["subscribe", "publish h/1", "SessionExpired", "closed"]
+    );
+    assert!(!connection.is_connected());
+}

@@ -12,8 +12,8 @@ use mqttkit_session::{
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::connection::{Shared, State};
-use super::driver::Driver;
-use super::{Connection, ConnectionEvents, ConnectionOptions};
+use super::driver::{Driver, Handler};
+use super::{Connection, ConnectionEvent, ConnectionEvents, ConnectionOptions};
 use crate::transport::{BoxedIo, Io};
 
 /// The first read while waiting for CONNECT, and the least the buffer
@@ -289,6 +289,65 @@ impl Connecting {
         session: Option<Server>,
         config: ServerConfig,
     ) -> Result<(Connection, ConnectionEvents), Refusal> {
+        let connection = self.start(session, config, |_| None).await?;
+        let events = ConnectionEvents {
+            shared: Arc::clone(&connection.shared),
+        };
+        Ok((connection, events))
+    }
+
+    /// [`Connecting::accept`] without an event stream: the driver task
+    /// runs the handler `make` returns on each event, in order, as the
+    /// session reports it. `make` is called with the connection's handle
+    /// before the driver starts, so that the broker can register it before
+    /// any event. This saves a task per connection and a wake-up per event;
+    /// the handler must not block (it runs on the driver task, which reads
+    /// nothing meanwhile: that is the backpressure). It must answer through
+    /// the handle ([`Connection::suback`], [`Connection::ack`], ...), as
+    /// for the stream; the last event is [`ConnectionEvent::Closed`].
+    ///
+    /// ```no_run
+    /// # async fn run(connecting: mqttkit_tokio::server::Connecting) -> Result<(), Box<dyn std::error::Error>> {
+    /// use mqttkit_tokio::mqttkit_session::ServerEvent;
+    /// use mqttkit_tokio::server::{ConnectionEvent, ServerConfig};
+    /// use mqttkit_tokio::SubAckReasonCode;
+    ///
+    /// let connection = connecting
+    ///     .accept_with_handler(None, ServerConfig::default(), |connection| {
+    ///         let connection = connection.clone();
+    ///         move |event| {
+    ///             if let ConnectionEvent::Session(ServerEvent::Subscribe { packet_id, requests, .. }) = event {
+    ///                 let codes = requests.iter().map(|r| SubAckReasonCode::granted(r.options.qos)).collect();
+    ///                 let _ = connection.suback(packet_id, codes);
+    ///             }
+    ///         }
+    ///     })
+    ///     .await?;
+    /// println!("{} connected", connection.client_id());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn accept_with_handler<H>(
+        self,
+        session: Option<Server>,
+        config: ServerConfig,
+        make: impl FnOnce(&Connection) -> H,
+    ) -> Result<Connection, Refusal>
+    where
+        H: FnMut(ConnectionEvent) + Send + 'static,
+    {
+        self.start(session, config, |connection| {
+            Some(Box::new(make(connection)) as Handler)
+        })
+        .await
+    }
+
+    async fn start(
+        self,
+        session: Option<Server>,
+        config: ServerConfig,
+        handler: impl FnOnce(&Connection) -> Option<Handler>,
+    ) -> Result<Connection, Refusal> {
         let Self {
             mut io,
             incoming,
@@ -328,16 +387,15 @@ impl Connecting {
                 events_waker: None,
             }),
         });
-        let driver = Driver::new(io, Arc::clone(&shared), options.close_timeout);
+        let connection = Connection {
+            shared: Arc::clone(&shared),
+            client_id,
+            version,
+        };
+        let handler = handler(&connection);
+        let driver = Driver::new(io, Arc::clone(&shared), options.close_timeout, handler);
         tokio::spawn(driver.run());
-        Ok((
-            Connection {
-                shared: Arc::clone(&shared),
-                client_id,
-                version,
-            },
-            ConnectionEvents { shared },
-        ))
+        Ok(connection)
     }
 }
 

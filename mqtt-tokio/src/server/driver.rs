@@ -56,8 +56,13 @@ struct Plan {
     deadline: Option<tokio::time::Instant>,
 }
 
+/// The broker's code the driver task runs for each event, in order,
+/// instead of queueing it for [`super::ConnectionEvents`].
+pub(crate) type Handler = Box<dyn FnMut(ConnectionEvent) + Send>;
+
 pub(crate) struct Driver {
     io: BoxedIo,
+    handler: Option<Handler>,
     shared: Arc<Shared>,
     close_timeout: Duration,
     read_buf: Vec<u8>,
@@ -82,9 +87,15 @@ impl std::fmt::Debug for Driver {
 }
 
 impl Driver {
-    pub(crate) fn new(io: BoxedIo, shared: Arc<Shared>, close_timeout: Duration) -> Self {
+    pub(crate) fn new(
+        io: BoxedIo,
+        shared: Arc<Shared>,
+        close_timeout: Duration,
+        handler: Option<Handler>,
+    ) -> Self {
         Self {
             io,
+            handler,
             shared,
             close_timeout,
             read_buf: vec![0; MIN_READ],
@@ -114,6 +125,10 @@ impl Driver {
         let mut close_by = None;
         loop {
             let plan = self.sync();
+            if self.dispatch() {
+                // The handler may have queued bytes or closed the session.
+                continue;
+            }
             if self.cause.is_some() {
                 let close_by = *close_by.get_or_insert_with(|| close_deadline(self.close_timeout));
                 if self.transport_gone || self.out.is_empty() && !self.flush {
@@ -198,6 +213,32 @@ impl Driver {
             return Poll::Ready(Wake::Timer);
         }
         Poll::Pending
+    }
+
+    /// With a handler, runs it on every queued event, one at a time and
+    /// never under the lock (it calls the connection's handles); whether
+    /// there was any.
+    fn dispatch(&mut self) -> bool {
+        let Some(handler) = self.handler.as_mut() else {
+            return false;
+        };
+        let mut any = false;
+        loop {
+            let event = {
+                let mut state = self.shared.lock();
+                let event = state.events.pop_front();
+                if event.is_none() && any {
+                    // An idle connection keeps no event storage.
+                    state.events = std::collections::VecDeque::new();
+                }
+                event
+            };
+            let Some(event) = event else {
+                return any;
+            };
+            any = true;
+            handler(event);
+        }
     }
 
     /// Under the lock: takes the session's bytes and events, and works out
@@ -342,5 +383,6 @@ impl Driver {
         state.driver_waker = None;
         state.wake_events();
         drop(guard);
+        self.dispatch();
     }
 }
