@@ -356,14 +356,14 @@ impl Router {
         let undelivered = session.take_undelivered();
         for (op, message) in undelivered.redistributable {
             if let Some(share) = self.shared_ops.remove(&(key.clone(), op)) {
-                self.to_share(now, message, &share);
+                self.hand_to_share(now, message, &share);
             }
         }
         self.shared_ops.retain(|(k, _), _| k != key);
     }
 
     /// Sends `message` to one member of the shared group `share`.
-    fn to_share(&mut self, now: Instant, message: Message, share: &str) {
+    fn hand_to_share(&mut self, now: Instant, message: Message, share: &str) {
         let Ok(filter) = TopicFilter::try_from(share) else {
             return;
         };

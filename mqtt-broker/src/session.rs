@@ -11,9 +11,7 @@ use std::time::Duration;
 use mqttkit_tokio::mqttkit_session::{
     Delivery, MqttString, Server, ServerCloseCause, ServerEvent, SubscribeRequest,
 };
-use mqttkit_tokio::server::{
-    Closed, ConnectError, Connecting, Connection, ConnectionEvent, ConnectionEvents,
-};
+use mqttkit_tokio::server::{Closed, ConnectError, Connecting, Connection, ConnectionEvent};
 use mqttkit_tokio::transport::Io;
 use mqttkit_tokio::{
     ConnectReasonCode, DisconnectReasonCode, Message, ProtocolVersion, PubAckReasonCode,
@@ -91,8 +89,44 @@ pub(crate) async fn serve(io: impl Io, peer: SocketAddr, protocol: Protocol, sta
         state.router().end_session(now, &key, old);
     }
     let resumed = existing.is_some();
-    let (connection, events) = match connecting.accept(existing, admitted.config).await {
-        Ok(accepted) => accepted,
+    let user = admitted.user;
+    let handler_state = Arc::clone(&state);
+    let handler_key = key.clone();
+    let accepted = connecting
+        .accept_with_handler(existing, admitted.config, move |connection| {
+            let flags = handler_state
+                .router()
+                .attach(&handler_key, connection.clone());
+            let mut client = ClientTask {
+                state: handler_state,
+                key: handler_key,
+                user,
+                v5: version.is_v5(),
+                connection: connection.clone(),
+                flags,
+                peer,
+            };
+            // Run by the connection's driver task, event by event: an idle
+            // client is its driver and this value.
+            move |event| match event {
+                ConnectionEvent::Session(event) => client.handle(event),
+                ConnectionEvent::Closed(closed) => client.closed(closed),
+                _ => {}
+            }
+        })
+        .await;
+    match accepted {
+        Ok(connection) => {
+            state.metrics.connected();
+            tracing::info!(
+                client = connection.client_id().as_str(),
+                %peer,
+                listener = protocol.name(),
+                version = version_name(version),
+                resumed,
+                "connected"
+            );
+        }
         Err(refusal) => {
             let now = state.options.now();
             let mut router = state.router();
@@ -100,46 +134,7 @@ pub(crate) async fn serve(io: impl Io, peer: SocketAddr, protocol: Protocol, sta
                 Some(session) => router.park_session(now, &key, *session),
                 None => drop(router.clients.remove(&key)),
             }
-            return tracing::info!(client = &*key, %peer, "refused: {}", refusal.code);
-        }
-    };
-    let flags = state.router().attach(&key, connection.clone());
-    state.metrics.connected();
-    tracing::info!(
-        client = &*key,
-        %peer,
-        listener = protocol.name(),
-        version = version_name(version),
-        user = admitted.user.as_deref().unwrap_or(""),
-        resumed,
-        "connected"
-    );
-    let client = ClientTask {
-        state,
-        key,
-        user: admitted.user,
-        v5: version.is_v5(),
-        connection,
-        flags,
-    };
-    // A task of its own, so that an idle client holds only this small
-    // future, not the state of the handshake above.
-    tokio::spawn(client.run(events, peer));
-}
-
-impl ClientTask {
-    /// Handles the connection's events until it closes.
-    async fn run(mut self, mut events: ConnectionEvents, peer: SocketAddr) {
-        let client = &mut self;
-        while let Some(event) = events.recv().await {
-            match event {
-                ConnectionEvent::Session(event) => client.handle(event),
-                ConnectionEvent::Closed(closed) => {
-                    client.closed(peer, closed);
-                    break;
-                }
-                _ => {}
-            }
+            tracing::info!(client = &*key, %peer, "refused: {}", refusal.code);
         }
     }
 }
@@ -265,6 +260,7 @@ struct ClientTask {
     v5: bool,
     connection: Connection,
     flags: Arc<Flags>,
+    peer: SocketAddr,
 }
 
 impl ClientTask {
@@ -377,10 +373,10 @@ impl ClientTask {
                 let now = self.state.options.now();
                 self.state.router().route(now, &message, None);
             }
-            ServerEvent::Delivered { op, .. } | ServerEvent::Dropped { op, .. } => {
-                if self.flags.watch_outcomes.load(Ordering::Relaxed) {
-                    self.state.router().outcome(&self.key, op);
-                }
+            ServerEvent::Delivered { op, .. } | ServerEvent::Dropped { op, .. }
+                if self.flags.watch_outcomes.load(Ordering::Relaxed) =>
+            {
+                self.state.router().outcome(&self.key, op);
             }
             _ => {}
         }
@@ -413,8 +409,9 @@ impl ClientTask {
     }
 
     /// The connection is over: its session is kept offline, or ended.
-    fn closed(&mut self, peer: SocketAddr, closed: Closed) {
+    fn closed(&mut self, closed: Closed) {
         self.state.metrics.disconnected();
+        let peer = self.peer;
         tracing::info!(client = &*self.key, %peer, "disconnected: {}", describe(&closed));
         let now = self.state.options.now();
         let mut router = self.state.router();
