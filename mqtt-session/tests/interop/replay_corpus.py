@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Replays mosquitto's broker compliance corpus against our example broker.
+"""Replays mosquitto's broker compliance corpus against a broker binary.
 
 The corpus (mosquitto 2.0.20 `test/broker/data/*.json`, dual licensed
 EPL-2.0 / EDL-1.0) is read in place from `../shared/corpus/mosquitto-broker-data`
@@ -8,11 +8,12 @@ copied into the repository.
 
 Usage:
     replay_corpus.py [BROKER] [--broker PATH] [--corpus DIR] --failures FILE
-                     [--min-rate 95] [--timeout 0.5]
+                     [--min-rate 95] [--timeout 0.5] [--broker-arg ARG]...
 
-The broker binary (built beforehand with
-`cargo build -p mqttkit-session --example broker`) is started with `--port 0`
-and its first output line tells the port it bound, so concurrent runs never
+The broker binary (by default mqttkit-broker, built beforehand with
+`cargo build -p mqttkit-broker`) is started with `--port 0` and the
+`--broker-arg` arguments, such as `--broker-arg=--refuse-control-characters`;
+its first output line tells the port it bound, so concurrent runs never
 collide. Each test gets its own TCP connection.
 
 How a test is judged (the corpus' semantics, made spec-neutral where
@@ -258,9 +259,9 @@ class Runner:
                     raise Failure(step[0], describe(got))
 
 
-def start_broker(binary, log):
+def start_broker(binary, extra, log):
     proc = subprocess.Popen(
-        [binary, "--port", "0"],
+        [binary, "--port", "0"] + extra,
         stdout=subprocess.PIPE,
         stderr=log,
         stdin=subprocess.DEVNULL,
@@ -282,19 +283,27 @@ def find_broker(arg):
         return arg
     target = os.environ.get("CARGO_TARGET_DIR", os.path.join(REPO, "target"))
     for profile in ("debug", "release"):
-        path = os.path.join(target, profile, "examples", "broker")
+        path = os.path.join(target, profile, "mqttkit-broker")
         if os.access(path, os.X_OK):
             return path
     raise SystemExit(
         "no broker binary under %s; build it with "
-        "`cargo build -p mqttkit-session --example broker` or pass --broker" % target
+        "`cargo build -p mqttkit-broker` or pass --broker" % target
     )
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("broker_path", nargs="?", help="the broker example binary")
-    ap.add_argument("--broker", help="the broker example binary (same as the positional)")
+    ap.add_argument("broker_path", nargs="?", help="the broker binary")
+    ap.add_argument("--broker", help="the broker binary (same as the positional)")
+    ap.add_argument(
+        "--broker-arg",
+        action="append",
+        default=[],
+        metavar="ARG",
+        help="one more argument for the broker after --port 0 (repeatable; "
+        "write --broker-arg=--option for an option)",
+    )
     ap.add_argument(
         "--corpus",
         default=os.environ.get("MQTT_MOSQUITTO_CORPUS", DEFAULT_CORPUS),
@@ -317,7 +326,7 @@ def main():
         return 2
 
     log = open(args.broker_log, "w") if args.broker_log else tempfile.TemporaryFile("w+")
-    proc, host, port = start_broker(binary, log)
+    proc, host, port = start_broker(binary, args.broker_arg, log)
     runner = Runner(host, port, args.timeout)
     started = time.monotonic()
     per_file = []

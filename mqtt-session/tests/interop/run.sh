@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Interoperability of an example broker with paho-mqtt (Python) and MQTT.js
+# Interoperability of a broker with paho-mqtt (Python) and MQTT.js
 # (Node), in MQTT 3.1.1 and 5.0: connect, subscribe, publish QoS 0/1/2,
 # retained messages, will on an abnormal close, persistent session, clean
 # disconnect, invalid packets. CI calls this from scripts/test.sh on a fresh
@@ -7,27 +7,32 @@
 # folders: paho-mqtt with `pip --target .pydeps`, MQTT.js with `npm ci` into
 # node_modules.
 #
-# Usage: mqtt-session/tests/interop/run.sh [--package PKG] [--example NAME]
-#            [--skip CASE,...]   (from anywhere in the repo)
-# By default the broker is mqttkit-session's `broker` example; mqttkit-tokio's
-# interop test runs its `server` example with `--skip retained`, as that
-# example keeps no retained messages. The example must take `--port 0` and
-# print `listening on 127.0.0.1:PORT` first.
+# Usage: mqtt-session/tests/interop/run.sh [--package PKG]
+#            [--bin NAME | --example NAME] [--skip CASE,...]
+#            (from anywhere in the repo)
+# By default the broker is the `mqttkit-broker` binary of the package of the
+# same name; `--bin` names another binary of PKG, `--example` an example of
+# it instead. mqttkit-tokio's interop test runs its `server` example with
+# `--skip retained`, as that example keeps no retained messages. The broker
+# must take `--port 0` and print `listening on 127.0.0.1:PORT` first.
 # Needs python3 with pip, node and npm, cargo.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../../.." && pwd)"
 cd "$root"
 
-package=mqttkit-session
-example=broker
+package=mqttkit-broker
+# What cargo builds: --bin NAME or --example NAME.
+kind=bin
+name=mqttkit-broker
 skip=()
 while [ "$#" -gt 0 ]; do
     case "$1" in
         --package) package="$2"; shift 2 ;;
-        --example) example="$2"; shift 2 ;;
+        --bin) kind=bin name="$2"; shift 2 ;;
+        --example) kind=example name="$2"; shift 2 ;;
         --skip) skip=(--skip "$2"); shift 2 ;;
-        *) echo "usage: $0 [--package PKG] [--example NAME] [--skip CASE,...]" >&2; exit 2 ;;
+        *) echo "usage: $0 [--package PKG] [--bin NAME | --example NAME] [--skip CASE,...]" >&2; exit 2 ;;
     esac
 done
 
@@ -41,8 +46,10 @@ export PYTHONPATH="$here/.pydeps"
 # Exactly the MQTT.js the lock file names.
 (cd "$here" && npm ci --no-audit --no-fund --silent)
 
-cargo build -q -p "$package" --example "$example"
-broker_bin="${CARGO_TARGET_DIR:-$root/target}/debug/examples/$example"
+cargo build -q -p "$package" "--$kind" "$name"
+broker_bin="${CARGO_TARGET_DIR:-$root/target}/debug"
+[ "$kind" = bin ] || broker_bin="$broker_bin/examples"
+broker_bin="$broker_bin/$name"
 
 log="$(mktemp -d)"
 broker=""
@@ -67,11 +74,11 @@ for _ in $(seq 100); do
     sleep 0.1
 done
 if [ -z "$port" ]; then
-    echo "interop: $package's $example did not start" >&2
+    echo "interop: $package's $kind $name did not start" >&2
     cat "$log/stderr" >&2
     exit 1
 fi
-echo "interop: $package's $example on 127.0.0.1:$port"
+echo "interop: $package's $kind $name on 127.0.0.1:$port"
 
 status=0
 # Each script has its own watchdog below 60 s; timeout is the last resort.

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // A web page in headless Chromium subscribes through MQTT.js (its browser
-// bundle) over WebSocket to the example broker, receives a message that
+// bundle) over WebSocket to the broker, receives a message that
 // mosquitto_pub publishes over TCP, and shows it. The test reads the
 // page's text and saves a screenshot for a person to look at.
 //

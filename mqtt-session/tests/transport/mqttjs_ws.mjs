@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// MQTT.js over WebSocket to the example broker, exchanging QoS 0, 1 and 2
+// MQTT.js over WebSocket to the broker, exchanging QoS 0, 1 and 2
 // messages with mosquitto_sub and mosquitto_pub over plain TCP, in MQTT
 // 3.1.1 and 5.0: the same sessions and routing whatever the transport.
 //

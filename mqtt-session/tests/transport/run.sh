@@ -1,20 +1,21 @@
 #!/usr/bin/env bash
-# MQTT over WebSocket and TLS with the example broker and client: MQTT.js
-# over WebSocket exchanging QoS 0/1/2 messages with mosquitto_sub and
-# mosquitto_pub over TCP, WebSocket framing at the byte level, MQTT.js in
-# headless Chromium, and the example client over TLS to the example
-# broker and to mosquitto, with a throwaway certificate authority. CI calls
-# this from .ci/run on a fresh machine, so it installs what it needs.
+# MQTT over TCP, WebSocket and TLS with mqttkit-broker and the example
+# client: MQTT.js over WebSocket exchanging QoS 0/1/2 messages with
+# mosquitto_sub and mosquitto_pub over TCP, WebSocket framing at the byte
+# level, MQTT.js in headless Chromium, and the example client over every
+# transport to mqttkit-broker and over TLS to mosquitto, with a throwaway
+# certificate authority. CI calls this from scripts/test.sh on a fresh
+# machine, so it installs what it needs.
 #
 # Usage: mqtt-session/tests/transport/run.sh   (from anywhere in the repo)
 # Needs node and npm, cargo, mosquitto and mosquitto-clients (installed by
-# .ci/run), openssl and chromium (installed here when missing).
+# scripts/test.sh), openssl and chromium (installed here when missing).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../../.." && pwd)"
 cd "$root"
 
-# System packages, as .ci/run installs mosquitto: loudly failing later
+# System packages, as scripts/test.sh installs mosquitto: loudly failing later
 # rather than skipping when the install fails.
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
@@ -38,7 +39,9 @@ done
 # Exactly the MQTT.js, ws and playwright-core the lock file names.
 (cd "$here" && npm ci --no-audit --no-fund --silent)
 
-cargo build -q -p mqttkit-session --example broker --example client
+cargo build -q -p mqttkit-broker --bin mqttkit-broker
+cargo build -q -p mqttkit-session --example client
+broker_bin="${CARGO_TARGET_DIR:-$root/target}/debug/mqttkit-broker"
 examples="${CARGO_TARGET_DIR:-$root/target}/debug/examples"
 shots="${CARGO_TARGET_DIR:-$root/target}/transport-test"
 
@@ -72,7 +75,8 @@ trap cleanup EXIT
 
 # Port 0 everywhere: the broker prints one line per listener with the
 # port the system chose.
-"$examples/broker" --port 0 --ws-port 0 --tls-port 0 --wss-port 0 \
+"$broker_bin" --listen tcp://127.0.0.1:0 --listen ws://127.0.0.1:0 \
+    --listen tls://127.0.0.1:0 --listen wss://127.0.0.1:0 \
     --cert "$tmp/server.pem" --key "$tmp/server.key" >"$tmp/broker.out" 2>"$tmp/broker.err" &
 pids+=($!)
 listening() { sed -n "s/^listening $1on 127\.0\.0\.1:\([0-9]*\)\$/\1/p" "$tmp/broker.out"; }
@@ -129,17 +133,21 @@ client_case() {
     fi
 }
 statements='[MQTT-4.3.2-4] [MQTT-4.3.3-8] [MQTT-4.4.0-1]'
-client_case "v5 §4.2 $statements over mqtts://127.0.0.1 (IP SAN) to the example broker" \
+client_case "v5 §4.2 $statements over mqtt:// to mqttkit-broker" \
+    "mqtt://127.0.0.1:$tcp" 5
+client_case "v3.1.1 §4.2 $statements over mqtt:// to mqttkit-broker" \
+    "mqtt://127.0.0.1:$tcp" 3.1.1
+client_case "v5 §4.2 $statements over mqtts://127.0.0.1 (IP SAN) to mqttkit-broker" \
     "mqtts://127.0.0.1:$tls" 5 --ca "$tmp/ca.pem"
-client_case "v3.1.1 §4.2 $statements over mqtts://localhost (DNS SAN) to the example broker" \
+client_case "v3.1.1 §4.2 $statements over mqtts://localhost (DNS SAN) to mqttkit-broker" \
     "mqtts://localhost:$tls" 3.1.1 --ca "$tmp/ca.pem"
 client_case "v5 §4.2 $statements over mqtts://localhost to mosquitto" \
     "mqtts://localhost:$mosq_port" 5 --ca "$tmp/ca.pem"
 client_case "v3.1.1 §4.2 $statements over mqtts://127.0.0.1 to mosquitto" \
     "mqtts://127.0.0.1:$mosq_port" 3.1.1 --ca "$tmp/ca.pem"
-client_case "v5 §6 [MQTT-6.0.0-3] $statements over ws:// to the example broker" \
+client_case "v5 §6 [MQTT-6.0.0-3] $statements over ws:// to mqttkit-broker" \
     "ws://127.0.0.1:$ws/mqtt" 5
-client_case "v3.1.1 §6 [MQTT-6.0.0-3] $statements over wss://localhost to the example broker" \
+client_case "v3.1.1 §6 [MQTT-6.0.0-3] $statements over wss://localhost to mqttkit-broker" \
     "wss://localhost:$wss/mqtt" 3.1.1 --ca "$tmp/ca.pem"
 # TLS is what lets the client know it talks to the broker it named
 # (v5 §5.4.9): a certificate from a CA it does not trust must fail.
@@ -152,8 +160,8 @@ else
     report "FAIL client v5 §5.4.9 refuses a server certificate from an untrusted CA: $(tail -n 1 "$tmp/client.log")"
     status=1
 fi
-# Another TLS client than ours: mosquitto_pub over TLS to the example
-# broker, mosquitto_sub over TCP receives.
+# Another TLS client than ours: mosquitto_pub over TLS to mqttkit-broker,
+# mosquitto_sub over TCP receives.
 topic="transport/$$/tls"
 # -d prints "received SUBACK" once subscribed (line-buffered by stdbuf), so
 # the publish cannot overtake the subscription.
@@ -166,9 +174,9 @@ for _ in $(seq 50); do
 done
 if mosquitto_pub -h localhost -p "$tls" --cafile "$tmp/ca.pem" -V mqttv5 -t "$topic" -m 'over tls' -q 1 &&
     wait "$sub" && grep -qx 'over tls' "$tmp/sub.out"; then
-    report "PASS mosquitto v5 §4.2 [MQTT-4.3.2-4] mosquitto_pub over TLS to the example broker, mosquitto_sub over TCP receives"
+    report "PASS mosquitto v5 §4.2 [MQTT-4.3.2-4] mosquitto_pub over TLS to mqttkit-broker, mosquitto_sub over TCP receives"
 else
-    report "FAIL mosquitto v5 §4.2 [MQTT-4.3.2-4] mosquitto_pub over TLS to the example broker: $(tail -n 3 "$tmp/sub.out")"
+    report "FAIL mosquitto v5 §4.2 [MQTT-4.3.2-4] mosquitto_pub over TLS to mqttkit-broker: $(tail -n 3 "$tmp/sub.out")"
     status=1
 fi
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// MQTT over WebSocket at the frame level, against the example broker:
+// MQTT over WebSocket at the frame level, against the broker:
 // subprotocol selection, packets split across and merged into binary
 // frames, and a text frame closing the connection (v5 and v3.1.1 §6.0,
 // whose statements have the same numbers in both versions). Packets are
