@@ -77,16 +77,21 @@ if [ "$status" -ne 0 ] || [ "$expected" -eq 0 ] || [ "$passed" -ne "$expected" ]
     exit 1
 fi
 
-echo "== mosquitto's broker compliance corpus replayed against the example broker"
-cargo build -q -p mqttkit-session --example broker
-python3 mqtt-session/tests/interop/replay_corpus.py "${CARGO_TARGET_DIR:-target}/debug/examples/broker" \
+echo "== mosquitto's broker compliance corpus replayed against mqttkit-broker"
+cargo build -q -p mqttkit-broker --bin mqttkit-broker
+# With the option that refuses control characters in client identifiers,
+# topic names and filters (v5 §1.5.4 allows it), as mosquitto does: more of
+# the corpus passes with it. The threshold is the rate measured in
+# mqtt-broker/INTEROP.md.
+python3 mqtt-session/tests/interop/replay_corpus.py "${CARGO_TARGET_DIR:-target}/debug/mqttkit-broker" \
+    --broker-arg=--refuse-control-characters --min-rate 96 \
     --corpus ../shared/corpus/mosquitto-broker-data \
     --failures "$log_dir/mosquitto-corpus-failures.txt"
 
-echo "== interop: paho-mqtt and MQTT.js against the example broker"
+echo "== interop: paho-mqtt and MQTT.js against mqttkit-broker"
 bash mqtt-session/tests/interop/run.sh
 
-echo "== transports: WebSocket (MQTT.js, raw frames, headless Chromium) and TLS (example client, mosquitto)"
+echo "== transports: TCP, WebSocket (MQTT.js, raw frames, headless Chromium) and TLS (example client, mosquitto) with mqttkit-broker"
 bash mqtt-session/tests/transport/run.sh
 
 echo "== scripts/test.sh: all tests passed, $passed peer tests among them"
