@@ -100,7 +100,7 @@ pub(crate) async fn serve(io: impl Io, peer: SocketAddr, protocol: Protocol, sta
             let mut client = ClientTask {
                 state: handler_state,
                 key: handler_key,
-                user,
+                user: user.map(String::into_boxed_str),
                 v5: version.is_v5(),
                 connection: connection.clone(),
                 flags,
@@ -256,7 +256,7 @@ async fn take_session(state: &State, key: &ClientKey) -> Option<Server> {
 struct ClientTask {
     state: Arc<State>,
     key: ClientKey,
-    user: Option<String>,
+    user: Option<Box<str>>,
     v5: bool,
     connection: Connection,
     flags: Arc<Flags>,
