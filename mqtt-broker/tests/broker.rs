@@ -429,3 +429,45 @@ async fn v5_mqtt_3_3_4_3_subscription_identifier_is_sent() {
         vec![NonZeroU32::new(7).unwrap()]
     );
 }
+
+/// The `$SYS/broker/...` tree, when turned on, is published retained and
+/// counts what happens.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sys_tree_counts_clients_and_messages() {
+    let mut c = config();
+    c.sys.enabled = true;
+    c.sys.interval = 1;
+    let (_broker, addr) = start(c).await;
+    let (publisher, _pev) = client(addr, "pub", V5).await;
+    for _ in 0..3 {
+        publisher
+            .publish("counted", QoS::AtLeastOnce, "x")
+            .await
+            .unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    let (watcher, mut ev) = client(addr, "watcher", V5).await;
+    watcher
+        .subscribe("$SYS/broker/#", QoS::AtMostOnce)
+        .await
+        .unwrap();
+    let mut seen = std::collections::HashMap::new();
+    while seen.len() < 3 {
+        let got = next_message(&mut ev).await;
+        let value = String::from_utf8_lossy(&got.payload).into_owned();
+        seen.insert(got.topic_str().to_owned(), value);
+        seen.retain(|t, _| {
+            [
+                "$SYS/broker/clients/connected",
+                "$SYS/broker/messages/received",
+                "$SYS/broker/uptime",
+            ]
+            .contains(&t.as_str())
+        });
+    }
+    let connected: u64 = seen["$SYS/broker/clients/connected"].parse().unwrap();
+    assert!(connected >= 1, "{connected} clients");
+    let received: u64 = seen["$SYS/broker/messages/received"].parse().unwrap();
+    assert!(received >= 3, "{received} messages");
+    assert!(seen["$SYS/broker/uptime"].ends_with(" seconds"));
+}
