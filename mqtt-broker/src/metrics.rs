@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-/// Counters updated as the broker works; read with [`Metrics::snapshot`].
+/// Counters updated as the broker works; read with [`crate::Broker::metrics`].
 #[derive(Debug)]
 pub struct Metrics {
     started: Instant,
