@@ -28,6 +28,11 @@ impl OutAliases {
         }
     }
 
+    /// Whether no alias is mapped.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
     /// Replaces the topic by an alias when one is mapped, or maps one.
     pub(crate) fn apply(&mut self, publish: &mut Publish) {
         let Some(topic) = &publish.topic else { return };

@@ -35,12 +35,12 @@ fn slot(id: u16) -> (usize, u64) {
 
 impl PacketIds {
     /// An allocator of identifiers `1..=max`.
-    pub(crate) fn new(max: u16) -> Self {
+    pub(crate) const fn new(max: u16) -> Self {
         Self {
             in_use: Vec::new(),
             next_fresh: 1,
             free: VecDeque::new(),
-            max: max.max(1),
+            max: if max == 0 { 1 } else { max },
             used: 0,
         }
     }

@@ -5,17 +5,18 @@
 //! needs (the client's CONNACK state and timers, the server's pending
 //! SUBSCRIBE answers and keep-alive window).
 
+use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, VecDeque};
 
 use bytes::BytesMut;
-use mqttkit_codec::{Decoder, Encoder, PacketId, ProtocolVersion, QoS};
+use mqttkit_codec::{Decoder, Encoder, PacketId, ProtocolVersion, Publish, QoS};
 
 use crate::aliases::{InAliases, OutAliases};
 use crate::error::ProtocolViolation;
 use crate::receive_flows::{Inbound, PendingAck};
 use crate::send_flows::OutFlow;
 use crate::session::{InQos2, Session};
-use crate::timers::Timers;
+use crate::violation::PeerMisbehaved;
 
 /// Where a connection is in its life, in both roles.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,17 +31,20 @@ pub(crate) enum State {
 }
 
 /// The state one network connection has in either role.
+///
+/// What only traffic fills (the receive buffer, the acknowledgements owed,
+/// the Topic Alias tables) is kept out of line in a [`LinkIo`], taken on
+/// first use and given back by [`Link::release_if_idle`]: a server holds
+/// many connections that are idle most of the time.
 #[derive(Debug)]
 pub(crate) struct Link {
-    /// The session's connection number, for ack tokens.
-    pub(crate) number: u32,
-    pub(crate) state: State,
-    /// Its deadlines.
-    pub(crate) timers: Timers,
-    pub(crate) version: ProtocolVersion,
     pub(crate) decoder: Decoder,
     pub(crate) encoder: Encoder,
-    pub(crate) rx: BytesMut,
+    io: Option<Box<LinkIo>>,
+    /// The violation that ended this connection.
+    pub(crate) violation: Option<ProtocolViolation>,
+    /// The session's connection number, for ack tokens.
+    pub(crate) number: u32,
     /// QoS 1/2 PUBLISH we may still send: the peer's Receive Maximum less
     /// those in flight (v5 §4.9).
     pub(crate) send_quota: u16,
@@ -48,12 +52,22 @@ pub(crate) struct Link {
     pub(crate) receive_maximum: u16,
     /// Received QoS 1/2 PUBLISH without PUBACK or PUBCOMP sent yet.
     pub(crate) inbound_unacked: u16,
-    pub(crate) out_aliases: OutAliases,
-    pub(crate) in_aliases: InAliases,
+    /// The most aliases we assign on this connection (0: none).
+    out_alias_max: u16,
+    /// Our Topic Alias Maximum: the aliases the peer may set.
+    in_alias_max: u16,
+    pub(crate) state: State,
+    pub(crate) version: ProtocolVersion,
+}
+
+/// The part of a [`Link`] that traffic fills.
+#[derive(Debug)]
+pub(crate) struct LinkIo {
+    pub(crate) rx: BytesMut,
     /// PUBACK/PUBREC owed to the peer, in arrival order.
     pub(crate) acks: VecDeque<PendingAck>,
-    /// The violation that ended this connection.
-    pub(crate) violation: Option<ProtocolViolation>,
+    pub(crate) out_aliases: OutAliases,
+    pub(crate) in_aliases: InAliases,
 }
 
 impl Link {
@@ -63,29 +77,113 @@ impl Link {
     /// and CONNACK.
     pub(crate) fn new(number: u32, version: ProtocolVersion) -> Self {
         Self {
-            number,
-            state: State::Connecting,
-            timers: Timers::default(),
-            version,
             decoder: Decoder::new(version),
             encoder: Encoder::new(version),
-            rx: BytesMut::new(),
+            io: None,
+            violation: None,
+            number,
             send_quota: 0,
             receive_maximum: u16::MAX,
             inbound_unacked: 0,
-            out_aliases: OutAliases::new(0),
-            in_aliases: InAliases {
-                max: 0,
-                map: BTreeMap::new(),
-            },
-            acks: VecDeque::new(),
-            violation: None,
+            out_alias_max: 0,
+            in_alias_max: 0,
+            state: State::Connecting,
+            version,
+        }
+    }
+
+    /// The traffic state, taken on first use.
+    pub(crate) fn io_mut(&mut self) -> &mut LinkIo {
+        take_io(&mut self.io, self.out_alias_max, self.in_alias_max)
+    }
+
+    /// The receive buffer and the decoder, to read into.
+    pub(crate) fn receive_state(&mut self) -> (&mut BytesMut, &mut Decoder) {
+        let io = take_io(&mut self.io, self.out_alias_max, self.in_alias_max);
+        (&mut io.rx, &mut self.decoder)
+    }
+
+    /// A new outbound alias table of at most `max` aliases.
+    pub(crate) fn reset_out_aliases(&mut self, max: u16) {
+        self.out_alias_max = max;
+        if let Some(io) = self.io.as_deref_mut() {
+            io.out_aliases = OutAliases::new(max);
+        }
+    }
+
+    /// Our Topic Alias Maximum on this connection.
+    pub(crate) fn set_in_alias_max(&mut self, max: u16) {
+        self.in_alias_max = max;
+        if let Some(io) = self.io.as_deref_mut() {
+            io.in_aliases.max = max;
+        }
+    }
+
+    /// Replaces the topic of an outbound PUBLISH by an alias when one is
+    /// mapped, or maps one ([`OutAliases::apply`]).
+    pub(crate) fn apply_out_alias(&mut self, publish: &mut Publish) {
+        // Without aliases there is no table to take storage for.
+        if self.out_alias_max > 0 {
+            self.io_mut().out_aliases.apply(publish);
+        }
+    }
+
+    /// Resolves the Topic Alias of a received PUBLISH
+    /// ([`InAliases::resolve`]).
+    pub(crate) fn resolve_in_alias(
+        &mut self,
+        publish: &mut Publish,
+        above_maximum: PeerMisbehaved,
+    ) -> Result<(), ProtocolViolation> {
+        if publish.properties.topic_alias.is_none() {
+            return Ok(());
+        }
+        self.io_mut().in_aliases.resolve(publish, above_maximum)
+    }
+
+    /// The acknowledgement owed for `packet_id` at `qos` that waits for the
+    /// application's answer.
+    pub(crate) fn unanswered_ack(
+        &mut self,
+        packet_id: PacketId,
+        qos: QoS,
+    ) -> Option<&mut PendingAck> {
+        self.io
+            .as_deref_mut()?
+            .acks
+            .iter_mut()
+            .find(|a| a.packet_id == packet_id && a.qos == qos && a.acked.is_none())
+    }
+
+    /// Gives back the traffic state when nothing is in it: no received
+    /// bytes waiting, no acknowledgement owed, no alias in use. Otherwise
+    /// the receive buffer's storage goes back if it is empty.
+    pub(crate) fn release_if_idle(&mut self) {
+        let Some(io) = self.io.as_deref_mut() else {
+            return;
+        };
+        if io.rx.is_empty()
+            && io.acks.is_empty()
+            && io.out_aliases.is_empty()
+            && io.in_aliases.map.is_empty()
+        {
+            self.io = None;
+            return;
+        }
+        crate::receive_buffer::release_if_empty(&mut io.rx);
+        if io.acks.is_empty() {
+            io.acks = VecDeque::new();
         }
     }
 
     /// Whether the connection is not closed (it may still await CONNACK).
     pub(crate) fn is_open(&self) -> bool {
         self.state != State::Closed
+    }
+
+    /// Whether acknowledgements wait to go out to the peer.
+    pub(crate) fn owes_acks(&self) -> bool {
+        self.io.as_ref().is_some_and(|io| !io.acks.is_empty())
     }
 
     /// Ends the outbound flow `id` that an acknowledgement of the expected
@@ -98,9 +196,8 @@ impl Link {
         released: bool,
         qos: QoS,
     ) -> Option<OutFlow> {
-        let flow = session
-            .inflight
-            .complete(&mut session.ids, id, released, qos)?;
+        let flows = session.flows_mut();
+        let flow = flows.inflight.complete(&mut flows.ids, id, released, qos)?;
         if flow.on_wire {
             self.send_quota = self.send_quota.saturating_add(1);
         }
@@ -113,12 +210,29 @@ impl Link {
         &'a mut self,
         qos2: &'a mut BTreeMap<PacketId, InQos2>,
     ) -> Inbound<'a> {
+        let io = take_io(&mut self.io, self.out_alias_max, self.in_alias_max);
         Inbound {
             qos2,
-            acks: &mut self.acks,
+            acks: &mut io.acks,
             unacked: &mut self.inbound_unacked,
             receive_maximum: self.receive_maximum,
             connection: self.number,
         }
     }
+}
+
+/// The traffic state in `slot`, taken on first use with the alias limits
+/// of its connection.
+fn take_io(slot: &mut Option<Box<LinkIo>>, out_alias_max: u16, in_alias_max: u16) -> &mut LinkIo {
+    slot.get_or_insert_with(|| {
+        Box::new(LinkIo {
+            rx: BytesMut::new(),
+            acks: VecDeque::new(),
+            out_aliases: OutAliases::new(out_alias_max),
+            in_aliases: InAliases {
+                max: in_alias_max,
+                map: BTreeMap::new(),
+            },
+        })
+    })
 }

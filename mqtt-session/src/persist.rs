@@ -294,7 +294,7 @@ impl Session {
         }
         session.next_op = max_op;
         for r in out {
-            session.inflight.push(OutFlow {
+            session.flows_mut().inflight.push(OutFlow {
                 op: r.op,
                 seq: r.seq,
                 publish: r.publish,
@@ -307,7 +307,12 @@ impl Session {
                 acked: r.acked,
                 counted_on: None,
             };
-            if session.inbound_qos2.insert(r.packet_id, entry).is_some() {
+            if session
+                .flows_mut()
+                .inbound_qos2
+                .insert(r.packet_id, entry)
+                .is_some()
+            {
                 return Err(RestoreError::PacketId);
             }
         }
@@ -316,8 +321,11 @@ impl Session {
     }
 
     fn rebuild_ids(&mut self) -> Result<(), RestoreError> {
-        let ids = self.inflight.iter().filter_map(OutFlow::packet_id);
-        self.ids = PacketIds::with_in_use(self.max_packet_id, ids).ok_or(RestoreError::PacketId)?;
+        let ids = self.flows().inflight.iter().filter_map(OutFlow::packet_id);
+        let ids = PacketIds::with_in_use(self.max_packet_id, ids).ok_or(RestoreError::PacketId)?;
+        self.flows_mut().ids = ids;
+        // A session restored without messages holds no queues.
+        self.shrink_to_fit();
         Ok(())
     }
 
@@ -358,12 +366,13 @@ impl Session {
         });
         buf.put_u64(expiry_left);
         let count = |n: usize| u32::try_from(n).map_err(|_| RestoreError::Corrupt);
-        buf.put_u32(count(self.inflight.len())?);
-        for flow in self.inflight.iter() {
+        let flows = self.flows();
+        buf.put_u32(count(flows.inflight.len())?);
+        for flow in flows.inflight.iter() {
             OutboundRecord::of(flow).encode(&mut buf)?;
         }
-        buf.put_u32(count(self.pending.len())?);
-        for q in self.pending.iter() {
+        buf.put_u32(count(flows.pending.len())?);
+        for q in flows.pending.iter() {
             buf.put_u64(q.op.0);
             // Relative: the time left at `now`, since instants do not
             // survive a restart.
@@ -378,14 +387,14 @@ impl Session {
                 .with_properties(m.properties.clone());
             put_frame(&mut buf, &Packet::Publish(publish))?;
         }
-        buf.put_u32(count(self.pending_control.len())?);
-        for (op, control) in &self.pending_control {
+        buf.put_u32(count(flows.pending_control.len())?);
+        for (op, control) in &flows.pending_control {
             buf.put_u64(op.0);
             let packet = control_packet(control, PLACEHOLDER).ok_or(RestoreError::Corrupt)?;
             put_frame(&mut buf, &packet)?;
         }
-        buf.put_u32(count(self.inbound_qos2.len())?);
-        for (id, entry) in &self.inbound_qos2 {
+        buf.put_u32(count(flows.inbound_qos2.len())?);
+        for (id, entry) in &flows.inbound_qos2 {
             InboundRecord {
                 packet_id: *id,
                 acked: entry.acked,
@@ -464,7 +473,7 @@ impl Session {
                 on_wire: false,
             });
         }
-        session.inflight = inflight;
+        session.flows_mut().inflight = inflight;
         for _ in 0..r.u32()? {
             let op = OpId(r.u64()?);
             let left = r.u64()?;
@@ -473,7 +482,7 @@ impl Session {
                 let left = core::time::Duration::from_millis(left).saturating_sub(offline_for);
                 now.saturating_add(left)
             });
-            session.pending.push_back(Queued {
+            session.flows_mut().pending.push_back(Queued {
                 op,
                 message,
                 expires_at,
@@ -492,7 +501,7 @@ impl Session {
                 },
                 _ => return Err(RestoreError::Corrupt),
             };
-            session.pending_control.push_back((op, control));
+            session.flows_mut().pending_control.push_back((op, control));
         }
         let mut inbound = BTreeMap::new();
         for _ in 0..r.u32()? {
@@ -505,7 +514,7 @@ impl Session {
                 return Err(RestoreError::PacketId);
             }
         }
-        session.inbound_qos2 = inbound;
+        session.flows_mut().inbound_qos2 = inbound;
         if r.0.has_remaining() {
             return Err(RestoreError::Corrupt);
         }

@@ -37,6 +37,12 @@ pub(crate) struct Queue {
 }
 
 impl Queue {
+    /// No messages.
+    pub(crate) const EMPTY: Self = Self {
+        messages: VecDeque::new(),
+        bytes: 0,
+    };
+
     pub(crate) fn len(&self) -> usize {
         self.messages.len()
     }

@@ -121,6 +121,15 @@ struct Node {
 }
 
 impl OutFlows {
+    /// No flows.
+    pub(crate) const EMPTY: Self = Self {
+        slots: alloc::vec::Vec::new(),
+        head: 0,
+        tail: 0,
+        unsent: 0,
+        len: 0,
+    };
+
     pub(crate) fn len(&self) -> usize {
         self.len
     }

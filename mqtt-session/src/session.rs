@@ -1,6 +1,7 @@
 //! The durable session: the state that outlives a network connection
 //! (v5 §4.1, "Session State" of the client).
 
+use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
 
@@ -81,22 +82,65 @@ pub struct InflightInfo {
 #[derive(Debug, Clone)]
 pub struct Session {
     pub(crate) client_id: MqttString,
-    pub(crate) ids: PacketIds,
+    /// The queues and flows; `None` while all of them are empty, so that an
+    /// idle session does not carry their empty containers (see [`Flows`]).
+    flows: Option<Box<Flows>>,
+    pub(crate) next_op: u64,
+    pub(crate) next_seq: u64,
+    /// When the session state expires: only while no connection is open
+    /// (v5 [MQTT-4.1.0-1]) and a Session Expiry Interval is running.
+    pub(crate) expiry: Option<Instant>,
+    /// Counts connections, so that ack tokens of an old one are recognised.
+    pub(crate) connection: u32,
     pub(crate) max_packet_id: u16,
+    /// A CONNACK accepted a connection on this session and its state was
+    /// neither discarded nor expired since.
+    pub(crate) established: bool,
+}
+
+/// The part of a session that holds messages: packet identifiers in use,
+/// outbound flows, the queue, SUBSCRIBE/UNSUBSCRIBE not sent yet, inbound
+/// QoS 2. A session keeps it out of line and only while any of it is in
+/// use: most sessions of a server are idle most of the time.
+#[derive(Debug, Clone)]
+pub(crate) struct Flows {
+    pub(crate) ids: PacketIds,
     pub(crate) inflight: OutFlows,
     pub(crate) pending: Queue,
     pub(crate) pending_control: VecDeque<(OpId, Control)>,
     pub(crate) inbound_qos2: BTreeMap<PacketId, InQos2>,
-    pub(crate) next_op: u64,
-    pub(crate) next_seq: u64,
-    /// Counts connections, so that ack tokens of an old one are recognised.
-    pub(crate) connection: u32,
-    /// A CONNACK accepted a connection on this session and its state was
-    /// neither discarded nor expired since.
-    pub(crate) established: bool,
-    /// When the session state expires: only while no connection is open
-    /// (v5 [MQTT-4.1.0-1]) and a Session Expiry Interval is running.
-    pub(crate) expiry: Option<Instant>,
+}
+
+/// What [`Session::flows`] shows while the session holds none.
+static NO_FLOWS: Flows = Flows::new(1);
+
+impl Flows {
+    const fn new(max_packet_id: u16) -> Self {
+        Self {
+            ids: PacketIds::new(max_packet_id),
+            inflight: OutFlows::EMPTY,
+            pending: Queue::EMPTY,
+            pending_control: VecDeque::new(),
+            inbound_qos2: BTreeMap::new(),
+        }
+    }
+
+    /// Whether nothing is in flight, queued or holding an identifier: the
+    /// state of a fresh session, so it can be given back.
+    fn is_empty(&self) -> bool {
+        self.inflight.is_empty()
+            && self.pending.len() == 0
+            && self.pending_control.is_empty()
+            && self.inbound_qos2.is_empty()
+            && self.ids.in_use_count() == 0
+    }
+
+    fn shrink_to_fit(&mut self) {
+        self.inflight.shrink_to_fit();
+        self.pending.shrink_to_fit();
+        self.pending_control.shrink_to_fit();
+        self.ids.shrink_to_fit();
+    }
 }
 
 impl Session {
@@ -138,12 +182,8 @@ impl Session {
     pub fn with_packet_id_limit(client_id: MqttString, max: u16) -> Self {
         Self {
             client_id,
-            ids: PacketIds::new(max),
+            flows: None,
             max_packet_id: max.max(1),
-            inflight: OutFlows::default(),
-            pending: Queue::default(),
-            pending_control: VecDeque::new(),
-            inbound_qos2: BTreeMap::new(),
             next_op: 0,
             next_seq: 0,
             connection: 0,
@@ -194,7 +234,7 @@ impl Session {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn has_state(&self) -> bool {
-        !self.inflight.is_empty() || !self.inbound_qos2.is_empty()
+        !self.flows().inflight.is_empty() || !self.flows().inbound_qos2.is_empty()
     }
 
     /// Whether the client has Session State in the sense of v5
@@ -265,7 +305,7 @@ impl Session {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn inflight(&self) -> impl Iterator<Item = InflightInfo> + '_ {
-        self.inflight.iter().filter_map(|f| {
+        self.flows().inflight.iter().filter_map(|f| {
             Some(InflightInfo {
                 op: f.op,
                 packet_id: f.packet_id()?,
@@ -290,9 +330,11 @@ impl Session {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn pending_len(&self) -> usize {
-        self.pending
+        let flows = self.flows();
+        flows
+            .pending
             .len()
-            .saturating_add(self.pending_control.len())
+            .saturating_add(flows.pending_control.len())
     }
 
     /// Topic and payload bytes of the publishes not sent yet: what
@@ -305,7 +347,7 @@ impl Session {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn queued_bytes(&self) -> usize {
-        self.pending.bytes()
+        self.flows().pending.bytes()
     }
 
     /// Inbound QoS 2 messages whose PUBREL has not arrived.
@@ -332,7 +374,7 @@ impl Session {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn inbound_qos2_len(&self) -> usize {
-        self.inbound_qos2.len()
+        self.flows().inbound_qos2.len()
     }
 
     /// Packet identifiers in use.
@@ -357,15 +399,36 @@ impl Session {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn packet_ids_in_use(&self) -> u32 {
-        self.ids.in_use_count()
+        self.flows().ids.in_use_count()
     }
 
-    /// Gives back storage that empty queues keep.
+    /// The queues and flows, empty ones while the session holds none.
+    pub(crate) fn flows(&self) -> &Flows {
+        self.flows.as_deref().unwrap_or(&NO_FLOWS)
+    }
+
+    /// The queues and flows, to change: taken on first use.
+    pub(crate) fn flows_mut(&mut self) -> &mut Flows {
+        let max = self.max_packet_id;
+        self.flows.get_or_insert_with(|| Box::new(Flows::new(max)))
+    }
+
+    /// The queues and flows, to change, if the session holds any: for what
+    /// has nothing to do on empty ones.
+    pub(crate) fn flows_in_use(&mut self) -> Option<&mut Flows> {
+        self.flows.as_deref_mut()
+    }
+
+    /// Gives back storage that empty queues keep, and the queues
+    /// themselves once nothing is in flight or queued. A fresh identifier
+    /// allocator then takes over, which is as good as the old one: no
+    /// identifier is in use.
     pub(crate) fn shrink_to_fit(&mut self) {
-        self.inflight.shrink_to_fit();
-        self.pending.shrink_to_fit();
-        self.pending_control.shrink_to_fit();
-        self.ids.shrink_to_fit();
+        match self.flows.as_deref_mut() {
+            Some(flows) if flows.is_empty() => self.flows = None,
+            Some(flows) => flows.shrink_to_fit(),
+            None => {}
+        }
     }
 
     pub(crate) fn set_expiry(&mut self, at: Option<Instant>) {
@@ -390,18 +453,24 @@ impl Session {
     /// with whether the server had received it (PUBREC).
     pub(crate) fn discard(&mut self) -> Vec<(OpId, Message, bool)> {
         let mut returned = Vec::new();
-        for flow in self.inflight.drain() {
-            if let Some(message) = Message::from_publish(&flow.publish) {
-                returned.push((flow.op, message, flow.released));
+        // No identifier is in use any more, except by SUBSCRIBE/UNSUBSCRIBE
+        // of the current connection, which has none at this point; what
+        // stays is the control packets not sent yet.
+        if let Some(mut flows) = self.flows.take() {
+            for flow in flows.inflight.drain() {
+                if let Some(message) = Message::from_publish(&flow.publish) {
+                    returned.push((flow.op, message, flow.released));
+                }
+            }
+            for q in flows.pending.drain() {
+                returned.push((q.op, q.message, false));
+            }
+            if !flows.pending_control.is_empty() {
+                let mut kept = Flows::new(self.max_packet_id);
+                kept.pending_control = core::mem::take(&mut flows.pending_control);
+                self.flows = Some(Box::new(kept));
             }
         }
-        for q in self.pending.drain() {
-            returned.push((q.op, q.message, false));
-        }
-        self.inbound_qos2.clear();
-        // No identifier is in use any more, except by SUBSCRIBE/UNSUBSCRIBE
-        // of the current connection, which has none at this point.
-        self.ids = PacketIds::new(self.max_packet_id);
         self.established = false;
         self.expiry = None;
         returned

@@ -1,5 +1,6 @@
-//! The deadlines of a connection, as one table in both roles (quinn-proto's
-//! `timer.rs`).
+//! The deadlines of a client connection, as one table (quinn-proto's
+//! `timer.rs`). The server role has a single deadline, the keep-alive
+//! window, and keeps it beside its connection.
 //! The session's own deadline, its expiry, lives in [`crate::Session`].
 
 use crate::time::Instant;
@@ -15,13 +16,10 @@ pub(crate) enum Timer {
     PingResp = 2,
     /// 3.1.1 in-session retransmission, when configured.
     Retransmit = 3,
-    /// Nothing arrived from the client for 1.5 times its keep-alive: the
-    /// server closes the connection (v5 [MQTT-3.1.2-22]).
-    Silence = 4,
 }
 
 /// How many [`Timer`]s there are.
-const TIMERS: usize = 5;
+const TIMERS: usize = 4;
 
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Timers([Option<Instant>; TIMERS]);

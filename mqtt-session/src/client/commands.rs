@@ -56,7 +56,7 @@ impl Client {
             .properties
             .message_expiry_interval
             .map(|secs| now.saturating_add(Duration::from_secs(u64::from(secs))));
-        self.session.pending.push_back(Queued {
+        self.session.flows_mut().pending.push_back(Queued {
             op,
             message,
             expires_at,
@@ -159,7 +159,10 @@ impl Client {
     fn queue_control(&mut self, now: Instant, control: Control) -> Result<OpId, OpError> {
         self.check_room()?;
         let op = self.session.next_op();
-        self.session.pending_control.push_back((op, control));
+        self.session
+            .flows_mut()
+            .pending_control
+            .push_back((op, control));
         self.pump(now);
         Ok(op)
     }

@@ -10,7 +10,7 @@ use crate::event::OpId;
 use crate::link::Link;
 use crate::link::State;
 use crate::time::Instant;
-use crate::timers::Timer;
+use crate::timers::{Timer, Timers};
 
 /// What the server allowed in CONNACK, with the defaults the standard gives
 /// absent properties (and the 3.1.1 equivalents).
@@ -97,6 +97,8 @@ pub(crate) struct Connection {
     pub(crate) negotiated: Option<Negotiated>,
     pub(crate) last_sent: Instant,
     pub(crate) control: Vec<ControlInflight>,
+    /// Its deadlines.
+    pub(crate) timers: Timers,
 }
 
 impl Connection {
@@ -112,6 +114,6 @@ impl Connection {
         let at = (self.keep_alive > 0 && self.link.state == State::Connected).then(|| {
             now.saturating_add(core::time::Duration::from_secs(u64::from(self.keep_alive)))
         });
-        self.link.timers.set(Timer::KeepAlive, at);
+        self.timers.set(Timer::KeepAlive, at);
     }
 }

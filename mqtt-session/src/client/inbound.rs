@@ -7,7 +7,6 @@ use mqttkit_codec::{
 
 use super::conn::Negotiated;
 use super::{Client, outbound};
-use crate::aliases::OutAliases;
 use crate::error::ProtocolViolation;
 use crate::event::{AckToken, CloseCause, Event};
 use crate::link::State;
@@ -56,7 +55,7 @@ impl Client {
             Packet::UnsubAck(p) => self.on_unsuback(now, p),
             Packet::PingResp => {
                 if let Some(conn) = self.conn.as_mut() {
-                    conn.link.timers.set(Timer::PingResp, None);
+                    conn.timers.set(Timer::PingResp, None);
                 }
                 Ok(())
             }
@@ -107,12 +106,12 @@ impl Client {
             conn.keep_alive,
             conn.session_expiry_interval,
         );
-        conn.link.timers.set(Timer::ConnAck, None);
+        conn.timers.set(Timer::ConnAck, None);
         if let Some(max) = negotiated.maximum_packet_size {
             conn.link.encoder = conn.link.encoder.with_max_packet_size(max);
         }
         conn.link.send_quota = negotiated.receive_maximum;
-        conn.link.out_aliases = OutAliases::new(
+        conn.link.reset_out_aliases(
             negotiated
                 .topic_alias_maximum
                 .min(self.config.max_outbound_aliases),
@@ -178,7 +177,7 @@ impl Client {
             return Ok(());
         };
         // Topic Alias (v5 §3.3.2.3.4), a table of this connection only.
-        conn.link.in_aliases.resolve(
+        conn.link.resolve_in_alias(
             &mut publish,
             PeerMisbehaved::TopicAliasAboveMaximumFromServer,
         )?;
@@ -199,7 +198,7 @@ impl Client {
             ProtocolViolation::rule(PeerMisbehaved::ServerExceededReceiveMaximum);
         let admission = conn
             .link
-            .inbound(&mut self.session.inbound_qos2)
+            .inbound(&mut self.session.flows_mut().inbound_qos2)
             .admit(packet_id, qos)
             .map_err(|_| OVER)?;
         match admission {
@@ -233,7 +232,7 @@ impl Client {
         let v5 = conn.link.version.is_v5();
         let (pubcomp, released) = conn
             .link
-            .inbound(&mut self.session.inbound_qos2)
+            .inbound(&mut self.session.flows_mut().inbound_qos2)
             .release(rel.packet_id, v5)?;
         if released {
             self.persist
@@ -267,6 +266,7 @@ impl Client {
 
     fn on_puback(&mut self, now: Instant, ack: PubAck) -> Handled {
         self.session
+            .flows()
             .inflight
             .check_ack(ack.packet_id, AckKind::Acknowledged)?;
         self.complete(
@@ -281,7 +281,12 @@ impl Client {
 
     fn on_pubrec(&mut self, now: Instant, rec: PubRec) -> Handled {
         let id = rec.packet_id;
-        if !self.session.inflight.check_ack(id, AckKind::Received)? {
+        if !self
+            .session
+            .flows()
+            .inflight
+            .check_ack(id, AckKind::Received)?
+        {
             if !rec.reason_code.is_error()
                 && let Some(conn) = self.conn.as_mut()
             {
@@ -298,6 +303,7 @@ impl Client {
         }
         let Some(flow) = self
             .session
+            .flows_mut()
             .inflight
             .get_mut(id)
             .filter(|f| f.qos() == QoS::ExactlyOnce)
@@ -319,6 +325,7 @@ impl Client {
 
     fn on_pubcomp(&mut self, now: Instant, comp: PubComp) -> Handled {
         self.session
+            .flows()
             .inflight
             .check_ack(comp.packet_id, AckKind::Completed)?;
         self.complete(
@@ -342,7 +349,7 @@ impl Client {
             .iter()
             .position(|c| c.packet_id == id && c.subscribe == subscribe)?;
         let c = conn.control.swap_remove(pos);
-        self.session.ids.release(id);
+        self.session.flows_mut().ids.release(id);
         Some((c.op, c.filters))
     }
 

@@ -263,7 +263,8 @@ impl Client {
         }
         let mut link = Link::new(self.session.connection, version);
         link.decoder = decoder;
-        link.timers.set(
+        let mut timers = crate::timers::Timers::default();
+        timers.set(
             Timer::ConnAck,
             Some(now.saturating_add(self.config.connack_timeout)),
         );
@@ -271,7 +272,7 @@ impl Client {
             link.receive_maximum = props
                 .receive_maximum
                 .map_or(u16::MAX, core::num::NonZeroU16::get);
-            link.in_aliases.max = props.topic_alias_maximum.unwrap_or(0);
+            link.set_in_alias_max(props.topic_alias_maximum.unwrap_or(0));
         }
         let conn = Connection {
             link,
@@ -288,6 +289,7 @@ impl Client {
             negotiated: None,
             last_sent: now,
             control: Vec::new(),
+            timers,
         };
         let conn = self.conn.insert(conn);
         let packet = Packet::Connect(alloc::boxed::Box::new(connect));
@@ -414,24 +416,23 @@ impl Client {
             self.expire_session_if_due(now);
             return;
         };
-        if conn.link.timers.is_due(Timer::ConnAck, now) {
+        if conn.timers.is_due(Timer::ConnAck, now) {
             self.close(now, CloseCause::ConnAckTimeout);
-        } else if conn.link.timers.is_due(Timer::PingResp, now) {
+        } else if conn.timers.is_due(Timer::PingResp, now) {
             // v5 §3.1.2.10: the client closes the connection; 0x8D is a
             // server-only DISCONNECT reason, so nothing is sent.
             self.close(now, CloseCause::KeepAliveTimeout);
-        } else if conn.link.timers.is_due(Timer::Retransmit, now) {
-            conn.link.timers.set(Timer::Retransmit, None);
+        } else if conn.timers.is_due(Timer::Retransmit, now) {
+            conn.timers.set(Timer::Retransmit, None);
             self.retransmit(now);
-        } else if conn.link.timers.is_due(Timer::KeepAlive, now) {
+        } else if conn.timers.is_due(Timer::KeepAlive, now) {
             let wait = self
                 .config
                 .pingresp_timeout
                 .unwrap_or(Duration::from_secs(u64::from(conn.keep_alive)))
                 .max(Duration::from_millis(1));
-            if conn.link.timers.get(Timer::PingResp).is_none() {
-                conn.link
-                    .timers
+            if conn.timers.get(Timer::PingResp).is_none() {
+                conn.timers
                     .set(Timer::PingResp, Some(now.saturating_add(wait)));
             }
             // PINGREQ cannot fail to encode; `encode` restarts the interval.
@@ -546,7 +547,7 @@ impl Client {
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
         match self.conn.as_ref().filter(|c| c.is_open()) {
-            Some(c) => c.link.timers.next(),
+            Some(c) => c.timers.next(),
             None => self.session.expiry,
         }
     }
@@ -590,13 +591,13 @@ impl Client {
             return;
         };
         for c in conn.control {
-            self.session.ids.release(c.packet_id);
+            self.session.flows_mut().ids.release(c.packet_id);
             self.events.push_back(Event::OpFailed {
                 op: c.op,
                 error: OpError::ConnectionClosed,
             });
         }
-        self.session.inflight.mark_all_unsent();
+        self.session.flows_mut().inflight.mark_all_unsent();
         self.tx.clear();
     }
 
@@ -606,7 +607,7 @@ impl Client {
         let mut accepted = None;
         if let Some(conn) = self.conn.as_mut() {
             conn.link.state = State::Closed;
-            conn.link.timers.clear();
+            conn.timers.clear();
             accepted = conn.negotiated.as_ref().map(|n| n.session_expiry_interval);
         }
         self.events.push_back(Event::Closed(cause));
@@ -658,12 +659,12 @@ impl Client {
 
     /// Discards the session state and hands every message back.
     fn lose_session(&mut self) {
-        for flow in self.session.inflight.iter() {
+        for flow in self.session.flows().inflight.iter() {
             if let Some(id) = flow.packet_id() {
                 self.persist.push_back(PersistOp::RemoveOutbound(id));
             }
         }
-        for id in self.session.inbound_qos2.keys() {
+        for id in self.session.flows().inbound_qos2.keys() {
             self.persist.push_back(PersistOp::RemoveInbound(*id));
         }
         self.events.push_back(Event::SessionLost);
@@ -680,7 +681,7 @@ impl Client {
 impl crate::receive_buffer::Receiver for Client {
     fn receive_state(&mut self) -> Option<(&mut BytesMut, &mut mqttkit_codec::Decoder)> {
         let conn = self.conn.as_mut().filter(|c| c.is_open())?;
-        Some((&mut conn.link.rx, &mut conn.link.decoder))
+        Some(conn.link.receive_state())
     }
 
     fn violation(&self) -> Option<ProtocolViolation> {

@@ -89,7 +89,7 @@ impl Client {
             };
             // v5 [MQTT-4.4.0-1], [MQTT-4.6.0-1]: resend in original order,
             // counted against the new Receive Maximum.
-            if let Some(flow) = self.session.inflight.next_unsent() {
+            if let Some(flow) = self.session.flows_mut().inflight.next_unsent() {
                 if conn.link.send_quota == 0 {
                     return;
                 }
@@ -100,9 +100,9 @@ impl Client {
                     // The stored message no longer fits the new Maximum
                     // Packet Size: that operation fails, the rest goes on.
                     if let Some(id) = id
-                        && let Some(flow) = self.session.inflight.remove(id)
+                        && let Some(flow) = self.session.flows_mut().inflight.remove(id)
                     {
-                        self.session.ids.release(id);
+                        self.session.flows_mut().ids.release(id);
                         self.persist.push_back(PersistOp::RemoveOutbound(id));
                         self.events.push_back(Event::OpFailed {
                             op: flow.op,
@@ -132,13 +132,12 @@ impl Client {
         else {
             return;
         };
-        let outstanding = self.session.inflight.any_on_wire();
+        let outstanding = self.session.flows().inflight.any_on_wire();
         if conn.link.version.is_v5() || !outstanding {
-            conn.link.timers.set(Timer::Retransmit, None);
-        } else if conn.link.timers.get(Timer::Retransmit).is_none() {
+            conn.timers.set(Timer::Retransmit, None);
+        } else if conn.timers.get(Timer::Retransmit).is_none() {
             let interval = interval.max(core::time::Duration::from_millis(1));
-            conn.link
-                .timers
+            conn.timers
                 .set(Timer::Retransmit, Some(now.saturating_add(interval)));
         }
     }
@@ -153,7 +152,7 @@ impl Client {
         else {
             return;
         };
-        for flow in self.session.inflight.iter().filter(|f| f.on_wire) {
+        for flow in self.session.flows().inflight.iter().filter(|f| f.on_wire) {
             let packet = match (flow.released, flow.packet_id()) {
                 (true, Some(id)) => Packet::PubRel(PubRel::new(id)),
                 _ => {
@@ -172,11 +171,15 @@ impl Client {
         let Some(conn) = self.conn.as_mut() else {
             return false;
         };
-        let Some((op, control)) = self.session.pending_control.front() else {
+        if self.session.flows().pending_control.is_empty() {
+            return false;
+        }
+        let flows = self.session.flows_mut();
+        let Some((op, control)) = flows.pending_control.front() else {
             return false;
         };
         let op = *op;
-        let Some(packet_id) = self.session.ids.allocate() else {
+        let Some(packet_id) = flows.ids.allocate() else {
             return false;
         };
         let subscribe = matches!(control, crate::session::Control::Subscribe { .. });
@@ -185,7 +188,7 @@ impl Client {
             crate::session::Control::Unsubscribe { filters, .. } => filters.len(),
         };
         let packet = control_packet(control, packet_id);
-        self.session.pending_control.pop_front();
+        self.session.flows_mut().pending_control.pop_front();
         let result = match packet {
             Some(packet) => encode(conn, &mut self.tx, now, &packet),
             None => Err(EncodeError::InvalidPacket(if subscribe {
@@ -202,7 +205,7 @@ impl Client {
                 subscribe,
             }),
             Err(err) => {
-                self.session.ids.release(packet_id);
+                self.session.flows_mut().ids.release(packet_id);
                 self.events.push_back(Event::OpFailed {
                     op,
                     error: op_error(err),
@@ -216,7 +219,7 @@ impl Client {
     fn pump_publish(&mut self, now: Instant) -> bool {
         // A message that expired while it waited is not sent; one that goes
         // out carries the time it has left, as a server does when forwarding.
-        let queued = match self.session.pending.front_at(now) {
+        let queued = match self.session.flows_mut().pending.front_at(now) {
             None => return false,
             Some(Err(expired)) => {
                 self.events.push_back(Event::OpFailed {
@@ -235,7 +238,7 @@ impl Client {
             .and_then(|c| c.negotiated.as_ref())
             .and_then(|n| super::commands::check_publish(n, message).err());
         if let Some(error) = refused {
-            self.session.pending.pop_front();
+            self.session.flows_mut().pending.pop_front();
             self.events.push_back(Event::OpFailed { op, error });
             return true;
         }
@@ -247,8 +250,8 @@ impl Client {
             let mut publish = Publish::new(message.topic.clone(), message.payload.clone())
                 .with_retain(message.retain)
                 .with_properties(message.properties.clone());
-            self.session.pending.pop_front();
-            conn.link.out_aliases.apply(&mut publish);
+            self.session.flows_mut().pending.pop_front();
+            conn.link.apply_out_alias(&mut publish);
             let event = match encode(conn, &mut self.tx, now, &Packet::Publish(publish)) {
                 Ok(_) => Event::Published {
                     op,
@@ -266,10 +269,12 @@ impl Client {
         if conn.link.send_quota == 0 {
             return false;
         }
-        let Some(packet_id) = self.session.ids.allocate() else {
+        let Some(packet_id) = self.session.flows_mut().ids.allocate() else {
             return false;
         };
-        let Some(crate::queue::Queued { message, .. }) = self.session.pending.pop_front() else {
+        let Some(crate::queue::Queued { message, .. }) =
+            self.session.flows_mut().pending.pop_front()
+        else {
             return false;
         };
         let stored = Publish::new(message.topic, message.payload)
@@ -277,7 +282,7 @@ impl Client {
             .with_retain(message.retain)
             .with_properties(message.properties);
         let mut wire = stored.clone();
-        conn.link.out_aliases.apply(&mut wire);
+        conn.link.apply_out_alias(&mut wire);
         let wire = Packet::Publish(wire);
         // The size is checked before the record is written, so that a
         // message too large fails alone and leaves no record behind.
@@ -294,7 +299,7 @@ impl Client {
                 }
             });
         if let Err(error) = fits {
-            self.session.ids.release(packet_id);
+            self.session.flows_mut().ids.release(packet_id);
             self.events.push_back(Event::OpFailed { op, error });
             return true;
         }
@@ -307,7 +312,7 @@ impl Client {
         };
         self.persist
             .push_back(PersistOp::PutOutbound(OutboundRecord::of(&flow)));
-        self.session.inflight.push(flow);
+        self.session.flows_mut().inflight.push(flow);
         conn.link.send_quota = conn.link.send_quota.saturating_sub(1);
         let _ = encode(conn, &mut self.tx, now, &wire);
         true
@@ -322,7 +327,7 @@ impl Client {
         loop {
             let next = conn
                 .link
-                .inbound(&mut self.session.inbound_qos2)
+                .inbound(&mut self.session.flows_mut().inbound_qos2)
                 .next_ack(v5);
             let Some((packet, ended)) = next else { break };
             if let Some(packet_id) = ended {
@@ -355,6 +360,7 @@ pub(super) fn ack(
     if token.qos == QoS::ExactlyOnce {
         let entry = client
             .session
+            .flows_mut()
             .inbound_qos2
             .get_mut(&token.packet_id)
             .filter(|e| e.acked.is_none())
@@ -371,14 +377,12 @@ pub(super) fn ack(
         return Ok(());
     }
     if let Some(conn) = client.conn.as_mut().filter(|c| c.is_open()) {
-        let waiting =
-            conn.link.acks.iter_mut().find(|a| {
-                a.packet_id == token.packet_id && a.qos == token.qos && a.acked.is_none()
-            });
+        let v5 = conn.link.version.is_v5();
+        let waiting = conn.link.unanswered_ack(token.packet_id, token.qos);
         match waiting {
             Some(a) => {
                 a.acked = Some(reason);
-                if conn.link.version.is_v5() {
+                if v5 {
                     a.properties = properties;
                 }
             }

@@ -14,7 +14,6 @@ use crate::event::AckToken;
 use crate::receive_flows::Admission;
 use crate::send_flows::{AckKind, pubrel_not_found};
 use crate::time::Instant;
-use crate::timers::Timer;
 use crate::violation::PeerMisbehaved;
 
 type Handled = Result<(), ProtocolViolation>;
@@ -26,8 +25,7 @@ impl Server {
     pub(super) fn dispatch(&mut self, now: Instant, packet: Packet) -> Handled {
         // v5 [MQTT-3.1.2-22]: any packet restarts the keep-alive window.
         if let Some(conn) = self.conn.as_mut() {
-            let deadline = conn.keep_alive_window.map(|w| now.saturating_add(w));
-            conn.link.timers.set(Timer::Silence, deadline);
+            conn.silence = conn.keep_alive_window.map(|w| now.saturating_add(w));
         }
         match self.dispatch_inner(now, packet) {
             Err(v) => Err(self.violate(now, v)),
@@ -40,6 +38,7 @@ impl Server {
             Packet::Publish(p) => self.on_publish(now, p),
             Packet::PubAck(p) => {
                 self.session
+                    .flows()
                     .inflight
                     .check_ack(p.packet_id, AckKind::Acknowledged)?;
                 self.complete(p.packet_id, false, QoS::AtLeastOnce, p.reason_code.into());
@@ -50,6 +49,7 @@ impl Server {
             Packet::PubRel(p) => self.on_pubrel(p.packet_id),
             Packet::PubComp(p) => {
                 self.session
+                    .flows()
                     .inflight
                     .check_ack(p.packet_id, AckKind::Completed)?;
                 self.complete(p.packet_id, true, QoS::ExactlyOnce, p.reason_code.into());
@@ -95,7 +95,7 @@ impl Server {
             ));
         }
         // Topic Alias (v5 §3.3.2.3.4), a table of this connection only.
-        conn.link.in_aliases.resolve(
+        conn.link.resolve_in_alias(
             &mut publish,
             PeerMisbehaved::TopicAliasAboveMaximumFromClient,
         )?;
@@ -115,7 +115,7 @@ impl Server {
         };
         let admission = conn
             .link
-            .inbound(&mut self.session.inbound_qos2)
+            .inbound(&mut self.session.flows_mut().inbound_qos2)
             .admit(packet_id, qos)
             .map_err(|_| OVER_RECEIVE_MAXIMUM)?;
         match admission {
@@ -143,7 +143,7 @@ impl Server {
         let v5 = conn.link.version.is_v5();
         let (pubcomp, _) = conn
             .link
-            .inbound(&mut self.session.inbound_qos2)
+            .inbound(&mut self.session.flows_mut().inbound_qos2)
             .release(id, v5)?;
         outbound::encode_trimmed(conn, &mut self.tx, pubcomp).ok();
         Ok(())
@@ -155,7 +155,12 @@ impl Server {
         id: mqttkit_codec::PacketId,
         reason: ReasonCode,
     ) -> Handled {
-        if !self.session.inflight.check_ack(id, AckKind::Received)? {
+        if !self
+            .session
+            .flows()
+            .inflight
+            .check_ack(id, AckKind::Received)?
+        {
             if !reason.is_error()
                 && let Some(conn) = self.conn.as_mut()
             {
@@ -172,6 +177,7 @@ impl Server {
         }
         let Some(flow) = self
             .session
+            .flows_mut()
             .inflight
             .get_mut(id)
             .filter(|f| f.qos() == QoS::ExactlyOnce)

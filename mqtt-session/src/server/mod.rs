@@ -31,13 +31,11 @@ pub use event::{
 };
 pub use handshake::{Incoming, IncomingError, IncomingErrorKind, Refused};
 
-use crate::aliases::OutAliases;
 use crate::error::ProtocolViolation;
 use crate::event::Message;
 use crate::link::{Link, State};
 use crate::session::Session;
 use crate::time::Instant;
-use crate::timers::Timer;
 use crate::violation::PeerMisbehaved;
 use subscriptions::Subscriptions;
 
@@ -55,6 +53,9 @@ struct ServerConn {
     link: Link,
     /// 1.5 times the keep-alive in use; `None`: no keep-alive.
     keep_alive_window: Option<Duration>,
+    /// Nothing arrived from the client by then: the connection is closed
+    /// (v5 [MQTT-3.1.2-22]).
+    silence: Option<Instant>,
     /// SUBSCRIBE and UNSUBSCRIBE awaiting the application's answer.
     subscribes: Vec<(PacketId, Subscribe)>,
     unsubscribes: Vec<(PacketId, Vec<mqttkit_topic::TopicFilter>)>,
@@ -185,10 +186,6 @@ impl Server {
         };
         let mut link = Link::new(this.session.connection, version);
         link.state = State::Connected;
-        link.timers.set(
-            Timer::Silence,
-            keep_alive_window.map(|w| now.saturating_add(w)),
-        );
         link.decoder = decoder;
         link.encoder = encoder;
         link.send_quota = props.receive_maximum.filter(|_| v5).map_or(
@@ -197,24 +194,27 @@ impl Server {
         );
         link.receive_maximum = receive_maximum;
         if v5 {
-            link.out_aliases = OutAliases::new(
+            link.reset_out_aliases(
                 props
                     .topic_alias_maximum
                     .unwrap_or(0)
                     .min(this.config.max_outbound_aliases),
             );
-            link.in_aliases.max = this.config.topic_alias_maximum;
+            link.set_in_alias_max(this.config.topic_alias_maximum);
         }
         this.conn = Some(ServerConn {
             link,
             keep_alive_window,
+            silence: keep_alive_window.map(|w| now.saturating_add(w)),
             subscribes: Vec::new(),
             unsubscribes: Vec::new(),
             problem_information: !v5 || props.request_problem_information.unwrap_or(true),
             session_expiry_was_zero: this.session_expiry == 0,
         });
         // Inbound QoS 2 state survives; our PUBRECs go again on PUBLISH DUP.
-        this.session.inflight.mark_all_unsent();
+        if let Some(flows) = this.session.flows_in_use() {
+            flows.inflight.mark_all_unsent();
+        }
         if !this.send_connack(now, session_present, assigned, auth_data, &connect) {
             // v5 [MQTT-3.1.2-24]: the CONNACK does not fit the client's
             // Maximum Packet Size, and nothing may go before it (v5
@@ -406,7 +406,7 @@ impl Server {
         if self.is_connected() {
             return undelivered;
         }
-        for flow in self.session.inflight.drain() {
+        for flow in self.session.flows_mut().inflight.drain() {
             let Some(message) = Message::from_publish(&flow.publish) else {
                 continue;
             };
@@ -507,7 +507,7 @@ impl Server {
     /// ```
     pub fn handle_timeout(&mut self, now: Instant) {
         if let Some(conn) = self.conn.as_ref().filter(|c| c.link.is_open())
-            && conn.link.timers.is_due(Timer::Silence, now)
+            && conn.silence.is_some_and(|at| at <= now)
         {
             self.close_with(
                 now,
@@ -677,10 +677,7 @@ impl Server {
         self.subscriptions.shrink_to_fit();
         self.session.shrink_to_fit();
         if let Some(conn) = self.conn.as_mut() {
-            crate::receive_buffer::release_if_empty(&mut conn.link.rx);
-            if conn.link.acks.is_empty() {
-                conn.link.acks = VecDeque::new();
-            }
+            conn.link.release_if_idle();
             conn.subscribes.shrink_to_fit();
             conn.unsubscribes.shrink_to_fit();
         }
@@ -727,7 +724,7 @@ impl Server {
             .conn
             .as_ref()
             .filter(|c| c.link.is_open())
-            .and_then(|c| c.link.timers.get(Timer::Silence));
+            .and_then(|c| c.silence);
         [
             keep_alive,
             self.will_due.as_ref().map(|w| w.1),
@@ -785,8 +782,10 @@ impl Server {
             return;
         };
         conn.link.state = State::Closed;
-        conn.link.timers.clear();
-        self.session.inflight.mark_all_unsent();
+        conn.silence = None;
+        if let Some(flows) = self.session.flows_in_use() {
+            flows.inflight.mark_all_unsent();
+        }
         let will = self.will.take().filter(|_| publish_will);
         let expires_at = match self.session_expiry {
             u32::MAX => None,
@@ -822,7 +821,7 @@ impl Server {
 impl crate::receive_buffer::Receiver for Server {
     fn receive_state(&mut self) -> Option<(&mut BytesMut, &mut Decoder)> {
         let conn = self.conn.as_mut().filter(|c| c.link.is_open())?;
-        Some((&mut conn.link.rx, &mut conn.link.decoder))
+        Some(conn.link.receive_state())
     }
 
     fn violation(&self) -> Option<ProtocolViolation> {

@@ -178,7 +178,7 @@ impl Server {
             .message_expiry_interval
             .map(|secs| now.saturating_add(Duration::from_secs(u64::from(secs))));
         let op = self.session.next_op();
-        self.session.pending.push_back(Queued {
+        self.session.flows_mut().pending.push_back(Queued {
             op,
             message,
             expires_at,
@@ -196,11 +196,11 @@ impl Server {
             queue.len() < config.max_queued
                 && queue.bytes().saturating_add(size) <= config.max_queued_bytes
         };
-        while !fits(&self.session.pending, &self.config) {
+        while !fits(&self.session.flows().pending, &self.config) {
             if qos == QoS::AtMostOnce {
                 return Err(DeliverError::QueueFull);
             }
-            let Some(dropped) = self.session.pending.remove_oldest_qos0() else {
+            let Some(dropped) = self.session.flows_mut().pending.remove_oldest_qos0() else {
                 return Err(DeliverError::QueueFull);
             };
             self.events.push_back(ServerEvent::Dropped {
@@ -311,20 +311,19 @@ impl Server {
         if token.qos == QoS::ExactlyOnce {
             let entry = self
                 .session
-                .inbound_qos2
-                .get_mut(&token.packet_id)
+                .flows_in_use()
+                .and_then(|flows| flows.inbound_qos2.get_mut(&token.packet_id))
                 .filter(|e| e.acked.is_none())
                 .ok_or(OpError::UnknownAck)?;
             entry.acked = Some(reason);
         }
+        let v5 = conn.link.version.is_v5();
         let waiting = conn
             .link
-            .acks
-            .iter_mut()
-            .find(|a| a.packet_id == token.packet_id && a.qos == token.qos && a.acked.is_none())
+            .unanswered_ack(token.packet_id, token.qos)
             .ok_or(OpError::UnknownAck)?;
         waiting.acked = Some(reason);
-        if conn.link.version.is_v5() {
+        if v5 {
             waiting.properties = properties;
         }
         self.drain_acks();
@@ -519,10 +518,10 @@ impl Server {
             return;
         };
         let v5 = conn.link.version.is_v5();
-        loop {
+        while conn.link.owes_acks() {
             let next = conn
                 .link
-                .inbound(&mut self.session.inbound_qos2)
+                .inbound(&mut self.session.flows_mut().inbound_qos2)
                 .next_ack(v5);
             let Some((packet, _)) = next else { break };
             let _ = encode_trimmed(conn, &mut self.tx, packet);
@@ -538,7 +537,12 @@ impl Server {
             let Some(conn) = self.conn.as_mut().filter(|c| c.link.is_open()) else {
                 return;
             };
-            if let Some(flow) = self.session.inflight.next_unsent() {
+            // Nothing in flight or queued: nothing to send, and nothing to
+            // take storage for.
+            let Some(flows) = self.session.flows_in_use() else {
+                return;
+            };
+            if let Some(flow) = flows.inflight.next_unsent() {
                 if conn.link.send_quota == 0 {
                     return;
                 }
@@ -559,7 +563,7 @@ impl Server {
         let Some(conn) = self.conn.as_mut().filter(|c| c.link.is_open()) else {
             return false;
         };
-        let front = match self.session.pending.front_at(now) {
+        let front = match self.session.flows_mut().pending.front_at(now) {
             None => return false,
             Some(Err(expired)) => {
                 self.events.push_back(ServerEvent::Dropped {
@@ -578,12 +582,12 @@ impl Server {
             if conn.link.send_quota == 0 {
                 return false;
             }
-            match self.session.ids.allocate() {
+            match self.session.flows_mut().ids.allocate() {
                 Some(id) => Some(id),
                 None => return false,
             }
         };
-        let Some(Queued { message, .. }) = self.session.pending.pop_front() else {
+        let Some(Queued { message, .. }) = self.session.flows_mut().pending.pop_front() else {
             return false;
         };
         let mut stored = Publish::new(message.topic, message.payload)
@@ -593,13 +597,13 @@ impl Server {
             stored = stored.with_qos(PublishQoS::new(qos, id));
         }
         let mut wire = stored.clone();
-        conn.link.out_aliases.apply(&mut wire);
+        conn.link.apply_out_alias(&mut wire);
         match encode(conn, &mut self.tx, &Packet::Publish(wire)) {
             Err(err) => {
                 // v5 [MQTT-3.1.2-25]: too large for this client: discarded
                 // for this client, as if sent; the connection stays.
                 if let Some(id) = packet_id {
-                    self.session.ids.release(id);
+                    self.session.flows_mut().ids.release(id);
                 }
                 let error = match err {
                     EncodeError::PacketTooLarge { .. } => OpError::PacketTooLarge,
@@ -616,7 +620,7 @@ impl Server {
             Ok(_) => {
                 conn.link.send_quota = conn.link.send_quota.saturating_sub(1);
                 let seq = self.session.next_seq();
-                self.session.inflight.push(OutFlow {
+                self.session.flows_mut().inflight.push(OutFlow {
                     op,
                     seq,
                     publish: stored,
