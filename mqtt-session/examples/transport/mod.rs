@@ -1,11 +1,7 @@
-//! Byte streams for the examples beside plain TCP: TLS (rustls) and
-//! WebSocket (tokio-tungstenite, MQTT 5.0 §6 / 3.1.1 §6). Each ends as an
-//! [`Io`], a tokio byte stream, so the MQTT code above it is the same for
-//! every transport; the library crates know nothing of any of them.
-
-// The broker and the client each use part of this module, and the tests
-// include both examples.
-#![allow(dead_code)]
+//! Byte streams for the example client beside plain TCP: TLS (rustls)
+//! and WebSocket (tokio-tungstenite, MQTT 5.0 §6 / 3.1.1 §6). Each ends as
+//! an [`Io`], a tokio byte stream, so the MQTT code above it is the same
+//! for every transport; the library crates know nothing of any of them.
 
 pub mod tls;
 pub mod ws;

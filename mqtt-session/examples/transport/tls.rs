@@ -1,13 +1,13 @@
-//! TLS configuration from PEM files, for both ends.
+//! TLS for the example client: trusted authorities from a PEM file.
 
 use std::error::Error;
 use std::path::Path;
 use std::sync::Arc;
 
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use rustls::pki_types::{CertificateDer, ServerName};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio_rustls::{TlsAcceptor, TlsConnector};
+use tokio_rustls::TlsConnector;
 
 type BoxError = Box<dyn Error + Send + Sync>;
 
@@ -26,18 +26,6 @@ fn certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, BoxError> {
         return Err(format!("{}: no certificate in the file", path.display()).into());
     }
     Ok(certs)
-}
-
-/// A server configuration from a certificate chain (leaf first) and its
-/// private key, both PEM.
-pub fn acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, BoxError> {
-    let chain = certificates(cert)?;
-    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| format!("{}: {e}", key.display()))?;
-    let config = rustls::ServerConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()?
-        .with_no_client_auth()
-        .with_single_cert(chain, key)?;
-    Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
 /// A client configuration that trusts only the certificate authorities in

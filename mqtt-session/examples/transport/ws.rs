@@ -13,8 +13,7 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, DuplexStream};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
-use tokio_tungstenite::tungstenite::http::{HeaderValue, StatusCode, header};
+use tokio_tungstenite::tungstenite::http::{HeaderValue, header};
 use tokio_tungstenite::tungstenite::protocol::frame::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{Message, WebSocketConfig};
@@ -28,58 +27,13 @@ pub const SUBPROTOCOL: &str = "mqtt";
 /// Bytes buffered between the WebSocket and the MQTT code, each way.
 const BRIDGE_BUFFER: usize = 64 * 1024;
 
-/// Bounds what one peer can make us buffer: the largest message is a bit
-/// above the broker's Maximum Packet Size, since a message may carry the
-/// end of one packet and the start of the next.
+/// Bounds what the server can make us buffer: the largest message is a
+/// bit above the Maximum Packet Size, since a message may carry the end of
+/// one packet and the start of the next.
 fn config(max_message: usize) -> WebSocketConfig {
     WebSocketConfig::default()
         .max_message_size(Some(max_message))
         .max_frame_size(Some(max_message))
-}
-
-/// Whether the request offers the `mqtt` subprotocol, in any of its
-/// `Sec-WebSocket-Protocol` headers (each a comma-separated list).
-fn offers_mqtt(request: &Request) -> bool {
-    request
-        .headers()
-        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|p| p.trim() == SUBPROTOCOL)
-}
-
-/// The server selects `mqtt` [MQTT-6.0.0-4], and a client that does not
-/// offer it is refused with 400: a client MUST include it [MQTT-6.0.0-3],
-/// so one that does not would not speak MQTT to us.
-// The error type is tungstenite's callback signature, not ours to shrink.
-#[allow(clippy::result_large_err)]
-fn select_mqtt(request: &Request, mut response: Response) -> Result<Response, ErrorResponse> {
-    if !offers_mqtt(request) {
-        let mut refusal =
-            ErrorResponse::new(Some("MQTT over WebSocket needs subprotocol mqtt".into()));
-        *refusal.status_mut() = StatusCode::BAD_REQUEST;
-        return Err(refusal);
-    }
-    response.headers_mut().insert(
-        header::SEC_WEBSOCKET_PROTOCOL,
-        HeaderValue::from_static(SUBPROTOCOL),
-    );
-    Ok(response)
-}
-
-/// The server side of the opening handshake (see [`select_mqtt`]).
-pub async fn accept<S>(stream: S, max_message: usize) -> Result<DuplexStream, BoxError>
-where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
-    let ws = tokio_tungstenite::accept_hdr_async_with_config(
-        stream,
-        select_mqtt,
-        Some(config(max_message)),
-    )
-    .await?;
-    Ok(bridge(ws))
 }
 
 /// The client side of the opening handshake to `url` (`ws://` or `wss://`,

@@ -1,5 +1,5 @@
 //! Server-role regressions found by replaying mosquitto's broker compliance
-//! corpus against the example broker (`tests/interop/replay_corpus.py`,
+//! corpus against a broker built on this crate (`tests/interop/replay_corpus.py`,
 //! `INTEROP.md`). Each test names the statement our old behaviour broke.
 
 use std::num::NonZeroU32;
