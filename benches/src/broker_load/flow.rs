@@ -19,6 +19,10 @@ use super::wire::{self, Packet};
 /// Every payload: message id, send time, padding.
 pub const PAYLOAD_LEN: usize = 64;
 
+/// How long a publisher waits for end-to-end credit before it assumes the
+/// broker dropped the messages holding it.
+const CREDIT_WAIT: Duration = Duration::from_secs(2);
+
 /// The most PUBLISH packets encoded into one write.
 const BATCH: u32 = 64;
 
@@ -100,7 +104,12 @@ impl Publisher {
                 n = u32::try_from(left.min(u64::from(BATCH))).unwrap_or(1);
             }
             for credit in &self.credits {
-                credit.acquire_many(n).await.map_err(closed)?.forget();
+                // A message the broker dropped never returns its permit:
+                // past a wait this long, go on and let the count show it.
+                let wait = tokio::time::timeout(CREDIT_WAIT, credit.acquire_many(n));
+                if let Ok(permit) = wait.await {
+                    permit.map_err(closed)?.forget();
+                }
             }
             let sent = nanos_since(self.epoch);
             for _ in 0..n {

@@ -108,6 +108,14 @@ fn rate(count: u64, start: Instant, got: &[Received]) -> f64 {
     }
 }
 
+/// The time from the start to the last message received: the share of CPU
+/// is taken over it, not over the wait for messages that never came.
+fn active(r: &mut Record, start: Instant, got: &[Received]) {
+    if let Some(last) = got.iter().filter_map(|g| g.last).max() {
+        r.num("active_s", last.duration_since(start).as_secs_f64());
+    }
+}
+
 fn pct(count: u64, of: u64) -> f64 {
     count as f64 * 100.0 / (of.max(1) as f64)
 }
@@ -180,6 +188,7 @@ pub async fn fan_in(p: &Params, r: &mut Record) -> io::Result<bool> {
     done.store(true, Ordering::Release);
     let got = sub.await.map_err(io::Error::other)??;
     usage.record(p, r);
+    active(r, start, std::slice::from_ref(&got));
     let all = got.count == p.messages && got.duplicates == 0 && got.unknown == 0;
     r.num("sent", p.messages as f64)
         .num("received", got.count as f64)
@@ -235,6 +244,7 @@ pub async fn fan_out(p: &Params, r: &mut Record) -> io::Result<bool> {
     done.store(true, Ordering::Release);
     let got = join(set).await?;
     usage.record(p, r);
+    active(r, start, &got);
     let expected = p.messages.saturating_mul(u64::from(p.connections));
     let count: u64 = got.iter().map(|g| g.count).sum();
     let dups: u64 = got

@@ -188,7 +188,7 @@ pub fn render(runs: &[Run]) -> String {
                     .iter()
                     .filter_map(|r| {
                         let cpu = r.get(key)?.num()?;
-                        let wall = r.get("wall_s")?.num()?;
+                        let wall = r.get("active_s").or(r.get("wall_s"))?.num()?;
                         (wall > 0.0).then(|| cpu / wall * 100.0)
                     })
                     .collect();
