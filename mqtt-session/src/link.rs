@@ -41,8 +41,9 @@ pub(crate) struct Link {
     pub(crate) decoder: Decoder,
     pub(crate) encoder: Encoder,
     io: Option<Box<LinkIo>>,
-    /// The violation that ended this connection.
-    pub(crate) violation: Option<ProtocolViolation>,
+    /// The violation that ended this connection; boxed, as it ends at most
+    /// one connection of many.
+    pub(crate) violation: Option<Box<ProtocolViolation>>,
     /// The session's connection number, for ack tokens.
     pub(crate) number: u32,
     /// QoS 1/2 PUBLISH we may still send: the peer's Receive Maximum less

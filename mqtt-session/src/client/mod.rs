@@ -355,7 +355,9 @@ impl Client {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn violation(&self) -> Option<ProtocolViolation> {
-        self.conn.as_ref().and_then(|c| c.link.violation)
+        self.conn
+            .as_ref()
+            .and_then(|c| c.link.violation.as_deref().copied())
     }
 
     /// Feeds a packet the caller decoded itself (for transports that frame
@@ -645,7 +647,7 @@ impl Client {
     /// and closes.
     fn violate(&mut self, now: Instant, violation: ProtocolViolation) -> ProtocolViolation {
         if let Some(conn) = self.conn.as_mut() {
-            conn.link.violation = Some(violation);
+            conn.link.violation = Some(alloc::boxed::Box::new(violation));
             if conn.link.version.is_v5() && conn.is_open() {
                 let code = DisconnectReasonCode::try_from(violation.reason)
                     .unwrap_or(DisconnectReasonCode::ProtocolError);

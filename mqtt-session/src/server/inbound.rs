@@ -1,5 +1,6 @@
 //! What the client sends: one handler per packet type.
 
+use super::io;
 use alloc::vec::Vec;
 
 use mqttkit_codec::{
@@ -25,7 +26,7 @@ impl Server {
     pub(super) fn dispatch(&mut self, now: Instant, packet: Packet) -> Handled {
         // v5 [MQTT-3.1.2-22]: any packet restarts the keep-alive window.
         if let Some(conn) = self.conn.as_mut() {
-            conn.silence = conn.keep_alive_window.map(|w| now.saturating_add(w));
+            conn.silence = super::deadline(now, conn.keep_alive_window);
         }
         match self.dispatch_inner(now, packet) {
             Err(v) => Err(self.violate(now, v)),
@@ -61,7 +62,7 @@ impl Server {
             Packet::PingReq => {
                 if let Some(conn) = self.conn.as_mut() {
                     // v5 [MQTT-3.12.4-1]
-                    let _ = outbound::encode(conn, &mut self.tx, &Packet::PingResp);
+                    let _ = outbound::encode(conn, &mut io(&mut self.io).tx, &Packet::PingResp);
                 }
                 Ok(())
             }
@@ -75,8 +76,8 @@ impl Server {
     }
 
     fn on_publish(&mut self, now: Instant, mut publish: Publish) -> Handled {
-        let max_qos = self.config.maximum_qos;
-        let retain_available = self.config.retain_available;
+        let max_qos = self.limits.maximum_qos;
+        let retain_available = self.limits.retain_available;
         let Some(conn) = self.conn.as_mut() else {
             return Ok(());
         };
@@ -101,7 +102,8 @@ impl Server {
         )?;
         let (packet_id, qos) = match publish.qos {
             PublishQoS::AtMostOnce => {
-                self.events
+                io(&mut self.io)
+                    .events
                     .push_back(ServerEvent::Publish { publish, ack: None });
                 return Ok(());
             }
@@ -119,14 +121,15 @@ impl Server {
             .admit(packet_id, qos)
             .map_err(|_| OVER_RECEIVE_MAXIMUM)?;
         match admission {
-            Admission::New if self.config.manual_ack => {
-                self.events.push_back(ServerEvent::Publish {
+            Admission::New if self.limits.manual_ack => {
+                io(&mut self.io).events.push_back(ServerEvent::Publish {
                     publish,
                     ack: Some(token),
                 })
             }
             Admission::New => {
-                self.events
+                io(&mut self.io)
+                    .events
                     .push_back(ServerEvent::Publish { publish, ack: None });
                 // The token is fresh and of this connection: it is accepted.
                 let _ = self.ack(now, token, mqttkit_codec::PubAckReasonCode::Success);
@@ -145,7 +148,7 @@ impl Server {
             .link
             .inbound(&mut self.session.flows_mut().inbound_qos2)
             .release(id, v5)?;
-        outbound::encode_trimmed(conn, &mut self.tx, pubcomp).ok();
+        outbound::encode_trimmed(conn, &mut io(&mut self.io).tx, pubcomp).ok();
         Ok(())
     }
 
@@ -165,7 +168,7 @@ impl Server {
                 && let Some(conn) = self.conn.as_mut()
             {
                 let packet = pubrel_not_found(id, conn.link.version.is_v5());
-                outbound::encode_trimmed(conn, &mut self.tx, packet).ok();
+                outbound::encode_trimmed(conn, &mut io(&mut self.io).tx, packet).ok();
             }
             return Ok(());
         }
@@ -188,7 +191,7 @@ impl Server {
         // v5 [MQTT-4.3.3-4]
         if let Some(conn) = self.conn.as_mut() {
             let packet = Packet::PubRel(mqttkit_codec::PubRel::new(id));
-            outbound::encode_trimmed(conn, &mut self.tx, packet).ok();
+            outbound::encode_trimmed(conn, &mut io(&mut self.io).tx, packet).ok();
         }
         Ok(())
     }
@@ -207,16 +210,16 @@ impl Server {
         let Some(flow) = conn.link.complete(&mut self.session, id, released, qos) else {
             return;
         };
-        self.events.push_back(ServerEvent::Delivered {
+        io(&mut self.io).events.push_back(ServerEvent::Delivered {
             op: flow.op,
             reason,
         });
     }
 
     fn on_subscribe(&mut self, subscribe: Subscribe) -> Handled {
-        let Some(conn) = self.conn.as_mut() else {
+        if self.conn.is_none() {
             return Ok(());
-        };
+        }
         // The codec already refused No Local on a shared subscription
         // (v5 [MQTT-3.8.3-4]) and malformed filters.
         // A SUBSCRIBE with several filters is handled as a sequence of
@@ -234,20 +237,22 @@ impl Server {
                     || filters.iter().take(i).any(|(f, _)| f == filter),
             })
             .collect();
-        self.events.push_back(ServerEvent::Subscribe {
+        io(&mut self.io).events.push_back(ServerEvent::Subscribe {
             packet_id: subscribe.packet_id,
             requests,
             subscription_identifier: subscribe.properties.subscription_identifier,
             user_properties: subscribe.properties.user_properties.clone(),
         });
-        conn.subscribes.push((subscribe.packet_id, subscribe));
+        io(&mut self.io)
+            .subscribes
+            .push((subscribe.packet_id, subscribe));
         Ok(())
     }
 
     fn on_unsubscribe(&mut self, unsubscribe: Unsubscribe) -> Handled {
-        let Some(conn) = self.conn.as_mut() else {
+        if self.conn.is_none() {
             return Ok(());
-        };
+        }
         // As for SUBSCRIBE, the filters are handled in order: a repeated
         // filter no longer exists once its first copy removed it.
         let all = &unsubscribe.filters;
@@ -262,11 +267,12 @@ impl Server {
                 )
             })
             .collect();
-        self.events.push_back(ServerEvent::Unsubscribe {
+        io(&mut self.io).events.push_back(ServerEvent::Unsubscribe {
             packet_id: unsubscribe.packet_id,
             filters,
         });
-        conn.unsubscribes
+        io(&mut self.io)
+            .unsubscribes
             .push((unsubscribe.packet_id, unsubscribe.filters));
         Ok(())
     }
@@ -287,7 +293,8 @@ impl Server {
         // v5 [MQTT-3.1.2-10]: a normal DISCONNECT discards the will; 0x04
         // (Disconnect with Will Message) publishes it.
         let publish_will = d.reason_code == DisconnectReasonCode::DisconnectWithWillMessage;
-        self.events
+        io(&mut self.io)
+            .events
             .push_back(ServerEvent::Closed(ServerCloseCause::ByClient(d)));
         self.end_connection(now, publish_will);
         Ok(())

@@ -16,6 +16,7 @@ mod subscriptions;
 use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
+use core::num::NonZeroU32;
 use core::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -46,19 +47,45 @@ fn owned_client_id(id: &MqttString) -> MqttString {
     MqttString::from_bytes(Bytes::copy_from_slice(id.as_bytes())).unwrap_or_else(|_| id.clone())
 }
 
+/// The settings of a [`ServerConfig`] that apply after CONNACK; the
+/// others are announced in it or shape the connection's codec and quotas.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    max_queued: usize,
+    max_queued_bytes: usize,
+    maximum_qos: QoS,
+    retain_available: bool,
+    manual_ack: bool,
+}
+
+impl Limits {
+    fn of(config: &ServerConfig) -> Self {
+        Self {
+            max_queued: config.max_queued,
+            max_queued_bytes: config.max_queued_bytes,
+            maximum_qos: config.maximum_qos,
+            retain_available: config.retain_available,
+            manual_ack: config.manual_ack,
+        }
+    }
+}
+
+/// When the keep-alive `window` that starts at `now` ends.
+fn deadline(now: Instant, window: Option<NonZeroU32>) -> Option<Instant> {
+    window.map(|w| now.saturating_add(Duration::from_millis(u64::from(w.get()))))
+}
+
 /// One network connection of a [`Server`].
 #[derive(Debug)]
 struct ServerConn {
     /// What every connection has, in both roles.
     link: Link,
-    /// 1.5 times the keep-alive in use; `None`: no keep-alive.
-    keep_alive_window: Option<Duration>,
+    /// 1.5 times the keep-alive in use, in milliseconds (at most
+    /// 65,535 s × 1.5, which fits); `None`: no keep-alive.
+    keep_alive_window: Option<NonZeroU32>,
     /// Nothing arrived from the client by then: the connection is closed
     /// (v5 [MQTT-3.1.2-22]).
     silence: Option<Instant>,
-    /// SUBSCRIBE and UNSUBSCRIBE awaiting the application's answer.
-    subscribes: Vec<(PacketId, Subscribe)>,
-    unsubscribes: Vec<(PacketId, Vec<mqttkit_topic::TopicFilter>)>,
     /// Request Problem Information (v5 §3.1.2.11.7).
     problem_information: bool,
     session_expiry_was_zero: bool,
@@ -74,7 +101,8 @@ struct ServerConn {
 /// [`Server::poll_timeout`].
 #[derive(Debug)]
 pub struct Server {
-    config: ServerConfig,
+    /// What the session needs of its [`ServerConfig`] after CONNACK.
+    limits: Limits,
     session: Session,
     subscriptions: Subscriptions,
     conn: Option<ServerConn>,
@@ -82,12 +110,31 @@ pub struct Server {
     /// none and it is larger than the rest of an idle session.
     will: Option<Box<LastWill>>,
     /// A will waiting for its delay after the connection closed.
-    will_due: Option<(Box<LastWill>, Instant)>,
+    will_due: Option<Box<(LastWill, Instant)>>,
     /// Session Expiry Interval in seconds; `u32::MAX` never expires.
     session_expiry: u32,
     expired: bool,
+    /// What traffic fills; `None` while all of it is empty.
+    io: Option<Box<ServerIo>>,
+}
+
+/// The part of a [`Server`] that traffic fills: bytes to send, events not
+/// taken yet, SUBSCRIBE and UNSUBSCRIBE awaiting the application's answer.
+/// Taken on first use and given back by [`Server::shrink_to_fit`] once
+/// empty, since most connections of a server are idle most of the time.
+#[derive(Debug, Default)]
+struct ServerIo {
     tx: BytesMut,
     events: VecDeque<ServerEvent>,
+    /// Of the open connection only.
+    subscribes: Vec<(PacketId, Subscribe)>,
+    /// Of the open connection only.
+    unsubscribes: Vec<(PacketId, Vec<mqttkit_topic::TopicFilter>)>,
+}
+
+/// The traffic state in `slot`, taken on first use.
+fn io(slot: &mut Option<Box<ServerIo>>) -> &mut ServerIo {
+    slot.get_or_insert_with(Box::default)
 }
 
 impl Server {
@@ -114,7 +161,7 @@ impl Server {
                 if !old.expired {
                     old.expire();
                 }
-                carried = core::mem::take(&mut old.events);
+                carried = old.io.take().map(|io| io.events).unwrap_or_default();
                 None
             }
             None => None,
@@ -125,15 +172,21 @@ impl Server {
                 if old.conn.as_ref().is_some_and(|c| c.link.is_open()) {
                     old.take_over(now);
                 }
-                old.tx.clear();
+                // What the old connection left: nothing of it is sent,
+                // and its SUBSCRIBE and UNSUBSCRIBE are not answered.
+                if let Some(io) = old.io.as_deref_mut() {
+                    io.tx.clear();
+                    io.subscribes.clear();
+                    io.unsubscribes.clear();
+                }
                 // v5 [MQTT-3.1.3-9]: a new connection before the will
                 // delay ends cancels the will.
                 old.will_due = None;
-                old.config = config;
+                old.limits = Limits::of(&config);
                 old
             }
             None => Self {
-                config,
+                limits: Limits::of(&config),
                 session: Session::new(owned_client_id(&connect.client_id)),
                 subscriptions: Subscriptions::default(),
                 conn: None,
@@ -141,11 +194,12 @@ impl Server {
                 will_due: None,
                 session_expiry: 0,
                 expired: false,
-                tx: BytesMut::new(),
-                events: VecDeque::new(),
+                io: None,
             },
         };
-        this.events.extend(carried);
+        if !carried.is_empty() {
+            io(&mut this.io).events.extend(carried);
+        }
         this.session.client_id = owned_client_id(&connect.client_id);
         this.session.connection = this.session.connection.wrapping_add(1);
         // The session is established from this CONNECT on, and its expiry
@@ -158,29 +212,27 @@ impl Server {
         } else if connect.clean_start {
             0
         } else {
-            this.config
+            config
                 .v3_session_expiry
                 .map_or(u32::MAX, |d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX))
         };
         this.will = connect.will.clone().map(Box::new);
-        let keep_alive = this
-            .config
+        let keep_alive = config
             .server_keep_alive
             .filter(|_| v5)
             .unwrap_or(connect.keep_alive);
         // v5 [MQTT-3.1.2-22], v3.1.1 [MQTT-3.1.2-24]: one and a half times.
-        let keep_alive_window = (keep_alive > 0)
-            .then(|| Duration::from_millis(u64::from(keep_alive).saturating_mul(1500)));
+        let keep_alive_window = NonZeroU32::new(u32::from(keep_alive).saturating_mul(1500));
         let mut encoder = Encoder::new(version);
         if v5 && let Some(max) = props.maximum_packet_size {
             encoder = encoder.with_max_packet_size(max.get());
         }
         let mut decoder = decoder;
-        if let Some(max) = this.config.maximum_packet_size {
+        if let Some(max) = config.maximum_packet_size {
             decoder = decoder.with_max_packet_size(max);
         }
         let receive_maximum = if v5 {
-            this.config.receive_maximum.max(1)
+            config.receive_maximum.max(1)
         } else {
             u16::MAX
         };
@@ -188,26 +240,24 @@ impl Server {
         link.state = State::Connected;
         link.decoder = decoder;
         link.encoder = encoder;
-        link.send_quota = props.receive_maximum.filter(|_| v5).map_or(
-            this.config.inflight_window.max(1),
-            core::num::NonZeroU16::get,
-        );
+        link.send_quota = props
+            .receive_maximum
+            .filter(|_| v5)
+            .map_or(config.inflight_window.max(1), core::num::NonZeroU16::get);
         link.receive_maximum = receive_maximum;
         if v5 {
             link.reset_out_aliases(
                 props
                     .topic_alias_maximum
                     .unwrap_or(0)
-                    .min(this.config.max_outbound_aliases),
+                    .min(config.max_outbound_aliases),
             );
-            link.set_in_alias_max(this.config.topic_alias_maximum);
+            link.set_in_alias_max(config.topic_alias_maximum);
         }
         this.conn = Some(ServerConn {
             link,
             keep_alive_window,
-            silence: keep_alive_window.map(|w| now.saturating_add(w)),
-            subscribes: Vec::new(),
-            unsubscribes: Vec::new(),
+            silence: deadline(now, keep_alive_window),
             problem_information: !v5 || props.request_problem_information.unwrap_or(true),
             session_expiry_was_zero: this.session_expiry == 0,
         });
@@ -215,19 +265,18 @@ impl Server {
         if let Some(flows) = this.session.flows_in_use() {
             flows.inflight.mark_all_unsent();
         }
-        if !this.send_connack(now, session_present, assigned, auth_data, &connect) {
+        if !this.send_connack(&config, session_present, assigned, auth_data, &connect) {
             // v5 [MQTT-3.1.2-24]: the CONNACK does not fit the client's
             // Maximum Packet Size, and nothing may go before it (v5
             // [MQTT-3.2.0-1]): the connection cannot start, so it is
             // closed without a word, like a refusal (no will).
             let violation = ProtocolViolation::rule(PeerMisbehaved::ConnAckTooLarge);
-            this.events
-                .push_back(ServerEvent::Closed(ServerCloseCause::ProtocolViolation(
-                    violation,
-                )));
+            io(&mut this.io).events.push_back(ServerEvent::Closed(
+                ServerCloseCause::ProtocolViolation(violation),
+            ));
             this.end_connection(now, false);
             if let Some(conn) = this.conn.as_mut() {
-                conn.link.violation = Some(violation);
+                conn.link.violation = Some(Box::new(violation));
             }
             return this;
         }
@@ -482,7 +531,9 @@ impl Server {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn violation(&self) -> Option<ProtocolViolation> {
-        self.conn.as_ref().and_then(|c| c.link.violation)
+        self.conn
+            .as_ref()
+            .and_then(|c| c.link.violation.as_deref().copied())
     }
 
     /// Fires what is due: the keep-alive deadline, the will delay, the
@@ -516,11 +567,10 @@ impl Server {
                 true,
             );
         }
-        if let Some((_, at)) = &self.will_due
-            && *at <= now
-            && let Some((will, _)) = self.will_due.take()
+        if self.will_due.as_ref().is_some_and(|due| due.1 <= now)
+            && let Some(due) = self.will_due.take()
         {
-            self.events.push_back(ServerEvent::Will(*will));
+            io(&mut self.io).events.push_back(ServerEvent::Will(due.0));
         }
         if !self.expired && self.session.expiry.is_some_and(|at| at <= now) {
             self.expire();
@@ -546,11 +596,14 @@ impl Server {
     /// ```
     pub fn handle_transport_closed(&mut self, now: Instant) {
         if self.conn.as_ref().is_some_and(|c| c.link.is_open()) {
-            self.events
+            io(&mut self.io)
+                .events
                 .push_back(ServerEvent::Closed(ServerCloseCause::TransportClosed));
             self.end_connection(now, true);
         }
-        self.tx.clear();
+        if let Some(io) = self.io.as_deref_mut() {
+            io.tx.clear();
+        }
     }
 
     // ---- commands -----------------------------------------------------
@@ -634,12 +687,13 @@ impl Server {
     /// ```
     #[must_use = "the bytes appended to `out` are to be written to the transport"]
     pub fn poll_transmit(&mut self, out: &mut BytesMut) -> Option<usize> {
-        if self.tx.is_empty() {
+        let tx = &mut self.io.as_deref_mut()?.tx;
+        if tx.is_empty() {
             return None;
         }
-        let n = self.tx.len();
-        out.extend_from_slice(&self.tx);
-        self.tx.clear();
+        let n = tx.len();
+        out.extend_from_slice(tx);
+        tx.clear();
         Some(n)
     }
 
@@ -670,16 +724,26 @@ impl Server {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn shrink_to_fit(&mut self) {
-        crate::receive_buffer::release_if_empty(&mut self.tx);
-        if self.events.is_empty() {
-            self.events = VecDeque::new();
+        if let Some(io) = self.io.as_deref_mut() {
+            if io.tx.is_empty()
+                && io.events.is_empty()
+                && io.subscribes.is_empty()
+                && io.unsubscribes.is_empty()
+            {
+                self.io = None;
+            } else {
+                crate::receive_buffer::release_if_empty(&mut io.tx);
+                if io.events.is_empty() {
+                    io.events = VecDeque::new();
+                }
+                io.subscribes.shrink_to_fit();
+                io.unsubscribes.shrink_to_fit();
+            }
         }
         self.subscriptions.shrink_to_fit();
         self.session.shrink_to_fit();
         if let Some(conn) = self.conn.as_mut() {
             conn.link.release_if_idle();
-            conn.subscribes.shrink_to_fit();
-            conn.unsubscribes.shrink_to_fit();
         }
     }
 
@@ -701,7 +765,7 @@ impl Server {
     /// ```
     #[must_use = "an output that is not taken is lost"]
     pub fn poll_event(&mut self) -> Option<ServerEvent> {
-        self.events.pop_front()
+        self.io.as_deref_mut()?.events.pop_front()
     }
 
     /// The next deadline at which [`Server::handle_timeout`] must run.
@@ -750,11 +814,13 @@ impl Server {
         {
             let _ = outbound::encode_trimmed(
                 conn,
-                &mut self.tx,
+                &mut io(&mut self.io).tx,
                 Packet::Disconnect(Disconnect::new(reason)),
             );
         }
-        self.events.push_back(ServerEvent::Closed(cause));
+        io(&mut self.io)
+            .events
+            .push_back(ServerEvent::Closed(cause));
         self.end_connection(now, publish_will);
     }
 
@@ -769,7 +835,7 @@ impl Server {
             true,
         );
         if let Some(conn) = self.conn.as_mut() {
-            conn.link.violation = Some(violation);
+            conn.link.violation = Some(Box::new(violation));
         }
         violation
     }
@@ -796,9 +862,9 @@ impl Server {
             let delay = will.properties.will_delay_interval.unwrap_or(0);
             let at = now.saturating_add(Duration::from_secs(u64::from(delay)));
             if delay == 0 {
-                self.events.push_back(ServerEvent::Will(*will));
+                io(&mut self.io).events.push_back(ServerEvent::Will(*will));
             } else {
-                self.will_due = Some((will, at));
+                self.will_due = Some(Box::new((*will, at)));
             }
         }
         if self.session_expiry == 0 {
@@ -808,13 +874,15 @@ impl Server {
 
     /// The session ends: a pending will goes first (v5 §3.1.3.2.2).
     fn expire(&mut self) {
-        if let Some((will, _)) = self.will_due.take() {
-            self.events.push_back(ServerEvent::Will(*will));
+        if let Some(due) = self.will_due.take() {
+            io(&mut self.io).events.push_back(ServerEvent::Will(due.0));
         }
         self.expired = true;
         self.session.established = false;
         self.session.set_expiry(None);
-        self.events.push_back(ServerEvent::SessionExpired);
+        io(&mut self.io)
+            .events
+            .push_back(ServerEvent::SessionExpired);
     }
 }
 

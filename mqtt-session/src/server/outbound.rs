@@ -1,6 +1,7 @@
 //! What the server sends: CONNACK, deliveries under the client's limits,
 //! acknowledgements, SUBACK/UNSUBACK with the application's codes.
 
+use super::io;
 use alloc::vec::Vec;
 use core::time::Duration;
 
@@ -71,7 +72,7 @@ impl Server {
     /// exceeds the client's Maximum Packet Size (v5 [MQTT-3.1.2-24]).
     pub(super) fn send_connack(
         &mut self,
-        _now: Instant,
+        config: &crate::ServerConfig,
         session_present: bool,
         assigned: bool,
         auth_data: Option<Bytes>,
@@ -83,7 +84,7 @@ impl Server {
         let mut ack = ConnAck::new(session_present, ConnectReasonCode::Success);
         if conn.link.version.is_v5() {
             let p = &mut ack.properties;
-            let c = &self.config;
+            let c = config;
             p.receive_maximum = core::num::NonZeroU16::new(conn.link.receive_maximum)
                 .filter(|r| r.get() != u16::MAX);
             p.maximum_packet_size = c.maximum_packet_size.and_then(core::num::NonZeroU32::new);
@@ -101,7 +102,7 @@ impl Server {
                 p.authentication_data = auth_data;
             }
         }
-        encode(conn, &mut self.tx, &Packet::from(ack)).is_ok()
+        encode(conn, &mut io(&mut self.io).tx, &Packet::from(ack)).is_ok()
     }
 
     /// Hands a routed message to this client (v5 §3.3.4): No Local,
@@ -192,18 +193,18 @@ impl Server {
     /// [`crate::ServerConfig::max_queued_bytes`]: the oldest QoS 0 messages
     /// go first, and only for a QoS 1 or 2 message.
     fn make_room(&mut self, qos: QoS, size: usize) -> Result<(), DeliverError> {
-        let fits = |queue: &crate::queue::Queue, config: &crate::ServerConfig| {
-            queue.len() < config.max_queued
-                && queue.bytes().saturating_add(size) <= config.max_queued_bytes
+        let fits = |queue: &crate::queue::Queue, limits: &super::Limits| {
+            queue.len() < limits.max_queued
+                && queue.bytes().saturating_add(size) <= limits.max_queued_bytes
         };
-        while !fits(&self.session.flows().pending, &self.config) {
+        while !fits(&self.session.flows().pending, &self.limits) {
             if qos == QoS::AtMostOnce {
                 return Err(DeliverError::QueueFull);
             }
             let Some(dropped) = self.session.flows_mut().pending.remove_oldest_qos0() else {
                 return Err(DeliverError::QueueFull);
             };
-            self.events.push_back(ServerEvent::Dropped {
+            io(&mut self.io).events.push_back(ServerEvent::Dropped {
                 op: dropped.op,
                 error: OpError::QueueFull,
             });
@@ -379,17 +380,20 @@ impl Server {
         let Some(conn) = self.conn.as_mut().filter(|c| c.link.is_open()) else {
             return Err(OpError::NotConnected);
         };
-        let pos = conn
+        let pos = io(&mut self.io)
             .subscribes
             .iter()
             .position(|(id, _)| *id == packet_id)
             .ok_or(OpError::UnknownAck)?;
-        let filters = conn.subscribes.get(pos).map_or(0, |(_, s)| s.filters.len());
+        let filters = io(&mut self.io)
+            .subscribes
+            .get(pos)
+            .map_or(0, |(_, s)| s.filters.len());
         // v5 [MQTT-3.8.4-6], v3.1.1 [MQTT-3.8.4-5]: one code per filter.
         if codes.len() != filters {
             return Err(OpError::NoTopicFilter);
         }
-        let (_, subscribe) = conn.subscribes.swap_remove(pos);
+        let (_, subscribe) = io(&mut self.io).subscribes.swap_remove(pos);
         let v5 = conn.link.version.is_v5();
         let mut sent = Vec::with_capacity(codes.len());
         for ((filter, options), code) in subscribe.filters.into_iter().zip(codes) {
@@ -424,7 +428,7 @@ impl Server {
         }
         // v5 [MQTT-3.8.4-1]: SUBACK with the same packet identifier.
         let packet = Packet::SubAck(SubAck::new(packet_id, sent));
-        let _ = encode_trimmed(conn, &mut self.tx, packet);
+        let _ = encode_trimmed(conn, &mut io(&mut self.io).tx, packet);
         Ok(())
     }
 
@@ -483,16 +487,19 @@ impl Server {
         let Some(conn) = self.conn.as_mut().filter(|c| c.link.is_open()) else {
             return Err(OpError::NotConnected);
         };
-        let pos = conn
+        let pos = io(&mut self.io)
             .unsubscribes
             .iter()
             .position(|(id, _)| *id == packet_id)
             .ok_or(OpError::UnknownAck)?;
-        let filters = conn.unsubscribes.get(pos).map_or(0, |(_, f)| f.len());
+        let filters = io(&mut self.io)
+            .unsubscribes
+            .get(pos)
+            .map_or(0, |(_, f)| f.len());
         if codes.len() != filters {
             return Err(OpError::NoTopicFilter);
         }
-        let (_, filters) = conn.unsubscribes.swap_remove(pos);
+        let (_, filters) = io(&mut self.io).unsubscribes.swap_remove(pos);
         for (filter, code) in filters.iter().zip(&codes) {
             if !code.is_error() {
                 self.subscriptions.remove(filter.as_bytes());
@@ -506,7 +513,7 @@ impl Server {
         // v5 [MQTT-3.10.4-4], [MQTT-3.10.4-5]: UNSUBACK with the same id.
         let _ = encode_trimmed(
             conn,
-            &mut self.tx,
+            &mut io(&mut self.io).tx,
             Packet::UnsubAck(UnsubAck::new(packet_id, codes)),
         );
         Ok(())
@@ -524,7 +531,7 @@ impl Server {
                 .inbound(&mut self.session.flows_mut().inbound_qos2)
                 .next_ack(v5);
             let Some((packet, _)) = next else { break };
-            let _ = encode_trimmed(conn, &mut self.tx, packet);
+            let _ = encode_trimmed(conn, &mut io(&mut self.io).tx, packet);
         }
     }
 
@@ -549,7 +556,7 @@ impl Server {
                 let packet = flow.resend_packet();
                 flow.on_wire = true;
                 conn.link.send_quota = conn.link.send_quota.saturating_sub(1);
-                let _ = encode(conn, &mut self.tx, &packet);
+                let _ = encode(conn, &mut io(&mut self.io).tx, &packet);
                 continue;
             }
             if !self.pump_one(now) {
@@ -566,7 +573,7 @@ impl Server {
         let front = match self.session.flows_mut().pending.front_at(now) {
             None => return false,
             Some(Err(expired)) => {
-                self.events.push_back(ServerEvent::Dropped {
+                io(&mut self.io).events.push_back(ServerEvent::Dropped {
                     op: expired.op,
                     error: OpError::MessageExpired,
                 });
@@ -598,7 +605,7 @@ impl Server {
         }
         let mut wire = stored.clone();
         conn.link.apply_out_alias(&mut wire);
-        match encode(conn, &mut self.tx, &Packet::Publish(wire)) {
+        match encode(conn, &mut io(&mut self.io).tx, &Packet::Publish(wire)) {
             Err(err) => {
                 // v5 [MQTT-3.1.2-25]: too large for this client: discarded
                 // for this client, as if sent; the connection stays.
@@ -609,10 +616,12 @@ impl Server {
                     EncodeError::PacketTooLarge { .. } => OpError::PacketTooLarge,
                     other => OpError::Encode(other),
                 };
-                self.events.push_back(ServerEvent::Dropped { op, error });
+                io(&mut self.io)
+                    .events
+                    .push_back(ServerEvent::Dropped { op, error });
             }
             Ok(_) if packet_id.is_none() => {
-                self.events.push_back(ServerEvent::Delivered {
+                io(&mut self.io).events.push_back(ServerEvent::Delivered {
                     op,
                     reason: ReasonCode::Success,
                 });
