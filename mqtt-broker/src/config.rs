@@ -44,9 +44,12 @@ pub struct Config {
     /// The largest packet accepted from a client, in bytes (sent to 5.0
     /// clients as Maximum Packet Size).
     pub max_packet_size: u32,
-    /// Refuse client identifiers, topic names and filters that hold the
-    /// control characters U+0001..U+001F or U+007F..U+009F, as the
-    /// protocol allows (v5 §1.5.4).
+    /// Refuse client identifiers, user names, topic names (will topics
+    /// included) and filters that hold the control characters
+    /// U+0001..U+001F or U+007F..U+009F, as the protocol allows (v5
+    /// §1.5.4): a CONNECT is refused (closed without CONNACK in 3.1.1),
+    /// any other packet closes the connection as malformed, except a 5.0
+    /// SUBSCRIBE, whose filter gets SUBACK 0x8F.
     pub refuse_control_characters: bool,
     /// Seconds a new connection has to send its CONNECT.
     pub connect_timeout: u64,

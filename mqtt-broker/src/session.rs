@@ -151,10 +151,43 @@ async fn admit(mut connecting: Connecting, state: &State) -> Option<(Connecting,
     let connect = connecting.connect();
     let v5 = connecting.version().is_v5();
     let mut config = state.server_config.clone();
-    let refusal = if state.config.refuse_control_characters
-        && has_control_characters(connect.client_id.as_str())
-    {
+    let controls = state.config.refuse_control_characters;
+    let control_in = |c: &mqttkit_tokio::mqttkit_session::Connect| {
+        has_control_characters(c.client_id.as_str())
+            || c.will
+                .as_ref()
+                .is_some_and(|w| has_control_characters(w.topic.as_str()))
+            || c.login
+                .username
+                .as_ref()
+                .is_some_and(|u| has_control_characters(u.as_str()))
+    };
+    if controls && !v5 && control_in(connect) {
+        // 3.1.1 has no return code for it: closed as a malformed packet,
+        // as mosquitto does.
+        tracing::info!(
+            client = connect.client_id.as_str(),
+            "control characters in CONNECT"
+        );
+        return None;
+    }
+    let refusal = if controls && has_control_characters(connect.client_id.as_str()) {
         Some(ConnectReasonCode::ClientIdentifierNotValid)
+    } else if controls
+        && connect
+            .will
+            .as_ref()
+            .is_some_and(|w| has_control_characters(w.topic.as_str()))
+    {
+        Some(ConnectReasonCode::TopicNameInvalid)
+    } else if controls
+        && connect
+            .login
+            .username
+            .as_ref()
+            .is_some_and(|u| has_control_characters(u.as_str()))
+    {
+        Some(ConnectReasonCode::BadUserNameOrPassword)
     } else if connect.properties.authentication_method.is_some() {
         // No enhanced authentication method is known here (v5 [MQTT-4.12.0-1]).
         Some(ConnectReasonCode::BadAuthenticationMethod)
@@ -280,10 +313,11 @@ impl ClientTask {
                 if self.state.config.refuse_control_characters
                     && has_control_characters(topic.as_str())
                 {
+                    // Treated as a malformed string, as mosquitto does.
                     tracing::info!(client = &*self.key, "topic with control characters");
                     return self
                         .connection
-                        .disconnect(DisconnectReasonCode::TopicNameInvalid);
+                        .disconnect(DisconnectReasonCode::MalformedPacket);
                 }
                 if !self
                     .state
@@ -330,6 +364,19 @@ impl ClientTask {
                 subscription_identifier,
                 ..
             } => {
+                if !self.v5
+                    && self.state.config.refuse_control_characters
+                    && requests
+                        .iter()
+                        .any(|r| has_control_characters(r.filter.as_str()))
+                {
+                    // 3.1.1 has no code for a bad filter: closed, as a
+                    // malformed packet.
+                    tracing::info!(client = &*self.key, "filter with control characters");
+                    return self
+                        .connection
+                        .disconnect(DisconnectReasonCode::MalformedPacket);
+                }
                 let codes: Vec<SubAckReasonCode> = requests
                     .iter()
                     .map(|r| self.grant(r, subscription_identifier))
@@ -353,6 +400,16 @@ impl ClientTask {
                 }
             }
             ServerEvent::Unsubscribe { packet_id, filters } => {
+                if self.state.config.refuse_control_characters
+                    && filters
+                        .iter()
+                        .any(|(f, _)| has_control_characters(f.as_str()))
+                {
+                    tracing::info!(client = &*self.key, "filter with control characters");
+                    return self
+                        .connection
+                        .disconnect(DisconnectReasonCode::MalformedPacket);
+                }
                 let codes = {
                     let mut router = self.state.router();
                     filters

@@ -391,9 +391,9 @@ async fn v5_control_characters_are_refused_when_configured() {
     raw.send(publish).await;
     match raw.recv().await {
         Some(Packet::Disconnect(d)) => {
-            assert_eq!(d.reason_code, DisconnectReasonCode::TopicNameInvalid);
+            assert_eq!(d.reason_code, DisconnectReasonCode::MalformedPacket);
         }
-        other => panic!("expected DISCONNECT 0x90, got {other:?}"),
+        other => panic!("expected DISCONNECT 0x81, got {other:?}"),
     }
 }
 
@@ -470,4 +470,66 @@ async fn sys_tree_counts_clients_and_messages() {
     let received: u64 = seen["$SYS/broker/messages/received"].parse().unwrap();
     assert!(received >= 3, "{received} messages");
     assert!(seen["$SYS/broker/uptime"].ends_with(" seconds"));
+}
+
+/// v5 §1.5.4, with the option on: a will topic or user name with a
+/// control character refuses the CONNECT, an UNSUBSCRIBE filter with one
+/// closes the connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v5_control_characters_in_will_user_and_unsubscribe_are_refused() {
+    let mut c = config();
+    c.refuse_control_characters = true;
+    let (_broker, addr) = start(c).await;
+    let mut connect = Connect::new(V5, MqttString::try_from("w").unwrap());
+    connect.will = Some(mqttkit_tokio::LastWill::new(
+        TopicName::try_from("will\u{1}").unwrap(),
+        "x",
+    ));
+    let mut raw = Raw::connect(addr, V5).await;
+    raw.send(connect).await;
+    let Some(Packet::ConnAck(ack)) = raw.recv().await else {
+        panic!("no CONNACK");
+    };
+    assert_eq!(ack.reason_code, ConnectReasonCode::TopicNameInvalid);
+
+    let mut connect = Connect::new(V5, MqttString::try_from("u").unwrap());
+    connect.login.username = Some(MqttString::try_from("us\u{85}er").unwrap());
+    let mut raw = Raw::connect(addr, V5).await;
+    raw.send(connect).await;
+    let Some(Packet::ConnAck(ack)) = raw.recv().await else {
+        panic!("no CONNACK");
+    };
+    assert_eq!(ack.reason_code, ConnectReasonCode::BadUserNameOrPassword);
+
+    let mut raw = Raw::connect(addr, V5).await;
+    handshake(&mut raw, "un", "fine/#", QoS::AtMostOnce).await;
+    let unsubscribe = mqttkit_tokio::mqttkit_session::Unsubscribe::new(
+        PacketId::new(3).unwrap(),
+        TopicFilter::try_from("bad\u{1f}").unwrap(),
+    );
+    raw.send(Packet::Unsubscribe(unsubscribe)).await;
+    match raw.recv().await {
+        Some(Packet::Disconnect(d)) => {
+            assert_eq!(d.reason_code, DisconnectReasonCode::MalformedPacket);
+        }
+        other => panic!("expected DISCONNECT 0x81, got {other:?}"),
+    }
+}
+
+/// v3.1.1 has no return code for a control character (v5 §1.5.4 applies
+/// to both versions' strings): with the option on, the CONNECT is closed
+/// without CONNACK, as a malformed packet.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v3_control_characters_in_connect_close_without_connack() {
+    let mut c = config();
+    c.refuse_control_characters = true;
+    let (_broker, addr) = start(c).await;
+    let mut raw = Raw::connect(addr, V3).await;
+    raw.send(Connect::new(V3, MqttString::try_from("id\u{7f}").unwrap()))
+        .await;
+    assert!(raw.recv().await.is_none());
+    let mut raw = Raw::connect(addr, V3).await;
+    raw.send(Connect::new(V3, MqttString::try_from("plain").unwrap()))
+        .await;
+    assert!(matches!(raw.recv().await, Some(Packet::ConnAck(_))));
 }
