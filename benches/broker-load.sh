@@ -60,10 +60,13 @@ fi
 ours_cmd=$OURS_CMD
 ours_name="mqttkit-broker"
 
+# A port below the ephemeral range: the generator's thousands of client
+# sockets, some still in TIME_WAIT, take their ports from that range.
+ephemeral_low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
 free_port() {
     local port
     while :; do
-        port=$((20000 + RANDOM % 40000))
+        port=$((10000 + RANDOM % (ephemeral_low - 10000)))
         if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
             echo "$port"
             return
@@ -250,8 +253,8 @@ load_start=$(cut -d" " -f1-3 /proc/loadavg)
 for b in "${brokers[@]}"; do
     for s in "${scenarios[@]}"; do
         for run in $(seq "$runs"); do
-            if ! start_broker "$b"; then
-                echo "== $b did not start" >&2
+            if ! start_broker "$b" && ! start_broker "$b"; then
+                echo "== $b did not start (twice)" >&2
                 failed=1
                 continue
             fi
@@ -299,7 +302,7 @@ rustc_version=$(rustc --version)
     echo "each cell is the median of $runs runs with the range in parentheses,"
     echo "each run against a freshly started broker."
     echo
-    echo "- ours: \`${ours_cmd/$root\//}\` — $ours_name, built with $rustc_version"
+    echo "- ours: \`$(echo "$ours_cmd" | sed 's#^[^ ]*/##')\` — $ours_name (release), built with $rustc_version"
     [ -n "$mosquitto_version" ] && echo "- mosquitto $mosquitto_version (\`max_inflight_messages 20\`, \`max_queued_messages 1000\`, persistence off, \`set_tcp_nodelay true\`)"
     [ -n "$rumqttd_version" ] && echo "- rumqttd $rumqttd_version ($rumqttd_how; v4 server, \`max_inflight_count 500\`, \`max_outgoing_packet_count 200\`, \`next_connection_delay_ms 0\`)"
     echo
