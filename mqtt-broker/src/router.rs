@@ -7,7 +7,6 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use mqttkit_tokio::mqttkit_session::MqttString;
 use mqttkit_tokio::mqttkit_session::{
@@ -36,19 +35,10 @@ pub(crate) enum Slot {
     Moving,
 }
 
-/// What a connection task watches without taking the router's lock.
-#[derive(Debug, Default)]
-pub(crate) struct Flags {
-    /// The router wants this client's `Delivered`/`Dropped` events: it
-    /// tracks shared-subscription messages sent to it.
-    pub(crate) watch_outcomes: AtomicBool,
-}
-
 /// One client known to the router.
 #[derive(Debug)]
 pub(crate) struct Client {
     pub(crate) slot: Slot,
-    pub(crate) flags: Arc<Flags>,
     /// Deliveries that met the connection as it ended, for wherever the
     /// session goes next; bounded by the queue limit.
     /// Boxed: rarely used, and the table holds every client, so one
@@ -65,7 +55,6 @@ impl Client {
     pub(crate) fn new(slot: Slot) -> Self {
         Self {
             slot,
-            flags: Arc::default(),
             pending: None,
             dropped: 0,
             shared_in_flight: 0,
@@ -286,7 +275,6 @@ impl Router {
                 }
                 if let Some(share) = share {
                     client.shared_in_flight = client.shared_in_flight.saturating_add(1);
-                    client.flags.watch_outcomes.store(true, Ordering::Relaxed);
                     self.shared_ops.insert((key.clone(), op), share);
                 }
             }
@@ -313,27 +301,22 @@ impl Router {
         }
         if let Some(client) = self.clients.get_mut(key) {
             client.shared_in_flight = client.shared_in_flight.saturating_sub(1);
-            if client.shared_in_flight == 0 {
-                client.flags.watch_outcomes.store(false, Ordering::Relaxed);
-            }
         }
     }
 
     /// Attaches a connection to the client's entry, with what waited for
     /// its session.
-    pub(crate) fn attach(&mut self, key: &ClientKey, connection: Connection) -> Arc<Flags> {
+    pub(crate) fn attach(&mut self, key: &ClientKey, connection: Connection) {
         let client = self
             .clients
             .entry(key.clone())
             .or_insert_with(|| Client::new(Slot::Moving));
         client.slot = Slot::Live(connection);
         let pending = client.pending.take().map(|p| *p).unwrap_or_default();
-        let flags = Arc::clone(&client.flags);
         let now = Instant::ZERO;
         for delivery in pending {
             self.deliver_to(now, key, delivery, None);
         }
-        flags
     }
 
     /// A connection ended with `session` still alive: keep it offline, with

@@ -5,7 +5,6 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use mqttkit_tokio::mqttkit_session::{
@@ -20,7 +19,7 @@ use mqttkit_tokio::{
 
 use crate::auth::{ConnectDecision, Identity};
 use crate::config::Protocol;
-use crate::router::{ClientKey, Flags, Slot};
+use crate::router::{ClientKey, Slot};
 use crate::state::State;
 
 /// Whether `text` holds a control character the option refuses
@@ -89,12 +88,16 @@ pub(crate) async fn serve(io: impl Io, peer: SocketAddr, protocol: Protocol, sta
         state.router().end_session(now, &key, old);
     }
     let resumed = existing.is_some();
+    let shared_member = existing.as_ref().is_some_and(|s| {
+        s.subscriptions()
+            .any(|(f, _)| f.as_str().starts_with(SHARE_PREFIX))
+    });
     let user = admitted.user;
     let handler_state = Arc::clone(&state);
     let handler_key = key.clone();
     let accepted = connecting
         .accept_with_handler(existing, admitted.config, move |connection| {
-            let flags = handler_state
+            handler_state
                 .router()
                 .attach(&handler_key, connection.clone());
             let mut client = ClientTask {
@@ -103,7 +106,7 @@ pub(crate) async fn serve(io: impl Io, peer: SocketAddr, protocol: Protocol, sta
                 user: user.map(String::into_boxed_str),
                 v5: version.is_v5(),
                 connection: connection.clone(),
-                flags,
+                shared_member,
                 peer,
             };
             // Run by the connection's driver task, event by event: an idle
@@ -292,7 +295,11 @@ struct ClientTask {
     user: Option<Box<str>>,
     v5: bool,
     connection: Connection,
-    flags: Arc<Flags>,
+    /// The client has (or had, on this connection) a shared subscription:
+    /// the router tracks the outcome of the messages it was sent through
+    /// one. Known locally, so that other clients' acknowledgements never
+    /// take the router's lock.
+    shared_member: bool,
     peer: SocketAddr,
 }
 
@@ -431,7 +438,7 @@ impl ClientTask {
                 self.state.router().route(now, &message, None);
             }
             ServerEvent::Delivered { op, .. } | ServerEvent::Dropped { op, .. }
-                if self.flags.watch_outcomes.load(Ordering::Relaxed) =>
+                if self.shared_member =>
             {
                 self.state.router().outcome(&self.key, op);
             }
@@ -441,7 +448,7 @@ impl ClientTask {
 
     /// The code for one filter of a SUBSCRIBE, subscribing when granted.
     fn grant(
-        &self,
+        &mut self,
         request: &SubscribeRequest,
         subscription_identifier: Option<std::num::NonZeroU32>,
     ) -> SubAckReasonCode {
@@ -459,6 +466,7 @@ impl ClientTask {
             .router()
             .subscribe(&self.key, &request.filter, options)
         {
+            self.shared_member |= filter.starts_with(SHARE_PREFIX);
             SubAckReasonCode::granted(request.options.qos)
         } else {
             SubAckReasonCode::QuotaExceeded
@@ -493,6 +501,9 @@ impl ClientTask {
         router.end_session(now, &self.key, *session);
     }
 }
+
+/// Shared subscriptions' filters start with this (v5 §4.8.2).
+const SHARE_PREFIX: &str = "$share/";
 
 /// Client identifiers the broker assigns start with this.
 pub(crate) const ASSIGNED_PREFIX: &str = "auto-";
