@@ -107,7 +107,7 @@ pub(crate) async fn serve(io: impl Io, peer: SocketAddr, protocol: Protocol, sta
                 v5: version.is_v5(),
                 connection: connection.clone(),
                 shared_member,
-                peer,
+                peer: Peer(peer.ip(), peer.port()),
             };
             // Run by the connection's driver task, event by event: an idle
             // client is its driver and this value.
@@ -300,7 +300,19 @@ struct ClientTask {
     /// one. Known locally, so that other clients' acknowledgements never
     /// take the router's lock.
     shared_member: bool,
-    peer: SocketAddr,
+    peer: Peer,
+}
+
+/// A client's address, for its disconnect line: `SocketAddr` carries IPv6
+/// flow and scope fields this does not need, and every idle client keeps
+/// one.
+#[derive(Debug, Clone, Copy)]
+struct Peer(std::net::IpAddr, u16);
+
+impl std::fmt::Display for Peer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(&SocketAddr::new(self.0, self.1), f)
+    }
 }
 
 impl ClientTask {
