@@ -871,3 +871,30 @@ async fn handler_sees_every_event_in_order_and_closed_last() {
     );
     assert!(!connection.is_connected());
 }
+
+/// A paused connection reads nothing until the pause ends: a PUBLISH sent
+/// meanwhile is reported only after it (virtual time). Keep alive is
+/// untouched: the session's timers run on.
+#[tokio::test(start_paused = true)]
+async fn pause_reading_holds_the_clients_packets_until_it_ends() {
+    let version = ProtocolVersion::V5;
+    let connect = connect_packet(version, "paused", 60);
+    let (mut client, _buf, connection, mut events) =
+        duplex_session(ConnectionOptions::new(), 4096, version, connect).await;
+    connection.pause_reading(Duration::from_secs(10));
+    let publish = mqttkit_session::Publish::new(TopicName::try_from("p/1").unwrap(), "x");
+    client
+        .write_all(&encode(version, Packet::from(publish)))
+        .await
+        .unwrap();
+    let early = tokio::time::timeout(Duration::from_secs(9), events.recv()).await;
+    assert!(early.is_err(), "read during the pause: {early:?}");
+    match within_virtual(events.recv()).await {
+        Some(ConnectionEvent::Session(ServerEvent::Publish { publish, .. })) => {
+            assert_eq!(publish.topic_str(), "p/1");
+        }
+        other => panic!("expected the PUBLISH after the pause, got {other:?}"),
+    }
+    assert!(connection.is_connected());
+    assert_eq!(connection.backlog(), (0, 0));
+}

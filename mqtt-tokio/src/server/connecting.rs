@@ -2,6 +2,7 @@
 //! deadline, then accepted (the driver starts) or refused.
 
 use std::io;
+use std::sync::atomic::AtomicU32;
 use std::sync::{Arc, Mutex};
 
 use mqttkit_session::bytes::{Bytes, BytesMut};
@@ -375,6 +376,7 @@ impl Connecting {
             clock: options.clock,
             event_capacity: options.event_capacity,
             max_unwritten: options.max_unwritten,
+            paused_until: AtomicU32::new(0),
             state: Mutex::new(State {
                 server: Some(server),
                 tx: BytesMut::new(),

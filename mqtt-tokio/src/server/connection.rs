@@ -7,6 +7,7 @@
 //! never held across an await.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use mqttkit_session::bytes::BytesMut;
@@ -28,7 +29,20 @@ pub(crate) struct Shared {
     pub(crate) clock: Clock,
     pub(crate) event_capacity: usize,
     pub(crate) max_unwritten: usize,
+    /// [`Connection::pause_reading`]: no reading before this time, in
+    /// milliseconds on the sessions' clock; 0 when never paused. Outside
+    /// the lock, as the driver checks it before every read.
+    pub(crate) paused_until: AtomicU32,
     pub(crate) state: Mutex<State>,
+}
+
+impl Shared {
+    /// Whether reading is paused now; the clock is read only when a pause
+    /// was ever asked for.
+    pub(crate) fn paused(&self) -> bool {
+        let until = self.paused_until.load(Ordering::Relaxed);
+        until != 0 && u64::from(until) > self.now().as_millis()
+    }
 }
 
 #[derive(Debug)]
@@ -337,6 +351,52 @@ impl Connection {
             server.disconnect(now, reason);
             Ok(())
         });
+    }
+
+    /// What waits to go to the client: messages queued in its session
+    /// (not yet in flight) and bytes not yet written to its socket. A
+    /// broker compares them with its bounds to slow down the publishers
+    /// feeding a client that falls behind, before its queue overflows.
+    ///
+    /// ```no_run
+    /// # fn run(connection: mqttkit_tokio::server::Connection) {
+    /// let (queued, unwritten) = connection.backlog();
+    /// println!("{queued} messages queued, {unwritten} bytes unwritten");
+    /// # }
+    /// ```
+    pub fn backlog(&self) -> (usize, usize) {
+        let state = self.shared.lock();
+        let queued = state
+            .server
+            .as_ref()
+            .map_or(0, |s| s.session().pending_len());
+        (queued, state.tx.len().saturating_add(state.writing))
+    }
+
+    /// Stops reading from this client for `duration` (at most about 49
+    /// days): its socket fills and TCP slows it down. A broker pauses a
+    /// publisher this way while a subscriber it feeds catches up; the
+    /// session's timers (keep alive) run on meanwhile. A later call with an
+    /// earlier end does not shorten a pause.
+    ///
+    /// ```no_run
+    /// # fn run(publisher: mqttkit_tokio::server::Connection) {
+    /// use std::time::Duration;
+    /// publisher.pause_reading(Duration::from_millis(2));
+    /// # }
+    /// ```
+    pub fn pause_reading(&self, duration: std::time::Duration) {
+        let until = self
+            .shared
+            .now()
+            .as_millis()
+            .saturating_add(u64::try_from(duration.as_millis()).unwrap_or(u64::MAX));
+        let until = u32::try_from(until).unwrap_or(u32::MAX);
+        let before = self.shared.paused_until.fetch_max(until, Ordering::Relaxed);
+        if until > before {
+            // To take the pause's end into its timer.
+            self.shared.lock().wake_driver();
+        }
     }
 
     /// Takes the session over for a new connection of the same client: the

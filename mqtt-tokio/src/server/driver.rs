@@ -17,7 +17,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use mqttkit_session::bytes::{Buf, BytesMut};
-use mqttkit_session::{DisconnectReasonCode, ServerCloseCause, ServerEvent};
+use mqttkit_session::{DisconnectReasonCode, Instant, ServerCloseCause, ServerEvent};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::time::Sleep;
 
@@ -189,7 +189,8 @@ impl Driver {
                 return Poll::Ready(Wake::Flushed(flushed));
             }
         }
-        if reading {
+        // The plan may predate a pause asked for since.
+        if reading && !self.shared.paused() {
             let mut buf = ReadBuf::new(&mut self.read_buf);
             if let Poll::Ready(read) = Pin::new(&mut self.io).poll_read(cx, &mut buf) {
                 let n = buf.filled().len();
@@ -285,7 +286,21 @@ impl Driver {
         }
         state.writing = self.out.len();
         let unwritten = self.out.len().saturating_add(state.tx.len());
+        let paused = shared.paused();
+        if paused {
+            let until = shared
+                .paused_until
+                .load(std::sync::atomic::Ordering::Relaxed);
+            let resume = shared
+                .clock
+                .deadline(Instant::from_millis(u64::from(until)));
+            deadline = match (deadline, resume) {
+                (Some(d), Some(r)) => Some(d.min(r)),
+                (d, r) => d.or(r),
+            };
+        }
         let reading = self.cause.is_none()
+            && !paused
             && state.events.len() < shared.event_capacity
             && unwritten < shared.max_unwritten;
         if reading && unwritten == 0 && !self.flush && self.read_buf.len() <= MIN_READ {
