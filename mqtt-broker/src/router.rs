@@ -76,6 +76,17 @@ pub(crate) struct Router {
     shared_ops: HashMap<(ClientKey, OpId), String>,
     metrics: Arc<Metrics>,
     max_pending: usize,
+    max_unwritten: usize,
+}
+
+/// What routing one message did.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Routed {
+    /// Subscriptions matched.
+    pub(crate) matched: usize,
+    /// A connected client it went to is falling behind: the publisher
+    /// should pause.
+    pub(crate) congested: bool,
 }
 
 /// A shared filter's group, from `$share/name/filter`.
@@ -102,6 +113,7 @@ impl Router {
             shared_ops: HashMap::new(),
             metrics,
             max_pending: limits.max_queued,
+            max_unwritten: limits.max_unwritten,
         }
     }
 
@@ -163,13 +175,14 @@ impl Router {
 
     /// Routes `message`: the retained store, then one delivery per
     /// subscribed client and one per matching shared group. Returns how
-    /// many subscriptions matched.
+    /// many subscriptions matched, and whether a connected client it went
+    /// to is falling behind (see [`Router::deliver_to`]).
     pub(crate) fn route(
         &mut self,
         now: Instant,
         message: &Message,
         origin: Option<&ClientKey>,
-    ) -> usize {
+    ) -> Routed {
         if message.retain && self.retained.store(message, now) == Stored::Full {
             tracing::debug!(
                 topic = message.topic.as_str(),
@@ -206,8 +219,12 @@ impl Router {
             Some(pick)
         });
         let matched = targets.len();
+        let mut routed = Routed {
+            matched,
+            congested: false,
+        };
         if matched == 0 {
-            return 0;
+            return routed;
         }
         let targets = targets.to_vec();
         let origin_id = origin.and_then(|o| MqttString::try_from(&**o).ok());
@@ -225,32 +242,42 @@ impl Router {
             } else {
                 None
             };
-            self.deliver_to(now, &target.key, delivery, share);
+            routed.congested |= self.deliver_to(now, &target.key, delivery, share);
         }
-        matched
+        routed
     }
 
-    /// Hands `delivery` to the client's session, wherever it is.
+    /// Hands `delivery` to the client's session, wherever it is. Returns
+    /// whether the client is connected and falling behind: a quarter of
+    /// its queue or half its unwritten bytes used, and its queue not full.
+    /// A full queue means it does not read (or cannot keep up at all): its
+    /// messages are dropped rather than slowing the publishers down.
     pub(crate) fn deliver_to(
         &mut self,
         now: Instant,
         key: &ClientKey,
         delivery: Delivery,
         share: Option<String>,
-    ) {
+    ) -> bool {
         let Some(client) = self.clients.get_mut(key) else {
-            return;
+            return false;
         };
+        let mut congested = false;
         let size = message_size(&delivery.message);
         let result = match &mut client.slot {
             Slot::Live(connection) => match connection.deliver(delivery) {
-                Ok(op) => Ok(op),
+                Ok(op) => {
+                    let (queued, unwritten) = connection.backlog();
+                    congested = queued < self.max_pending
+                        && (queued >= self.max_pending / 4 || unwritten >= self.max_unwritten / 4);
+                    Ok(op)
+                }
                 Err(DeliverFailed::Refused(e)) => Err(e),
                 Err(DeliverFailed::Closed(back)) => {
                     park(client, *back, self.max_pending, &self.metrics);
-                    return;
+                    return false;
                 }
-                Err(_) => return,
+                Err(_) => return false,
             },
             Slot::Offline(session) => {
                 let result = session.deliver(now, delivery);
@@ -259,7 +286,7 @@ impl Router {
             }
             Slot::Moving => {
                 park(client, delivery, self.max_pending, &self.metrics);
-                return;
+                return false;
             }
         };
         match result {
@@ -292,6 +319,7 @@ impl Router {
             // not for this client.
             Err(_) => {}
         }
+        congested
     }
 
     /// A delivery to `key` completed or was dropped.
