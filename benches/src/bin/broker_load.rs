@@ -7,14 +7,17 @@
 //! broker_load pairs   --addr ... [--connections 100] [--rate 100] [--seconds 5]
 //! broker_load idle    --addr ... [--connections 5000]
 //! broker_load stalled --addr ... [--messages 200000] [--expect-stalled 1020]
+//!                     [--max-slowdown 2] [--max-rss-mib 64]
 //! broker_load summarize results.jsonl
 //! ```
 //!
 //! Every scenario is bounded by `--timeout` seconds (60 by default): past
 //! it the run fails instead of hanging. The exit status is non-zero when
 //! the run failed: an error, a timeout, a QoS 1 message missing or
-//! duplicated, or a stalled subscriber receiving less than
-//! `--expect-stalled` once it reads again.
+//! duplicated, a reading subscriber missing a message or a stalled one
+//! receiving less than `--expect-stalled` once it reads again, the stalled
+//! subscriber slowing the publisher down more than `--max-slowdown` times,
+//! or the broker's memory passing `--max-rss-mib` meanwhile.
 #![cfg_attr(
     test,
     allow(
@@ -38,7 +41,8 @@ use broker_load::scenario::{self, Params};
 
 const USAGE: &str = "usage: broker_load fan-in|fan-out|pairs|idle|stalled --addr HOST:PORT \
 [--pid PID] [--broker NAME] [--qos 0|1] [--messages N] [--connections N] [--window N] \
-[--outstanding N] [--rate N] [--seconds N] [--timeout S] [--expect-stalled N]\n\
+[--outstanding N] [--rate N] [--seconds N] [--timeout S] [--expect-stalled N] \
+[--max-slowdown F] [--max-rss-mib N]\n\
        broker_load summarize FILE...";
 
 struct Args {
@@ -69,6 +73,8 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         rate: 100,
         seconds: 5,
         expect_stalled: None,
+        max_slowdown: None,
+        max_rss_mib: None,
     };
     let mut broker = String::from("broker");
     let mut timeout = 60;
@@ -89,6 +95,12 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
             "--timeout" => timeout = value.parse().map_err(|e| bad(&e))?,
             "--expect-stalled" => {
                 params.expect_stalled = Some(value.parse().map_err(|e| bad(&e))?);
+            }
+            "--max-slowdown" => {
+                params.max_slowdown = Some(value.parse().map_err(|e| bad(&e))?);
+            }
+            "--max-rss-mib" => {
+                params.max_rss_mib = Some(value.parse().map_err(|e| bad(&e))?);
             }
             _ => return Err(format!("unknown option {flag}")),
         }

@@ -39,8 +39,15 @@ pub struct Params {
     pub rate: u32,
     /// Seconds of publishing (pairs).
     pub seconds: u32,
-    /// The least a stalled subscriber must receive once it reads again.
+    /// The least a stalled subscriber must receive once it reads again;
+    /// with it, the reading subscriber must receive every message.
     pub expect_stalled: Option<u64>,
+    /// The most the stalled subscriber may slow the publisher down: its
+    /// publish phase over the reading one's.
+    pub max_slowdown: Option<f64>,
+    /// The most resident memory the broker may reach while the subscriber
+    /// is stalled, in MiB.
+    pub max_rss_mib: Option<f64>,
 }
 
 /// How long a subscriber waits, once publishing is over, for messages a
@@ -404,7 +411,7 @@ async fn stalled_phase(
     r: &mut Record,
     name: &str,
     stalled: bool,
-) -> io::Result<Received> {
+) -> io::Result<(Received, f64, f64)> {
     let topic = format!("load/stalled/{name}");
     let (sr, sw) = conn::open(p.addr, &id(p, name, 0), Some((&topic, 1))).await?;
     let (pr, pw) = conn::open(p.addr, &id(p, name, 1), None).await?;
@@ -449,17 +456,15 @@ async fn stalled_phase(
         (None, Some((sub, sr, sw))) => sub.run(sr, sw).await?,
         (None, None) => Received::default(),
     };
-    r.num(
-        &format!("{name}_publish_s"),
-        end.duration_since(start).as_secs_f64(),
-    )
-    .num(&format!("{name}_peak_rss"), peak)
-    .num(&format!("{name}_received"), got.count as f64)
-    .num(
-        &format!("{name}_duplicates"),
-        got.duplicates.saturating_add(got.unknown) as f64,
-    );
-    Ok(got)
+    let publish_s = end.duration_since(start).as_secs_f64();
+    r.num(&format!("{name}_publish_s"), publish_s)
+        .num(&format!("{name}_peak_rss"), peak)
+        .num(&format!("{name}_received"), got.count as f64)
+        .num(
+            &format!("{name}_duplicates"),
+            got.duplicates.saturating_add(got.unknown) as f64,
+        );
+    Ok((got, publish_s, peak))
 }
 
 /// A QoS 1 subscriber that stops reading while one publisher sends; first
@@ -467,15 +472,28 @@ async fn stalled_phase(
 pub async fn stalled(p: &Params, r: &mut Record) -> io::Result<bool> {
     let usage = Usage::now(p);
     r.num("sent", p.messages as f64).num("rss_before", rss(p));
-    let reading = stalled_phase(p, r, "reading", false).await?;
-    let stalled = stalled_phase(p, r, "stalled", true).await?;
+    let (reading, reading_s, _) = stalled_phase(p, r, "reading", false).await?;
+    let (stalled, stalled_s, peak) = stalled_phase(p, r, "stalled", true).await?;
     usage.record(p, r);
     r.num("rss_after", rss(p));
-    let enough = p.expect_stalled.is_none_or(|e| stalled.count >= e);
+    let enough = p
+        .expect_stalled
+        .is_none_or(|e| stalled.count >= e && reading.count == p.messages);
     if let Some(e) = p.expect_stalled {
         r.num("stalled_expected", e as f64);
     }
+    // NaN (no broker PID to measure) passes: nothing was measured.
+    let slowdown = stalled_s / reading_s;
+    let fast_enough = p
+        .max_slowdown
+        .is_none_or(|m| slowdown.is_nan() || slowdown <= m);
+    let small_enough = p
+        .max_rss_mib
+        .is_none_or(|m| peak.is_nan() || peak / (1024.0 * 1024.0) <= m);
+    r.num("stalled_slowdown", slowdown);
     Ok(enough
+        && fast_enough
+        && small_enough
         && stalled.duplicates == 0
         && stalled.unknown == 0
         && reading.duplicates == 0
