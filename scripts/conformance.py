@@ -38,6 +38,7 @@ CRATES = {
     "mqttkit-topic": "mqtt-topic",
     "mqttkit-session": "mqtt-session",
     "mqttkit-tokio": "mqtt-tokio",
+    "mqttkit-broker": "mqtt-broker",
 }
 VERSIONS = ("v5", "v3.1.1")
 TITLES = {"v5": "MQTT 5.0", "v3.1.1": "MQTT 3.1.1"}

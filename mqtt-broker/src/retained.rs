@@ -217,6 +217,10 @@ mod tests {
         store.store(&message("a", "", None), at(0));
         assert_eq!(store.len(), 0);
         assert_eq!(store.bytes, 0);
+        assert!(
+            store.matching(&filter("#"), at(0)).is_empty(),
+            "a later subscriber gets none"
+        );
     }
 
     #[test]
