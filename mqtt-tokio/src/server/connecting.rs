@@ -374,8 +374,8 @@ impl Connecting {
         let client_id = server.client_id().clone();
         let shared = Arc::new(Shared {
             clock: options.clock,
-            event_capacity: options.event_capacity,
-            max_unwritten: options.max_unwritten,
+            event_capacity: u32::try_from(options.event_capacity).unwrap_or(u32::MAX),
+            max_unwritten: u32::try_from(options.max_unwritten).unwrap_or(u32::MAX),
             paused_until: AtomicU32::new(0),
             state: Mutex::new(State {
                 server: Some(server),

@@ -27,8 +27,10 @@ use crate::clock::Clock;
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub(crate) clock: Clock,
-    pub(crate) event_capacity: usize,
-    pub(crate) max_unwritten: usize,
+    /// 32-bit, as every connection keeps them: bounds beyond 4 Gi are
+    /// taken as 4 Gi.
+    pub(crate) event_capacity: u32,
+    pub(crate) max_unwritten: u32,
     /// [`Connection::pause_reading`]: no reading before this time, in
     /// milliseconds on the sessions' clock; 0 when never paused. Outside
     /// the lock, as the driver checks it before every read.
@@ -37,6 +39,14 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    pub(crate) fn event_capacity(&self) -> usize {
+        usize::try_from(self.event_capacity).unwrap_or(usize::MAX)
+    }
+
+    pub(crate) fn max_unwritten(&self) -> usize {
+        usize::try_from(self.max_unwritten).unwrap_or(usize::MAX)
+    }
+
     /// Whether reading is paused now; the clock is read only when a pause
     /// was ever asked for.
     pub(crate) fn paused(&self) -> bool {
@@ -227,9 +237,10 @@ impl Connection {
         let result = {
             let mut state = self.shared.lock();
             let unwritten = state.tx.len().saturating_add(state.writing);
-            let events_full = state.events.len() >= self.shared.event_capacity;
+            let events_full = state.events.len() >= self.shared.event_capacity();
             let qos0 = delivery.message.qos.min(delivery.options.qos) == QoS::AtMostOnce;
-            if events_full && !state.events_gone || qos0 && unwritten >= self.shared.max_unwritten {
+            if events_full && !state.events_gone || qos0 && unwritten >= self.shared.max_unwritten()
+            {
                 return Err(DeliverFailed::Refused(DeliverError::QueueFull));
             }
             let Some(server) = state.server.as_mut() else {
@@ -463,7 +474,7 @@ impl ConnectionEvents {
         poll_fn(|cx| {
             let mut state = self.shared.lock();
             if let Some(event) = state.events.pop_front() {
-                if state.events.len().saturating_add(1) >= self.shared.event_capacity {
+                if state.events.len().saturating_add(1) >= self.shared.event_capacity() {
                     // There is room again: the driver may read.
                     state.wake_driver();
                 }

@@ -301,8 +301,8 @@ impl Driver {
         }
         let reading = self.cause.is_none()
             && !paused
-            && state.events.len() < shared.event_capacity
-            && unwritten < shared.max_unwritten;
+            && state.events.len() < shared.event_capacity()
+            && unwritten < shared.max_unwritten();
         if reading && unwritten == 0 && !self.flush && self.read_buf.len() <= MIN_READ {
             // Quiet: give back what the last burst used.
             if let Some(server) = state.server.as_mut() {
