@@ -1,12 +1,12 @@
 //! The ACL file: ordered allow/deny rules for publish and subscribe.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use mqttkit_tokio::mqttkit_session::mqttkit_topic::{
     SharedSubscriptionRef, TopicFilter, TopicFilterRef, TopicNameRef, covers, matches_str,
 };
 
-use super::error::{AuthFileError, LineError};
+use super::error::{AuthFileError, LineError, entries, line_error, read};
 
 /// What a client asks to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -133,11 +133,7 @@ impl Acl {
     /// # Ok::<(), mqttkit_broker::auth::AuthFileError>(())
     /// ```
     pub fn load(path: &Path) -> Result<Self, AuthFileError> {
-        let text = std::fs::read_to_string(path).map_err(|error| AuthFileError::Io {
-            path: path.to_path_buf(),
-            error,
-        })?;
-        Self::parse(&text, path)
+        Self::parse(&read(path)?, path)
     }
 
     /// Parses the text of an ACL file; `origin` names it in errors.
@@ -158,16 +154,8 @@ impl Acl {
     /// ```
     pub fn parse(text: &str, origin: &Path) -> Result<Self, AuthFileError> {
         let mut rules = Vec::new();
-        for (line_no, raw) in (1usize..).zip(text.lines()) {
-            let line = raw.trim();
-            if line.is_empty() || line.starts_with('#') {
-                continue;
-            }
-            let rule = parse_rule(line).map_err(|problem| AuthFileError::Line {
-                path: PathBuf::from(origin),
-                line: line_no,
-                problem,
-            })?;
+        for (line_no, line) in entries(text) {
+            let rule = parse_rule(line).map_err(|problem| line_error(origin, line_no, problem))?;
             rules.push(rule);
         }
         Ok(Self { rules })

@@ -1,7 +1,7 @@
 //! What can be wrong with a password or ACL file.
 
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use mqttkit_tokio::TopicError;
 
@@ -92,4 +92,30 @@ pub enum LineError {
         /// Which rule of the specification it breaks.
         error: TopicError,
     },
+}
+
+/// Reads an auth file whole, for `load`.
+pub(super) fn read(path: &Path) -> Result<String, AuthFileError> {
+    std::fs::read_to_string(path).map_err(|error| AuthFileError::Io {
+        path: path.to_path_buf(),
+        error,
+    })
+}
+
+/// The entries of an auth file, trimmed and numbered from 1; blank lines
+/// and lines whose first non-blank character is `#` are left out.
+pub(super) fn entries(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    (1usize..)
+        .zip(text.lines())
+        .map(|(n, raw)| (n, raw.trim()))
+        .filter(|(_, line)| !line.is_empty() && !line.starts_with('#'))
+}
+
+/// What is wrong with line `line` of `origin`.
+pub(super) fn line_error(origin: &Path, line: usize, problem: LineError) -> AuthFileError {
+    AuthFileError::Line {
+        path: PathBuf::from(origin),
+        line,
+        problem,
+    }
 }

@@ -3,13 +3,13 @@
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use argon2::password_hash::rand_core::{OsRng, RngCore};
 use argon2::password_hash::{Output, Salt, SaltString};
 use argon2::{ARGON2ID_IDENT, Argon2, Params, PasswordHash, PasswordHasher, PasswordVerifier};
 
-use super::error::{AuthFileError, LineError};
+use super::error::{AuthFileError, LineError, entries, line_error, read};
 
 /// The largest memory cost accepted in a hash, in KiB (2 GiB, the first
 /// recommendation of RFC 9106). One verification allocates this much, so a larger
@@ -66,11 +66,7 @@ impl PasswordFile {
     /// # Ok::<(), mqttkit_broker::auth::AuthFileError>(())
     /// ```
     pub fn load(path: &Path) -> Result<Self, AuthFileError> {
-        let text = std::fs::read_to_string(path).map_err(|error| AuthFileError::Io {
-            path: path.to_path_buf(),
-            error,
-        })?;
-        Self::parse(&text, path)
+        Self::parse(&read(path)?, path)
     }
 
     /// Parses the text of a password file; `origin` names it in errors.
@@ -89,11 +85,7 @@ impl PasswordFile {
     pub fn parse(text: &str, origin: &Path) -> Result<Self, AuthFileError> {
         let mut users: HashMap<String, (String, usize)> = HashMap::new();
         let mut first: Option<String> = None;
-        for (line_no, raw) in (1usize..).zip(text.lines()) {
-            let line = raw.trim();
-            if line.is_empty() || line.starts_with('#') {
-                continue;
-            }
+        for (line_no, line) in entries(text) {
             let at = |problem| line_error(origin, line_no, problem);
             let (user, hash) = line
                 .rsplit_once(':')
@@ -224,14 +216,6 @@ fn hash_with(argon2: &Argon2<'_>, password: &[u8]) -> Result<String, AuthFileErr
         .hash_password(password, &salt)
         .map(|hash| hash.to_string())
         .map_err(AuthFileError::Hash)
-}
-
-fn line_error(origin: &Path, line: usize, problem: LineError) -> AuthFileError {
-    AuthFileError::Line {
-        path: PathBuf::from(origin),
-        line,
-        problem,
-    }
 }
 
 /// Checks everything about a hash that can be checked without computing one, so
