@@ -32,7 +32,8 @@ pub(crate) struct RetainedStore {
     bytes: usize,
 }
 
-fn size(message: &Message) -> usize {
+/// The bytes a message counts for in the bounds: topic and payload.
+pub(crate) fn message_size(message: &Message) -> usize {
     message
         .topic
         .as_str()
@@ -73,11 +74,11 @@ impl RetainedStore {
             self.remove(&message.topic);
             return Stored::Kept;
         }
-        let new = size(message);
+        let new = message_size(message);
         let old = self
             .index
             .get(message.topic.as_topic_ref())
-            .map(|r| size(&r.message));
+            .map(|r| message_size(&r.message));
         let count_after = self.index.len().saturating_add(usize::from(old.is_none()));
         let bytes_after = self
             .bytes
@@ -105,7 +106,7 @@ impl RetainedStore {
 
     fn remove(&mut self, topic: &TopicName) {
         if let Some(old) = self.index.remove(topic.as_topic_ref()) {
-            self.bytes = self.bytes.saturating_sub(size(&old.message));
+            self.bytes = self.bytes.saturating_sub(message_size(&old.message));
         }
     }
 

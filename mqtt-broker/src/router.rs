@@ -18,7 +18,7 @@ use mqttkit_tokio::{Message, SubscriptionOptions, TopicFilter};
 
 use crate::config::{Limits, RetainedLimits};
 use crate::metrics::{Metrics, Snapshot};
-use crate::retained::{RetainedStore, Stored};
+use crate::retained::{RetainedStore, Stored, message_size};
 
 /// A client identifier as the router keys it: cheap to clone into the
 /// index and the delivery lists.
@@ -92,14 +92,6 @@ pub(crate) struct Routed {
 /// A shared filter's group, from `$share/name/filter`.
 fn group_key(share_name: &str, filter: &str) -> String {
     format!("$share/{share_name}/{filter}")
-}
-
-fn message_size(message: &Message) -> usize {
-    message
-        .topic
-        .as_str()
-        .len()
-        .saturating_add(message.payload.len())
 }
 
 impl Router {
