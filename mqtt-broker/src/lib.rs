@@ -20,7 +20,6 @@ mod retained;
 mod router;
 mod session;
 mod state;
-mod will;
 
 pub use broker::{Broker, StartError};
 pub use config::Config;

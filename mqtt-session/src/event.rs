@@ -4,8 +4,8 @@ use alloc::vec::Vec;
 
 use bytes::Bytes;
 use mqttkit_codec::{
-    ConnAck, Disconnect, MqttString, PacketId, Publish, PublishProperties, QoS, ReasonCode,
-    SubAckReasonCode, UnsubAckReasonCode,
+    ConnAck, Disconnect, LastWill, MqttString, PacketId, Publish, PublishProperties, QoS,
+    ReasonCode, SubAckReasonCode, UnsubAckReasonCode,
 };
 use mqttkit_topic::TopicName;
 
@@ -67,6 +67,43 @@ impl Message {
             retain: publish.retain,
             properties,
         })
+    }
+}
+
+/// The message a will publishes ([`crate::ServerEvent::Will`]): its topic,
+/// payload, QoS and RETAIN, with the will's properties carried over
+/// (v5 §3.1.3.2); the Will Delay Interval is not a PUBLISH property.
+///
+/// ```
+/// use mqttkit_session::{LastWill, Message, QoS, TopicName};
+///
+/// let mut will = LastWill::new(TopicName::try_from("devices/7/status")?, "offline");
+/// will.qos = QoS::AtLeastOnce;
+/// will.retain = true;
+/// will.properties.message_expiry_interval = Some(3600);
+/// let message = Message::from(will);
+/// assert_eq!(message.qos, QoS::AtLeastOnce);
+/// assert!(message.retain);
+/// assert_eq!(message.properties.message_expiry_interval, Some(3600));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+impl From<LastWill> for Message {
+    fn from(will: LastWill) -> Self {
+        let w = will.properties;
+        let mut properties = PublishProperties::default();
+        properties.payload_format_indicator = w.payload_format_indicator;
+        properties.message_expiry_interval = w.message_expiry_interval;
+        properties.set_content_type(w.content_type);
+        properties.set_response_topic(w.response_topic);
+        properties.set_correlation_data(w.correlation_data);
+        properties.set_user_properties(w.user_properties);
+        Self {
+            topic: will.topic,
+            payload: will.payload,
+            qos: will.qos,
+            retain: will.retain,
+            properties,
+        }
     }
 }
 

@@ -18,8 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use mqttkit_tokio::mqttkit_session::{
-    Delivery, LastWill, Matched, MqttString, PublishProperties, Server, ServerEvent,
-    SubscriptionIndex,
+    Delivery, Matched, MqttString, Server, ServerEvent, SubscriptionIndex,
 };
 use mqttkit_tokio::server::{Closed, ServerConfig};
 use mqttkit_tokio::{
@@ -77,20 +76,6 @@ fn route(broker: &Shared, options: &ConnectionOptions, message: &Message, origin
             let _ = session.deliver(options.now(), delivery);
         }
     }
-}
-
-fn will_message(will: LastWill) -> Message {
-    let w = will.properties;
-    let mut properties = PublishProperties::default();
-    properties.payload_format_indicator = w.payload_format_indicator;
-    properties.message_expiry_interval = w.message_expiry_interval;
-    properties.set_content_type(w.content_type);
-    properties.set_response_topic(w.response_topic);
-    properties.set_correlation_data(w.correlation_data);
-    properties.set_user_properties(w.user_properties);
-    let mut message = Message::new(will.topic, will.payload, will.qos);
-    message.properties = properties;
-    message
 }
 
 fn forget_subscriptions(broker: &mut Broker, client: &str, session: &Server) {
@@ -190,7 +175,7 @@ async fn serve(stream: TcpStream, broker: Shared, options: ConnectionOptions) {
                 }
             }
             ConnectionEvent::Session(ServerEvent::Will(will)) => {
-                route(&broker, &options, &will_message(will), None);
+                route(&broker, &options, &Message::from(will), None);
             }
             ConnectionEvent::Closed(Closed { cause, session, .. }) => {
                 eprintln!("server: {client} closed: {cause:?}");
