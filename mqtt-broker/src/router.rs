@@ -326,27 +326,24 @@ impl Router {
 
     /// Attaches a connection to the client's entry, with what waited for
     /// its session.
-    pub(crate) fn attach(&mut self, key: &ClientKey, connection: Connection) {
-        let client = self
-            .clients
-            .entry(key.clone())
-            .or_insert_with(|| Client::new(Slot::Moving));
-        client.slot = Slot::Live(connection);
-        let pending = client.pending.take().map(|p| *p).unwrap_or_default();
-        let now = Instant::ZERO;
-        for delivery in pending {
-            self.deliver_to(now, key, delivery, None);
-        }
+    pub(crate) fn attach(&mut self, now: Instant, key: &ClientKey, connection: Connection) {
+        self.place(now, key, Slot::Live(connection));
     }
 
     /// A connection ended with `session` still alive: keep it offline, with
     /// what waited for it.
     pub(crate) fn park_session(&mut self, now: Instant, key: &ClientKey, session: Server) {
+        self.place(now, key, Slot::Offline(Box::new(session)));
+    }
+
+    /// Puts the client's session in `slot` and hands it the deliveries that
+    /// met it while it was moving.
+    fn place(&mut self, now: Instant, key: &ClientKey, slot: Slot) {
         let client = self
             .clients
             .entry(key.clone())
             .or_insert_with(|| Client::new(Slot::Moving));
-        client.slot = Slot::Offline(Box::new(session));
+        client.slot = slot;
         let pending = client.pending.take().map(|p| *p).unwrap_or_default();
         for delivery in pending {
             self.deliver_to(now, key, delivery, None);

@@ -97,9 +97,10 @@ pub(crate) async fn serve(io: impl Io, peer: SocketAddr, protocol: Protocol, sta
     let handler_key = key.clone();
     let accepted = connecting
         .accept_with_handler(existing, admitted.config, move |connection| {
+            let now = handler_state.options.now();
             handler_state
                 .router()
-                .attach(&handler_key, connection.clone());
+                .attach(now, &handler_key, connection.clone());
             let mut client = ClientTask {
                 state: handler_state,
                 key: handler_key,
