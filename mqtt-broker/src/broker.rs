@@ -67,7 +67,7 @@ impl Broker {
             .then(|| Duration::from_secs(config.sys.interval.max(1)));
         let state = Arc::new(State::new(config, auth));
         let mut addrs = Vec::with_capacity(bound.len());
-        let mut tasks = Vec::with_capacity(bound.len().saturating_add(2));
+        let mut tasks = Vec::with_capacity(bound.len().saturating_add(3));
         for b in bound {
             let addr = b.tcp.local_addr().map_err(|source| ListenError::Bind {
                 addr: SocketAddr::from(([0, 0, 0, 0], 0)),
@@ -77,6 +77,7 @@ impl Broker {
             tasks.push(tokio::spawn(listener::accept_loop(b, Arc::clone(&state))));
         }
         tasks.push(tokio::spawn(timers(Arc::clone(&state))));
+        tasks.push(tokio::spawn(Arc::clone(&state.pacer).run()));
         if let Some(every) = sys {
             tasks.push(tokio::spawn(publish_sys(Arc::clone(&state), every)));
         }

@@ -16,6 +16,7 @@ pub mod cli;
 pub mod config;
 mod listener;
 pub mod metrics;
+mod pacing;
 mod retained;
 mod router;
 mod session;

@@ -18,6 +18,7 @@ use mqttkit_tokio::{Message, SubscriptionOptions, TopicFilter};
 
 use crate::config::{Limits, RetainedLimits};
 use crate::metrics::{Metrics, Snapshot};
+use crate::pacing::Behind;
 use crate::retained::{RetainedStore, Stored, message_size};
 
 /// A client identifier as the router keys it: cheap to clone into the
@@ -76,17 +77,17 @@ pub(crate) struct Router {
     shared_ops: HashMap<(ClientKey, OpId), String>,
     metrics: Arc<Metrics>,
     max_pending: usize,
-    max_unwritten: usize,
+    behind: Behind,
 }
 
 /// What routing one message did.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug)]
 pub(crate) struct Routed {
     /// Subscriptions matched.
     pub(crate) matched: usize,
-    /// A connected client it went to is falling behind: the publisher
-    /// should pause.
-    pub(crate) congested: bool,
+    /// A connected client it went to that falls behind, the first if
+    /// several: the publisher should wait for it (see [`crate::pacing`]).
+    pub(crate) behind: Option<(ClientKey, Connection)>,
 }
 
 /// A shared filter's group, from `$share/name/filter`.
@@ -95,7 +96,12 @@ fn group_key(share_name: &str, filter: &str) -> String {
 }
 
 impl Router {
-    pub(crate) fn new(limits: &Limits, retained: RetainedLimits, metrics: Arc<Metrics>) -> Self {
+    pub(crate) fn new(
+        limits: &Limits,
+        retained: RetainedLimits,
+        metrics: Arc<Metrics>,
+        behind: Behind,
+    ) -> Self {
         Self {
             index: SubscriptionIndex::new(),
             deliveries: Deliveries::new(),
@@ -105,7 +111,7 @@ impl Router {
             shared_ops: HashMap::new(),
             metrics,
             max_pending: limits.max_queued,
-            max_unwritten: limits.max_unwritten,
+            behind,
         }
     }
 
@@ -213,7 +219,7 @@ impl Router {
         let matched = targets.len();
         let mut routed = Routed {
             matched,
-            congested: false,
+            behind: None,
         };
         if matched == 0 {
             return routed;
@@ -234,43 +240,44 @@ impl Router {
             } else {
                 None
             };
-            routed.congested |= self.deliver_to(now, &target.key, delivery, share);
+            let behind = self.deliver_to(now, &target.key, delivery, share);
+            if routed.behind.is_none() {
+                routed.behind = behind.map(|c| (target.key.clone(), c));
+            }
         }
         routed
     }
 
     /// Hands `delivery` to the client's session, wherever it is. Returns
-    /// whether the client is connected and falling behind: a quarter of
-    /// its queue or half its unwritten bytes used, and its queue not full.
-    /// A full queue means it does not read (or cannot keep up at all): its
-    /// messages are dropped rather than slowing the publishers down.
+    /// the client's connection when it is connected and falls behind
+    /// ([`Behind`]); whether its publishers wait for it is the pacer's
+    /// call. A message that finds its queue full is dropped.
     pub(crate) fn deliver_to(
         &mut self,
         now: Instant,
         key: &ClientKey,
         delivery: Delivery,
         share: Option<String>,
-    ) -> bool {
-        let Some(client) = self.clients.get_mut(key) else {
-            return false;
-        };
-        let mut congested = false;
+    ) -> Option<Connection> {
+        let client = self.clients.get_mut(key)?;
+        let mut behind = None;
         let size = message_size(&delivery.message);
         let result = match &mut client.slot {
-            Slot::Live(connection) => match connection.deliver(delivery) {
-                Ok(op) => {
-                    let (queued, unwritten) = connection.backlog();
-                    congested = queued < self.max_pending
-                        && (queued >= self.max_pending / 4 || unwritten >= self.max_unwritten / 4);
-                    Ok(op)
+            Slot::Live(connection) => {
+                let result = match connection.deliver(delivery) {
+                    Ok(op) => Ok(op),
+                    Err(DeliverFailed::Refused(e)) => Err(e),
+                    Err(DeliverFailed::Closed(back)) => {
+                        park(client, *back, self.max_pending, &self.metrics);
+                        return None;
+                    }
+                    Err(_) => return None,
+                };
+                if self.behind.at(connection.backlog()) {
+                    behind = Some(connection.clone());
                 }
-                Err(DeliverFailed::Refused(e)) => Err(e),
-                Err(DeliverFailed::Closed(back)) => {
-                    park(client, *back, self.max_pending, &self.metrics);
-                    return false;
-                }
-                Err(_) => return false,
-            },
+                result
+            }
             Slot::Offline(session) => {
                 let result = session.deliver(now, delivery);
                 drain_offline_outcomes(session);
@@ -278,7 +285,7 @@ impl Router {
             }
             Slot::Moving => {
                 park(client, delivery, self.max_pending, &self.metrics);
-                return false;
+                return None;
             }
         };
         match result {
@@ -311,7 +318,7 @@ impl Router {
             // not for this client.
             Err(_) => {}
         }
-        congested
+        behind
     }
 
     /// A delivery to `key` completed or was dropped.

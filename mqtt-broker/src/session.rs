@@ -367,11 +367,10 @@ impl ClientTask {
                 message.properties = properties;
                 let now = self.state.options.now();
                 let routed = self.state.router().route(now, &message, Some(&self.key));
-                if routed.congested {
-                    // A subscriber falls behind: this publisher waits a
-                    // little before its next read, so that the queue drains
-                    // instead of overflowing.
-                    self.connection.pause_reading(PUBLISHER_PAUSE);
+                if let Some((key, subscriber)) = &routed.behind {
+                    self.state
+                        .pacer
+                        .hold((key, subscriber), (&self.key, &self.connection));
                 }
                 let matched = routed.matched;
                 if let Some(token) = ack {
@@ -521,10 +520,6 @@ impl ClientTask {
         router.end_session(now, &self.key, *session);
     }
 }
-
-/// How long a publisher waits before its next read when a subscriber it
-/// feeds falls behind.
-const PUBLISHER_PAUSE: Duration = Duration::from_millis(1);
 
 /// Shared subscriptions' filters start with this (v5 §4.8.2).
 const SHARE_PREFIX: &str = "$share/";

@@ -9,6 +9,7 @@ use mqttkit_tokio::server::{ConnectionOptions, ServerConfig};
 use crate::auth::Auth;
 use crate::config::Config;
 use crate::metrics::Metrics;
+use crate::pacing::{Behind, Pacer};
 use crate::router::Router;
 
 /// The broker's shared state.
@@ -21,6 +22,8 @@ pub(crate) struct State {
     pub(crate) options: ConnectionOptions,
     pub(crate) auth: Auth,
     pub(crate) metrics: Arc<Metrics>,
+    /// Holds publishers while a subscriber they feed catches up.
+    pub(crate) pacer: Arc<Pacer>,
     router: Mutex<Router>,
     next_client: AtomicU64,
 }
@@ -44,13 +47,20 @@ impl State {
             .connect_timeout(std::time::Duration::from_secs(config.connect_timeout))
             .max_connect_size(config.max_packet_size)
             .max_unwritten(limits.max_unwritten);
-        let router = Router::new(limits, config.retained.clone(), Arc::clone(&metrics));
+        let behind = Behind::from_bounds(limits.max_queued, limits.max_unwritten);
+        let router = Router::new(
+            limits,
+            config.retained.clone(),
+            Arc::clone(&metrics),
+            behind,
+        );
         Self {
             config,
             server_config,
             options,
             auth,
             metrics,
+            pacer: Arc::new(Pacer::new(behind)),
             router: Mutex::new(router),
             next_client: AtomicU64::new(1),
         }

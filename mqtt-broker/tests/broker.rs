@@ -19,7 +19,9 @@ use mqttkit_tokio::{
     ConnectReasonCode, DisconnectReasonCode, Message, ProtocolVersion, PubAckReasonCode, QoS,
     ReasonCode, SubscriptionOptions, TopicFilter, TopicName,
 };
-use support::{Raw, client, config, message_within, next_message, options, start};
+use support::{
+    Raw, client, config, handshake, handshake_with, message_within, next_message, options, start,
+};
 
 const V5: ProtocolVersion = ProtocolVersion::V5;
 const V3: ProtocolVersion = ProtocolVersion::V3_1_1;
@@ -111,35 +113,6 @@ async fn v5_mqtt_3_3_2_5_and_3_3_2_6_retained_messages_expire() {
             .is_none(),
         "the expired message was delivered"
     );
-}
-
-/// Reads CONNACK and SUBACK of a raw client.
-async fn handshake(raw: &mut Raw, id: &str, filter: &str, qos: QoS) {
-    handshake_with(
-        raw,
-        Connect::new(V5, MqttString::try_from(id).unwrap()),
-        filter,
-        qos,
-    )
-    .await;
-}
-
-/// [`handshake`] with a CONNECT of the caller's.
-async fn handshake_with(raw: &mut Raw, connect: Connect, filter: &str, qos: QoS) {
-    raw.send(connect).await;
-    let Some(Packet::ConnAck(ack)) = raw.recv().await else {
-        panic!("no CONNACK");
-    };
-    assert_eq!(ack.reason_code, ConnectReasonCode::Success);
-    let subscribe = Subscribe::new(
-        PacketId::new(1).unwrap(),
-        TopicFilter::try_from(filter).unwrap(),
-        SubscriptionOptions::new(qos),
-    );
-    raw.send(Packet::Subscribe(subscribe)).await;
-    let Some(Packet::SubAck(_)) = raw.recv().await else {
-        panic!("no SUBACK");
-    };
 }
 
 /// Member `a` of `$share/g/jobs` receives a message of `qos` and leaves

@@ -9,8 +9,11 @@ use std::time::Duration;
 use mqttkit_broker::config::{Listener, Protocol};
 use mqttkit_broker::{Broker, Config};
 use mqttkit_tokio::mqttkit_session::bytes::BytesMut;
-use mqttkit_tokio::mqttkit_session::{Decoded, Decoder, Encoder, Packet, ProtocolVersion};
+use mqttkit_tokio::mqttkit_session::{
+    Connect, Decoded, Decoder, Encoder, MqttString, Packet, PacketId, Subscribe,
+};
 use mqttkit_tokio::{Client, ConnectOptions, Event, Events, Publish};
+use mqttkit_tokio::{ConnectReasonCode, ProtocolVersion, QoS, SubscriptionOptions, TopicFilter};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -115,4 +118,33 @@ impl Raw {
             .await
             .expect("no packet in time")
     }
+}
+
+/// Reads CONNACK and SUBACK of a raw client.
+pub async fn handshake(raw: &mut Raw, id: &str, filter: &str, qos: QoS) {
+    handshake_with(
+        raw,
+        Connect::new(ProtocolVersion::V5, MqttString::try_from(id).unwrap()),
+        filter,
+        qos,
+    )
+    .await;
+}
+
+/// [`handshake`] with a CONNECT of the caller's.
+pub async fn handshake_with(raw: &mut Raw, connect: Connect, filter: &str, qos: QoS) {
+    raw.send(connect).await;
+    let Some(Packet::ConnAck(ack)) = raw.recv().await else {
+        panic!("no CONNACK");
+    };
+    assert_eq!(ack.reason_code, ConnectReasonCode::Success);
+    let subscribe = Subscribe::new(
+        PacketId::new(1).unwrap(),
+        TopicFilter::try_from(filter).unwrap(),
+        SubscriptionOptions::new(qos),
+    );
+    raw.send(Packet::Subscribe(subscribe)).await;
+    let Some(Packet::SubAck(_)) = raw.recv().await else {
+        panic!("no SUBACK");
+    };
 }
