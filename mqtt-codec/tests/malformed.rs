@@ -157,6 +157,10 @@ rejected! {
     v3_1_1_mqtt_3_1_2_2_mqisdp_with_level_4: V3_1_1, "10 0f 0006 4d5149736470 04 02 003c 0001 63" => E::UnsupportedProtocolLevel(4);
     /// v3.1.1 [MQTT-3.1.2-13]: Will QoS without the Will Flag.
     v3_1_1_mqtt_3_1_2_13_will_qos_without_will: V3_1_1, "10 0d 0004 4d515454 04 0a 003c 0001 63" => E::InconsistentWillFlags;
+    /// v5 [MQTT-3.1.2-11]: Will QoS 1 without the Will Flag.
+    v5_mqtt_3_1_2_11_will_qos_1_without_will: V5, "10 0e 0004 4d515454 05 0a 003c 00 0001 63" => E::InconsistentWillFlags;
+    /// v5 [MQTT-3.1.2-11]: Will QoS 2 without the Will Flag.
+    v5_mqtt_3_1_2_11_will_qos_2_without_will: V5, "10 0e 0004 4d515454 05 12 003c 00 0001 63" => E::InconsistentWillFlags;
     /// v5 [MQTT-3.1.2-13]: Will Retain without the Will Flag.
     v5_mqtt_3_1_2_13_will_retain_without_will: V5, "10 0e 0004 4d515454 05 22 003c 00 0001 63" => E::InconsistentWillFlags;
     /// v5 [MQTT-3.1.2-12]: Will QoS 3.
@@ -256,6 +260,9 @@ accepted! {
     v3_1_1_share_prefix_is_an_ordinary_filter: V3_1_1, "82 0f 0001 000a 2473686172652f672f61 01";
     /// v5 §4.7.1.2: `+` matches an empty level; `a//b` and `/` are valid topics.
     v5_empty_levels_are_valid: V5, "30 07 0003 612f2f 00 78";
+    /// v5 §3.1.2.5: the twin of the Will QoS and Will Retain rows, Will Flag
+    /// and both fields 0.
+    v5_connect_without_will: V5, "10 0e 0004 4d515454 05 02 003c 00 0001 63";
     /// v3.1 CONNECT (`MQIsdp`, level 3).
     v3_1_connect: V3_1_1, "10 0f 0006 4d5149736470 03 02 003c 0001 63";
 }

@@ -107,22 +107,25 @@ fn mqtt_3_2_0_2_second_connack() {
 /// v5 [MQTT-3.8.4-6], v3.1.1 [MQTT-3.8.4-5]: one SUBACK reason code per filter.
 #[test]
 fn mqtt_3_8_4_6_suback_code_per_filter() {
-    let mut p = Pair::new(V5);
-    p.connect_ok(false);
-    let f = |s| {
-        (
-            TopicFilter::from_static(s).unwrap(),
-            SubscriptionOptions::default(),
-        )
-    };
-    p.client
-        .subscribe(p.now, vec![f("a"), f("b")], Default::default())
-        .unwrap();
-    p.take_received();
-    assert!(
-        p.server(SubAck::new(id(1), vec![SubAckReasonCode::Success]))
-            .is_err()
-    );
+    for version in [V5, V311] {
+        let mut p = Pair::new(version);
+        p.connect_ok(false);
+        let f = |s| {
+            (
+                TopicFilter::from_static(s).unwrap(),
+                SubscriptionOptions::default(),
+            )
+        };
+        p.client
+            .subscribe(p.now, vec![f("a"), f("b")], Default::default())
+            .unwrap();
+        p.take_received();
+        assert!(
+            p.server(SubAck::new(id(1), vec![SubAckReasonCode::Success]))
+                .is_err(),
+            "{version}"
+        );
+    }
 }
 
 /// v5 [MQTT-4.12.0-2], [MQTT-4.12.0-3], [MQTT-4.12.0-5], [MQTT-4.12.1-1]:

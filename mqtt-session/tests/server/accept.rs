@@ -239,30 +239,27 @@ fn v5_malformed_connect_gets_connack_with_reason() {
 }
 
 /// v5 [MQTT-3.1.0-2], v3.1.1 [MQTT-3.1.0-2]: a second CONNECT is a
-/// protocol violation (DISCONNECT 0x82 in 5.0).
+/// protocol violation that closes the connection: after DISCONNECT 0x82 in
+/// 5.0, with nothing sent in 3.1.1, which has no server DISCONNECT.
 #[test]
 fn v5_mqtt_3_1_0_2_second_connect() {
-    let mut p = Peer::open(
-        connect(ProtocolVersion::V5, "c1", true),
-        ServerConfig::default(),
-        None,
-    );
-    p.take();
-    let err = p
-        .send(Packet::Connect(Box::new(connect(
-            ProtocolVersion::V5,
-            "c1",
-            true,
-        ))))
-        .unwrap_err();
-    assert_eq!(err.reason, mqttkit_codec::ReasonCode::ProtocolError);
-    assert_eq!(
-        p.take(),
-        [Packet::Disconnect(mqttkit_codec::Disconnect::new(
-            DisconnectReasonCode::ProtocolError
-        ))]
-    );
-    assert!(!p.server.is_connected());
+    for version in [ProtocolVersion::V5, ProtocolVersion::V3_1_1] {
+        let mut p = Peer::open(connect(version, "c1", true), ServerConfig::default(), None);
+        p.take();
+        let err = p
+            .send(Packet::Connect(Box::new(connect(version, "c1", true))))
+            .unwrap_err();
+        assert_eq!(err.reason, mqttkit_codec::ReasonCode::ProtocolError);
+        let expected = if version.is_v5() {
+            vec![Packet::Disconnect(mqttkit_codec::Disconnect::new(
+                DisconnectReasonCode::ProtocolError,
+            ))]
+        } else {
+            Vec::new()
+        };
+        assert_eq!(p.take(), expected, "{version}");
+        assert!(!p.server.is_connected(), "{version}");
+    }
 }
 
 /// v5 §4.12, [MQTT-4.12.0-1]: enhanced authentication continues with AUTH

@@ -497,9 +497,12 @@ fn v5_mqtt_3_10_4_4_unsuback() {
 /// v5 [MQTT-3.12.4-1], v3.1.1 [MQTT-3.12.4-1]: PINGREQ gets PINGRESP.
 #[test]
 fn v5_mqtt_3_12_4_1_pingresp() {
-    let mut p = v5(ServerConfig::default());
-    p.send(Packet::PingReq).unwrap();
-    assert_eq!(p.take(), [Packet::PingResp]);
+    for version in [ProtocolVersion::V5, ProtocolVersion::V3_1_1] {
+        let mut p = Peer::open(connect(version, "c1", true), ServerConfig::default(), None);
+        p.take();
+        p.send(Packet::PingReq).unwrap();
+        assert_eq!(p.take(), [Packet::PingResp], "{version}");
+    }
 }
 
 /// v5 [MQTT-3.1.2-23], §3.1.2.11.2: the server role's `Session` tells the

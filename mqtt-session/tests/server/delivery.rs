@@ -233,6 +233,31 @@ fn v5_mqtt_3_8_4_8_qos_is_the_minimum() {
     assert_eq!(q, [QoS::AtLeastOnce, QoS::AtMostOnce]);
 }
 
+/// v3.1.1 [MQTT-3.8.4-6]: sent with the lower of the published QoS and the
+/// maximum QoS granted, as in 5.0.
+#[test]
+fn v3_mqtt_3_8_4_6_qos_is_the_minimum() {
+    let mut p = Peer::open(
+        connect(ProtocolVersion::V3_1_1, "c1", true),
+        ServerConfig::default(),
+        None,
+    );
+    p.take();
+    for (published, granted) in [
+        (QoS::ExactlyOnce, QoS::AtLeastOnce),
+        (QoS::AtMostOnce, QoS::ExactlyOnce),
+        (QoS::AtLeastOnce, QoS::AtMostOnce),
+    ] {
+        p.deliver(Delivery::new(
+            message("t", published),
+            SubscriptionOptions::new(granted),
+        ))
+        .unwrap();
+    }
+    let q: Vec<QoS> = publishes(&p.take()).iter().map(|p| p.qos.qos()).collect();
+    assert_eq!(q, [QoS::AtLeastOnce, QoS::AtMostOnce, QoS::AtMostOnce]);
+}
+
 /// The queue is bounded: beyond `max_queued` the application is told.
 #[test]
 fn queue_full_is_reported() {

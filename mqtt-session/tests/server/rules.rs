@@ -103,33 +103,33 @@ fn v5_mqtt_3_3_1_10_retain_handling() {
 }
 
 /// v5 [MQTT-3.8.4-3], v3.1.1 [MQTT-3.8.4-3]: a SUBSCRIBE repeating a
-/// filter replaces the subscription (one entry, the new options), and the
-/// request says it exists so that Retain Handling 1 can apply.
+/// filter replaces the subscription (one entry, the new options: in 3.1.1
+/// the new maximum QoS), and the request says it exists so that Retain
+/// Handling 1 can apply.
 #[test]
 fn v5_mqtt_3_8_4_3_subscribe_replaces() {
-    let mut p = Peer::open(
-        connect(ProtocolVersion::V5, "c1", true),
-        ServerConfig::default(),
-        None,
-    );
-    p.take();
-    let f = TopicFilter::try_from("a/#").unwrap();
-    p.subscribe_with(
-        Subscribe::new(id(1), f.clone(), SubscriptionOptions::new(QoS::AtLeastOnce)),
-        vec![SubAckReasonCode::GrantedQoS1],
-    );
-    let mut second = SubscriptionOptions::new(QoS::ExactlyOnce);
-    second.retain_as_published = true;
-    p.send(Subscribe::new(id(2), f, second).into()).unwrap();
-    let ServerEvent::Subscribe { requests, .. } = p.events.pop().unwrap() else {
-        panic!()
-    };
-    assert!(requests[0].exists);
-    p.server
-        .suback(id(2), vec![SubAckReasonCode::GrantedQoS2])
-        .unwrap();
-    let subs: Vec<_> = p.server.subscriptions().map(|(_, s)| s.options).collect();
-    assert_eq!(subs, [second]);
+    for version in [ProtocolVersion::V5, ProtocolVersion::V3_1_1] {
+        let mut p = Peer::open(connect(version, "c1", true), ServerConfig::default(), None);
+        p.take();
+        let f = TopicFilter::try_from("a/#").unwrap();
+        p.subscribe_with(
+            Subscribe::new(id(1), f.clone(), SubscriptionOptions::new(QoS::AtLeastOnce)),
+            vec![SubAckReasonCode::GrantedQoS1],
+        );
+        let mut second = SubscriptionOptions::new(QoS::ExactlyOnce);
+        // 3.1.1 has no other option to carry.
+        second.retain_as_published = version.is_v5();
+        p.send(Subscribe::new(id(2), f, second).into()).unwrap();
+        let ServerEvent::Subscribe { requests, .. } = p.events.pop().unwrap() else {
+            panic!()
+        };
+        assert!(requests[0].exists, "{version}");
+        p.server
+            .suback(id(2), vec![SubAckReasonCode::GrantedQoS2])
+            .unwrap();
+        let subs: Vec<_> = p.server.subscriptions().map(|(_, s)| s.options).collect();
+        assert_eq!(subs, [second], "{version}");
+    }
 }
 
 /// v5 [MQTT-3.1.2-29]: with Request Problem Information 0 no Reason String
