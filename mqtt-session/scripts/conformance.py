@@ -3,16 +3,32 @@
 
 Every normative statement of MQTT 5.0 and 3.1.1 is listed in
 `conformance-scope.tsv`, either as `client` (the client session must act on
-it, so a test must cite it) or with the reason it does not apply. The
-statement ids cited by each test come from its doc comment: `v5` or
-`v3.1.1` sets the version for the `[MQTT-x.y.z-n]` ids that follow, and
-`[MQTT-a-1] to [MQTT-a-5]` is a range.
+it, so a test must cite it) or with the reason it does not apply.
+
+The tests are those of `tests/`, read by the workspace's
+`scripts/conformance.py` with the same rules as docs/conformance.md:
+
+- a citation counts only in a `#[test]` or `#[tokio::test...]` function
+  (proptest's included), from its doc comment, name or body, or in a
+  `const`, `static` or `fn` item of the test code that such a test names (a
+  case table or helper, credited to each test that uses it, shown as
+  `(via NAME)`); text outside them (module docs, an unused helper) never
+  counts;
+- `v5` or `v3.1.1` sets the version for the `[MQTT-x.y.z-n]` ids that
+  follow, `[MQTT-a-1] to [MQTT-a-5]` is a range, and a name such as
+  `v5_mqtt_3_1_0_1_...` cites v5 [MQTT-3.1.0-1];
+- a citation counts only for a version the test runs: the versions are read
+  from its code (`ProtocolVersion::V5`, the `V5` and `V311` constants,
+  `v5`/`v311` helpers), else from the tables and helpers it uses; a test
+  with no such evidence keeps all its citations. `--verbose` prints the
+  citations dropped for their version.
 
     python3 mqtt-session/scripts/conformance.py            # write CONFORMANCE.md
     python3 mqtt-session/scripts/conformance.py --check    # fail if stale or incomplete
     python3 mqtt-session/scripts/conformance.py --spec DIR # also check the scope
         # lists every id of DIR/mqtt-v5.0-statements.json and
         # DIR/mqtt-v3.1.1-statements.zh.json, and nothing else
+    python3 mqtt-session/scripts/conformance.py --verbose  # list dropped citations
 
 It fails when a `client` statement has no test, or (with --check) when
 CONFORMANCE.md differs from what it would write. A test citing a statement
@@ -21,9 +37,9 @@ to the reason.
 """
 
 import argparse
+import importlib.util
 import json
 import pathlib
-import re
 import sys
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -32,56 +48,25 @@ OUT = ROOT / "CONFORMANCE.md"
 VERSIONS = ("v5", "v3.1.1")
 TITLES = {"v5": "MQTT 5.0", "v3.1.1": "MQTT 3.1.1"}
 
-TOKEN = re.compile(
-    r"\b(v5|v3\.1\.1)\b|\[MQTT-(\d+\.\d+\.\d+)-(\d+)\](?:\s+to\s+\[MQTT-(\d+\.\d+\.\d+)-(\d+)\])?"
-)
-TEST_FN = re.compile(r"^\s*(?:pub\s+)?fn\s+([a-zA-Z0-9_]+)")
+
+def workspace_reader():
+    """The workspace's conformance script, whose functions read the tests."""
+    path = ROOT.parent / "scripts" / "conformance.py"
+    spec = importlib.util.spec_from_file_location("workspace_conformance", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-def id_key(statement):
-    return tuple(int(x) for x in re.findall(r"\d+", statement))
+READER = workspace_reader()
+id_key = READER.id_key
 
 
-def cited_ids(doc):
-    """(version, id) pairs cited by one doc comment."""
-    version = None
-    for m in TOKEN.finditer(doc):
-        if m.group(1):
-            version = m.group(1)
-            continue
-        if version is None:
-            continue
-        section, first = m.group(2), int(m.group(3))
-        last = first
-        if m.group(4) == section:
-            last = int(m.group(5))
-        for n in range(first, last + 1):
-            yield version, f"MQTT-{section}-{n}"
-
-
-def tests_citing():
-    """{(version, id): [test, ...]} over every #[test] in tests/."""
-    found = {}
-    for path in sorted((ROOT / "tests").rglob("*.rs")):
-        rel = path.relative_to(ROOT).as_posix()
-        doc, is_test = [], False
-        for line in path.read_text(encoding="utf-8").splitlines():
-            stripped = line.strip()
-            if stripped.startswith("///"):
-                doc.append(stripped[3:])
-                continue
-            if stripped.startswith("#["):
-                is_test = is_test or stripped.startswith("#[test]")
-                continue
-            m = TEST_FN.match(line)
-            if m and is_test:
-                name = f"{rel}::{m.group(1)}"
-                for key in cited_ids(" ".join(doc)):
-                    found.setdefault(key, [])
-                    if name not in found[key]:
-                        found[key].append(name)
-            doc, is_test = [], False
-    return found
+def tests_citing(log=None):
+    """{(version, id): {crate: {test: [via, ...]}}} over the tests of tests/."""
+    units = READER.read_units(ROOT, {"mqttkit-session": ROOT})
+    units = [u for u in units if u.rel.startswith("tests/")]
+    return READER.credits(units, log)
 
 
 def read_scope():
@@ -119,13 +104,13 @@ def render(scope, found):
         covered, not_applicable, missing = [], [], []
         for statement in sorted(scope[version], key=id_key):
             what = scope[version][statement]
-            tests = found.get((version, statement), [])
+            tests = found.get((version, statement), {})
             if what == "client":
                 (covered if tests else missing).append((statement, tests))
             elif tests:
                 # A test of another role, or one that checks the statement
                 # in passing: shown, still not a client statement.
-                cited = ", ".join(f"`{t}`" for t in tests)
+                cited = READER.test_cell(tests, "", shown=READER.SHOWN).replace("<br>", ", ")
                 not_applicable.append((statement, f"{what} (also cited by {cited})"))
             else:
                 not_applicable.append((statement, what))
@@ -149,7 +134,7 @@ def render(scope, found):
             "|---|---|",
         ]
         for statement, tests in covered + missing:
-            cell = "<br>".join(f"`{t}`" for t in tests) or "**none**"
+            cell = READER.test_cell(tests, "") or "**none**"
             lines.append(f"| {version} [{statement}] | {cell} |")
         if extra:
             lines += [
@@ -162,7 +147,7 @@ def render(scope, found):
                 "|---|---|",
             ]
             for statement in extra:
-                cell = "<br>".join(f"`{t}`" for t in found[(version, statement)])
+                cell = READER.test_cell(found[(version, statement)], "")
                 lines.append(f"| {version} [{statement}] | {cell} |")
         lines += [
             "",
@@ -175,11 +160,14 @@ def render(scope, found):
     head = [
         "# Conformance of the mqttkit-session client role",
         "",
-        "Generated by `scripts/conformance.py` from `conformance-scope.tsv` and the doc",
-        "comments of the tests in `tests/`; do not edit by hand. Every normative statement",
-        "of MQTT 5.0 (251) and of the MQTT 3.1.1 list in `shared/spec` (128) is either a",
-        "client statement, cited by at least one test (`/// v5 [MQTT-x.y.z-n]`), or not",
-        "applicable to a client session state machine, with the reason.",
+        "Generated by `scripts/conformance.py` from `conformance-scope.tsv` and the tests in",
+        "`tests/`; do not edit by hand. Every normative statement of MQTT 5.0 (251) and of",
+        "the MQTT 3.1.1 list in `shared/spec` (128) is either a client statement, cited by",
+        "at least one test that runs that version (`/// v5 [MQTT-x.y.z-n]`), or not",
+        "applicable to a client session state machine, with the reason. A citation counts",
+        "in a `#[test]` function (doc comment, name or body) or in a case table or helper",
+        "that such a test uses (shown as *via* it), and only for the versions the test",
+        "runs.",
         "",
         "| Version | Covered by tests | Not applicable | Without test | Cited ids outside the list |",
         "|---|---|---|---|---|",
@@ -192,9 +180,13 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--check", action="store_true", help="fail if CONFORMANCE.md is stale")
     parser.add_argument("--spec", type=pathlib.Path, help="directory of the statement lists")
+    parser.add_argument(
+        "--verbose", action="store_true", help="print the citations dropped for their version"
+    )
     args = parser.parse_args()
+    log = (lambda line: print(line, file=sys.stderr)) if args.verbose else None
     scope = read_scope()
-    text, errors = render(scope, tests_citing())
+    text, errors = render(scope, tests_citing(log))
     if args.spec:
         errors += check_spec(scope, args.spec)
     if args.check:
