@@ -215,33 +215,36 @@ fn mqtt_4_3_2_5_qos1_id_reuse_is_new_message() {
 /// the operation waits in the queue and goes out once one is free.
 #[test]
 fn mqtt_2_2_1_3_id_exhaustion_queues() {
-    let session = Session::with_packet_id_limit(MqttString::try_from("c1").unwrap(), 2);
-    let mut p = Pair::with(V5, session, ClientConfig::default());
-    p.connect_ok(false);
-    for _ in 0..3 {
-        p.client.publish(p.now, msg("a", QoS::AtLeastOnce)).unwrap();
+    for version in [V5, V311] {
+        let session = Session::with_packet_id_limit(MqttString::try_from("c1").unwrap(), 2);
+        let mut p = Pair::with(version, session, ClientConfig::default());
+        p.connect_ok(false);
+        for _ in 0..3 {
+            p.client.publish(p.now, msg("a", QoS::AtLeastOnce)).unwrap();
+        }
+        p.client
+            .subscribe(
+                p.now,
+                vec![(
+                    TopicFilter::from_static("s").unwrap(),
+                    SubscriptionOptions::default(),
+                )],
+                Default::default(),
+            )
+            .unwrap();
+        assert_eq!(
+            publishes(&p.take_received()),
+            [(Some(1), false), (Some(2), false)],
+            "{version}"
+        );
+        assert_eq!(p.client.session().pending_len(), 2, "{version}");
+        p.server(PubAck::new(id(1))).unwrap();
+        let got = p.take_received();
+        assert!(
+            matches!(&got[0], Packet::Subscribe(s) if s.packet_id == id(1)),
+            "{version}: {got:?}"
+        );
     }
-    p.client
-        .subscribe(
-            p.now,
-            vec![(
-                TopicFilter::from_static("s").unwrap(),
-                SubscriptionOptions::default(),
-            )],
-            Default::default(),
-        )
-        .unwrap();
-    assert_eq!(
-        publishes(&p.take_received()),
-        [(Some(1), false), (Some(2), false)]
-    );
-    assert_eq!(p.client.session().pending_len(), 2);
-    p.server(PubAck::new(id(1))).unwrap();
-    let got = p.take_received();
-    assert!(
-        matches!(&got[0], Packet::Subscribe(s) if s.packet_id == id(1)),
-        "{got:?}"
-    );
 }
 
 /// v5 [MQTT-3.3.4-1], [MQTT-2.2.1-5], [MQTT-4.5.0-2]; v3.1.1 [MQTT-3.3.4-1],

@@ -214,8 +214,8 @@ fn v5_mqtt_3_3_1_11_retain_handling_2_gets_no_retained() {
     assert_eq!(retain, [false, true, true], "live, then two retained");
 }
 
-/// v5 [MQTT-3.8.4-8], v3.1.1 [MQTT-3.8.4-6]: sent with the lower of the
-/// published QoS and the granted QoS.
+/// v5 [MQTT-3.8.4-8]: sent with the lower of the published QoS and the
+/// granted QoS (3.1.1: `v3_mqtt_3_8_4_6_qos_is_the_minimum`).
 #[test]
 fn v5_mqtt_3_8_4_8_qos_is_the_minimum() {
     let mut p = with_receive_maximum(10);
