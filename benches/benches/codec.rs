@@ -25,7 +25,7 @@ use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_mai
 use mqttkit_benches::codec_malformed::{CASES, Outcome, applies, decode_all_cases, outcome};
 use mqttkit_benches::codec_peers::{Crate, decode_all, encode_native, native, stream, workloads};
 use mqttkit_benches::codec_streams::{decode_stream, streams, supports};
-use mqttkit_codec::ProtocolVersion;
+use mqttkit_codec::{ProtocolVersion, TopicName};
 
 const STREAMED: usize = 1_000;
 
@@ -153,8 +153,34 @@ fn decode_malformed(c: &mut Criterion) {
     }
 }
 
+/// Lengths of the topic names read as text.
+const READ_LENGTHS: [usize; 4] = [16, 64, 1024, 16 * 1024];
+
+/// Reading a decoded topic name as `&str`, which a broker does for every
+/// message it routes; beside it, `from_utf8` over the same bytes: what the
+/// read costs when it checks UTF-8 again.
+fn read_topic(c: &mut Criterion) {
+    for len in READ_LENGTHS {
+        let text: String = "plant/7/sensor/".chars().cycle().take(len).collect();
+        let topic = TopicName::try_from(text).unwrap();
+        let mut group = c.benchmark_group(format!("read topic {} B", topic.len()));
+        group.bench_function("mqttkit-codec", |b| {
+            b.iter(|| black_box(black_box(&topic).as_str()).len());
+        });
+        group.bench_function("from_utf8", |b| {
+            b.iter(|| {
+                core::str::from_utf8(black_box(&topic).as_bytes())
+                    .map(str::len)
+                    .unwrap_or(0)
+            });
+        });
+        group.finish();
+    }
+}
+
 criterion_group!(
     benches,
+    read_topic,
     decode,
     encode,
     encode_streamed,

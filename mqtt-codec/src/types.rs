@@ -4,6 +4,7 @@ use core::fmt;
 use core::num::NonZeroU16;
 
 use bytes::Bytes;
+use bytestring::ByteString;
 pub use mqttkit_topic::QoS;
 
 use crate::error::{DecodeError, EncodeError};
@@ -59,7 +60,7 @@ impl fmt::Display for PacketId {
 /// versions), contains no U+0000 ([MQTT-1.5.4-2]) and is at most 65,535
 /// bytes long. A leading U+FEFF is kept ([MQTT-1.5.4-3]).
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
-pub struct MqttString(Bytes);
+pub struct MqttString(ByteString);
 
 /// The longest UTF-8 string or binary data field: its length is a two-byte integer.
 pub const MAX_STRING_LEN: usize = u16::MAX as usize;
@@ -67,20 +68,23 @@ pub const MAX_STRING_LEN: usize = u16::MAX as usize;
 impl MqttString {
     /// The empty string.
     pub const fn new() -> Self {
-        Self(Bytes::new())
+        Self(ByteString::new())
     }
 
     /// Validates `bytes` as an MQTT UTF-8 string without copying it.
     pub fn from_bytes(bytes: Bytes) -> Result<Self, DecodeError> {
         validate_string(&bytes)?;
-        Ok(Self(bytes))
+        Ok(Self::from_validated(bytes))
     }
 
     /// Wraps bytes that [`validate_string`] accepted already, so that a
     /// decoded string is checked once, not once per layer.
     pub(crate) fn from_validated(bytes: Bytes) -> Self {
         debug_assert_eq!(validate_string(&bytes), Ok(()));
-        Self(bytes)
+        // `ByteString` checks UTF-8 once more (for the common ASCII string, one
+        // `is_ascii` pass), which is what lets `as_str` skip it on every read; the
+        // fallback is unreachable for validated bytes.
+        Self(ByteString::try_from(bytes).unwrap_or_default())
     }
 
     /// A string from a `'static` literal, validated, without copying.
@@ -88,21 +92,20 @@ impl MqttString {
         Self::from_bytes(Bytes::from_static(s.as_bytes())).map_err(|_| EncodeError::InvalidString)
     }
 
-    /// The string. The bytes were checked at construction; the workspace
-    /// forbids unchecked conversion, so they are checked again here, which costs a
-    /// pass over the bytes but can never fail.
+    /// The string, without a second UTF-8 check: it is held as a
+    /// [`ByteString`], checked once on construction.
     pub fn as_str(&self) -> &str {
-        core::str::from_utf8(&self.0).unwrap_or_default()
+        &self.0
     }
 
     /// The raw bytes, without the length prefix.
     pub fn as_bytes(&self) -> &[u8] {
-        &self.0
+        self.0.as_bytes()
     }
 
     /// The underlying bytes.
     pub fn into_bytes(self) -> Bytes {
-        self.0
+        self.0.into_bytes()
     }
 
     /// Length in bytes.
@@ -153,13 +156,13 @@ impl AsRef<str> for MqttString {
 
 impl PartialEq<str> for MqttString {
     fn eq(&self, other: &str) -> bool {
-        self.0 == other.as_bytes()
+        *self.0 == *other
     }
 }
 
 impl PartialEq<&str> for MqttString {
     fn eq(&self, other: &&str) -> bool {
-        self.0 == other.as_bytes()
+        *self.0 == **other
     }
 }
 

@@ -2,6 +2,7 @@
 
 use alloc::string::String;
 use bytes::Bytes;
+use bytestring::ByteString;
 use core::fmt;
 use core::str::FromStr;
 
@@ -23,7 +24,7 @@ use crate::{TopicError, TopicNameRef, validate};
 /// # Ok::<(), mqttkit_topic::TopicError>(())
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct TopicFilter(Bytes);
+pub struct TopicFilter(ByteString);
 
 impl TopicFilter {
     /// Validates `bytes` as a topic filter without copying them.
@@ -31,8 +32,7 @@ impl TopicFilter {
     /// # Errors
     /// The [`TopicError`] naming the first rule the bytes break.
     pub fn from_bytes(bytes: Bytes) -> Result<Self, TopicError> {
-        validate::topic_filter(&bytes)?;
-        Ok(Self(bytes))
+        validate::owned(bytes, validate::filter_rules).map(Self)
     }
 
     /// Validates a static string as a topic filter without copying it.
@@ -43,18 +43,21 @@ impl TopicFilter {
         Self::from_bytes(Bytes::from_static(s.as_bytes()))
     }
 
-    /// The filter as text.
+    /// The filter as text, without a second UTF-8 check: the bytes are held as a
+    /// [`ByteString`], checked once on construction.
     #[must_use]
     pub fn as_str(&self) -> &str {
-        // The bytes were checked to be UTF-8 on construction and `Bytes` is immutable,
-        // so this never fails; the workspace lints forbid `from_utf8_unchecked`,
-        // so the check is repeated, and "" is an unreachable fallback.
-        core::str::from_utf8(&self.0).unwrap_or("")
+        &self.0
     }
 
     /// The filter's bytes (UTF-8).
     #[must_use]
     pub fn as_bytes(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+
+    /// The text, for slicing without a copy.
+    pub(crate) fn as_byte_string(&self) -> &ByteString {
         &self.0
     }
 
@@ -67,7 +70,7 @@ impl TopicFilter {
     /// The underlying bytes, without copying.
     #[must_use]
     pub fn into_bytes(self) -> Bytes {
-        self.0
+        self.0.into_bytes()
     }
 
     /// Length in bytes (never 0).
@@ -92,13 +95,13 @@ impl TopicFilter {
     /// filters can match topic names beginning with `$`, v5 [MQTT-4.7.2-1].
     #[must_use]
     pub fn is_dollar(&self) -> bool {
-        self.0.first() == Some(&b'$')
+        self.0.starts_with('$')
     }
 
     /// True when the filter contains `+` or `#`.
     #[must_use]
     pub fn has_wildcards(&self) -> bool {
-        validate::has_wildcards(&self.0)
+        validate::has_wildcards(self.0.as_bytes())
     }
 }
 
@@ -191,7 +194,7 @@ impl<'a> TopicFilterRef<'a> {
     /// An owned copy.
     #[must_use]
     pub fn to_owned_filter(&self) -> TopicFilter {
-        TopicFilter(Bytes::copy_from_slice(self.0.as_bytes()))
+        TopicFilter(ByteString::from(self.0))
     }
 
     /// Length in bytes (never 0).

@@ -2,6 +2,7 @@
 
 use alloc::string::String;
 use bytes::Bytes;
+use bytestring::ByteString;
 use core::fmt;
 use core::str::FromStr;
 
@@ -21,7 +22,7 @@ use crate::{TopicError, TopicFilterRef, validate};
 /// # Ok::<(), mqttkit_topic::TopicError>(())
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct TopicName(Bytes);
+pub struct TopicName(ByteString);
 
 impl TopicName {
     /// Validates `bytes` as a topic name without copying them.
@@ -29,8 +30,7 @@ impl TopicName {
     /// # Errors
     /// The [`TopicError`] naming the first rule the bytes break.
     pub fn from_bytes(bytes: Bytes) -> Result<Self, TopicError> {
-        validate::topic_name(&bytes)?;
-        Ok(Self(bytes))
+        validate::owned(bytes, validate::name_rules).map(Self)
     }
 
     /// Validates a static string as a topic name without copying it.
@@ -41,19 +41,17 @@ impl TopicName {
         Self::from_bytes(Bytes::from_static(s.as_bytes()))
     }
 
-    /// The name as text.
+    /// The name as text, without a second UTF-8 check: the bytes are held as a
+    /// [`ByteString`], checked once on construction.
     #[must_use]
     pub fn as_str(&self) -> &str {
-        // The bytes were checked to be UTF-8 on construction and `Bytes` is immutable,
-        // so this never fails; the workspace lints forbid `from_utf8_unchecked`,
-        // so the check is repeated, and "" is an unreachable fallback.
-        core::str::from_utf8(&self.0).unwrap_or("")
+        &self.0
     }
 
     /// The name's bytes (UTF-8).
     #[must_use]
     pub fn as_bytes(&self) -> &[u8] {
-        &self.0
+        self.0.as_bytes()
     }
 
     /// The borrowed form of this name.
@@ -65,7 +63,7 @@ impl TopicName {
     /// The underlying bytes, without copying.
     #[must_use]
     pub fn into_bytes(self) -> Bytes {
-        self.0
+        self.0.into_bytes()
     }
 
     /// Length in bytes (never 0).
@@ -90,7 +88,7 @@ impl TopicName {
     /// names are not matched by filters starting with a wildcard, v5 [MQTT-4.7.2-1].
     #[must_use]
     pub fn is_dollar(&self) -> bool {
-        self.0.first() == Some(&b'$')
+        self.0.starts_with('$')
     }
 }
 
@@ -183,7 +181,7 @@ impl<'a> TopicNameRef<'a> {
     /// An owned copy.
     #[must_use]
     pub fn to_owned_name(&self) -> TopicName {
-        TopicName(Bytes::copy_from_slice(self.0.as_bytes()))
+        TopicName(ByteString::from(self.0))
     }
 
     /// Length in bytes (never 0).

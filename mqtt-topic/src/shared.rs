@@ -4,7 +4,7 @@
 //! `$share/` is an ordinary filter, so whether to call [`SharedSubscription::parse`] is
 //! the caller's choice, made from the negotiated protocol version.
 
-use bytes::Bytes;
+use bytestring::ByteString;
 
 use crate::{TopicError, TopicFilter, TopicFilterRef};
 
@@ -48,8 +48,8 @@ fn split_shared(filter: &str) -> Result<Option<(&str, &str)>, TopicError> {
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
 pub struct SharedSubscription {
-    /// Validated UTF-8 without `/`, `+`, `#`, never empty.
-    share_name: Bytes,
+    /// Without `/`, `+`, `#`, never empty.
+    share_name: ByteString,
     /// The filter after the ShareName.
     filter: TopicFilter,
 }
@@ -69,13 +69,13 @@ impl SharedSubscription {
         let Some((share_name, topic_filter)) = split_shared(text)? else {
             return Ok(None);
         };
-        let bytes = filter.clone().into_bytes();
+        let whole = filter.as_byte_string();
         // The filter part is a whole-level suffix of a valid filter, so it is valid; it
         // is checked again anyway because the check is cheap and keeps the invariant
         // local to the type.
-        let topic_filter = TopicFilter::from_bytes(bytes.slice_ref(topic_filter.as_bytes()))?;
+        let topic_filter = TopicFilter::from_bytes(whole.slice_ref(topic_filter).into_bytes())?;
         Ok(Some(Self {
-            share_name: bytes.slice_ref(share_name.as_bytes()),
+            share_name: whole.slice_ref(share_name),
             filter: topic_filter,
         }))
     }
@@ -83,8 +83,7 @@ impl SharedSubscription {
     /// The ShareName, the group of sessions that share the messages.
     #[must_use]
     pub fn share_name(&self) -> &str {
-        // Validated UTF-8 on construction; see `TopicName::as_str` for why this re-check.
-        core::str::from_utf8(&self.share_name).unwrap_or("")
+        &self.share_name
     }
 
     /// The topic filter that the group subscribes to.

@@ -6,14 +6,17 @@
 //! Because every byte the rules care about (`/`, `+`, `#`, NUL) is ASCII, checking bytes
 //! of valid UTF-8 can never confuse them with a part of a multi-byte character.
 
+use bytes::Bytes;
+use bytestring::ByteString;
+
 use crate::TopicError;
 
 /// Longest topic name or filter: the length prefix of a UTF-8 Encoded String is two
 /// bytes, v5 [MQTT-4.7.3-3], v3.1.1 [MQTT-4.7.3-3].
 pub const MAX_TOPIC_LEN: usize = 65_535;
 
-/// Length and encoding rules shared by names and filters; returns the text.
-fn check_string(bytes: &[u8]) -> Result<&str, TopicError> {
+/// The length rules shared by names and filters.
+fn check_length(bytes: &[u8]) -> Result<(), TopicError> {
     // "All Topic Names and Topic Filters MUST be at least one character long"
     if bytes.is_empty() {
         return Err(TopicError::Empty);
@@ -23,9 +26,35 @@ fn check_string(bytes: &[u8]) -> Result<&str, TopicError> {
     if bytes.len() > MAX_TOPIC_LEN {
         return Err(TopicError::TooLong);
     }
+    Ok(())
+}
+
+/// Length and encoding rules shared by names and filters; returns the text.
+fn check_string(bytes: &[u8]) -> Result<&str, TopicError> {
+    check_length(bytes)?;
     // "MUST be well-formed UTF-8 ... MUST NOT include encodings of code points between
     // U+D800 and U+DFFF": `from_utf8` rejects surrogates and overlong forms.
     core::str::from_utf8(bytes).map_err(|_| TopicError::InvalidUtf8)
+}
+
+/// Checks owned bytes against `rules` (applied to well-formed UTF-8 only) and keeps
+/// them as text, so that reading them as `&str` later costs nothing: UTF-8 is checked
+/// once, by [`ByteString`], and for the common plain-ASCII topic that check is a pass
+/// of `is_ascii` after the word-at-a-time one.
+pub(crate) fn owned(
+    bytes: Bytes,
+    rules: fn(&[u8]) -> Result<(), TopicError>,
+) -> Result<ByteString, TopicError> {
+    let plain = plain(&bytes);
+    if !plain {
+        check_length(&bytes)?;
+    }
+    // The same rule as `check_string`: well-formed UTF-8 without surrogates.
+    let text = ByteString::try_from(bytes).map_err(|_| TopicError::InvalidUtf8)?;
+    if !plain {
+        rules(text.as_bytes())?;
+    }
+    Ok(text)
 }
 
 /// Eight `a`s, the padding of a short string: a byte no check flags.
@@ -109,6 +138,11 @@ pub(crate) fn topic_name(bytes: &[u8]) -> Result<(), TopicError> {
         return Ok(());
     }
     check_string(bytes)?;
+    name_rules(bytes)
+}
+
+/// The rules of a topic name beyond length and UTF-8, on well-formed UTF-8.
+pub(crate) fn name_rules(bytes: &[u8]) -> Result<(), TopicError> {
     if !has_special(bytes) {
         return Ok(());
     }
@@ -130,6 +164,11 @@ pub(crate) fn topic_filter(bytes: &[u8]) -> Result<(), TopicError> {
         return Ok(());
     }
     check_string(bytes)?;
+    filter_rules(bytes)
+}
+
+/// The rules of a topic filter beyond length and UTF-8, on well-formed UTF-8.
+pub(crate) fn filter_rules(bytes: &[u8]) -> Result<(), TopicError> {
     if !has_special(bytes) {
         return Ok(());
     }
