@@ -169,11 +169,18 @@ impl Server {
         // Published; a retained message sent on subscribe keeps it.
         message.retain = from_retained || (v5 && options.retain_as_published && message.retain);
         message.properties.topic_alias = None;
-        let mut ids = SubscriptionIdentifiers::new();
-        for id in subscription_identifiers {
-            ids.push(id);
+        // Only the matching subscriptions' identifiers go to the subscriber
+        // (v5 [MQTT-3.3.4-3]); a message that carries none and gets none is
+        // left alone, which spares every plain delivery an allocation.
+        if !subscription_identifiers.is_empty()
+            || !message.properties.subscription_identifiers().is_empty()
+        {
+            let mut ids = SubscriptionIdentifiers::new();
+            for id in subscription_identifiers {
+                ids.push(id);
+            }
+            message.properties.set_subscription_identifiers(ids);
         }
-        message.properties.set_subscription_identifiers(ids);
         let expires_at = message
             .properties
             .message_expiry_interval

@@ -133,6 +133,32 @@ fn v5_mqtt_3_3_4_3_subscription_identifiers() {
     assert_eq!(ids, [7, 300]);
 }
 
+/// v5 [MQTT-3.3.4-3]: a message that still carries Subscription
+/// Identifiers (of another subscriber, say) goes out with only those of
+/// the subscriptions that matched here: none, or their own.
+#[test]
+fn v5_mqtt_3_3_4_3_stale_subscription_identifiers_are_replaced() {
+    let mut p = with_receive_maximum(10);
+    let mut m = message("t", QoS::AtMostOnce);
+    m.properties
+        .push_subscription_identifier(NonZeroU32::new(9).unwrap());
+    p.deliver(Delivery::new(m.clone(), qos1())).unwrap();
+    let mut d = Delivery::new(m, qos1());
+    d.subscription_identifiers = vec![NonZeroU32::new(4).unwrap()];
+    p.deliver(d).unwrap();
+    let ids: Vec<Vec<u32>> = publishes(&p.take())
+        .iter()
+        .map(|sent| {
+            sent.properties
+                .subscription_identifiers()
+                .iter()
+                .map(NonZeroU32::get)
+                .collect()
+        })
+        .collect();
+    assert_eq!(ids, [vec![], vec![4]]);
+}
+
 /// v5 [MQTT-3.8.3-3]: with No Local a message is not sent back to the
 /// client that published it.
 #[test]
