@@ -671,6 +671,10 @@ impl Server {
 
     /// Appends the bytes to send to `out`; `None` when there are none.
     ///
+    /// When `out` is empty the two buffers are swapped rather than copied:
+    /// `out` takes the session's bytes, and the session keeps `out`'s
+    /// storage for its next ones.
+    ///
     /// ```
     /// # use mqttkit_session::{Connect, Encoder, Incoming, Instant, MqttString, ProtocolVersion, ServerConfig};
     /// # use mqttkit_session::bytes::BytesMut;
@@ -692,8 +696,13 @@ impl Server {
             return None;
         }
         let n = tx.len();
-        out.extend_from_slice(tx);
-        tx.clear();
+        if out.is_empty() {
+            // A whole PUBLISH per subscriber is not copied a second time.
+            core::mem::swap(out, tx);
+        } else {
+            out.extend_from_slice(tx);
+            tx.clear();
+        }
         Some(n)
     }
 
