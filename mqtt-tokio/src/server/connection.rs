@@ -21,7 +21,7 @@ use std::task::{Poll, Waker};
 use tokio::sync::oneshot;
 
 use super::{ConnectionEvent, DeliverError, DeliverFailed};
-use crate::clock::Clock;
+use crate::clock::{Clock, ShortTime};
 
 /// What the driver and the handles share.
 #[derive(Debug)]
@@ -31,9 +31,9 @@ pub(crate) struct Shared {
     /// taken as 4 Gi.
     pub(crate) event_capacity: u32,
     pub(crate) max_unwritten: u32,
-    /// [`Connection::pause_reading`]: no reading before this time, in
-    /// milliseconds on the sessions' clock; 0 when never paused. Outside
-    /// the lock, as the driver checks it before every read.
+    /// [`Connection::pause_reading`]: no reading before this time, the
+    /// bits of a [`ShortTime`]. Outside the lock, as the driver checks it
+    /// before every read.
     pub(crate) paused_until: AtomicU32,
     pub(crate) state: Mutex<State>,
 }
@@ -47,11 +47,11 @@ impl Shared {
         usize::try_from(self.max_unwritten).unwrap_or(usize::MAX)
     }
 
-    /// Whether reading is paused now; the clock is read only when a pause
-    /// was ever asked for.
-    pub(crate) fn paused(&self) -> bool {
-        let until = self.paused_until.load(Ordering::Relaxed);
-        until != 0 && u64::from(until) > self.now().as_millis()
+    /// When reading may resume, if it is paused now; the clock is read
+    /// only when a pause was ever asked for.
+    pub(crate) fn paused(&self) -> Option<ShortTime> {
+        let until = ShortTime::from_bits(self.paused_until.load(Ordering::Relaxed));
+        (until.is_set() && !until.reached(self.now())).then_some(until)
     }
 }
 
@@ -384,7 +384,7 @@ impl Connection {
         (queued, state.tx.len().saturating_add(state.writing))
     }
 
-    /// Stops reading from this client for `duration` (at most about 49
+    /// Stops reading from this client for `duration` (at most about 24
     /// days): its socket fills and TCP slows it down. A broker pauses a
     /// publisher this way while a subscriber it feeds catches up; the
     /// session's timers (keep alive) run on meanwhile. A later call with an
@@ -397,14 +397,22 @@ impl Connection {
     /// # }
     /// ```
     pub fn pause_reading(&self, duration: std::time::Duration) {
-        let until = self
+        let now = self.shared.now();
+        let until = ShortTime::after(now, duration);
+        let later = |bits: u32| {
+            let current = ShortTime::from_bits(bits);
+            // A pause running to a later end is kept.
+            let kept = current.is_set()
+                && !current.reached(now)
+                && current.instant(now) >= until.instant(now);
+            (!kept).then_some(until.bits())
+        };
+        let extended = self
             .shared
-            .now()
-            .as_millis()
-            .saturating_add(u64::try_from(duration.as_millis()).unwrap_or(u64::MAX));
-        let until = u32::try_from(until).unwrap_or(u32::MAX);
-        let before = self.shared.paused_until.fetch_max(until, Ordering::Relaxed);
-        if until > before {
+            .paused_until
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, later)
+            .is_ok();
+        if extended {
             // To take the pause's end into its timer.
             self.shared.lock().wake_driver();
         }

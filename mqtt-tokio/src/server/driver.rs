@@ -17,16 +17,21 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use mqttkit_session::bytes::{Buf, BytesMut};
-use mqttkit_session::{DisconnectReasonCode, Instant, ServerCloseCause, ServerEvent};
+use mqttkit_session::{DisconnectReasonCode, ServerCloseCause, ServerEvent};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::time::Sleep;
 
 use super::connection::Shared;
 use super::{Closed, ConnectionEvent};
+use crate::clock::ShortTime;
 use crate::transport::BoxedIo;
 
 /// The read buffer of an idle connection, and the least it shrinks to.
 const MIN_READ: usize = 64;
+
+/// How long a connection stays quiet before it gives back the buffers of
+/// its last burst.
+const SHRINK_AFTER: Duration = Duration::from_millis(100);
 
 /// The most one read takes: reads that fill the buffer double it up to
 /// this, as large packets or bursts arrive; short reads halve it again.
@@ -75,6 +80,11 @@ pub(crate) struct Driver {
     io_error: Option<Arc<io::Error>>,
     /// The socket reached its end or failed: nothing more is written.
     transport_gone: bool,
+    /// Something was read, written or asked for since the last step.
+    active: bool,
+    /// When a quiet connection gives its buffers back, unless it is busy
+    /// again before.
+    shrink_at: ShortTime,
 }
 
 impl std::fmt::Debug for Driver {
@@ -104,6 +114,8 @@ impl Driver {
             cause: None,
             io_error: None,
             transport_gone: false,
+            active: false,
+            shrink_at: ShortTime::UNSET,
         }
     }
 
@@ -146,6 +158,7 @@ impl Driver {
             }
             let timer = armed.is_some();
             let wake = poll_fn(|cx| self.poll_wake(cx, plan.reading, timer, sleep.as_mut())).await;
+            self.active |= !matches!(wake, Wake::Timer);
             match wake {
                 Wake::Wrote(Ok(0)) => self.transport_failed(io::ErrorKind::WriteZero.into()),
                 Wake::Wrote(Ok(n)) => {
@@ -190,7 +203,7 @@ impl Driver {
             }
         }
         // The plan may predate a pause asked for since.
-        if reading && !self.shared.paused() {
+        if reading && self.shared.paused().is_none() {
             let mut buf = ReadBuf::new(&mut self.read_buf);
             if let Poll::Ready(read) = Pin::new(&mut self.io).poll_read(cx, &mut buf) {
                 let n = buf.filled().len();
@@ -287,29 +300,37 @@ impl Driver {
         state.writing = self.out.len();
         let unwritten = self.out.len().saturating_add(state.tx.len());
         let paused = shared.paused();
-        if paused {
-            let until = shared
-                .paused_until
-                .load(std::sync::atomic::Ordering::Relaxed);
-            let resume = shared
-                .clock
-                .deadline(Instant::from_millis(u64::from(until)));
-            deadline = match (deadline, resume) {
-                (Some(d), Some(r)) => Some(d.min(r)),
-                (d, r) => d.or(r),
-            };
-        }
         let reading = self.cause.is_none()
-            && !paused
+            && paused.is_none()
             && state.events.len() < shared.event_capacity()
             && unwritten < shared.max_unwritten();
-        if reading && unwritten == 0 && !self.flush && self.read_buf.len() <= MIN_READ {
-            // Quiet: give back what the last burst used.
+        let quiet = reading && unwritten == 0 && !self.flush && self.read_buf.len() <= MIN_READ;
+        if !quiet || self.active {
+            // Busy, or busy since the last look: the quiet time starts over.
+            self.shrink_at = if quiet {
+                ShortTime::after(now, SHRINK_AFTER)
+            } else {
+                ShortTime::UNSET
+            };
+            self.active = false;
+        } else if self.shrink_at.is_set() && self.shrink_at.reached(now) {
+            // Quiet for a while: give back what the last burst used. Not
+            // after every burst, which would allocate it all again for the
+            // next message of a busy subscriber.
             if let Some(server) = state.server.as_mut() {
                 server.shrink_to_fit();
             }
             self.out = BytesMut::new();
             state.tx = BytesMut::new();
+            self.shrink_at = ShortTime::UNSET;
+        }
+        for wake in [paused, Some(self.shrink_at)] {
+            let at = wake.and_then(|t| t.instant(now));
+            let at = at.and_then(|at| shared.clock.deadline(at));
+            deadline = match (deadline, at) {
+                (Some(d), Some(a)) => Some(d.min(a)),
+                (d, a) => d.or(a),
+            };
         }
         if woke_events {
             state.wake_events();
