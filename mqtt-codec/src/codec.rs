@@ -204,6 +204,29 @@ impl Encoder {
         }
         packet.encode(self.version, buf)
     }
+
+    /// Encodes a PUBLISH into `buf` as [`Encoder::encode`] does, from a
+    /// reference: a server sending a stored message needs no [`Packet`]
+    /// around it, and the packet is measured once for the size check and
+    /// the write.
+    ///
+    /// ```
+    /// use mqttkit_codec::bytes::BytesMut;
+    /// use mqttkit_codec::{Encoder, ProtocolVersion, Publish, TopicName};
+    /// let publish = Publish::new(TopicName::from_static("a/b")?, &b"hi"[..]);
+    /// let mut out = BytesMut::new();
+    /// let n = Encoder::new(ProtocolVersion::V5).encode_publish(&publish, &mut out)?;
+    /// assert_eq!(n, out.len());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn encode_publish(
+        &self,
+        publish: &Publish,
+        buf: &mut impl BufMut,
+    ) -> Result<usize, EncodeError> {
+        let max = usize::try_from(self.max_packet_size).unwrap_or(usize::MAX);
+        publish.encode_within(self.version, max, buf)
+    }
 }
 
 /// A [`Decoder`] and an [`Encoder`] for one connection; with the

@@ -122,6 +122,11 @@ impl Link {
 
     /// Replaces the topic of an outbound PUBLISH by an alias when one is
     /// mapped, or maps one ([`OutAliases::apply`]).
+    /// Whether outgoing PUBLISHes may get a Topic Alias on this connection.
+    pub(crate) fn uses_out_aliases(&self) -> bool {
+        self.out_alias_max > 0
+    }
+
     pub(crate) fn apply_out_alias(&mut self, publish: &mut Publish) {
         // Without aliases there is no table to take storage for.
         if self.out_alias_max > 0 {

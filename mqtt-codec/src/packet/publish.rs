@@ -208,8 +208,22 @@ impl Publish {
         version: ProtocolVersion,
         buf: &mut impl BufMut,
     ) -> Result<usize, EncodeError> {
+        self.encode_within(version, usize::MAX, buf)
+    }
+
+    /// [`Publish::encode`], refused with [`EncodeError::PacketTooLarge`]
+    /// when the whole packet is longer than `max`: measured once, for both.
+    pub(crate) fn encode_within(
+        &self,
+        version: ProtocolVersion,
+        max: usize,
+        buf: &mut impl BufMut,
+    ) -> Result<usize, EncodeError> {
         let layout = self.layout(version)?;
         let total = super::frame_header_len(layout.remaining)?;
+        if total > max {
+            return Err(EncodeError::PacketTooLarge { size: total, max });
+        }
         super::ensure_room(buf, total)?;
         let before = buf.remaining_mut();
         self.put_headers(&layout, buf);

@@ -610,9 +610,19 @@ impl Server {
         if let Some(id) = packet_id {
             stored = stored.with_qos(PublishQoS::new(qos, id));
         }
-        let mut wire = stored.clone();
-        conn.link.apply_out_alias(&mut wire);
-        match encode(conn, &mut io(&mut self.io).tx, &Packet::Publish(wire)) {
+        let tx = &mut io(&mut self.io).tx;
+        let encoded = if conn.link.uses_out_aliases() {
+            // The stored copy keeps the full topic, valid on any connection.
+            let mut wire = stored.clone();
+            conn.link.apply_out_alias(&mut wire);
+            conn.link.encoder.encode_publish(&wire, tx)
+        } else {
+            // Written from the stored copy: no second set of reference
+            // counts on topic and payload, which every subscriber of a
+            // message would contend on.
+            conn.link.encoder.encode_publish(&stored, tx)
+        };
+        match encoded {
             Err(err) => {
                 // v5 [MQTT-3.1.2-25]: too large for this client: discarded
                 // for this client, as if sent; the connection stays.
