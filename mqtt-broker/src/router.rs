@@ -430,7 +430,7 @@ impl Router {
             let mut expired = false;
             while let Some(event) = session.poll_event() {
                 match event {
-                    ServerEvent::Will(will) => wills.push(Message::from(will)),
+                    ServerEvent::Will(will) => wills.push(Message::from(*will)),
                     ServerEvent::SessionExpired => expired |= session.is_expired(),
                     _ => {}
                 }

@@ -452,7 +452,7 @@ impl ClientTask {
                 let _ = self.connection.unsuback(packet_id, codes);
             }
             ServerEvent::Will(will) => {
-                let message = Message::from(will);
+                let message = Message::from(*will);
                 let now = self.state.options.now();
                 self.state.router().route(now, &message, None);
             }

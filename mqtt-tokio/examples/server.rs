@@ -175,7 +175,7 @@ async fn serve(stream: TcpStream, broker: Shared, options: ConnectionOptions) {
                 }
             }
             ConnectionEvent::Session(ServerEvent::Will(will)) => {
-                route(&broker, &options, &Message::from(will), None);
+                route(&broker, &options, &Message::from(*will), None);
             }
             ConnectionEvent::Closed(Closed { cause, session, .. }) => {
                 eprintln!("server: {client} closed: {cause:?}");

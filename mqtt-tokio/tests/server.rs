@@ -197,7 +197,7 @@ async fn serve(
                 }
             }
             ConnectionEvent::Session(ServerEvent::Will(will)) => {
-                let _ = seen.send(Seen::Will(cid.clone(), will));
+                let _ = seen.send(Seen::Will(cid.clone(), *will));
             }
             ConnectionEvent::Closed(Closed { cause, session, .. }) => {
                 let mut live = router.live.lock().unwrap();

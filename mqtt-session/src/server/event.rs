@@ -1,6 +1,7 @@
 //! What the server role tells the application, and what the application
 //! hands it to deliver.
 
+use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::num::NonZeroU32;
 
@@ -193,8 +194,9 @@ pub enum ServerEvent {
         error: OpError,
     },
     /// Publish this will now (will delay over, session ended, keep-alive
-    /// timeout, DISCONNECT 0x04 ...; v5 §3.1.2.5, [MQTT-3.1.2-8]).
-    Will(LastWill),
+    /// timeout, DISCONNECT 0x04 ...; v5 §3.1.2.5, [MQTT-3.1.2-8]). Boxed:
+    /// a will is rare and large, and every event is moved through queues.
+    Will(Box<LastWill>),
     /// The session expired (v5 §3.1.2.11.2): remove its subscriptions and
     /// drop the [`crate::Server`].
     SessionExpired,

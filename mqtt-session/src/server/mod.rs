@@ -570,7 +570,7 @@ impl Server {
         if self.will_due.as_ref().is_some_and(|due| due.1 <= now)
             && let Some(due) = self.will_due.take()
         {
-            io(&mut self.io).events.push_back(ServerEvent::Will(due.0));
+            io(&mut self.io).events.push_back(ServerEvent::Will(Box::new(due.0)));
         }
         if !self.expired && self.session.expiry.is_some_and(|at| at <= now) {
             self.expire();
@@ -871,7 +871,7 @@ impl Server {
             let delay = will.properties.will_delay_interval.unwrap_or(0);
             let at = now.saturating_add(Duration::from_secs(u64::from(delay)));
             if delay == 0 {
-                io(&mut self.io).events.push_back(ServerEvent::Will(*will));
+                io(&mut self.io).events.push_back(ServerEvent::Will(will));
             } else {
                 self.will_due = Some(Box::new((*will, at)));
             }
@@ -884,7 +884,7 @@ impl Server {
     /// The session ends: a pending will goes first (v5 §3.1.3.2.2).
     fn expire(&mut self) {
         if let Some(due) = self.will_due.take() {
-            io(&mut self.io).events.push_back(ServerEvent::Will(due.0));
+            io(&mut self.io).events.push_back(ServerEvent::Will(Box::new(due.0)));
         }
         self.expired = true;
         self.session.established = false;

@@ -179,7 +179,7 @@ fn v5_mqtt_3_1_2_7_will_stored_and_published() {
             .take_events()
             .into_iter()
             .filter_map(|e| match e {
-                ServerEvent::Will(w) => Some(w),
+                ServerEvent::Will(w) => Some(*w),
                 _ => None,
             })
             .collect();
