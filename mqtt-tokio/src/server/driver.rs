@@ -17,7 +17,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use mqttkit_session::bytes::{Buf, BytesMut};
-use mqttkit_session::{DisconnectReasonCode, ServerCloseCause, ServerEvent};
+use mqttkit_session::{DisconnectReasonCode, Server, ServerCloseCause, ServerEvent};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::time::Sleep;
 
@@ -44,6 +44,13 @@ fn close_deadline(timeout: Duration) -> tokio::time::Instant {
         now.checked_add(Duration::from_secs(86_400 * 365))
             .unwrap_or(now)
     })
+}
+
+/// Keeps the first reason the session gave for closing.
+fn keep_first(kept: &mut Option<Box<ServerCloseCause>>, cause: ServerCloseCause) {
+    if kept.is_none() {
+        *kept = Some(Box::new(cause));
+    }
 }
 
 /// What ended a wait.
@@ -229,18 +236,36 @@ impl Driver {
         Poll::Pending
     }
 
-    /// With a handler, runs it on every queued event, one at a time and
-    /// never under the lock (it calls the connection's handles); whether
-    /// there was any.
+    /// Keeps the first reason the session gave for closing.
+    fn closed(&mut self, cause: ServerCloseCause) {
+        keep_first(&mut self.cause, cause);
+    }
+
+    /// With a handler, runs it on every event, queued or still in the
+    /// session, one at a time and never under the lock (it calls the
+    /// connection's handles); whether there was any, or the session
+    /// closed.
     fn dispatch(&mut self) -> bool {
-        let Some(handler) = self.handler.as_mut() else {
+        if self.handler.is_none() {
             return false;
-        };
+        }
         let mut any = false;
         loop {
             let event = {
-                let mut state = self.shared.lock();
-                let event = state.events.pop_front();
+                let mut guard = self.shared.lock();
+                let state = &mut *guard;
+                let mut event = state.events.pop_front();
+                while event.is_none()
+                    && let Some(next) = state.server.as_mut().and_then(Server::poll_event)
+                {
+                    match next {
+                        ServerEvent::Closed(cause) => {
+                            keep_first(&mut self.cause, cause);
+                            any = true;
+                        }
+                        next => event = Some(ConnectionEvent::Session(next)),
+                    }
+                }
                 if event.is_none() && any {
                     // An idle connection keeps no event storage.
                     state.events = std::collections::VecDeque::new();
@@ -251,7 +276,9 @@ impl Driver {
                 return any;
             };
             any = true;
-            handler(event);
+            if let Some(handler) = self.handler.as_mut() {
+                handler(event);
+            }
         }
     }
 
@@ -270,12 +297,13 @@ impl Driver {
                 server.disconnect(now, DisconnectReasonCode::ServerShuttingDown);
             }
             while server.poll_transmit(&mut state.tx).is_some() {}
-            while let Some(event) = server.poll_event() {
+            // With a handler, `dispatch` takes the session's events itself,
+            // one at a time: not moved through a second queue.
+            while self.handler.is_none()
+                && let Some(event) = server.poll_event()
+            {
                 match event {
-                    ServerEvent::Closed(cause) if self.cause.is_none() => {
-                        self.cause = Some(Box::new(cause));
-                    }
-                    ServerEvent::Closed(_) => {}
+                    ServerEvent::Closed(cause) => self.closed(cause),
                     event if !state.events_gone => {
                         state.events.push_back(ConnectionEvent::Session(event));
                         woke_events = true;
