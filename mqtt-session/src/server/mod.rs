@@ -570,7 +570,9 @@ impl Server {
         if self.will_due.as_ref().is_some_and(|due| due.1 <= now)
             && let Some(due) = self.will_due.take()
         {
-            io(&mut self.io).events.push_back(ServerEvent::Will(Box::new(due.0)));
+            io(&mut self.io)
+                .events
+                .push_back(ServerEvent::Will(Box::new(due.0)));
         }
         if !self.expired && self.session.expiry.is_some_and(|at| at <= now) {
             self.expire();
@@ -884,7 +886,9 @@ impl Server {
     /// The session ends: a pending will goes first (v5 §3.1.3.2.2).
     fn expire(&mut self) {
         if let Some(due) = self.will_due.take() {
-            io(&mut self.io).events.push_back(ServerEvent::Will(Box::new(due.0)));
+            io(&mut self.io)
+                .events
+                .push_back(ServerEvent::Will(Box::new(due.0)));
         }
         self.expired = true;
         self.session.established = false;
