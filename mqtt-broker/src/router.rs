@@ -8,7 +8,6 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use mqttkit_tokio::mqttkit_session::MqttString;
 use mqttkit_tokio::mqttkit_session::{
     Deliveries, Delivery, Instant, Matched, OpId, Server, ServerEvent, SharedSubscriptionRef,
     SubscriptionIndex,
@@ -187,9 +186,11 @@ impl Router {
                 "retained store full: not retained"
             );
         }
+        // Taken out for the loop below, which needs the router: its
+        // buffers are kept for the next message rather than copied.
+        let mut deliveries = std::mem::take(&mut self.deliveries);
         let Self {
             index,
-            deliveries,
             clients,
             round_robin,
             ..
@@ -221,17 +222,15 @@ impl Router {
             matched,
             behind: None,
         };
-        if matched == 0 {
-            return routed;
-        }
-        let targets = targets.to_vec();
-        let origin_id = origin.and_then(|o| MqttString::try_from(&**o).ok());
+        // No Local (v5 [MQTT-3.8.3-3]) was applied by `collect`, so the
+        // deliveries carry no origin for the session to check again.
         for target in targets {
             let mut options = SubscriptionOptions::new(target.qos);
             options.retain_as_published = target.retain_as_published;
             let mut delivery = Delivery::new(message.clone(), options);
-            delivery.subscription_identifiers = target.subscription_identifiers;
-            delivery.origin = origin_id.clone();
+            delivery
+                .subscription_identifiers
+                .clone_from(&target.subscription_identifiers);
             let share = if target.shared {
                 picked
                     .iter()
@@ -245,6 +244,7 @@ impl Router {
                 routed.behind = behind.map(|c| (target.key.clone(), c));
             }
         }
+        self.deliveries = deliveries;
         routed
     }
 

@@ -506,3 +506,46 @@ async fn v3_control_characters_in_connect_close_without_connack() {
         .await;
     assert!(matches!(raw.recv().await, Some(Packet::ConnAck(_))));
 }
+
+/// v5 [MQTT-3.8.3-3]: a client subscribed with No Local does not get its
+/// own messages back; another subscriber of the topic does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v5_mqtt_3_8_3_3_no_local_skips_the_publisher() {
+    let (_broker, addr) = start(config()).await;
+    let (other, mut other_ev) = client(addr, "other", V5).await;
+    other.subscribe("nl/t", QoS::AtLeastOnce).await.unwrap();
+    let mut raw = Raw::connect(addr, V5).await;
+    raw.send(Connect::new(V5, MqttString::try_from("self").unwrap()))
+        .await;
+    let Some(Packet::ConnAck(_)) = raw.recv().await else {
+        panic!("no CONNACK");
+    };
+    let mut options = SubscriptionOptions::new(QoS::AtLeastOnce);
+    options.no_local = true;
+    let subscribe = Subscribe::new(
+        PacketId::new(1).unwrap(),
+        TopicFilter::try_from("nl/#").unwrap(),
+        options,
+    );
+    raw.send(Packet::Subscribe(subscribe)).await;
+    let Some(Packet::SubAck(_)) = raw.recv().await else {
+        panic!("no SUBACK");
+    };
+    for n in 1..=2u16 {
+        let publish = mqttkit_tokio::Publish::new(TopicName::try_from("nl/t").unwrap(), "mine")
+            .with_qos(mqttkit_tokio::mqttkit_session::PublishQoS::AtLeastOnce {
+                packet_id: PacketId::new(n).unwrap(),
+                dup: false,
+            });
+        raw.send(publish).await;
+        let Some(Packet::PubAck(_)) = raw.recv().await else {
+            panic!("no PUBACK");
+        };
+    }
+    for _ in 1..=2 {
+        assert_eq!(&next_message(&mut other_ev).await.payload[..], b"mine");
+    }
+    // The other subscriber got both; nothing came back to the publisher.
+    let back = tokio::time::timeout(Duration::from_millis(300), raw.recv()).await;
+    assert!(back.is_err(), "got its own message back: {back:?}");
+}
