@@ -150,8 +150,22 @@ impl Pacer {
         held.retain(|key, h| {
             let backlog = h.subscriber.backlog();
             if !self.behind.at(backlog) {
-                // Caught up (or gone): the publishers' pauses run out.
-                return false;
+                // Caught up (or gone). Half the publishers go at each tick:
+                // let go at once, each would route a whole read's worth
+                // before the next look, together enough to overflow the
+                // queue again.
+                if h.publishers.len() <= 1 {
+                    // The last one's pause runs out.
+                    return false;
+                }
+                let going = h.publishers.len().div_ceil(2);
+                h.publishers.drain(..going);
+                h.progress_at = now;
+                for (_, publisher) in &h.publishers {
+                    publisher.pause_reading(HOLD);
+                }
+                holding = true;
+                return true;
             }
             let total = backlog_total(backlog);
             if total < h.backlog {
