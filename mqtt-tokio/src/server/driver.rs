@@ -29,9 +29,13 @@ use crate::transport::BoxedIo;
 /// The read buffer of an idle connection, and the least it shrinks to.
 const MIN_READ: usize = 64;
 
-/// How long a connection stays quiet before it gives back the buffers of
-/// its last burst.
+/// How long a busy connection stays quiet before it gives back the buffers
+/// of its last burst.
 const SHRINK_AFTER: Duration = Duration::from_millis(100);
+
+/// Bursts after which a connection gives its buffers back at once, before
+/// it counts as busy.
+const EAGER_BURSTS: u8 = 3;
 
 /// The most one read takes: reads that fill the buffer double it up to
 /// this, as large packets or bursts arrive; short reads halve it again.
@@ -92,6 +96,9 @@ pub(crate) struct Driver {
     /// When a quiet connection gives its buffers back, unless it is busy
     /// again before.
     shrink_at: ShortTime,
+    /// Bursts of traffic since the connection last stayed quiet for
+    /// `SHRINK_AFTER`.
+    bursts: u8,
 }
 
 impl std::fmt::Debug for Driver {
@@ -123,6 +130,7 @@ impl Driver {
             transport_gone: false,
             active: false,
             shrink_at: ShortTime::UNSET,
+            bursts: 0,
         }
     }
 
@@ -333,23 +341,32 @@ impl Driver {
             && state.events.len() < shared.event_capacity()
             && unwritten < shared.max_unwritten();
         let quiet = reading && unwritten == 0 && !self.flush && self.read_buf.len() <= MIN_READ;
-        if !quiet || self.active {
-            // Busy, or busy since the last look: the quiet time starts over.
-            self.shrink_at = if quiet {
-                ShortTime::after(now, SHRINK_AFTER)
-            } else {
-                ShortTime::UNSET
-            };
-            self.active = false;
-        } else if self.shrink_at.is_set() && self.shrink_at.reached(now) {
-            // Quiet for a while: give back what the last burst used. Not
-            // after every burst, which would allocate it all again for the
-            // next message of a busy subscriber.
+        // Give back what a burst used once the connection is quiet: at
+        // once for its first few bursts (a client connecting and
+        // subscribing, then idle), then only after it stayed quiet for
+        // `SHRINK_AFTER`, so that a busy subscriber does not allocate it all
+        // again for every message.
+        let burst_ended = quiet && self.active;
+        self.active = false;
+        if burst_ended {
+            self.bursts = self.bursts.saturating_add(1);
+        }
+        let eager = burst_ended && self.bursts <= EAGER_BURSTS;
+        let waited = quiet && self.shrink_at.is_set() && self.shrink_at.reached(now);
+        if eager || waited && !burst_ended {
             if let Some(server) = state.server.as_mut() {
                 server.shrink_to_fit();
             }
             self.out = BytesMut::new();
             state.tx = BytesMut::new();
+            self.shrink_at = ShortTime::UNSET;
+            if !eager {
+                // Idle again: its next bursts count from zero.
+                self.bursts = 0;
+            }
+        } else if burst_ended {
+            self.shrink_at = ShortTime::after(now, SHRINK_AFTER);
+        } else if !quiet {
             self.shrink_at = ShortTime::UNSET;
         }
         for wake in [paused, Some(self.shrink_at)] {
