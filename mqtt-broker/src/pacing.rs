@@ -76,6 +76,31 @@ struct Held {
     stalled: bool,
 }
 
+impl Held {
+    /// Takes the backlog `total` of a subscriber that still falls behind,
+    /// at `now`: progress if it shrank, stalled (publishers let go) if it
+    /// has not for [`STALL`].
+    fn watch(&mut self, key: &ClientKey, total: usize, now: Instant) {
+        if total < self.backlog {
+            self.progress_at = now;
+            if self.stalled {
+                tracing::debug!(client = &**key, "reads again");
+                self.stalled = false;
+            }
+        }
+        self.backlog = total;
+        if !self.stalled && now.saturating_duration_since(self.progress_at) >= STALL {
+            tracing::debug!(
+                client = &**key,
+                publishers = self.publishers.len(),
+                "stalled: its publishers go on"
+            );
+            self.stalled = true;
+            self.publishers = Vec::new();
+        }
+    }
+}
+
 /// The subscribers that fall behind, by client.
 #[derive(Debug)]
 pub(crate) struct Pacer {
@@ -149,7 +174,9 @@ impl Pacer {
         let mut holding = false;
         held.retain(|key, h| {
             let backlog = h.subscriber.backlog();
-            if !self.behind.at(backlog) {
+            if self.behind.at(backlog) {
+                h.watch(key, backlog_total(backlog), now);
+            } else {
                 // Caught up (or gone). Half the publishers go at each tick:
                 // let go at once, each would route a whole read's worth
                 // before the next look, together enough to overflow the
@@ -161,29 +188,6 @@ impl Pacer {
                 let going = h.publishers.len().div_ceil(2);
                 h.publishers.drain(..going);
                 h.progress_at = now;
-                for (_, publisher) in &h.publishers {
-                    publisher.pause_reading(HOLD);
-                }
-                holding = true;
-                return true;
-            }
-            let total = backlog_total(backlog);
-            if total < h.backlog {
-                h.progress_at = now;
-                if h.stalled {
-                    tracing::debug!(client = &**key, "reads again");
-                    h.stalled = false;
-                }
-            }
-            h.backlog = total;
-            if !h.stalled && now.saturating_duration_since(h.progress_at) >= STALL {
-                tracing::debug!(
-                    client = &**key,
-                    publishers = h.publishers.len(),
-                    "stalled: its publishers go on"
-                );
-                h.stalled = true;
-                h.publishers = Vec::new();
             }
             for (_, publisher) in &h.publishers {
                 publisher.pause_reading(HOLD);
