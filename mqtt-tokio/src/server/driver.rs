@@ -244,11 +244,6 @@ impl Driver {
         Poll::Pending
     }
 
-    /// Keeps the first reason the session gave for closing.
-    fn closed(&mut self, cause: ServerCloseCause) {
-        keep_first(&mut self.cause, cause);
-    }
-
     /// With a handler, runs it on every event, queued or still in the
     /// session, one at a time and never under the lock (it calls the
     /// connection's handles); whether there was any, or the session
@@ -311,7 +306,7 @@ impl Driver {
                 && let Some(event) = server.poll_event()
             {
                 match event {
-                    ServerEvent::Closed(cause) => self.closed(cause),
+                    ServerEvent::Closed(cause) => keep_first(&mut self.cause, cause),
                     event if !state.events_gone => {
                         state.events.push_back(ConnectionEvent::Session(event));
                         woke_events = true;
