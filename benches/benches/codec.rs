@@ -21,10 +21,13 @@
 use std::hint::black_box;
 
 use bytes::BytesMut;
-use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::measurement::WallTime;
+use criterion::{
+    BatchSize, BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main,
+};
 use mqttkit_benches::codec_malformed::{CASES, Outcome, applies, decode_all_cases, outcome};
 use mqttkit_benches::codec_peers::{
-    Crate, Native, decode_all, encode_native, native, stream, workloads,
+    Crate, Native, Workload, decode_all, encode_native, native, stream, workloads,
 };
 use mqttkit_benches::codec_streams::{decode_stream, streams, supports};
 use mqttkit_codec::{ProtocolVersion, TopicName};
@@ -70,18 +73,27 @@ fn encode(c: &mut Criterion) {
             if !krate.encodes() {
                 continue;
             }
-            let mut packet = native(krate, &workload);
-            let mut out = BytesMut::with_capacity(workload.frame.len() + 4096);
-            group.bench_function(krate.name(), |b| {
-                b.iter(|| {
-                    out.clear();
-                    encode_native(&mut packet, workload.version, &mut out);
-                    black_box(&out);
-                });
-            });
+            bench_encode(&mut group, krate, native(krate, &workload), &workload);
         }
         group.finish();
     }
+}
+
+/// Times encoding `packet`, `krate`'s own, into a reused, cleared buffer.
+fn bench_encode(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    krate: Crate,
+    mut packet: Native,
+    workload: &Workload,
+) {
+    let mut out = BytesMut::with_capacity(workload.frame.len() + 4096);
+    group.bench_function(krate.name(), |b| {
+        b.iter(|| {
+            out.clear();
+            encode_native(&mut packet, workload.version, &mut out);
+            black_box(&out);
+        });
+    });
 }
 
 /// Encoding a PUBLISH whose properties were set by hand, as a publisher
@@ -100,18 +112,11 @@ fn encode_built(c: &mut Criterion) {
             .into_iter()
             .filter(|k| k.supports(workload.version) && k.encodes())
         {
-            let mut packet = match krate {
+            let packet = match krate {
                 Crate::MqttCodec => Native::Ours(workload.packet.clone()),
                 _ => native(krate, &workload),
             };
-            let mut out = BytesMut::with_capacity(workload.frame.len() + 4096);
-            group.bench_function(krate.name(), |b| {
-                b.iter(|| {
-                    out.clear();
-                    encode_native(&mut packet, workload.version, &mut out);
-                    black_box(&out);
-                });
-            });
+            bench_encode(&mut group, krate, packet, &workload);
         }
         group.finish();
     }
