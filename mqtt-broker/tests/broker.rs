@@ -20,7 +20,8 @@ use mqttkit_tokio::{
     ReasonCode, SubscriptionOptions, TopicFilter, TopicName,
 };
 use support::{
-    Raw, client, config, handshake, handshake_with, message_within, next_message, options, start,
+    Raw, client, config, connected, handshake, handshake_with, message_within, next_message,
+    options, start, subscribed,
 };
 
 const V5: ProtocolVersion = ProtocolVersion::V5;
@@ -515,22 +516,14 @@ async fn v5_mqtt_3_8_3_3_no_local_skips_the_publisher() {
     let (other, mut other_ev) = client(addr, "other", V5).await;
     other.subscribe("nl/t", QoS::AtLeastOnce).await.unwrap();
     let mut raw = Raw::connect(addr, V5).await;
-    raw.send(Connect::new(V5, MqttString::try_from("self").unwrap()))
-        .await;
-    let Some(Packet::ConnAck(_)) = raw.recv().await else {
-        panic!("no CONNACK");
-    };
+    connected(
+        &mut raw,
+        Connect::new(V5, MqttString::try_from("self").unwrap()),
+    )
+    .await;
     let mut options = SubscriptionOptions::new(QoS::AtLeastOnce);
     options.no_local = true;
-    let subscribe = Subscribe::new(
-        PacketId::new(1).unwrap(),
-        TopicFilter::try_from("nl/#").unwrap(),
-        options,
-    );
-    raw.send(Packet::Subscribe(subscribe)).await;
-    let Some(Packet::SubAck(_)) = raw.recv().await else {
-        panic!("no SUBACK");
-    };
+    subscribed(&mut raw, "nl/#", options).await;
     for n in 1..=2u16 {
         let publish = mqttkit_tokio::Publish::new(TopicName::try_from("nl/t").unwrap(), "mine")
             .with_qos(mqttkit_tokio::mqttkit_session::PublishQoS::AtLeastOnce {

@@ -19,7 +19,7 @@ use mqttkit_tokio::mqttkit_session::{
     Connect, MqttString, Packet, PacketId, PubAck, Publish, PublishQoS,
 };
 use mqttkit_tokio::{ProtocolVersion, QoS, TopicName};
-use support::{Raw, config, handshake, start};
+use support::{Raw, config, connected, handshake, start};
 
 const V5: ProtocolVersion = ProtocolVersion::V5;
 
@@ -36,11 +36,11 @@ fn small_queues() -> Config {
 /// Maximum); returns once every PUBACK arrived.
 async fn publish_all(addr: std::net::SocketAddr, topic: &str, count: u16, window: u16) {
     let mut raw = Raw::connect(addr, V5).await;
-    raw.send(Connect::new(V5, MqttString::try_from("publisher").unwrap()))
-        .await;
-    let Some(Packet::ConnAck(_)) = raw.recv().await else {
-        panic!("no CONNACK");
-    };
+    connected(
+        &mut raw,
+        Connect::new(V5, MqttString::try_from("publisher").unwrap()),
+    )
+    .await;
     let topic = TopicName::try_from(topic).unwrap();
     let (mut sent, mut acked) = (0u16, 0u16);
     while acked < count {

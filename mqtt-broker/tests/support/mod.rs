@@ -133,15 +133,25 @@ pub async fn handshake(raw: &mut Raw, id: &str, filter: &str, qos: QoS) {
 
 /// [`handshake`] with a CONNECT of the caller's.
 pub async fn handshake_with(raw: &mut Raw, connect: Connect, filter: &str, qos: QoS) {
+    connected(raw, connect).await;
+    subscribed(raw, filter, SubscriptionOptions::new(qos)).await;
+}
+
+/// Sends `connect` and reads a successful CONNACK.
+pub async fn connected(raw: &mut Raw, connect: Connect) {
     raw.send(connect).await;
     let Some(Packet::ConnAck(ack)) = raw.recv().await else {
         panic!("no CONNACK");
     };
     assert_eq!(ack.reason_code, ConnectReasonCode::Success);
+}
+
+/// Subscribes to `filter` with `options` and reads the SUBACK.
+pub async fn subscribed(raw: &mut Raw, filter: &str, options: SubscriptionOptions) {
     let subscribe = Subscribe::new(
         PacketId::new(1).unwrap(),
         TopicFilter::try_from(filter).unwrap(),
-        SubscriptionOptions::new(qos),
+        options,
     );
     raw.send(Packet::Subscribe(subscribe)).await;
     let Some(Packet::SubAck(_)) = raw.recv().await else {
