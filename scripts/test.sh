@@ -57,8 +57,15 @@ mkdir -p "$log_dir"
 
 echo "== cargo test, the peer tests included"
 # The names of the tests that need a peer: the ones ignored by default.
-cargo test -q --workspace --all-features -- --ignored --list --format terse 2>/dev/null |
-    sed -n 's/: test$//p' | sort >"$log_dir/peer-tests.txt"
+# Its compiler messages go to a file, shown when the listing fails: a build
+# that breaks here (a full disk, a linker killed) must say why.
+if ! cargo test -q --workspace --all-features -- --ignored --list --format terse \
+    >"$log_dir/test-list.txt" 2>"$log_dir/test-list.err"; then
+    cat "$log_dir/test-list.err" >&2
+    echo "scripts/test.sh: the tests could not be built and listed (messages above)" >&2
+    exit 1
+fi
+sed -n 's/: test$//p' "$log_dir/test-list.txt" | sort >"$log_dir/peer-tests.txt"
 status=0
 cargo test --workspace --all-features --no-fail-fast -- --include-ignored 2>&1 |
     tee "$log_dir/cargo-test.log" || status=$?
