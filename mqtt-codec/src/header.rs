@@ -170,20 +170,24 @@ mod tests {
     /// v5 [MQTT-3.8.1-1], v3.1.1 [MQTT-3.8.1-1]: SUBSCRIBE flags must be 0010.
     #[test]
     fn v5_mqtt_3_8_1_1_subscribe_flags_0000_are_rejected() {
-        assert_eq!(
-            read_fixed_header(&[0x80, 0x00], ProtocolVersion::V3_1_1),
-            Err(DecodeError::ReservedFlags {
-                packet_type: PacketType::Subscribe,
-                flags: 0
-            })
-        );
+        for version in [ProtocolVersion::V3_1_1, ProtocolVersion::V5] {
+            assert_eq!(
+                read_fixed_header(&[0x80, 0x00], version),
+                Err(DecodeError::ReservedFlags {
+                    packet_type: PacketType::Subscribe,
+                    flags: 0
+                })
+            );
+        }
     }
 
     /// v5 [MQTT-3.6.1-1], v3.1.1 [MQTT-3.6.1-1]: PUBREL flags must be 0010.
     #[test]
     fn v5_mqtt_3_6_1_1_pubrel_flags_0000_are_rejected() {
-        assert!(read_fixed_header(&[0x60, 0x02], ProtocolVersion::V5).is_err());
-        assert!(read_fixed_header(&[0x62, 0x02], ProtocolVersion::V5).is_ok());
+        for version in [ProtocolVersion::V3_1_1, ProtocolVersion::V5] {
+            assert!(read_fixed_header(&[0x60, 0x02], version).is_err());
+            assert!(read_fixed_header(&[0x62, 0x02], version).is_ok());
+        }
     }
 
     #[test]

@@ -60,7 +60,7 @@ use PacketType as T;
 
 rejected! {
     /// v5 [MQTT-1.5.5-1]: a remaining length of five bytes.
-    v5_mqtt_1_5_5_1_remaining_length_of_5_bytes: V3_1_1, "30 ff ff ff ff 01" => E::MalformedVariableByteInteger;
+    v5_mqtt_1_5_5_1_remaining_length_of_5_bytes: V5, "30 ff ff ff ff 01" => E::MalformedVariableByteInteger;
     /// v5 [MQTT-1.5.5-1]: a non-minimal remaining length.
     v5_mqtt_1_5_5_1_non_minimal_remaining_length: V5, "30 80 00" => E::MalformedVariableByteInteger;
     /// v5 [MQTT-1.5.5-1]: a non-minimal property length.

@@ -164,6 +164,10 @@ mod tests {
             Packet::decode(&[0x20, 0x03, 0x01, 0x87, 0x00], ProtocolVersion::V5),
             Err(DecodeError::SessionPresentWithRefusal)
         );
+        assert_eq!(
+            Packet::decode(&[0x20, 0x02, 0x01, 0x05], ProtocolVersion::V3_1_1),
+            Err(DecodeError::SessionPresentWithRefusal)
+        );
     }
 
     /// v5 §3.2.2.3.4: Maximum QoS is 0 or 1.

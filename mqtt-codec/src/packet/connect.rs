@@ -294,11 +294,14 @@ mod tests {
     /// v5 [MQTT-3.1.2-3], v3.1.1 [MQTT-3.1.2-3].
     #[test]
     fn v5_mqtt_3_1_2_3_reserved_flag_is_rejected() {
-        let bytes = decode_hex("10 0d 0004 4d515454 04 03 003c 0001 63");
-        assert_eq!(
-            Packet::decode(&bytes, ProtocolVersion::V3_1_1),
-            Err(DecodeError::ConnectReservedFlag)
-        );
+        let v3 = decode_hex("10 0d 0004 4d515454 04 03 003c 0001 63");
+        let v5 = decode_hex("10 0e 0004 4d515454 05 03 003c 00 0001 63");
+        for (bytes, version) in [(v3, ProtocolVersion::V3_1_1), (v5, ProtocolVersion::V5)] {
+            assert_eq!(
+                Packet::decode(&bytes, version),
+                Err(DecodeError::ConnectReservedFlag)
+            );
+        }
     }
 
     /// v5 [MQTT-3.1.2-1], [MQTT-3.1.2-2]: name and level, answered with 0x84.
@@ -322,14 +325,19 @@ mod tests {
     #[test]
     fn v5_mqtt_3_1_2_11_will_qos_or_retain_without_will_flag() {
         for flags in ["0a", "22", "1e"] {
-            let bytes = decode_hex(&alloc::format!(
+            let v3 = decode_hex(&alloc::format!(
                 "10 0d 0004 4d515454 04 {flags} 003c 0001 63"
             ));
-            assert_eq!(
-                Packet::decode(&bytes, ProtocolVersion::V3_1_1),
-                Err(DecodeError::InconsistentWillFlags),
-                "flags {flags}"
-            );
+            let v5 = decode_hex(&alloc::format!(
+                "10 0e 0004 4d515454 05 {flags} 003c 00 0001 63"
+            ));
+            for (bytes, version) in [(v3, ProtocolVersion::V3_1_1), (v5, ProtocolVersion::V5)] {
+                assert_eq!(
+                    Packet::decode(&bytes, version),
+                    Err(DecodeError::InconsistentWillFlags),
+                    "flags {flags} in {version:?}"
+                );
+            }
         }
     }
 

@@ -513,31 +513,34 @@ mod tests {
     /// v5 [MQTT-3.3.1-4], v3.1.1 [MQTT-3.3.1-4].
     #[test]
     fn v5_mqtt_3_3_1_4_qos_3_is_rejected() {
-        let bytes = [0x36, 0x05, 0x00, 0x01, b't', 0x00, 0x01];
-        assert_eq!(
-            Packet::decode(&bytes, ProtocolVersion::V3_1_1),
-            Err(DecodeError::InvalidQoS)
-        );
+        let v3: &[u8] = &[0x36, 0x05, 0x00, 0x01, b't', 0x00, 0x01];
+        let v5: &[u8] = &[0x36, 0x06, 0x00, 0x01, b't', 0x00, 0x01, 0x00];
+        for (bytes, version) in [(v3, ProtocolVersion::V3_1_1), (v5, ProtocolVersion::V5)] {
+            assert_eq!(Packet::decode(bytes, version), Err(DecodeError::InvalidQoS));
+        }
     }
 
     /// v5 [MQTT-3.3.1-2], v3.1.1 [MQTT-3.3.1-2].
     #[test]
     fn v5_mqtt_3_3_1_2_dup_on_qos0_is_rejected() {
-        let bytes = [0x38, 0x03, 0x00, 0x01, b't'];
-        assert_eq!(
-            Packet::decode(&bytes, ProtocolVersion::V3_1_1),
-            Err(DecodeError::DupOnQoS0)
-        );
+        let v3: &[u8] = &[0x38, 0x03, 0x00, 0x01, b't'];
+        let v5: &[u8] = &[0x38, 0x04, 0x00, 0x01, b't', 0x00];
+        for (bytes, version) in [(v3, ProtocolVersion::V3_1_1), (v5, ProtocolVersion::V5)] {
+            assert_eq!(Packet::decode(bytes, version), Err(DecodeError::DupOnQoS0));
+        }
     }
 
     /// v5 [MQTT-2.2.1-3], v3.1.1 [MQTT-2.3.1-1].
     #[test]
     fn v5_mqtt_2_2_1_3_packet_id_zero_is_rejected() {
-        let bytes = [0x32, 0x05, 0x00, 0x01, b't', 0x00, 0x00];
-        assert_eq!(
-            Packet::decode(&bytes, ProtocolVersion::V3_1_1),
-            Err(DecodeError::ZeroPacketId)
-        );
+        let v3: &[u8] = &[0x32, 0x05, 0x00, 0x01, b't', 0x00, 0x00];
+        let v5: &[u8] = &[0x32, 0x06, 0x00, 0x01, b't', 0x00, 0x00, 0x00];
+        for (bytes, version) in [(v3, ProtocolVersion::V3_1_1), (v5, ProtocolVersion::V5)] {
+            assert_eq!(
+                Packet::decode(bytes, version),
+                Err(DecodeError::ZeroPacketId)
+            );
+        }
     }
 
     /// v5 §3.3.2.3.4: an empty topic is valid with a Topic Alias.

@@ -267,13 +267,15 @@ mod tests {
     /// v5 [MQTT-4.7.1-2] / v3.1.1 [MQTT-4.7.1-2]: `#` must be the last level.
     #[test]
     fn v5_mqtt_4_7_1_2_filter_a_hash_b_is_rejected() {
-        assert!(matches!(
-            Packet::decode(
-                &decode_hex("82 0a 0001 0005 612f232f62 00"),
-                ProtocolVersion::V3_1_1
-            ),
-            Err(DecodeError::TopicFilter(_))
-        ));
+        for (hex, version) in [
+            ("82 0a 0001 0005 612f232f62 00", ProtocolVersion::V3_1_1),
+            ("82 0b 0001 00 0005 612f232f62 00", ProtocolVersion::V5),
+        ] {
+            assert!(matches!(
+                Packet::decode(&decode_hex(hex), version),
+                Err(DecodeError::TopicFilter(_))
+            ));
+        }
     }
 
     /// v5 [MQTT-4.8.2-1]: `$share//a` has an empty ShareName; in 3.1.1 `$share/g/a`

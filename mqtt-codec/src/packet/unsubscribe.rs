@@ -119,18 +119,28 @@ mod tests {
     /// v5 [MQTT-3.10.3-2], v3.1.1 [MQTT-3.10.3-2].
     #[test]
     fn v5_mqtt_3_10_3_2_empty_unsubscribe_is_rejected() {
-        assert_eq!(
-            Packet::decode(&decode_hex("a2 02 0001"), ProtocolVersion::V3_1_1),
-            Err(DecodeError::EmptyUnsubscribe)
-        );
+        for (hex, version) in [
+            ("a2 02 0001", ProtocolVersion::V3_1_1),
+            ("a2 03 0001 00", ProtocolVersion::V5),
+        ] {
+            assert_eq!(
+                Packet::decode(&decode_hex(hex), version),
+                Err(DecodeError::EmptyUnsubscribe)
+            );
+        }
     }
 
     /// v5 [MQTT-3.10.1-1], v3.1.1 [MQTT-3.10.1-1]: flags must be 0010.
     #[test]
     fn v5_mqtt_3_10_1_1_reserved_flags_are_rejected() {
-        assert!(matches!(
-            Packet::decode(&decode_hex("a0 05 0001 0001 61"), ProtocolVersion::V3_1_1),
-            Err(DecodeError::ReservedFlags { .. })
-        ));
+        for (hex, version) in [
+            ("a0 05 0001 0001 61", ProtocolVersion::V3_1_1),
+            ("a0 06 0001 00 0001 61", ProtocolVersion::V5),
+        ] {
+            assert!(matches!(
+                Packet::decode(&decode_hex(hex), version),
+                Err(DecodeError::ReservedFlags { .. })
+            ));
+        }
     }
 }

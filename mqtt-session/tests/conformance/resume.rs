@@ -123,23 +123,24 @@ fn mqtt_3_1_2_4_clean_start_discards_session() {
 /// Clean Start is a protocol error; the error is sticky and the DISCONNECT 0x82 is flushed.
 #[test]
 fn mqtt_3_2_2_2_session_present_after_clean_start() {
-    let mut p = Pair::new(V5);
-    p.connect_with(connect_packet(V5, true));
-    p.take_received();
-    let err = p
-        .server(ConnAck::new(true, ConnectReasonCode::Success))
-        .unwrap_err();
-    assert_eq!(err.reason, ReasonCode::ProtocolError);
-    assert_eq!(
-        last_disconnect(&p.take_received()),
-        Some(DisconnectReasonCode::ProtocolError)
-    );
-    assert_eq!(
-        violation_rule(&p.take_events()[0]).unwrap().0,
-        "v5 [MQTT-3.2.2-2] / v3.1.1 [MQTT-3.2.2-1]"
-    );
-    // Sticky.
-    assert_eq!(p.server(Packet::PingResp).unwrap_err(), err);
+    for version in [V311, V5] {
+        let mut p = Pair::new(version);
+        p.connect_with(connect_packet(version, true));
+        p.take_received();
+        let err = p
+            .server(ConnAck::new(true, ConnectReasonCode::Success))
+            .unwrap_err();
+        assert_eq!(err.reason, ReasonCode::ProtocolError);
+        // 3.1.1 has no DISCONNECT from the client's side: it only closes.
+        let expected = (version == V5).then_some(DisconnectReasonCode::ProtocolError);
+        assert_eq!(last_disconnect(&p.take_received()), expected);
+        assert_eq!(
+            violation_rule(&p.take_events()[0]).unwrap().0,
+            "v5 [MQTT-3.2.2-2] / v3.1.1 [MQTT-3.2.2-1]"
+        );
+        // Sticky.
+        assert_eq!(p.server(Packet::PingResp).unwrap_err(), err);
+    }
 }
 
 /// A refused CONNACK keeps the session (nothing was discarded by the server).
