@@ -62,6 +62,8 @@ import sys
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SCOPE = ROOT / "docs" / "conformance-scope.tsv"
 OUT = ROOT / "docs" / "conformance.md"
+# The merged outcomes of the mutation runs (docs/mutants.md).
+MUTANTS = ROOT / "docs" / "mutants-results.jsonl"
 # Package name -> its folder in the workspace.
 CRATES = {
     "mqttkit-codec": "mqtt-codec",
@@ -520,6 +522,32 @@ def read_scope():
     return scope
 
 
+def read_mutants():
+    """(version, statement) -> caught and tested mutants in the library
+    functions that cite it. Timeouts count as caught: the mutant made a test
+    hang, and the test run noticed."""
+    evidence = {}
+    if not MUTANTS.exists():
+        return evidence
+    for line in MUTANTS.read_text("utf-8").splitlines():
+        mutant = json.loads(line)
+        if mutant["outcome"] == "unviable":
+            continue
+        for cited in mutant.get("statements", []):
+            version, _, statement = cited.partition(" ")
+            counts = evidence.setdefault((version, statement.strip("[]")), [0, 0])
+            counts[0] += mutant["outcome"] in ("caught", "timeout")
+            counts[1] += 1
+    return evidence
+
+
+def mutant_cell(counts):
+    if not counts:
+        return "–"
+    caught, tested = counts
+    return f"{caught} / {tested}" + ("" if caught == tested else " **survivor**")
+
+
 def read_lists(spec_dir):
     lists = {}
     for version, name in LISTS.items():
@@ -528,7 +556,7 @@ def read_lists(spec_dir):
     return lists
 
 
-def render(lists, scope, found):
+def render(lists, scope, found, mutants):
     errors, body, summary = [], [], []
     for version in VERSIONS:
         covered, explained = [], []
@@ -550,19 +578,28 @@ def render(lists, scope, found):
             (s for (v, s) in found if v == version and s not in lists[version]), key=id_key
         )
         per_category = {c: sum(1 for _, (cat, _) in explained if cat == c) for c in CATEGORIES}
-        summary.append((version, len(lists[version]), len(covered), per_category, len(extra)))
+        proven = sum(
+            1 for statement, _ in covered
+            if mutants.get((version, statement), (0, 0))[0] > 0
+        )
+        summary.append(
+            (version, len(lists[version]), len(covered), proven, per_category, len(extra))
+        )
         body += [
             "",
             f"## {TITLES[version]}",
             "",
             "### Covered by tests",
             "",
-            "| Statement | Crates (tests) | Tests |",
-            "|---|---|---|",
+            "| Statement | Crates (tests) | Tests | Mutants caught / tested |",
+            "|---|---|---|---|",
         ]
         for statement, by_crate in covered:
             crates = ", ".join(f"{c} ({len(t)})" for c, t in sorted(by_crate.items()))
-            body.append(f"| {version} [{statement}] | {crates} | {test_cell(by_crate, '../')} |")
+            body.append(
+                f"| {version} [{statement}] | {crates} | {test_cell(by_crate, '../')} "
+                f"| {mutant_cell(mutants.get((version, statement)))} |"
+            )
         body += [
             "",
             "### Not covered, and why",
@@ -599,13 +636,22 @@ def render(lists, scope, found):
         "with `ProtocolVersion::V5` only covers no 3.1.1 statement. Tests that name no",
         "version (topic validation, say) count for both.",
         "",
-        "| Version | Statements | Covered by tests | Not applicable to a library "
-        "| Left to the application | Not yet done | Cited ids outside the list |",
-        "|---|---|---|---|---|---|---|",
+        "The last column of each table is the evidence of the mutation runs",
+        "([mutants.md](mutants.md)): of the mutants made in the library functions that",
+        "cite the statement, how many the tests caught. A statement is *proven by a caught",
+        "mutant* when at least one was; a *survivor* is a change to the code keeping the",
+        "rule that no test noticed. A dash is weaker evidence: no mutant of a function",
+        "citing the statement has been tested, because the runs have not reached it or",
+        "no library function cites it (a rule kept by a type, say).",
+        "",
+        "| Version | Statements | Covered by tests | Proven by a caught mutant "
+        "| Not applicable to a library | Left to the application | Not yet done "
+        "| Cited ids outside the list |",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    for version, total, covered, per, extra in summary:
+    for version, total, covered, proven, per, extra in summary:
         head.append(
-            f"| {TITLES[version]} | {total} | {covered} | {per['library']} "
+            f"| {TITLES[version]} | {total} | {covered} | {proven} | {per['library']} "
             f"| {per['application']} | {per['todo']} | {extra} |"
         )
     return "\n".join(head + body) + "\n", errors
@@ -621,7 +667,9 @@ def main():
     args = parser.parse_args()
     log = (lambda line: print(line, file=sys.stderr)) if args.verbose else None
     units = read_units(ROOT, {crate: ROOT / folder for crate, folder in CRATES.items()})
-    text, errors = render(read_lists(args.spec), read_scope(), credits(units, log))
+    text, errors = render(
+        read_lists(args.spec), read_scope(), credits(units, log), read_mutants()
+    )
     if args.check:
         if not OUT.exists() or OUT.read_text("utf-8") != text:
             errors.append(f"{OUT.relative_to(ROOT)} is stale: run scripts/conformance.py")
