@@ -120,13 +120,13 @@ impl Link {
         }
     }
 
-    /// Replaces the topic of an outbound PUBLISH by an alias when one is
-    /// mapped, or maps one ([`OutAliases::apply`]).
     /// Whether outgoing PUBLISHes may get a Topic Alias on this connection.
     pub(crate) fn uses_out_aliases(&self) -> bool {
         self.out_alias_max > 0
     }
 
+    /// Replaces the topic of an outbound PUBLISH by an alias when one is
+    /// mapped, or maps one ([`OutAliases::apply`]).
     pub(crate) fn apply_out_alias(&mut self, publish: &mut Publish) {
         // Without aliases there is no table to take storage for.
         if self.out_alias_max > 0 {
@@ -241,4 +241,37 @@ fn take_io(slot: &mut Option<Box<LinkIo>>, out_alias_max: u16, in_alias_max: u16
             },
         })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use mqttkit_codec::Publish;
+    use mqttkit_topic::TopicName;
+
+    fn publish(topic: &'static str) -> Publish {
+        Publish::new(TopicName::from_static(topic).unwrap(), Bytes::new())
+    }
+
+    /// An idle connection gives its traffic state back, and one whose
+    /// outbound alias table maps a topic keeps it: the peer still knows
+    /// the alias (v5 [MQTT-3.3.2-12]).
+    #[test]
+    fn release_if_idle_keeps_only_what_is_in_use() {
+        let mut link = Link::new(1, ProtocolVersion::V5);
+        link.reset_out_aliases(4);
+        link.io_mut();
+        link.release_if_idle();
+        assert!(link.io.is_none(), "nothing in use: given back");
+
+        let mut first = publish("a/b");
+        link.apply_out_alias(&mut first);
+        assert_eq!(first.properties.topic_alias.map(|a| a.get()), Some(1));
+        link.release_if_idle();
+        assert!(link.io.is_some(), "an alias is mapped: kept");
+        let mut again = publish("a/b");
+        link.apply_out_alias(&mut again);
+        assert!(again.topic.is_none(), "sent with the alias alone");
+    }
 }

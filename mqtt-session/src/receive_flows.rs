@@ -113,12 +113,6 @@ impl Inbound<'_> {
         }
     }
 
-    /// The next acknowledgement to send: the oldest pending one, once the
-    /// application gave its answer (acks go out in the order the PUBLISH
-    /// arrived, v5 [MQTT-4.6.0-2], [MQTT-4.6.0-3]). 3.1.1 has no reason
-    /// codes, so its acks are plain. A PUBACK ends the flow; a PUBREC with
-    /// an error ends a QoS 2 flow too (v5 [MQTT-4.3.3-9]), and its packet
-    /// identifier is returned so that the caller can forget it durably.
     /// Answers a PUBREL the same way in both roles: the PUBCOMP to send, and
     /// whether a QoS 2 message was released by it (its identifier is then a
     /// new message, v5 [MQTT-4.3.3-12]). An unknown identifier is answered
@@ -155,6 +149,12 @@ impl Inbound<'_> {
         ))
     }
 
+    /// The next acknowledgement to send: the oldest pending one, once the
+    /// application gave its answer (acks go out in the order the PUBLISH
+    /// arrived, v5 [MQTT-4.6.0-2], [MQTT-4.6.0-3]). 3.1.1 has no reason
+    /// codes, so its acks are plain. A PUBACK ends the flow; a PUBREC with
+    /// an error ends a QoS 2 flow too (v5 [MQTT-4.3.3-9]), and its packet
+    /// identifier is returned so that the caller can forget it durably.
     pub(crate) fn next_ack(&mut self, v5: bool) -> Option<(Packet, Option<PacketId>)> {
         if self.acks.front().is_none_or(|a| a.acked.is_none()) {
             return None;

@@ -78,6 +78,21 @@ fn v5_mqtt_4_3_3_8_wrong_ack_for_qos2_closes() {
     }
 }
 
+/// v5 §4.3.3, v3.1.1 §4.3.3: the sender of a QoS 2 PUBLISH sends PUBREL in
+/// answer to the receiver's PUBREC (v5 [MQTT-4.3.3-4]). A PUBREL for a
+/// message the server has not answered yet, because the application has
+/// not acknowledged it, is a protocol error: releasing it would end a flow
+/// whose message was never accepted.
+#[test]
+fn v5_pubrel_before_our_pubrec_closes() {
+    for version in [ProtocolVersion::V5, ProtocolVersion::V3_1_1] {
+        let mut p = peer(version);
+        p.send(publish("t", QoS::ExactlyOnce, 1).into()).unwrap();
+        assert_eq!(p.take(), [], "PUBREC waits for the application");
+        assert_protocol_error(p, PubRel::new(id(1)).into());
+    }
+}
+
 /// v5 [MQTT-4.3.3-4], §3.6.2.1: PUBREC below 0x80 for an identifier not in
 /// flight gets PUBREL 0x92 (Packet Identifier not found), so that the
 /// client can release the identifier it holds (v5 [MQTT-4.3.3-10]); 3.1.1

@@ -120,6 +120,40 @@ fn v5_mqtt_3_1_2_10_will_by_disconnect_reason() {
     assert_eq!(wills(&p), 0);
 }
 
+/// v5 [MQTT-3.1.2-4], §3.1.3.2.2: a Clean Start ends the old session, so
+/// its will, still waiting for its delay, is published at once and the
+/// session's end is reported. Both events come out of the new connection's
+/// server, in that order, since the old one is gone.
+#[test]
+fn v5_mqtt_3_1_2_4_clean_start_ends_the_old_session_and_its_delayed_will() {
+    let mut old = Peer::open(
+        with_will(ProtocolVersion::V5, Some(10), Some(100)),
+        ServerConfig::default(),
+        None,
+    );
+    old.server.handle_transport_closed(old.now);
+    old.drain();
+    assert_eq!(wills(&old), 0, "the will waits for its delay");
+    let new = Peer::open(
+        connect(ProtocolVersion::V5, "c1", true),
+        ServerConfig::default(),
+        Some(old.server),
+    );
+    let ended: Vec<&ServerEvent> = new
+        .events
+        .iter()
+        .filter(|e| matches!(e, ServerEvent::Will(_) | ServerEvent::SessionExpired))
+        .collect();
+    assert!(
+        matches!(
+            ended[..],
+            [ServerEvent::Will(_), ServerEvent::SessionExpired]
+        ),
+        "{:?}",
+        new.events
+    );
+}
+
 /// v5 §3.1.3.2.2, [MQTT-3.1.3-9]: the will waits for its delay, and a new
 /// connection to the session before it ends cancels it.
 #[test]
