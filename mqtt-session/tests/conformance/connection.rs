@@ -157,6 +157,29 @@ fn mqtt_4_12_0_3_enhanced_auth() {
     let Packet::Auth(a) = &got[0] else { panic!() };
     assert_eq!(a.reason_code, AuthReasonCode::ContinueAuthentication);
     assert_eq!(a.properties.authentication_method.as_ref(), Some(&method));
+    // A second round, answered with properties of the client's choosing;
+    // the method is the one of CONNECT whatever they say.
+    p.server(challenge).unwrap();
+    p.take_events();
+    let mut properties = mqttkit_codec::AuthProperties::default();
+    properties.authentication_data = Some(Bytes::from_static(b"final"));
+    properties.reason_string = Some(MqttString::try_from("second step").unwrap());
+    p.client.auth_with_properties(p.now, properties).unwrap();
+    p.flush();
+    let got = p.take_received();
+    let Packet::Auth(a) = &got[0] else {
+        panic!("{got:?}")
+    };
+    assert_eq!(a.reason_code, AuthReasonCode::ContinueAuthentication);
+    assert_eq!(a.properties.authentication_method.as_ref(), Some(&method));
+    assert_eq!(
+        a.properties.authentication_data.as_deref(),
+        Some(&b"final"[..])
+    );
+    assert_eq!(
+        a.properties.reason_string.as_ref().map(|r| r.as_str()),
+        Some("second step")
+    );
     p.server(connack_with(|c| {
         c.properties.authentication_method = Some(method.clone())
     }))

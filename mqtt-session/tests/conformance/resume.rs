@@ -323,3 +323,31 @@ fn v5_message_expiry_of_queued_messages() {
     };
     assert_eq!(sent.properties.message_expiry_interval, Some(50));
 }
+
+/// v5 [MQTT-3.2.2-5], and the same in 3.1.1: a CONNACK without Session
+/// Present ends the session the client had: its messages are handed back,
+/// but a SUBSCRIBE the application asked for while offline is no session
+/// state and goes out on the new connection.
+#[test]
+fn mqtt_3_2_2_5_lost_session_keeps_the_unsent_subscribe() {
+    for version in [V311, V5] {
+        let mut p = Pair::new(version);
+        p.connect(false, ConnAck::new(false, ConnectReasonCode::Success));
+        p.client.publish(p.now, msg("a", QoS::AtLeastOnce)).unwrap();
+        p.drop_link();
+        let filter = (
+            TopicFilter::from_static("a").unwrap(),
+            SubscriptionOptions::default(),
+        );
+        p.client
+            .subscribe(p.now, vec![filter], Default::default())
+            .unwrap();
+        p.connect(false, ConnAck::new(false, ConnectReasonCode::Success));
+        assert!(p.take_events().contains(&Event::SessionLost), "{version}");
+        let sent = p.take_received();
+        assert!(
+            sent.iter().any(|pk| matches!(pk, Packet::Subscribe(_))),
+            "{version}: {sent:?}"
+        );
+    }
+}
