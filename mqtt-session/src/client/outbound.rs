@@ -32,7 +32,8 @@ pub(super) fn encode(
 /// Encodes an acknowledgement, DISCONNECT or AUTH; when it is too large the
 /// Reason String and User Properties are left out first (v5 [MQTT-3.4.2-2],
 /// [MQTT-3.4.2-3], [MQTT-3.14.2-3], [MQTT-3.14.2-4], [MQTT-3.15.2-2],
-/// [MQTT-3.15.2-3] and the siblings for PUBREC, PUBREL, PUBCOMP).
+/// [MQTT-3.15.2-3] and the siblings for PUBREC). The client sends PUBREL
+/// and PUBCOMP without properties, so they have nothing to leave out.
 pub(super) fn encode_trimmed(
     conn: &mut Connection,
     tx: &mut BytesMut,
@@ -44,8 +45,6 @@ pub(super) fn encode_trimmed(
             match &mut packet {
                 Packet::PubAck(p) => p.properties = Default::default(),
                 Packet::PubRec(p) => p.properties = Default::default(),
-                Packet::PubRel(p) => p.properties = Default::default(),
-                Packet::PubComp(p) => p.properties = Default::default(),
                 Packet::Disconnect(p) => {
                     p.properties.reason_string = None;
                     p.properties.user_properties = Default::default();
