@@ -476,3 +476,49 @@ impl Session {
         returned
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::queue::Queued;
+    use crate::{Message, OpId};
+    use mqttkit_codec::QoS;
+    use mqttkit_topic::TopicName;
+
+    fn queue(session: &mut Session, topic: &'static str, payload: &'static [u8]) {
+        let message = Message::new(
+            TopicName::from_static(topic).unwrap(),
+            payload,
+            QoS::AtLeastOnce,
+        );
+        session.flows_mut().pending.push_back(Queued {
+            op: OpId(0),
+            message,
+            expires_at: None,
+        });
+    }
+
+    /// What the server's byte bound counts: topic and payload of each
+    /// message not sent yet.
+    #[test]
+    fn queued_bytes_counts_topic_and_payload() {
+        let mut session = Session::new(MqttString::from_static("c").unwrap());
+        assert_eq!(session.queued_bytes(), 0);
+        queue(&mut session, "a/b", b"hello");
+        queue(&mut session, "c", b"");
+        assert_eq!(session.queued_bytes(), 3 + 5 + 1);
+    }
+
+    /// `shrink_to_fit` gives the queues back only when they hold nothing:
+    /// a queued message stays.
+    #[test]
+    fn shrink_to_fit_keeps_queued_messages_and_frees_empty_flows() {
+        let mut session = Session::new(MqttString::from_static("c").unwrap());
+        session.flows_mut();
+        session.shrink_to_fit();
+        assert!(session.flows.is_none(), "nothing held: given back");
+        queue(&mut session, "a", b"x");
+        session.shrink_to_fit();
+        assert_eq!(session.pending_len(), 1, "a queued message stays");
+    }
+}
