@@ -93,9 +93,9 @@ def restore_tree() -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--base", help="the commit the change starts from")
-    parser.add_argument("--max", type=int, default=30, help="mutants to test at most")
+    parser.add_argument("--max", type=int, default=20, help="mutants to test at most")
     parser.add_argument(
-        "--budget", type=int, default=420, help="seconds for the whole run at most"
+        "--budget", type=int, default=300, help="seconds for the whole run at most"
     )
     args = parser.parse_args()
 

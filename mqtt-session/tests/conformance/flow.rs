@@ -227,6 +227,29 @@ fn mqtt_3_2_2_15_outbound_maximum_packet_size() {
     assert_eq!(p.client.session().packet_ids_in_use(), 1);
 }
 
+/// v5 [MQTT-3.2.2-15]: the limit is inclusive: a PUBLISH of exactly the
+/// server's Maximum Packet Size goes out, one a byte over it fails.
+#[test]
+fn mqtt_3_2_2_15_publish_of_exactly_the_maximum_is_sent() {
+    let size = Packet::Publish(
+        Publish::new(TopicName::from_static("a").unwrap(), &b"x"[..])
+            .with_qos(PublishQoS::new(QoS::AtLeastOnce, id(1))),
+    )
+    .encoded_len(V5)
+    .unwrap();
+    for (max, sent) in [(size, 1), (size - 1, 0)] {
+        let mut p = Pair::new(V5);
+        p.connect(
+            true,
+            connack_with(|c| {
+                c.properties.maximum_packet_size = NonZeroU32::new(u32::try_from(max).unwrap())
+            }),
+        );
+        p.client.publish(p.now, msg("a", QoS::AtLeastOnce)).unwrap();
+        assert_eq!(publishes(&p.take_received()).len(), sent, "maximum {max}");
+    }
+}
+
 /// v5 [MQTT-3.14.2-3], [MQTT-3.14.2-4]: a DISCONNECT too large loses its
 /// Reason String and User Properties, not its reason code.
 #[test]

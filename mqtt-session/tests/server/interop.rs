@@ -158,7 +158,8 @@ fn v5_mqtt_3_1_2_24_connack_too_large_closes() {
 }
 
 /// v3.1.1 [MQTT-3.1.2-1], v5 [MQTT-3.1.2-1]: a protocol name that is not
-/// `MQTT` (here `MQTU`, and one cut to `MQT`) is closed without a CONNACK:
+/// `MQTT` (here `MQTU` at levels 4 and 5, and one cut to `MQT`) is closed
+/// without a CONNACK:
 /// 3.1.1 must not go on "in line with this specification", 5.0 only allows
 /// the CONNACK. An unknown level with the right name still gets 0x01
 /// (v3.1.1 [MQTT-3.1.2-2]).
@@ -167,6 +168,8 @@ fn v3_mqtt_3_1_2_1_bad_protocol_name_closes_without_connack() {
     for bytes in [
         &b"\x10\x0d\x00\x04MQTU\x04\x02\x00\x0a\x00\x01p"[..],
         &b"\x10\x0c\x00\x03MQT\x04\x02\x00\x0a\x00\x01p"[..],
+        // Level 5: the name is checked before the level's reason codes.
+        &b"\x10\x0e\x00\x04MQTU\x05\x02\x00\x0a\x00\x00\x01p"[..],
     ] {
         let mut buf = BytesMut::from(bytes);
         let err = Incoming::read(&mut buf, None).unwrap_err();
