@@ -585,21 +585,27 @@ def render(lists, scope, found, mutants):
         summary.append(
             (version, len(lists[version]), len(covered), proven, per_category, len(extra))
         )
-        body += [
-            "",
-            f"## {TITLES[version]}",
-            "",
-            "### Covered by tests",
-            "",
-            "| Statement | Crates (tests) | Tests | Mutants caught / tested |",
-            "|---|---|---|---|",
-        ]
-        for statement, by_crate in covered:
-            crates = ", ".join(f"{c} ({len(t)})" for c, t in sorted(by_crate.items()))
-            body.append(
-                f"| {version} [{statement}] | {crates} | {test_cell(by_crate, '../')} "
-                f"| {mutant_cell(mutants.get((version, statement)))} |"
-            )
+        body += ["", f"## {TITLES[version]}"]
+        # Proven first; the weaker evidence listed apart.
+        proven_rows = [c for c in covered if mutants.get((version, c[0]), (0, 0))[0] > 0]
+        weaker_rows = [c for c in covered if mutants.get((version, c[0]), (0, 0))[0] == 0]
+        for title, rows in (
+            ("Covered by tests, proven by a caught mutant", proven_rows),
+            ("Covered by tests, no caught mutant yet (weaker evidence)", weaker_rows),
+        ):
+            body += [
+                "",
+                f"### {title}",
+                "",
+                "| Statement | Crates (tests) | Tests | Mutants caught / tested |",
+                "|---|---|---|---|",
+            ]
+            for statement, by_crate in rows:
+                crates = ", ".join(f"{c} ({len(t)})" for c, t in sorted(by_crate.items()))
+                body.append(
+                    f"| {version} [{statement}] | {crates} | {test_cell(by_crate, '../')} "
+                    f"| {mutant_cell(mutants.get((version, statement)))} |"
+                )
         body += [
             "",
             "### Not covered, and why",

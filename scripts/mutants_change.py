@@ -122,7 +122,7 @@ def main() -> int:
     names = "|".join(re.escape(m["name"]) for m in chosen)
     command = [
         "cargo", "mutants", "--in-place", "--baseline", "skip", "--no-shuffle",
-        "--timeout", "120", "--build-timeout", "300",
+        "--timeout", "60", "--build-timeout", "300",
         "--in-diff", str(diff), "--re", f"^({names})$", "--output", str(work),
     ]
     for package in PACKAGES:
