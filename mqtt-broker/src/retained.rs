@@ -32,13 +32,15 @@ pub(crate) struct RetainedStore {
     bytes: usize,
 }
 
-/// The bytes a message counts for in the bounds: topic and payload.
+/// The bytes a message counts for in the bounds and the metrics: topic
+/// and payload.
 pub(crate) fn message_size(message: &Message) -> usize {
-    message
-        .topic
-        .as_str()
-        .len()
-        .saturating_add(message.payload.len())
+    topic_and_payload_size(&message.topic, &message.payload)
+}
+
+/// [`message_size`] of a message not built yet.
+pub(crate) fn topic_and_payload_size(topic: &TopicName, payload: &[u8]) -> usize {
+    topic.as_str().len().saturating_add(payload.len())
 }
 
 /// The whole seconds left of `message`'s expiry interval at `now`;

@@ -328,7 +328,7 @@ impl ClientTask {
         match event {
             ServerEvent::Publish { publish, ack } => {
                 let Some(topic) = publish.topic else { return };
-                let size = topic.as_str().len().saturating_add(publish.payload.len());
+                let size = crate::retained::topic_and_payload_size(&topic, &publish.payload);
                 self.state.metrics.received(size);
                 if self.state.config.refuse_control_characters
                     && has_control_characters(topic.as_str())
