@@ -58,8 +58,10 @@ pub enum PeerMisbehaved {
     /// The client sent a second CONNECT.
     /// Statement: `v5 [MQTT-3.1.0-2] / v3.1.1 [MQTT-3.1.0-2]`.
     SecondConnect,
-    /// The client sent AUTH outside an authentication exchange the server started.
-    /// Statement: `v5 [MQTT-4.12.0-2]`.
+    /// The client sent AUTH once connected: its CONNECT named no
+    /// Authentication Method, or it asked to re-authenticate, which this
+    /// server does not offer.
+    /// Statement: `v5 [MQTT-4.12.0-7]`.
     UnexpectedAuthFromClient,
     /// The client sent a packet only a server sends.
     /// Statement: `v5 §2.1.2 / v3.1.1 §2.2.1`.
@@ -126,7 +128,7 @@ impl PeerMisbehaved {
             Self::UnsubAckWithWrongCodeCount => "v5 §3.11.3",
             Self::ClientExceededReceiveMaximum => "v5 [MQTT-3.3.4-7] / §3.3.4",
             Self::SecondConnect => "v5 [MQTT-3.1.0-2] / v3.1.1 [MQTT-3.1.0-2]",
-            Self::UnexpectedAuthFromClient => "v5 [MQTT-4.12.0-2]",
+            Self::UnexpectedAuthFromClient => "v5 [MQTT-4.12.0-7]",
             Self::ServerOnlyPacket => "v5 §2.1.2 / v3.1.1 §2.2.1",
             Self::QoSAboveMaximum => "v5 [MQTT-3.2.2-11]",
             Self::RetainNotAvailable => "v5 [MQTT-3.2.2-14]",

@@ -2,9 +2,12 @@
 
 use bytes::BytesMut;
 use mqttkit_codec::{
-    ConnAck, ConnectReasonCode, DisconnectReasonCode, Packet, ProtocolVersion, QoS,
+    Auth, AuthReasonCode, ConnAck, ConnectReasonCode, DisconnectReasonCode, Packet,
+    ProtocolVersion, QoS,
 };
-use mqttkit_session::{Delivery, Incoming, IncomingErrorKind, Instant, ServerConfig};
+use mqttkit_session::{
+    Delivery, Incoming, IncomingErrorKind, Instant, PeerMisbehaved, ServerConfig, ViolationKind,
+};
 
 use crate::{Peer, connect, decode_all, encode, message, s};
 
@@ -250,6 +253,11 @@ fn v5_mqtt_3_1_0_2_second_connect() {
             .send(Packet::Connect(Box::new(connect(version, "c1", true))))
             .unwrap_err();
         assert_eq!(err.reason, mqttkit_codec::ReasonCode::ProtocolError);
+        assert_eq!(
+            err.kind,
+            ViolationKind::Rule(PeerMisbehaved::SecondConnect),
+            "{version}"
+        );
         let expected = if version.is_v5() {
             vec![Packet::Disconnect(mqttkit_codec::Disconnect::new(
                 DisconnectReasonCode::ProtocolError,
@@ -260,6 +268,31 @@ fn v5_mqtt_3_1_0_2_second_connect() {
         assert_eq!(p.take(), expected, "{version}");
         assert!(!p.server.is_connected(), "{version}");
     }
+}
+
+/// v5 [MQTT-4.12.0-7]: a client whose CONNECT named no Authentication
+/// Method must not send AUTH; one that does is closed with DISCONNECT 0x82.
+#[test]
+fn v5_mqtt_4_12_0_7_auth_without_method_closes() {
+    let mut p = Peer::open(
+        connect(ProtocolVersion::V5, "c1", true),
+        ServerConfig::default(),
+        None,
+    );
+    p.take();
+    let err = p
+        .send(Auth::new(AuthReasonCode::ContinueAuthentication).into())
+        .unwrap_err();
+    assert_eq!(
+        err.kind,
+        ViolationKind::Rule(PeerMisbehaved::UnexpectedAuthFromClient)
+    );
+    assert_eq!(
+        p.take(),
+        [Packet::Disconnect(mqttkit_codec::Disconnect::new(
+            DisconnectReasonCode::ProtocolError,
+        ))]
+    );
 }
 
 /// v5 §4.12, [MQTT-4.12.0-1]: enhanced authentication continues with AUTH
