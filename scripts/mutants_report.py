@@ -87,6 +87,13 @@ def function_text(commit: str, mutant: dict) -> str:
     return "\n".join(lines[span["start"]["line"] - 1: span["end"]["line"]])
 
 
+def survivor_pattern(name: str) -> str:
+    """A regex for the mutant `name` with any line and column: edits since
+    the run move lines, and the rest of the name still says which mutant."""
+    path, line_col, rest = re.match(r"^([^:]+):(\d+:\d+):(.*)$", name).groups()
+    return re.escape(path) + r":\d+:\d+:" + re.escape(rest)
+
+
 def reasons() -> dict[str, str]:
     found = {}
     if SURVIVORS.exists():
@@ -150,12 +157,21 @@ def main() -> int:
                         help="write RESULTS from these runs first: each a mutants.out "
                         "directory and the commit the run's tree was taken from")
     parser.add_argument("--check", action="store_true")
+    parser.add_argument(
+        "--survivors-re", metavar="PACKAGE",
+        help="print a regex for cargo mutants --re that matches PACKAGE's surviving "
+        "mutants wherever their lines moved since, to test them again")
     args = parser.parse_args()
     results = Path(args.results)
     if args.merge:
         merged = merge(args.merge)
         results.write_text("".join(json.dumps(m) + "\n" for m in merged))
     mutants = [json.loads(line) for line in results.read_text().splitlines() if line]
+    if args.survivors_re:
+        names = [m["name"] for m in mutants
+                 if m["outcome"] == "missed" and m["package"] == args.survivors_re]
+        print("^(" + "|".join(survivor_pattern(n) for n in names) + ")$")
+        return 0
     text = DOC.read_text()
     start, end = text.index(BEGIN), text.index(END) + len(END)
     new = text[:start] + report(mutants) + text[end:]
