@@ -270,6 +270,47 @@ fn v5_mqtt_3_1_0_2_second_connect() {
     }
 }
 
+/// v5 [MQTT-3.2.2-9], §3.2.2.3: the CONNACK states each limit that differs
+/// from the protocol's default (Maximum QoS below 2, Retain Available and
+/// Shared Subscription Available 0, Topic Alias Maximum above 0, Receive
+/// Maximum below 65,535) and leaves out those at their defaults.
+#[test]
+fn v5_mqtt_3_2_2_9_connack_states_the_limits_that_apply() {
+    let connack_of = |config: ServerConfig| {
+        let mut p = Peer::open(connect(ProtocolVersion::V5, "c1", true), config, None);
+        match p.take().into_iter().next() {
+            Some(Packet::ConnAck(a)) => a.properties,
+            other => panic!("expected CONNACK, got {other:?}"),
+        }
+    };
+    let limited = connack_of(ServerConfig {
+        receive_maximum: 10,
+        topic_alias_maximum: 5,
+        maximum_qos: QoS::AtLeastOnce,
+        retain_available: false,
+        shared_subscription_available: false,
+        ..ServerConfig::default()
+    });
+    assert_eq!(limited.receive_maximum.map(|r| r.get()), Some(10));
+    assert_eq!(limited.topic_alias_maximum, Some(5));
+    assert_eq!(limited.maximum_qos, Some(QoS::AtLeastOnce));
+    assert_eq!(limited.retain_available, Some(false));
+    assert_eq!(limited.shared_subscription_available, Some(false));
+    let defaults = connack_of(ServerConfig {
+        receive_maximum: u16::MAX,
+        topic_alias_maximum: 0,
+        maximum_qos: QoS::ExactlyOnce,
+        retain_available: true,
+        shared_subscription_available: true,
+        ..ServerConfig::default()
+    });
+    assert_eq!(defaults.receive_maximum, None);
+    assert_eq!(defaults.topic_alias_maximum, None);
+    assert_eq!(defaults.maximum_qos, None);
+    assert_eq!(defaults.retain_available, None);
+    assert_eq!(defaults.shared_subscription_available, None);
+}
+
 /// v5 [MQTT-4.12.0-7]: a client whose CONNECT named no Authentication
 /// Method must not send AUTH; one that does is closed with DISCONNECT 0x82.
 #[test]
