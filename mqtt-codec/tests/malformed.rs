@@ -10,7 +10,9 @@
 )]
 
 use mqttkit_codec::mqttkit_topic::TopicError;
-use mqttkit_codec::{DecodeError, Packet, PacketType, PropertyId, ProtocolVersion, ReasonCode};
+use mqttkit_codec::{
+    DecodeError, Packet, PacketType, PropertyId, ProtocolVersion, PublishView, ReasonCode,
+};
 
 fn hex(s: &str) -> Vec<u8> {
     let digits: Vec<u8> = s
@@ -33,6 +35,15 @@ macro_rules! rejected {
             #[test]
             fn $name() {
                 assert_eq!(decode(ProtocolVersion::$version, $frame), Err($error));
+                // The borrowed PUBLISH reader keeps the same rules.
+                let bytes = hex($frame);
+                if bytes.first().is_some_and(|b| b >> 4 == 3) {
+                    assert_eq!(
+                        PublishView::parse(&bytes, ProtocolVersion::$version).map(drop),
+                        Err($error),
+                        "PublishView"
+                    );
+                }
             }
         )+
     };
