@@ -90,6 +90,35 @@ fn v5_mqtt_3_3_4_2_one_delivery_per_client_with_max_qos_and_all_ids() {
     assert_eq!(deliveries.as_slice().len(), 2);
 }
 
+/// v5 §3.3.4: a client's overlapping subscriptions make one delivery; it
+/// keeps the RETAIN flag as published when any of them asks to (v5
+/// [MQTT-3.3.1-12], [MQTT-3.3.1-13]), and a single one keeps its own choice.
+#[test]
+fn v5_mqtt_3_3_1_12_retain_as_published_merged_per_client() {
+    let mut index = SubscriptionIndex::new();
+    let mut keep = SubscriptionOptions::new(QoS::AtMostOnce);
+    keep.retain_as_published = true;
+    index.subscribe(f("a/#"), 1u32, keep).unwrap();
+    index
+        .subscribe(f("a/+"), 1, SubscriptionOptions::new(QoS::AtMostOnce))
+        .unwrap();
+    index.subscribe(f("b"), 2, keep).unwrap();
+    index
+        .subscribe(f("b"), 3, SubscriptionOptions::new(QoS::AtMostOnce))
+        .unwrap();
+    let mut deliveries = Deliveries::new();
+    let merged = deliveries.collect(&index, t("a/x"), None, |_| None);
+    assert_eq!(merged.len(), 1);
+    assert!(merged[0].retain_as_published, "one of the two asks for it");
+    let mut single: Vec<(u32, bool)> = deliveries
+        .collect(&index, t("b"), None, |_| None)
+        .iter()
+        .map(|d| (d.key, d.retain_as_published))
+        .collect();
+    single.sort();
+    assert_eq!(single, [(2, true), (3, false)]);
+}
+
 /// v5 [MQTT-3.8.3-3]: No Local subscriptions do not receive the client's own messages.
 #[test]
 fn v5_mqtt_3_8_3_3_no_local() {
