@@ -412,6 +412,11 @@ async fn sys_tree_counts_clients_and_messages() {
     c.sys.enabled = true;
     c.sys.interval = 1;
     let (_broker, addr) = start(c).await;
+    let (subscriber, mut sub_events) = client(addr, "sub", V5).await;
+    subscriber
+        .subscribe("counted", QoS::AtMostOnce)
+        .await
+        .unwrap();
     let (publisher, _pev) = client(addr, "pub", V5).await;
     for _ in 0..3 {
         publisher
@@ -419,30 +424,45 @@ async fn sys_tree_counts_clients_and_messages() {
             .await
             .unwrap();
     }
+    for _ in 0..3 {
+        next_message(&mut sub_events).await;
+    }
     tokio::time::sleep(Duration::from_millis(1_200)).await;
     let (watcher, mut ev) = client(addr, "watcher", V5).await;
     watcher
         .subscribe("$SYS/broker/#", QoS::AtMostOnce)
         .await
         .unwrap();
+    let mut wanted = vec![
+        "$SYS/broker/clients/connected",
+        "$SYS/broker/messages/received",
+        "$SYS/broker/messages/sent",
+        "$SYS/broker/publish/bytes/received",
+        "$SYS/broker/publish/bytes/sent",
+        "$SYS/broker/uptime",
+    ];
+    // Resident memory is read from /proc, on Linux only.
+    let linux = cfg!(target_os = "linux");
+    if linux {
+        wanted.push("$SYS/broker/memory/resident");
+    }
     let mut seen = std::collections::HashMap::new();
-    while seen.len() < 3 {
+    while seen.len() < wanted.len() {
         let got = next_message(&mut ev).await;
         let value = String::from_utf8_lossy(&got.payload).into_owned();
         seen.insert(got.topic_str().to_owned(), value);
-        seen.retain(|t, _| {
-            [
-                "$SYS/broker/clients/connected",
-                "$SYS/broker/messages/received",
-                "$SYS/broker/uptime",
-            ]
-            .contains(&t.as_str())
-        });
+        seen.retain(|t, _| wanted.contains(&t.as_str()));
     }
-    let connected: u64 = seen["$SYS/broker/clients/connected"].parse().unwrap();
-    assert!(connected >= 1, "{connected} clients");
-    let received: u64 = seen["$SYS/broker/messages/received"].parse().unwrap();
-    assert!(received >= 3, "{received} messages");
+    let count = |topic: &str| -> u64 { seen[topic].parse().unwrap() };
+    assert!(count("$SYS/broker/clients/connected") >= 2);
+    assert!(count("$SYS/broker/messages/received") >= 3);
+    assert!(count("$SYS/broker/messages/sent") >= 3);
+    // Each message counts its topic and payload: "counted" and "x".
+    assert!(count("$SYS/broker/publish/bytes/received") >= 3 * 8);
+    assert!(count("$SYS/broker/publish/bytes/sent") >= 3 * 8);
+    if linux {
+        assert!(count("$SYS/broker/memory/resident") > 0);
+    }
     assert!(seen["$SYS/broker/uptime"].ends_with(" seconds"));
 }
 
