@@ -120,6 +120,12 @@ async fn v5_mqtt_3_3_2_5_and_3_3_2_6_retained_messages_expire() {
 /// without completing it (PUBREC sent for QoS 2); returns whether member
 /// `b` receives it afterwards.
 async fn shared_member_leaves_mid_flow(qos: QoS) -> bool {
+    shared_member_leaves_after(qos, false).await
+}
+
+/// [`shared_member_leaves_mid_flow`]; with `bystander`, another client's
+/// session ends while member `a` holds the message.
+async fn shared_member_leaves_after(qos: QoS, bystander: bool) -> bool {
     let (_broker, addr) = start(config()).await;
     let mut a = Raw::connect(addr, V5).await;
     handshake(&mut a, "member-a", "$share/g/jobs", qos).await;
@@ -133,6 +139,12 @@ async fn shared_member_leaves_mid_flow(qos: QoS) -> bool {
         let id = got.qos.packet_id().unwrap();
         a.send(PubRec::new(id)).await;
         assert!(matches!(a.recv().await, Some(Packet::PubRel(_))));
+    }
+    if bystander {
+        // Session Expiry 0: its session ends with the DISCONNECT.
+        let (other, _other_ev) = client(addr, "bystander", V5).await;
+        other.disconnect().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
     // Member b joins, then a leaves: Session Expiry 0, so its session
     // ends with the connection.
@@ -169,6 +181,14 @@ async fn v5_mqtt_4_8_2_5_shared_qos2_is_not_redelivered_to_another_member() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn v5_shared_qos1_of_a_leaving_member_goes_to_another() {
     assert!(shared_member_leaves_mid_flow(QoS::AtLeastOnce).await);
+}
+
+/// v5 §4.8.2: the end of an unrelated client's session leaves the shared
+/// messages in flight to the group's members as they were, so a member
+/// that leaves afterwards still hands its QoS 1 message to another.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v5_shared_qos1_survives_another_session_ending() {
+    assert!(shared_member_leaves_after(QoS::AtLeastOnce, true).await);
 }
 
 /// v5 [MQTT-3.2.2-21]: a 5.0 client asking for more than the broker's
