@@ -223,7 +223,8 @@ async fn v5_mqtt_3_2_2_21_max_keep_alive_is_sent_as_server_keep_alive() {
 }
 
 /// A 3.1.1 client cannot be told another keep alive: above the maximum it
-/// is refused (CONNACK 0x02), as mosquitto does.
+/// is refused (CONNACK 0x02), as mosquitto does; at the maximum it is
+/// accepted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn v3_keep_alive_above_the_maximum_is_refused() {
     let mut c = config();
@@ -241,6 +242,15 @@ async fn v3_keep_alive_above_the_maximum_is_refused() {
         raw.recv().await.is_none(),
         "v3.1.1 [MQTT-3.2.2-5]: closed after a refusal"
     );
+    // The maximum itself is allowed.
+    let mut raw = Raw::connect(addr, V3).await;
+    let mut connect = Connect::new(V3, MqttString::try_from("ka3").unwrap());
+    connect.keep_alive = 30;
+    raw.send(connect).await;
+    let Some(Packet::ConnAck(ack)) = raw.recv().await else {
+        panic!("no CONNACK");
+    };
+    assert_eq!(ack.reason_code, ConnectReasonCode::Success);
 }
 
 /// v5 [MQTT-3.1.4-3]: a second connection with the same client identifier
