@@ -47,8 +47,6 @@ pub(crate) struct Client {
     pending: Option<Box<Vec<Delivery>>>,
     /// Messages refused by a full queue in the current overflow episode.
     dropped: u32,
-    /// Shared-subscription messages in flight to it.
-    shared_in_flight: u32,
 }
 
 impl Client {
@@ -57,7 +55,6 @@ impl Client {
             slot,
             pending: None,
             dropped: 0,
-            shared_in_flight: 0,
         }
     }
 }
@@ -300,7 +297,6 @@ impl Router {
                     client.dropped = 0;
                 }
                 if let Some(share) = share {
-                    client.shared_in_flight = client.shared_in_flight.saturating_add(1);
                     self.shared_ops.insert((key.clone(), op), share);
                 }
             }
@@ -321,14 +317,10 @@ impl Router {
         behind
     }
 
-    /// A delivery to `key` completed or was dropped.
+    /// A delivery to `key` completed or was dropped: a shared-subscription
+    /// message no longer needs its group remembered.
     pub(crate) fn outcome(&mut self, key: &ClientKey, op: OpId) {
-        if self.shared_ops.remove(&(key.clone(), op)).is_none() {
-            return;
-        }
-        if let Some(client) = self.clients.get_mut(key) {
-            client.shared_in_flight = client.shared_in_flight.saturating_sub(1);
-        }
+        self.shared_ops.remove(&(key.clone(), op));
     }
 
     /// Attaches a connection to the client's entry, with what waited for

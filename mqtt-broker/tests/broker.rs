@@ -525,8 +525,15 @@ async fn v5_control_characters_in_will_user_and_unsubscribe_are_refused() {
     };
     assert_eq!(ack.reason_code, ConnectReasonCode::BadUserNameOrPassword);
 
+    // A topic without one is routed as usual.
+    let (publisher, _pev) = client(addr, "plain", V5).await;
     let mut raw = Raw::connect(addr, V5).await;
     handshake(&mut raw, "un", "fine/#", QoS::AtMostOnce).await;
+    publisher
+        .publish("fine/topic", QoS::AtLeastOnce, "x")
+        .await
+        .unwrap();
+    assert!(matches!(raw.recv().await, Some(Packet::Publish(_))));
     let unsubscribe = mqttkit_tokio::mqttkit_session::Unsubscribe::new(
         PacketId::new(3).unwrap(),
         TopicFilter::try_from("bad\u{1f}").unwrap(),
