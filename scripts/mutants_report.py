@@ -51,6 +51,17 @@ def merge(runs: list[str]) -> list[dict]:
     for run in runs:
         directory, _, commit = run.rpartition("@")
         data = json.loads((Path(directory) / "outcomes.json").read_text())
+        # A run that tests survivors again finds them where edits moved
+        # them: an earlier survivor it tested under another line number is
+        # replaced too.
+        tested = {
+            moved_key(o["scenario"]["Mutant"]["name"])
+            for o in data["outcomes"]
+            if isinstance(o["scenario"], dict) and "Mutant" in o["scenario"]
+        }
+        for name in [n for n, m in by_name.items()
+                     if m["outcome"] == "missed" and moved_key(n) in tested]:
+            del by_name[name]
         for outcome in data["outcomes"]:
             mutant = outcome["scenario"].get("Mutant") if isinstance(
                 outcome["scenario"], dict) else None
@@ -85,6 +96,12 @@ def function_text(commit: str, mutant: dict) -> str:
     lines = source_lines(commit, mutant["file"])
     span = function["span"]
     return "\n".join(lines[span["start"]["line"] - 1: span["end"]["line"]])
+
+
+def moved_key(name: str) -> str:
+    """The mutant's name without its line and column."""
+    path, _, rest = re.match(r"^([^:]+):(\d+:\d+):(.*)$", name).groups()
+    return f"{path}:{rest}"
 
 
 def survivor_pattern(name: str) -> str:
