@@ -13,7 +13,7 @@ use std::num::NonZeroU32;
 use std::time::Duration;
 
 use mqttkit_tokio::mqttkit_session::{
-    Connect, Disconnect, MqttString, Packet, PacketId, PubRec, Subscribe,
+    ConnAck, Connect, Disconnect, MqttString, Packet, PacketId, PubRec, Subscribe,
 };
 use mqttkit_tokio::{
     ConnectReasonCode, DisconnectReasonCode, Message, ProtocolVersion, PubAckReasonCode, QoS,
@@ -199,27 +199,32 @@ async fn v5_mqtt_3_2_2_21_max_keep_alive_is_sent_as_server_keep_alive() {
     c.max_keep_alive = Some(30);
     let (_broker, addr) = start(c).await;
     for asked in [0, 31, 600] {
-        let mut raw = Raw::connect(addr, V5).await;
-        let mut connect = Connect::new(V5, MqttString::try_from("ka").unwrap());
-        connect.keep_alive = asked;
-        raw.send(connect).await;
-        let Some(Packet::ConnAck(ack)) = raw.recv().await else {
-            panic!("no CONNACK");
-        };
+        let (_raw, ack) = connect_with_keep_alive(addr, V5, asked).await;
         assert_eq!(ack.reason_code, ConnectReasonCode::Success);
         assert_eq!(ack.properties.server_keep_alive, Some(30), "asked {asked}");
     }
-    let mut raw = Raw::connect(addr, V5).await;
-    let mut connect = Connect::new(V5, MqttString::try_from("ka").unwrap());
-    connect.keep_alive = 20;
-    raw.send(connect).await;
-    let Some(Packet::ConnAck(ack)) = raw.recv().await else {
-        panic!("no CONNACK");
-    };
+    let (_raw, ack) = connect_with_keep_alive(addr, V5, 20).await;
     assert_eq!(
         ack.properties.server_keep_alive, None,
         "20 s is within the maximum"
     );
+}
+
+/// A raw connection whose CONNECT asks for `keep_alive` seconds, and the
+/// CONNACK it got.
+async fn connect_with_keep_alive(
+    addr: std::net::SocketAddr,
+    version: ProtocolVersion,
+    keep_alive: u16,
+) -> (Raw, ConnAck) {
+    let mut raw = Raw::connect(addr, version).await;
+    let mut connect = Connect::new(version, MqttString::try_from("ka").unwrap());
+    connect.keep_alive = keep_alive;
+    raw.send(connect).await;
+    let Some(Packet::ConnAck(ack)) = raw.recv().await else {
+        panic!("no CONNACK");
+    };
+    (raw, *ack)
 }
 
 /// A 3.1.1 client cannot be told another keep alive: above the maximum it
@@ -230,27 +235,18 @@ async fn v3_keep_alive_above_the_maximum_is_refused() {
     let mut c = config();
     c.max_keep_alive = Some(30);
     let (_broker, addr) = start(c).await;
-    let mut raw = Raw::connect(addr, V3).await;
-    let mut connect = Connect::new(V3, MqttString::try_from("ka3").unwrap());
-    connect.keep_alive = 60;
-    raw.send(connect).await;
-    let Some(Packet::ConnAck(ack)) = raw.recv().await else {
-        panic!("no CONNACK");
-    };
+    let (mut raw, ack) = connect_with_keep_alive(addr, V3, 60).await;
     assert!(ack.reason_code.is_error());
     assert!(
         raw.recv().await.is_none(),
         "v3.1.1 [MQTT-3.2.2-5]: closed after a refusal"
     );
-    // The maximum itself is allowed.
-    let mut raw = Raw::connect(addr, V3).await;
-    let mut connect = Connect::new(V3, MqttString::try_from("ka3").unwrap());
-    connect.keep_alive = 30;
-    raw.send(connect).await;
-    let Some(Packet::ConnAck(ack)) = raw.recv().await else {
-        panic!("no CONNACK");
-    };
-    assert_eq!(ack.reason_code, ConnectReasonCode::Success);
+    let (_raw, ack) = connect_with_keep_alive(addr, V3, 30).await;
+    assert_eq!(
+        ack.reason_code,
+        ConnectReasonCode::Success,
+        "the maximum itself"
+    );
 }
 
 /// v5 [MQTT-3.1.4-3]: a second connection with the same client identifier
