@@ -33,13 +33,14 @@ import tempfile
 import time
 from pathlib import Path
 
+from mutants_report import CITATION, function_text  # one citation rule for both
+
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = {
     "mqttkit-codec": "mqtt-codec/src",
     "mqttkit-topic": "mqtt-topic/src",
     "mqttkit-session": "mqtt-session/src",
 }
-CITATION = re.compile(r"MQTT-\d+\.\d+\.\d+-\d+")
 
 
 def git(*args: str) -> str:
@@ -49,17 +50,12 @@ def git(*args: str) -> str:
 
 
 def cites_statement(mutant: dict, sources: dict[str, list[str]]) -> bool:
-    """Whether the function the mutant is in cites a statement. Its span
-    starts at its doc comment."""
-    function = mutant.get("function")
-    if not function:
-        return False
+    """Whether the function the mutant is in cites a statement, by the rule
+    the report uses."""
     lines = sources.setdefault(
         mutant["file"], (ROOT / mutant["file"]).read_text().splitlines()
     )
-    span = function["span"]
-    body = lines[span["start"]["line"] - 1 : span["end"]["line"]]
-    return any(CITATION.search(line) for line in body)
+    return bool(CITATION.search(function_text(mutant, lines)))
 
 
 def list_mutants(diff: Path) -> list[dict]:

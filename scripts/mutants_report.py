@@ -67,7 +67,7 @@ def merge(runs: list[str]) -> list[dict]:
                 outcome["scenario"], dict) else None
             if mutant is None or outcome["summary"] not in KINDS:
                 continue
-            text = function_text(commit, mutant)
+            text = function_text(mutant, source_lines(commit, mutant["file"]))
             by_name[mutant["name"]] = {
                 "name": mutant["name"],
                 "package": mutant["package"],
@@ -87,13 +87,12 @@ def source_lines(commit: str, path: str) -> list[str]:
         capture_output=True, text=True).stdout.splitlines()
 
 
-def function_text(commit: str, mutant: dict) -> str:
-    """The doc comment and body of the function the mutant is in, as it was
-    in `commit`."""
+def function_text(mutant: dict, lines: list[str]) -> str:
+    """The doc comment and body of the function the mutant is in, from the
+    `lines` of its file (scripts/mutants_change.py reads them too)."""
     function = mutant.get("function")
     if not function:
         return ""
-    lines = source_lines(commit, mutant["file"])
     span = function["span"]
     return "\n".join(lines[span["start"]["line"] - 1: span["end"]["line"]])
 
