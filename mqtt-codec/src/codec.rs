@@ -227,6 +227,43 @@ impl Encoder {
         let max = usize::try_from(self.max_packet_size).unwrap_or(usize::MAX);
         publish.encode_within(self.version, max, buf)
     }
+
+    /// Encodes the head of a PUBLISH, everything before its payload, into
+    /// `buf`, after checking the whole packet against the peer's Maximum
+    /// Packet Size as [`Encoder::encode_publish`] does. Returns the head's
+    /// length; nothing is written on error.
+    ///
+    /// This is the fan-out path: a server forwarding one message to many
+    /// subscribers writes each one's head (packet identifier, flags, topic
+    /// or alias, properties) and sends [`Publish::payload`] after it
+    /// untouched, in a vectored write, instead of copying the payload once
+    /// per subscriber. The head's cost does not depend on the payload's
+    /// size.
+    ///
+    /// ```
+    /// use mqttkit_codec::bytes::{Buf, Bytes, BytesMut};
+    /// use mqttkit_codec::{Encoder, PacketId, ProtocolVersion, Publish, PublishQoS, QoS, TopicName};
+    /// let publish = Publish::new(TopicName::from_static("a/b")?, Bytes::from(vec![7; 16 * 1024]));
+    /// let encoder = Encoder::new(ProtocolVersion::V5);
+    /// let mut head = BytesMut::new();
+    /// for id in 1..=3 {
+    ///     head.clear();
+    ///     let packet_id = PacketId::new(id).expect("not zero");
+    ///     let mine = publish.clone().with_qos(PublishQoS::new(QoS::AtLeastOnce, packet_id));
+    ///     encoder.encode_publish_head(&mine, &mut head)?;
+    ///     let wire = (&head[..]).chain(&mine.payload[..]); // for `write_vectored`
+    ///     assert_eq!(wire.remaining(), head.len() + 16 * 1024);
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn encode_publish_head(
+        &self,
+        publish: &Publish,
+        buf: &mut impl BufMut,
+    ) -> Result<usize, EncodeError> {
+        let max = usize::try_from(self.max_packet_size).unwrap_or(usize::MAX);
+        publish.encode_head_within(self.version, max, 0, buf)
+    }
 }
 
 /// A [`Decoder`] and an [`Encoder`] for one connection; with the

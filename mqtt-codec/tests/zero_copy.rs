@@ -16,8 +16,8 @@ mod common;
 
 use std::ops::Range;
 
-use bytes::Bytes;
-use mqttkit_codec::{MqttString, Packet, ProtocolVersion, Publish};
+use bytes::{Bytes, BytesMut};
+use mqttkit_codec::{EncodeError, Encoder, MqttString, Packet, ProtocolVersion, Publish};
 use proptest::prelude::*;
 
 fn span(bytes: &[u8]) -> Range<usize> {
@@ -110,5 +110,37 @@ proptest! {
         prop_assert_eq!(written + publish.payload.len(), whole.len());
         header.extend_from_slice(&publish.payload);
         prop_assert_eq!(header, whole);
+    }
+
+    /// v5 [MQTT-3.1.2-24]: the fan-out head is refused exactly when the
+    /// whole packet would be, for being larger than the peer's Maximum
+    /// Packet Size, and with the payload after it is the whole packet.
+    #[test]
+    fn v5_mqtt_3_1_2_24_publish_head_checks_the_whole_packet(
+        (version, publish) in prop_oneof![
+            Just(ProtocolVersion::V3_1_1),
+            Just(ProtocolVersion::V5)
+        ].prop_flat_map(|v| (Just(v), common::publish(v))),
+        slack in -3i64..3,
+    ) {
+        let whole = common::encode(&publish.clone().into(), version);
+        let max = u32::try_from((whole.len() as i64 + slack).max(0)).unwrap();
+        let encoder = Encoder::new(version).with_max_packet_size(max);
+        let mut head = BytesMut::new();
+        let mut all = BytesMut::new();
+        let head_result = encoder.encode_publish_head(&publish, &mut head);
+        let all_result = encoder.encode_publish(&publish, &mut all);
+        if whole.len() > max as usize {
+            let too_large = matches!(head_result, Err(EncodeError::PacketTooLarge { .. }));
+            prop_assert!(too_large);
+            prop_assert!(all_result.is_err());
+            prop_assert!(head.is_empty());
+        } else {
+            prop_assert_eq!(head_result.unwrap(), head.len());
+            prop_assert_eq!(all_result.unwrap(), whole.len());
+            head.extend_from_slice(&publish.payload);
+            prop_assert_eq!(&head[..], &whole[..]);
+            prop_assert_eq!(&all[..], &whole[..]);
+        }
     }
 }

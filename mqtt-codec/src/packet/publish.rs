@@ -219,17 +219,9 @@ impl Publish {
         max: usize,
         buf: &mut impl BufMut,
     ) -> Result<usize, EncodeError> {
-        let layout = self.layout(version)?;
-        let total = super::frame_header_len(layout.remaining)?;
-        if total > max {
-            return Err(EncodeError::PacketTooLarge { size: total, max });
-        }
-        super::ensure_room(buf, total)?;
-        let before = buf.remaining_mut();
-        self.put_headers(&layout, buf);
+        let written = self.encode_head_within(version, max, self.payload.len(), buf)?;
         buf.put_slice(&self.payload);
-        debug_assert_eq!(before.saturating_sub(buf.remaining_mut()), total);
-        Ok(total)
+        Ok(written.saturating_add(self.payload.len()))
     }
 
     /// Writes the fixed and variable headers only, for a vectored write in
@@ -240,12 +232,31 @@ impl Publish {
         version: ProtocolVersion,
         buf: &mut impl BufMut,
     ) -> Result<usize, EncodeError> {
+        self.encode_head_within(version, usize::MAX, 0, buf)
+    }
+
+    /// Checks the whole packet against `max`, makes room for the head and
+    /// `then` more bytes, and writes the head: the part of the packet
+    /// before the payload. Returns the head's length.
+    #[inline(always)]
+    pub(crate) fn encode_head_within(
+        &self,
+        version: ProtocolVersion,
+        max: usize,
+        then: usize,
+        buf: &mut impl BufMut,
+    ) -> Result<usize, EncodeError> {
         let layout = self.layout(version)?;
-        let frame_len = super::frame_header_len(layout.remaining)?;
-        let len = frame_len.saturating_sub(self.payload.len());
-        super::ensure_room(buf, len)?;
+        let total = super::frame_header_len(layout.remaining)?;
+        if total > max {
+            return Err(EncodeError::PacketTooLarge { size: total, max });
+        }
+        let head = total.saturating_sub(self.payload.len());
+        super::ensure_room(buf, head.saturating_add(then))?;
+        let before = buf.remaining_mut();
         self.put_headers(&layout, buf);
-        Ok(len)
+        debug_assert_eq!(before.saturating_sub(buf.remaining_mut()), head);
+        Ok(head)
     }
 }
 
