@@ -32,6 +32,7 @@ mod server;
 mod session;
 mod time;
 mod timers;
+mod transmit;
 mod violation;
 
 pub use client::{Client, Negotiated};
@@ -45,6 +46,7 @@ pub use server::{
 };
 pub use session::{InflightInfo, Session};
 pub use time::Instant;
+pub use transmit::Transmit;
 pub use violation::PeerMisbehaved;
 
 /// Re-exported so that users name the same packet, topic and buffer types.

@@ -62,7 +62,7 @@ impl Server {
             Packet::PingReq => {
                 if let Some(conn) = self.conn.as_mut() {
                     // v5 [MQTT-3.12.4-1]
-                    let _ = outbound::encode(conn, &mut io(&mut self.io).tx, &Packet::PingResp);
+                    let _ = outbound::encode(conn, io(&mut self.io).tx.buffer(), &Packet::PingResp);
                 }
                 Ok(())
             }
@@ -148,7 +148,7 @@ impl Server {
             .link
             .inbound(&mut self.session.flows_mut().inbound_qos2)
             .release(id, v5)?;
-        outbound::encode_trimmed(conn, &mut io(&mut self.io).tx, pubcomp).ok();
+        outbound::encode_trimmed(conn, io(&mut self.io).tx.buffer(), pubcomp).ok();
         Ok(())
     }
 
@@ -168,7 +168,7 @@ impl Server {
                 && let Some(conn) = self.conn.as_mut()
             {
                 let packet = pubrel_not_found(id, conn.link.version.is_v5());
-                outbound::encode_trimmed(conn, &mut io(&mut self.io).tx, packet).ok();
+                outbound::encode_trimmed(conn, io(&mut self.io).tx.buffer(), packet).ok();
             }
             return Ok(());
         }
@@ -191,7 +191,7 @@ impl Server {
         // v5 [MQTT-4.3.3-4]
         if let Some(conn) = self.conn.as_mut() {
             let packet = Packet::PubRel(mqttkit_codec::PubRel::new(id));
-            outbound::encode_trimmed(conn, &mut io(&mut self.io).tx, packet).ok();
+            outbound::encode_trimmed(conn, io(&mut self.io).tx.buffer(), packet).ok();
         }
         Ok(())
     }

@@ -37,6 +37,7 @@ use crate::event::Message;
 use crate::link::{Link, State};
 use crate::session::Session;
 use crate::time::Instant;
+use crate::transmit::Transmit;
 use crate::violation::PeerMisbehaved;
 use subscriptions::Subscriptions;
 
@@ -124,7 +125,7 @@ pub struct Server {
 /// empty, since most connections of a server are idle most of the time.
 #[derive(Debug, Default)]
 struct ServerIo {
-    tx: BytesMut,
+    tx: Transmit,
     events: VecDeque<ServerEvent>,
     /// Of the open connection only.
     subscribes: Vec<(PacketId, Subscribe)>,
@@ -698,13 +699,41 @@ impl Server {
             return None;
         }
         let n = tx.len();
-        if out.is_empty() {
-            // A whole PUBLISH per subscriber is not copied a second time.
-            core::mem::swap(out, tx);
-        } else {
-            out.extend_from_slice(tx);
-            tx.clear();
+        tx.copy_into(out);
+        Some(n)
+    }
+
+    /// Appends the bytes to send to `out` as [`Server::poll_transmit`]
+    /// does, but with the payload of each large PUBLISH as a chunk of its
+    /// own that shares the delivered message's storage: forwarding one
+    /// message to many subscribers then copies only their packet heads.
+    /// Write `out` with a vectored write ([`Transmit::chunks`]). Returns
+    /// the bytes appended, or `None` if there were none.
+    ///
+    /// ```
+    /// # use mqttkit_session::{Connect, Encoder, Incoming, Instant, MqttString, ProtocolVersion, ServerConfig};
+    /// # use mqttkit_session::bytes::{Buf, BytesMut};
+    /// # let mut bytes = BytesMut::new();
+    /// # let connect = Connect::new(ProtocolVersion::V5, MqttString::try_from("c")?);
+    /// # Encoder::new(ProtocolVersion::V5).encode(&connect.into(), &mut bytes)?;
+    /// # let incoming = Incoming::read(&mut bytes, None)?.expect("a whole CONNECT");
+    /// # let mut server = incoming.accept(Instant::ZERO, None, ServerConfig::default()).expect("accepted");
+    /// use mqttkit_session::Transmit;
+    /// let mut out = Transmit::new();
+    /// while server.poll_transmit_chunks(&mut out).is_some() {}
+    /// assert_eq!(out.chunk()[0], 0x20); // the CONNACK
+    /// let slices: Vec<&[u8]> = out.chunks().collect(); // to `write_vectored`
+    /// # assert_eq!(slices.len(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use = "the bytes appended to `out` are to be written to the transport"]
+    pub fn poll_transmit_chunks(&mut self, out: &mut Transmit) -> Option<usize> {
+        let tx = &mut self.io.as_deref_mut()?.tx;
+        if tx.is_empty() {
+            return None;
         }
+        let n = tx.len();
+        tx.move_into(out);
         Some(n)
     }
 
@@ -743,7 +772,7 @@ impl Server {
             {
                 self.io = None;
             } else {
-                crate::receive_buffer::release_if_empty(&mut io.tx);
+                io.tx.release_if_empty();
                 if io.events.is_empty() {
                     io.events = VecDeque::new();
                 }
@@ -825,7 +854,7 @@ impl Server {
         {
             let _ = outbound::encode_trimmed(
                 conn,
-                &mut io(&mut self.io).tx,
+                io(&mut self.io).tx.buffer(),
                 Packet::Disconnect(Disconnect::new(reason)),
             );
         }

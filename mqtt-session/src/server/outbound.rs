@@ -102,7 +102,7 @@ impl Server {
                 p.authentication_data = auth_data;
             }
         }
-        encode(conn, &mut io(&mut self.io).tx, &Packet::from(ack)).is_ok()
+        encode(conn, io(&mut self.io).tx.buffer(), &Packet::from(ack)).is_ok()
     }
 
     /// Hands a routed message to this client (v5 §3.3.4): No Local,
@@ -435,7 +435,7 @@ impl Server {
         }
         // v5 [MQTT-3.8.4-1]: SUBACK with the same packet identifier.
         let packet = Packet::SubAck(SubAck::new(packet_id, sent));
-        let _ = encode_trimmed(conn, &mut io(&mut self.io).tx, packet);
+        let _ = encode_trimmed(conn, io(&mut self.io).tx.buffer(), packet);
         Ok(())
     }
 
@@ -520,7 +520,7 @@ impl Server {
         // v5 [MQTT-3.10.4-4], [MQTT-3.10.4-5]: UNSUBACK with the same id.
         let _ = encode_trimmed(
             conn,
-            &mut io(&mut self.io).tx,
+            io(&mut self.io).tx.buffer(),
             Packet::UnsubAck(UnsubAck::new(packet_id, codes)),
         );
         Ok(())
@@ -538,7 +538,7 @@ impl Server {
                 .inbound(&mut self.session.flows_mut().inbound_qos2)
                 .next_ack(v5);
             let Some((packet, _)) = next else { break };
-            let _ = encode_trimmed(conn, &mut io(&mut self.io).tx, packet);
+            let _ = encode_trimmed(conn, io(&mut self.io).tx.buffer(), packet);
         }
     }
 
@@ -563,7 +563,7 @@ impl Server {
                 let packet = flow.resend_packet();
                 flow.on_wire = true;
                 conn.link.send_quota = conn.link.send_quota.saturating_sub(1);
-                let _ = encode(conn, &mut io(&mut self.io).tx, &packet);
+                let _ = encode(conn, io(&mut self.io).tx.buffer(), &packet);
                 continue;
             }
             if !self.pump_one(now) {
@@ -611,17 +611,22 @@ impl Server {
             stored = stored.with_qos(PublishQoS::new(qos, id));
         }
         let tx = &mut io(&mut self.io).tx;
+        // The head only: the payload follows as it is, shared with every
+        // other subscriber of the message if it is large.
         let encoded = if conn.link.uses_out_aliases() {
             // The stored copy keeps the full topic, valid on any connection.
             let mut wire = stored.clone();
             conn.link.apply_out_alias(&mut wire);
-            conn.link.encoder.encode_publish(&wire, tx)
+            conn.link.encoder.encode_publish_head(&wire, tx.buffer())
         } else {
             // Written from the stored copy: no second set of reference
-            // counts on topic and payload, which every subscriber of a
-            // message would contend on.
-            conn.link.encoder.encode_publish(&stored, tx)
+            // counts on the topic, which every subscriber of a message
+            // would contend on.
+            conn.link.encoder.encode_publish_head(&stored, tx.buffer())
         };
+        if encoded.is_ok() {
+            tx.push_payload(&stored.payload);
+        }
         match encoded {
             Err(err) => {
                 // v5 [MQTT-3.1.2-25]: too large for this client: discarded

@@ -451,3 +451,69 @@ fn full_queue_drops_qos0_first_and_never_in_flight() {
         .collect();
     assert_eq!(delivered, [in_flight, queued_qos1, late_qos1, last_qos1]);
 }
+
+/// Forwarding one large message to several subscribers copies only their
+/// packet heads: `poll_transmit_chunks` hands each its payload as a chunk
+/// that shares the message's storage, and the bytes are those that
+/// `poll_transmit` would have sent.
+#[test]
+fn large_payloads_are_shared_between_subscribers_not_copied() {
+    use mqttkit_session::Transmit;
+    use mqttkit_session::bytes::{Buf, Bytes, BytesMut};
+
+    let payload = Bytes::from(vec![0x5Au8; 16 * 1024]);
+    let mut sent = Vec::new();
+    for (n, version) in [
+        ProtocolVersion::V5,
+        ProtocolVersion::V3_1_1,
+        ProtocolVersion::V5,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut p = Peer::open(
+            connect(version, &format!("c{n}"), true),
+            ServerConfig::default(),
+            None,
+        );
+        p.take();
+        let mut m = message("big/topic", QoS::AtLeastOnce);
+        m.payload = payload.clone();
+        p.server.deliver(p.now, Delivery::new(m, qos1())).unwrap();
+        let mut chunks = Transmit::new();
+        while p.server.poll_transmit_chunks(&mut chunks).is_some() {}
+        assert!(
+            chunks
+                .chunks()
+                .any(|c| c.as_ptr() == payload.as_ptr() && c.len() == payload.len()),
+            "the payload is sent from the message's own storage"
+        );
+        assert!(
+            chunks
+                .chunks()
+                .map(<[u8]>::len)
+                .all(|len| len <= payload.len())
+        );
+        let wire = chunks.copy_to_bytes(chunks.remaining());
+        let got = crate::decode_all(version, &wire);
+        let [Packet::Publish(publish)] = &got[..] else {
+            panic!("one PUBLISH, got {got:?}");
+        };
+        assert_eq!(publish.payload, payload);
+        assert_eq!(publish.qos.packet_id(), Some(id(1)));
+        sent.push(wire);
+    }
+    // A copying transmit of the same delivery gives the same bytes.
+    let mut p = Peer::open(
+        connect(ProtocolVersion::V5, "c9", true),
+        ServerConfig::default(),
+        None,
+    );
+    p.take();
+    let mut m = message("big/topic", QoS::AtLeastOnce);
+    m.payload = payload.clone();
+    p.server.deliver(p.now, Delivery::new(m, qos1())).unwrap();
+    let mut flat = BytesMut::new();
+    while p.server.poll_transmit(&mut flat).is_some() {}
+    assert_eq!(&flat[..], &sent[0][..]);
+}
