@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use mqttkit_session::bytes::{Bytes, BytesMut};
 use mqttkit_session::{
     ConnAck, Connect, ConnectReasonCode, Encoder, Incoming, IncomingError, MqttString, Packet,
-    ProtocolVersion, Server, ServerConfig,
+    ProtocolVersion, Server, ServerConfig, Transmit,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -379,7 +379,7 @@ impl Connecting {
             paused_until: AtomicU32::new(0),
             state: Mutex::new(State {
                 server: Some(server),
-                tx: BytesMut::new(),
+                tx: Transmit::new(),
                 writing: 0,
                 events: Default::default(),
                 events_gone: false,

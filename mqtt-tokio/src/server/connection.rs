@@ -10,10 +10,10 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use mqttkit_session::bytes::BytesMut;
 use mqttkit_session::{
     AckProperties, AckToken, Delivery, DisconnectReasonCode, Instant, MqttString, OpError, OpId,
-    PacketId, ProtocolVersion, PubAckReasonCode, QoS, Server, SubAckReasonCode, UnsubAckReasonCode,
+    PacketId, ProtocolVersion, PubAckReasonCode, QoS, Server, SubAckReasonCode, Transmit,
+    UnsubAckReasonCode,
 };
 use std::future::poll_fn;
 use std::task::{Poll, Waker};
@@ -60,7 +60,7 @@ pub(crate) struct State {
     /// `None` once the driver handed it over.
     pub(crate) server: Option<Server>,
     /// Bytes taken from the session, not yet taken by the driver.
-    pub(crate) tx: BytesMut,
+    pub(crate) tx: Transmit,
     /// Bytes the driver took and has not written yet.
     pub(crate) writing: usize,
     pub(crate) events: VecDeque<ConnectionEvent>,
@@ -96,7 +96,7 @@ impl State {
     /// Moves what the session has to send into `tx`.
     pub(crate) fn take_transmit(&mut self) {
         if let Some(server) = self.server.as_mut() {
-            while server.poll_transmit(&mut self.tx).is_some() {}
+            while server.poll_transmit_chunks(&mut self.tx).is_some() {}
         }
     }
 }

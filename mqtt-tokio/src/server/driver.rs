@@ -16,7 +16,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use mqttkit_session::bytes::{Buf, BytesMut};
+use mqttkit_session::Transmit;
+use mqttkit_session::bytes::Buf;
 use mqttkit_session::{DisconnectReasonCode, Server, ServerCloseCause, ServerEvent};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::time::Sleep;
@@ -40,6 +41,10 @@ const EAGER_BURSTS: u8 = 3;
 /// The most one read takes: reads that fill the buffer double it up to
 /// this, as large packets or bursts arrive; short reads halve it again.
 const MAX_READ: usize = 16 * 1024;
+
+/// Chunks handed to one vectored write at most: a few packets' heads and
+/// payloads; what is left goes in the next write.
+const MAX_WRITE_SLICES: usize = 64;
 
 /// `timeout` from now; far in the future if that cannot be represented.
 fn close_deadline(timeout: Duration) -> tokio::time::Instant {
@@ -83,7 +88,7 @@ pub(crate) struct Driver {
     close_timeout: Duration,
     read_buf: Vec<u8>,
     /// Bytes taken from the shared state, being written.
-    out: BytesMut,
+    out: Transmit,
     /// Written bytes not flushed yet (a TLS stream may hold them).
     flush: bool,
     /// Why the session closed the connection, once it did.
@@ -123,7 +128,7 @@ impl Driver {
             shared,
             close_timeout,
             read_buf: vec![0; MIN_READ],
-            out: BytesMut::new(),
+            out: Transmit::new(),
             flush: false,
             cause: None,
             io_error: None,
@@ -199,6 +204,24 @@ impl Driver {
         close_by
     }
 
+    /// Writes from `out`: its chunks in one vectored write where the
+    /// transport takes one (a large payload goes straight from the
+    /// message every subscriber shares), the first chunk otherwise.
+    fn poll_write_out(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        let io = Pin::new(&mut self.io);
+        if io.is_write_vectored() {
+            let mut slices = [io::IoSlice::new(&[]); MAX_WRITE_SLICES];
+            let mut used = 0;
+            for (n, (slot, chunk)) in slices.iter_mut().zip(self.out.chunks()).enumerate() {
+                *slot = io::IoSlice::new(chunk);
+                used = n.saturating_add(1);
+            }
+            io.poll_write_vectored(cx, slices.get(..used).unwrap_or_default())
+        } else {
+            io.poll_write(cx, self.out.chunk())
+        }
+    }
+
     fn poll_wake(
         &mut self,
         cx: &mut Context<'_>,
@@ -208,7 +231,7 @@ impl Driver {
     ) -> Poll<Wake> {
         if !self.transport_gone {
             if !self.out.is_empty() {
-                if let Poll::Ready(written) = Pin::new(&mut self.io).poll_write(cx, &self.out) {
+                if let Poll::Ready(written) = self.poll_write_out(cx) {
                     return Poll::Ready(Wake::Wrote(written));
                 }
             } else if self.flush
@@ -299,7 +322,7 @@ impl Driver {
                 // Nobody would answer the client's requests any more.
                 server.disconnect(now, DisconnectReasonCode::ServerShuttingDown);
             }
-            while server.poll_transmit(&mut state.tx).is_some() {}
+            while server.poll_transmit_chunks(&mut state.tx).is_some() {}
             // With a handler, `dispatch` takes the session's events itself,
             // one at a time: not moved through a second queue.
             while self.handler.is_none()
@@ -319,8 +342,8 @@ impl Driver {
                 .and_then(|at| shared.clock.deadline(at));
         }
         if self.transport_gone {
-            state.tx.clear();
-            self.out.clear();
+            state.tx.release();
+            self.out.release();
             if self.cause.is_none() {
                 self.cause = Some(Box::new(ServerCloseCause::TransportClosed));
             }
@@ -352,8 +375,8 @@ impl Driver {
             if let Some(server) = state.server.as_mut() {
                 server.shrink_to_fit();
             }
-            self.out = BytesMut::new();
-            state.tx = BytesMut::new();
+            self.out.release();
+            state.tx.release();
             self.shrink_at = ShortTime::UNSET;
             if !eager {
                 // Idle again: its next bursts count from zero.
@@ -455,7 +478,7 @@ impl Driver {
                 io_error: self.io_error.take(),
             }));
         }
-        state.tx = BytesMut::new();
+        state.tx.release();
         state.driver_waker = None;
         state.wake_events();
         drop(guard);
