@@ -9,6 +9,9 @@
 //! whose API takes the packet by value pay the clone, since their users must
 //! too. Streams: small packets, CONNECT and SUBSCRIBE repeated 1,000 times,
 //! and 1,000 mixed packets, whole and fed in chunks of 1, 7 and 1,460 bytes.
+//! Fan-out: one decoded PUBLISH forwarded to 64 subscribers with their own
+//! packet identifiers, QoS and Topic Aliases (`benches/src/codec_fanout.rs`),
+//! by head only (the payload left to a vectored write) and whole.
 //! The malformed corpus: every frame of the malformed-input matrix (`benches/src/codec_malformed.rs`), per
 //! version, by each crate that never panics on it.
 #![allow(
@@ -25,6 +28,7 @@ use criterion::measurement::WallTime;
 use criterion::{
     BatchSize, BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main,
 };
+use mqttkit_benches::codec_fanout::{SUBSCRIBERS, fanouts};
 use mqttkit_benches::codec_malformed::{CASES, Outcome, applies, decode_all_cases, outcome};
 use mqttkit_benches::codec_peers::{
     Crate, Native, Workload, decode_all, encode_native, native, stream, workloads,
@@ -218,9 +222,26 @@ fn read_topic(c: &mut Criterion) {
     }
 }
 
+/// Forwarding one message to every subscriber; throughput in subscribers.
+fn fan_out(c: &mut Criterion) {
+    for fanout in fanouts() {
+        let mut group = c.benchmark_group(format!("fan-out {}", fanout.name));
+        group.throughput(Throughput::Elements(SUBSCRIBERS as u64));
+        let mut out = BytesMut::with_capacity(fanout.publish.payload.len() + 4096);
+        group.bench_function("mqttkit-codec head", |b| {
+            b.iter(|| black_box(fanout.forward_heads(&mut out)));
+        });
+        group.bench_function("mqttkit-codec whole", |b| {
+            b.iter(|| black_box(fanout.forward_whole(&mut out)));
+        });
+        group.finish();
+    }
+}
+
 criterion_group!(
     benches,
     read_topic,
+    fan_out,
     decode,
     encode,
     encode_built,

@@ -12,6 +12,7 @@
 )]
 
 use bytes::BytesMut;
+use mqttkit_benches::codec_fanout::{SUBSCRIBERS, fanouts};
 use mqttkit_benches::codec_malformed::{CASES, Outcome, applies, outcome};
 use mqttkit_benches::codec_peers::{Crate, decode_all, encode_native, native, stream, workloads};
 use mqttkit_benches::codec_streams::{decode_stream, streams, supports};
@@ -89,7 +90,45 @@ fn main() {
         }
     }
 
+    print_fan_out();
     print_malformed_matrix();
+}
+
+/// Allocations and bytes copied per subscriber when one message is
+/// forwarded to 64, by head only and whole.
+fn print_fan_out() {
+    println!();
+    println!(
+        "| fan-out | path | allocations per subscriber | bytes written to the buffer per subscriber |"
+    );
+    println!("|---|---|---|---|");
+    for fanout in fanouts() {
+        let mut out = BytesMut::with_capacity(fanout.publish.payload.len() + 4096);
+        for (path, whole) in [("head", false), ("whole", true)] {
+            let forward = |out: &mut BytesMut| {
+                if whole {
+                    fanout.forward_whole(out)
+                } else {
+                    fanout.forward_heads(out)
+                }
+            };
+            forward(&mut out).unwrap();
+            let rounds = 100;
+            let region = Region::new(GLOBAL);
+            let mut encoded = 0;
+            for _ in 0..rounds {
+                encoded += forward(&mut out).unwrap().encoded;
+            }
+            let allocations = region.change().allocations;
+            let per = rounds * SUBSCRIBERS;
+            println!(
+                "| {} | {path} | {:.2} | {} |",
+                fanout.name,
+                allocations as f64 / per as f64,
+                encoded / per
+            );
+        }
+    }
 }
 
 /// The malformed-input matrix: what each crate does with each frame, the

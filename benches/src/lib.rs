@@ -10,6 +10,7 @@
 )]
 
 pub mod client_tcp;
+pub mod codec_fanout;
 pub mod codec_malformed;
 pub mod codec_peers;
 pub mod codec_streams;
