@@ -330,6 +330,51 @@ async fn v3_1_1_round_trip_qos_0_1_2_with_the_crate_client() {
     round_trip(options, "y").await;
 }
 
+/// Large messages reach every subscriber whole and in order, between
+/// small ones: the driver writes their payloads from the shared message
+/// with vectored writes that the socket may take only part of.
+#[tokio::test]
+async fn large_payloads_reach_every_subscriber_whole_and_in_order() {
+    let (options, _, _) = broker(ConnectionOptions::new(), ServerConfig::default()).await;
+    let mut subscribers = Vec::new();
+    for n in 0..2 {
+        let (client, events) = within(Client::connect(
+            options.clone().client_id(format!("big-sub-{n}")),
+        ))
+        .await
+        .unwrap();
+        let granted = within(client.subscribe("big/#", QoS::AtLeastOnce)).await;
+        assert_eq!(granted.unwrap(), SubAckReasonCode::GrantedQoS1);
+        subscribers.push((client, events));
+    }
+    let (publisher, _publisher_events) = within(Client::connect(options.client_id("big-pub")))
+        .await
+        .unwrap();
+    let sizes = [40 * 1024, 3, 600, 60 * 1024, 1];
+    let payload = |i: usize, len: usize| -> Vec<u8> {
+        (0..len)
+            .map(|j| u8::try_from((i * 31 + j) % 251).unwrap())
+            .collect()
+    };
+    for (i, len) in sizes.into_iter().enumerate() {
+        let reason =
+            within(publisher.publish(&format!("big/{i}"), QoS::AtLeastOnce, payload(i, len))).await;
+        assert!(!reason.unwrap().is_error());
+    }
+    for (_, events) in &mut subscribers {
+        for (i, len) in sizes.into_iter().enumerate() {
+            let Some(Event::Message { publish, .. }) = within(events.recv()).await else {
+                panic!("expected message {i}");
+            };
+            assert_eq!(publish.topic_str(), format!("big/{i}"));
+            assert!(
+                publish.payload == payload(i, len),
+                "message {i} arrived whole"
+            );
+        }
+    }
+}
+
 /// v5 [MQTT-3.2.2-7]: a refusing CONNACK (here with a Reason String) is
 /// followed by the close of the connection; v5 [MQTT-3.2.2-6]: Session
 /// Present 0.
