@@ -445,6 +445,9 @@ fn v5_mqtt_3_8_3_4_no_local_on_shared() {
     p.server.handle_bytes(p.now, &fixed);
     let err = p.server.violation().unwrap();
     assert_eq!(err.reason, ReasonCode::ProtocolError);
+    // Its text names the broken rule, for the log.
+    let text = err.kind.to_string();
+    assert!(text.contains("[MQTT-3.8.3-4]"), "{text}");
     p.drain();
     assert_eq!(
         p.take(),

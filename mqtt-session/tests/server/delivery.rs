@@ -517,3 +517,20 @@ fn large_payloads_are_shared_between_subscribers_not_copied() {
     while p.server.poll_transmit(&mut flat).is_some() {}
     assert_eq!(&flat[..], &sent[0][..]);
 }
+
+/// Every operation gets its own number, in the order they were made, and
+/// the send quota counts down from the client's Receive Maximum as QoS 1
+/// deliveries go out.
+#[test]
+fn op_ids_are_distinct_and_the_send_quota_counts_down() {
+    let mut p = with_receive_maximum(3);
+    assert_eq!(p.server.send_quota(), Some(3));
+    let first = p
+        .deliver(Delivery::new(message("t", QoS::AtLeastOnce), qos1()))
+        .unwrap();
+    let second = p
+        .deliver(Delivery::new(message("t", QoS::AtLeastOnce), qos1()))
+        .unwrap();
+    assert!(second.get() > first.get(), "{first:?} then {second:?}");
+    assert_eq!(p.server.send_quota(), Some(1));
+}
