@@ -31,38 +31,33 @@ pub(super) fn encode(
 
 /// Encodes a packet other than PUBLISH: without Reason String and User
 /// Properties when the client asked for no problem information (v5
-/// [MQTT-3.1.2-29]; DISCONNECT may keep them), and without them when the
-/// packet would exceed the client's Maximum Packet Size (v5
-/// [MQTT-3.4.2-2], [MQTT-3.14.2-3] and siblings).
+/// [MQTT-3.1.2-29]), and without them when the packet would exceed the
+/// client's Maximum Packet Size (v5 [MQTT-3.4.2-2], [MQTT-3.5.2-2]).
 pub(super) fn encode_trimmed(
     conn: &mut ServerConn,
     tx: &mut BytesMut,
     mut packet: Packet,
 ) -> Result<(), EncodeError> {
     if !conn.problem_information {
-        strip(&mut packet, false);
+        strip(&mut packet);
     }
     match encode(conn, tx, &packet) {
         Err(EncodeError::PacketTooLarge { .. }) => {
-            strip(&mut packet, true);
+            strip(&mut packet);
             encode(conn, tx, &packet).map(drop)
         }
         other => other.map(drop),
     }
 }
 
-fn strip(packet: &mut Packet, disconnect_too: bool) {
+/// Drops the Reason String and User Properties of `packet`. Only PUBACK
+/// and PUBREC can carry them here ([`Server::ack_with_properties`]); the
+/// server builds its PUBREL, PUBCOMP, SUBACK, UNSUBACK and DISCONNECT from
+/// reason codes alone.
+fn strip(packet: &mut Packet) {
     match packet {
         Packet::PubAck(p) => p.properties = AckProperties::default(),
         Packet::PubRec(p) => p.properties = AckProperties::default(),
-        Packet::PubRel(p) => p.properties = AckProperties::default(),
-        Packet::PubComp(p) => p.properties = AckProperties::default(),
-        Packet::SubAck(p) => p.properties = AckProperties::default(),
-        Packet::UnsubAck(p) => p.properties = AckProperties::default(),
-        Packet::Disconnect(p) if disconnect_too => {
-            p.properties.reason_string = None;
-            p.properties.user_properties = Default::default();
-        }
         _ => {}
     }
 }

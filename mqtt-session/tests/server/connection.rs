@@ -170,6 +170,61 @@ fn v5_receive_maximum_slot_freed_by_ack() {
     assert!(p.server.is_connected());
 }
 
+/// v5 [MQTT-3.3.4-7]: a QoS 2 message refused with a PUBREC of reason
+/// 0x80 or above ends its flow and frees its Receive Maximum slot at once,
+/// without a PUBREL.
+#[test]
+fn v5_mqtt_3_3_4_7_refused_qos2_frees_its_slot() {
+    let mut p = v5(ServerConfig {
+        receive_maximum: 1,
+        ..ServerConfig::default()
+    });
+    p.send(publish("a", QoS::ExactlyOnce, 1).into()).unwrap();
+    let t = p.last_token();
+    p.server
+        .ack(p.now, t, PubAckReasonCode::ImplementationSpecificError)
+        .unwrap();
+    p.drain();
+    let sent = p.take();
+    assert!(
+        matches!(&sent[..], [Packet::PubRec(rec)] if rec.reason_code.is_error()),
+        "{sent:?}"
+    );
+    p.send(publish("a", QoS::ExactlyOnce, 2).into()).unwrap();
+    assert!(p.server.is_connected());
+}
+
+/// Giving storage back loses nothing: an event not taken yet, alone or
+/// beside a SUBSCRIBE awaiting its answer, survives `shrink_to_fit`.
+#[test]
+fn shrink_to_fit_keeps_events_not_taken_yet() {
+    let mut p = v5(ServerConfig::default());
+    let bytes = crate::encode(
+        ProtocolVersion::V5,
+        &publish("a", QoS::AtMostOnce, 0).into(),
+    );
+    p.server.handle_bytes(p.now, &bytes);
+    p.server.shrink_to_fit();
+    assert!(matches!(
+        p.server.poll_event(),
+        Some(ServerEvent::Publish { .. })
+    ));
+
+    let sub = subscribe(&[("a/#", SubscriptionOptions::new(QoS::AtLeastOnce))], 1);
+    let bytes = crate::encode(ProtocolVersion::V5, &sub.into());
+    p.server.handle_bytes(p.now, &bytes);
+    p.server.shrink_to_fit();
+    assert!(matches!(
+        p.server.poll_event(),
+        Some(ServerEvent::Subscribe { .. })
+    ));
+    p.server
+        .suback(id(1), vec![SubAckReasonCode::GrantedQoS1])
+        .unwrap();
+    p.drain();
+    assert!(matches!(&p.take()[..], [Packet::SubAck(_)]));
+}
+
 /// v5 [MQTT-3.1.2-22], v3.1.1 [MQTT-3.1.2-24]: nothing received within
 /// one and a half keep-alive intervals closes the connection (0x8D in 5.0).
 /// Without a Server Keep Alive the client's value is used (v5 [MQTT-3.2.2-22]).
