@@ -495,3 +495,56 @@ fn mqtt_3_1_2_27_no_alias_without_maximum() {
         Some(DisconnectReasonCode::TopicAliasInvalid)
     );
 }
+
+/// A transport that frames packets itself hands them over with
+/// `handle_packet`: they act as their bytes would, and once the peer
+/// broke a rule or the connection closed nothing handed over is read.
+#[test]
+fn handle_packet_acts_like_bytes_until_the_connection_closes() {
+    let id = mqttkit_codec::MqttString::try_from("framed").unwrap();
+    let mut client =
+        mqttkit_session::Client::new(Session::new(id.clone()), ClientConfig::default());
+    let now = Instant::ZERO;
+    let mut out = bytes::BytesMut::new();
+    client
+        .connect(now, mqttkit_codec::Connect::new(ProtocolVersion::V5, id))
+        .unwrap();
+    while client.poll_transmit(&mut out).is_some() {}
+    client.handle_packet(now, ConnAck::new(false, ConnectReasonCode::Success).into());
+    assert_eq!(
+        client.poll_event(),
+        Some(Event::Connected {
+            session_present: false
+        })
+    );
+    let publish = Publish::new(TopicName::try_from("a").unwrap(), Bytes::from_static(b"x"));
+    client.handle_packet(now, publish.clone().into());
+    assert!(matches!(client.poll_event(), Some(Event::Message { .. })));
+    // After our DISCONNECT, what still arrives is not read.
+    let mut again = mqttkit_session::Client::new(
+        Session::new(mqttkit_codec::MqttString::try_from("framed-2").unwrap()),
+        ClientConfig::default(),
+    );
+    let id2 = mqttkit_codec::MqttString::try_from("framed-2").unwrap();
+    again
+        .connect(now, mqttkit_codec::Connect::new(ProtocolVersion::V5, id2))
+        .unwrap();
+    again.handle_packet(now, ConnAck::new(false, ConnectReasonCode::Success).into());
+    again
+        .disconnect(now, Disconnect::new(DisconnectReasonCode::Success))
+        .unwrap();
+    while again.poll_event().is_some() {}
+    again.handle_packet(now, publish.clone().into());
+    assert_eq!(again.poll_event(), None);
+    // A second CONNACK breaks v5 [MQTT-3.2.0-2]: nothing after it is
+    // read, before the transport closes or after.
+    client.handle_packet(now, ConnAck::new(false, ConnectReasonCode::Success).into());
+    assert!(client.violation().is_some());
+    while client.poll_event().is_some() {}
+    client.handle_packet(now, publish.clone().into());
+    assert_eq!(client.poll_event(), None);
+    client.handle_transport_closed(now);
+    while client.poll_event().is_some() {}
+    client.handle_packet(now, publish.into());
+    assert_eq!(client.poll_event(), None);
+}
