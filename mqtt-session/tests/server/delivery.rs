@@ -462,6 +462,19 @@ fn large_payloads_are_shared_between_subscribers_not_copied() {
     use mqttkit_session::bytes::{Buf, Bytes, BytesMut};
 
     let payload = Bytes::from(vec![0x5Au8; 16 * 1024]);
+    // A subscriber to whom the message was just delivered.
+    let delivered = |version: ProtocolVersion, client_id: &str| {
+        let mut p = Peer::open(
+            connect(version, client_id, true),
+            ServerConfig::default(),
+            None,
+        );
+        p.take();
+        let mut m = message("big/topic", QoS::AtLeastOnce);
+        m.payload = payload.clone();
+        p.server.deliver(p.now, Delivery::new(m, qos1())).unwrap();
+        p
+    };
     let mut sent = Vec::new();
     for (n, version) in [
         ProtocolVersion::V5,
@@ -471,15 +484,7 @@ fn large_payloads_are_shared_between_subscribers_not_copied() {
     .into_iter()
     .enumerate()
     {
-        let mut p = Peer::open(
-            connect(version, &format!("c{n}"), true),
-            ServerConfig::default(),
-            None,
-        );
-        p.take();
-        let mut m = message("big/topic", QoS::AtLeastOnce);
-        m.payload = payload.clone();
-        p.server.deliver(p.now, Delivery::new(m, qos1())).unwrap();
+        let mut p = delivered(version, &format!("c{n}"));
         let mut chunks = Transmit::new();
         while p.server.poll_transmit_chunks(&mut chunks).is_some() {}
         assert!(
@@ -487,12 +492,6 @@ fn large_payloads_are_shared_between_subscribers_not_copied() {
                 .chunks()
                 .any(|c| c.as_ptr() == payload.as_ptr() && c.len() == payload.len()),
             "the payload is sent from the message's own storage"
-        );
-        assert!(
-            chunks
-                .chunks()
-                .map(<[u8]>::len)
-                .all(|len| len <= payload.len())
         );
         let wire = chunks.copy_to_bytes(chunks.remaining());
         let got = crate::decode_all(version, &wire);
@@ -504,15 +503,7 @@ fn large_payloads_are_shared_between_subscribers_not_copied() {
         sent.push(wire);
     }
     // A copying transmit of the same delivery gives the same bytes.
-    let mut p = Peer::open(
-        connect(ProtocolVersion::V5, "c9", true),
-        ServerConfig::default(),
-        None,
-    );
-    p.take();
-    let mut m = message("big/topic", QoS::AtLeastOnce);
-    m.payload = payload.clone();
-    p.server.deliver(p.now, Delivery::new(m, qos1())).unwrap();
+    let mut p = delivered(ProtocolVersion::V5, "c9");
     let mut flat = BytesMut::new();
     while p.server.poll_transmit(&mut flat).is_some() {}
     assert_eq!(&flat[..], &sent[0][..]);
