@@ -548,3 +548,42 @@ fn handle_packet_acts_like_bytes_until_the_connection_closes() {
     client.handle_packet(now, publish.into());
     assert_eq!(client.poll_event(), None);
 }
+
+/// The client's queue is bounded by `ClientConfig::max_pending`:
+/// publishes, subscribes and unsubscribes waiting for a connection count
+/// together, and beyond the bound each fails with `QueueFull` and queues
+/// nothing.
+#[test]
+fn client_queue_is_bounded_by_max_pending() {
+    let id = mqttkit_codec::MqttString::try_from("bounded").unwrap();
+    let config = ClientConfig {
+        max_pending: 2,
+        ..ClientConfig::default()
+    };
+    let mut client = mqttkit_session::Client::new(Session::new(id), config);
+    let now = Instant::ZERO;
+    let topic = TopicName::try_from("a").unwrap();
+    let filter = TopicFilter::try_from("a/#").unwrap();
+    client
+        .publish(
+            now,
+            Message::new(topic.clone(), &b"1"[..], QoS::AtLeastOnce),
+        )
+        .unwrap();
+    client
+        .subscribe(
+            now,
+            vec![(filter.clone(), SubscriptionOptions::new(QoS::AtLeastOnce))],
+            Default::default(),
+        )
+        .unwrap();
+    assert_eq!(
+        client.publish(now, Message::new(topic, &b"2"[..], QoS::AtLeastOnce)),
+        Err(OpError::QueueFull)
+    );
+    assert_eq!(
+        client.unsubscribe(now, vec![filter], Default::default()),
+        Err(OpError::QueueFull)
+    );
+    assert_eq!(client.session().pending_len(), 2);
+}
