@@ -361,3 +361,44 @@ fn mqtt_3_2_2_5_lost_session_keeps_the_unsent_subscribe() {
         );
     }
 }
+
+/// SUBSCRIBE and UNSUBSCRIBE queued while offline survive a snapshot and
+/// restore and are sent once connected, in their order and ahead of the
+/// queued messages, as without a restore.
+#[test]
+fn queued_subscribe_and_unsubscribe_survive_a_restore() {
+    let id = MqttString::try_from("queued-ops").unwrap();
+    let mut client = mqttkit_session::Client::new(Session::new(id), ClientConfig::default());
+    let now = Instant::ZERO;
+    let filter = TopicFilter::try_from("plant/#").unwrap();
+    client
+        .subscribe(
+            now,
+            vec![(filter.clone(), SubscriptionOptions::new(QoS::AtLeastOnce))],
+            Default::default(),
+        )
+        .unwrap();
+    client
+        .publish(now, msg("plant/1", QoS::AtLeastOnce))
+        .unwrap();
+    client
+        .unsubscribe(now, vec![filter], Default::default())
+        .unwrap();
+    let bytes = client.session().snapshot(now).unwrap();
+    let restored = Session::restore(bytes.clone(), now, Duration::ZERO).unwrap();
+    assert_eq!(restored.pending_len(), 3);
+    assert_eq!(restored.snapshot(now).unwrap(), bytes);
+    let mut q = Pair::with(V5, restored, ClientConfig::default());
+    q.connect(false, ConnAck::new(false, ConnectReasonCode::Success));
+    let kinds: Vec<&str> = q
+        .take_received()
+        .iter()
+        .map(|p| match p {
+            Packet::Subscribe(_) => "SUBSCRIBE",
+            Packet::Publish(_) => "PUBLISH",
+            Packet::Unsubscribe(_) => "UNSUBSCRIBE",
+            _ => "other",
+        })
+        .collect();
+    assert_eq!(kinds, ["SUBSCRIBE", "UNSUBSCRIBE", "PUBLISH"]);
+}
