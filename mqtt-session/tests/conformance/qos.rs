@@ -455,3 +455,29 @@ fn v5_mqtt_4_3_2_4_automatic_ack_by_default() {
         assert_eq!(messages, [None, None]);
     }
 }
+
+/// A QoS 1 token acknowledged twice is refused the second time with
+/// `UnknownAck`: its PUBACK is gone. A QoS 2 token answered on a later
+/// connection, before the server sent the PUBLISH again, is accepted: its
+/// PUBREC waits for that PUBLISH.
+#[test]
+fn tokens_answered_twice_or_late() {
+    let mut p = Pair::new(V5);
+    p.connect_ok(false);
+    p.server(incoming(QoS::AtLeastOnce, 5)).unwrap();
+    p.server(incoming(QoS::ExactlyOnce, 6)).unwrap();
+    let t = tokens(&p.take_events());
+    p.client
+        .ack(p.now, t[0], PubAckReasonCode::Success)
+        .unwrap();
+    assert_eq!(
+        p.client.ack(p.now, t[0], PubAckReasonCode::Success),
+        Err(OpError::UnknownAck)
+    );
+    p.flush();
+    assert_eq!(p.take_received(), [Packet::PubAck(PubAck::new(id(5)))]);
+    p.drop_link();
+    p.connect(false, ConnAck::new(true, ConnectReasonCode::Success));
+    p.take_received();
+    assert_eq!(p.client.ack(p.now, t[1], PubAckReasonCode::Success), Ok(()));
+}
