@@ -402,3 +402,36 @@ fn queued_subscribe_and_unsubscribe_survive_a_restore() {
         .collect();
     assert_eq!(kinds, ["SUBSCRIBE", "UNSUBSCRIBE", "PUBLISH"]);
 }
+
+/// An inbound QoS 2 message the application has not answered yet is still
+/// unanswered after a snapshot and restore: when the server sends it again,
+/// no PUBREC goes out before the application answers.
+#[test]
+fn unanswered_inbound_qos2_stays_unanswered_across_a_restore() {
+    let mut p = Pair::new(V5);
+    p.connect_ok(false);
+    p.server(incoming(QoS::ExactlyOnce, 6)).unwrap();
+    p.take_events();
+    p.flush();
+    assert!(p.take_received().is_empty(), "waits for the application");
+    p.drop_link();
+    let bytes = p.client.session().snapshot(p.now).unwrap();
+    let restored = Session::restore(bytes, p.now, Duration::ZERO).unwrap();
+    assert_eq!(restored.inbound_qos2_len(), 1);
+    let mut q = Pair::with(V5, restored, ClientConfig::default());
+    q.connect(false, ConnAck::new(true, ConnectReasonCode::Success));
+    q.take_received();
+    let again = incoming(QoS::ExactlyOnce, 6);
+    let again = Publish {
+        qos: again.qos.redelivery(),
+        ..again
+    };
+    q.server(again).unwrap();
+    q.flush();
+    assert!(
+        !q.take_received()
+            .iter()
+            .any(|p| matches!(p, Packet::PubRec(_))),
+        "no PUBREC before the application answers"
+    );
+}
