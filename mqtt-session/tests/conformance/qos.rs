@@ -481,3 +481,41 @@ fn tokens_answered_twice_or_late() {
     p.take_received();
     assert_eq!(p.client.ack(p.now, t[1], PubAckReasonCode::Success), Ok(()));
 }
+
+/// v5 [MQTT-4.3.3-10], [MQTT-4.6.0-3]: a QoS 2 PUBLISH sent again is
+/// answered once more with its PUBREC, in arrival order, but one still
+/// waiting for the application's answer gets no second PUBREC.
+#[test]
+fn mqtt_4_3_3_10_qos2_duplicates_answered_once_each() {
+    let mut p = Pair::new(V5);
+    p.connect_ok(false);
+    let dup = |n| {
+        let publish = incoming(QoS::ExactlyOnce, n);
+        Publish {
+            qos: publish.qos.redelivery(),
+            ..publish
+        }
+    };
+    p.server(incoming(QoS::ExactlyOnce, 6)).unwrap();
+    p.server(dup(6)).unwrap();
+    let t6 = tokens(&p.take_events())[0];
+    p.client.ack(p.now, t6, PubAckReasonCode::Success).unwrap();
+    p.flush();
+    assert_eq!(p.take_received(), [Packet::PubRec(PubRec::new(id(6)))]);
+
+    // 7 waits for the application; 6, answered, comes again behind it.
+    p.server(incoming(QoS::ExactlyOnce, 7)).unwrap();
+    p.server(dup(6)).unwrap();
+    p.flush();
+    assert!(p.take_received().is_empty(), "held behind 7");
+    let t7 = tokens(&p.take_events())[0];
+    p.client.ack(p.now, t7, PubAckReasonCode::Success).unwrap();
+    p.flush();
+    assert_eq!(
+        p.take_received(),
+        [
+            Packet::PubRec(PubRec::new(id(7))),
+            Packet::PubRec(PubRec::new(id(6)))
+        ]
+    );
+}
