@@ -1285,3 +1285,34 @@ fn v5_mqtt_3_8_4_5_repeated_filter_handled_in_sequence() {
         [true, false]
     );
 }
+
+/// v5 §3.2.2.3.5: with Retain Available 0 in its CONNACK, the server
+/// refuses a retained PUBLISH with DISCONNECT 0x9A and takes a plain one;
+/// with retained messages available it takes both.
+#[test]
+fn v5_retained_publish_refused_only_when_retain_is_unavailable() {
+    for retain_available in [false, true] {
+        let config = ServerConfig {
+            retain_available,
+            ..ServerConfig::default()
+        };
+        let mut p = Peer::open(connect(ProtocolVersion::V5, "c1", true), config, None);
+        p.take();
+        p.send(crate::publish("t", QoS::AtMostOnce, 0).into())
+            .unwrap();
+        let retained = crate::publish("t", QoS::AtMostOnce, 0).with_retain(true);
+        let sent = p.send(retained.into());
+        if retain_available {
+            sent.unwrap();
+            assert!(p.server.is_connected());
+        } else {
+            assert_eq!(sent.unwrap_err().reason, ReasonCode::RetainNotSupported);
+            assert_eq!(
+                p.take(),
+                [Packet::Disconnect(Disconnect::new(
+                    DisconnectReasonCode::RetainNotSupported
+                ))]
+            );
+        }
+    }
+}
