@@ -508,3 +508,52 @@ fn mqtt_3_5_2_2_pubrec_properties_dropped_to_fit() {
     assert!(big.properties.user_properties.is_empty());
     assert_eq!(big.packet_id, id(2));
 }
+
+/// v5 §3.11.3: the UNSUBACK answering an UNSUBSCRIBE completes it with
+/// one reason code per topic filter, in order; one with another number
+/// of codes is a Protocol Error.
+#[test]
+fn unsuback_completes_the_unsubscribe_with_one_code_per_filter() {
+    let filters = || {
+        vec![
+            TopicFilter::try_from("a/#").unwrap(),
+            TopicFilter::try_from("b/+").unwrap(),
+        ]
+    };
+    let mut p = Pair::new(V5);
+    p.connect_ok(false);
+    let op = p
+        .client
+        .unsubscribe(p.now, filters(), Default::default())
+        .unwrap();
+    let sent = p.take_received();
+    let [Packet::Unsubscribe(unsubscribe)] = &sent[..] else {
+        panic!("one UNSUBSCRIBE, got {sent:?}");
+    };
+    let codes = vec![
+        mqttkit_codec::UnsubAckReasonCode::Success,
+        mqttkit_codec::UnsubAckReasonCode::NoSubscriptionExisted,
+    ];
+    p.server(mqttkit_codec::UnsubAck::new(
+        unsubscribe.packet_id,
+        codes.clone(),
+    ))
+    .unwrap();
+    assert!(p.take_events().contains(&Event::Unsubscribed {
+        op,
+        reason_codes: codes
+    }));
+
+    p.client
+        .unsubscribe(p.now, filters(), Default::default())
+        .unwrap();
+    let sent = p.take_received();
+    let [Packet::Unsubscribe(unsubscribe)] = &sent[..] else {
+        panic!("one UNSUBSCRIBE, got {sent:?}");
+    };
+    let short = vec![mqttkit_codec::UnsubAckReasonCode::Success];
+    let err = p
+        .server(mqttkit_codec::UnsubAck::new(unsubscribe.packet_id, short))
+        .unwrap_err();
+    assert_eq!(err.reason, ReasonCode::ProtocolError);
+}
