@@ -157,6 +157,10 @@ fn mqtt_4_12_0_3_enhanced_auth() {
     let Packet::Auth(a) = &got[0] else { panic!() };
     assert_eq!(a.reason_code, AuthReasonCode::ContinueAuthentication);
     assert_eq!(a.properties.authentication_method.as_ref(), Some(&method));
+    assert_eq!(
+        a.properties.authentication_data.as_deref(),
+        Some(&b"proof"[..])
+    );
     // A second round, answered with properties of the client's choosing;
     // the method is the one of CONNECT whatever they say.
     p.server(challenge).unwrap();
@@ -193,6 +197,31 @@ fn mqtt_4_12_0_3_enhanced_auth() {
     ok.properties.authentication_method = Some(method);
     p.server(ok).unwrap();
     assert!(p.take_events().contains(&Event::Reauthenticated));
+    // Once the client sent DISCONNECT, nothing more is authenticated.
+    p.client
+        .disconnect(p.now, Disconnect::new(DisconnectReasonCode::Success))
+        .unwrap();
+    assert_eq!(
+        p.client.reauthenticate(p.now, None),
+        Err(OpError::NotConnected)
+    );
+    assert_eq!(p.client.auth(p.now, None), Err(OpError::NotConnected));
+}
+
+/// v5 [MQTT-4.12.0-2]: before CONNACK the server's AUTH continues the
+/// exchange (0x18); an AUTH Success in its place is a Protocol Error.
+#[test]
+fn v5_mqtt_4_12_0_2_auth_success_before_connack_is_refused() {
+    let mut p = Pair::new(V5);
+    let method = MqttString::try_from("SCRAM").unwrap();
+    let mut c = connect_packet(V5, true);
+    c.properties.authentication_method = Some(method.clone());
+    p.connect_with(c);
+    p.take_received();
+    let mut early = Auth::new(AuthReasonCode::Success);
+    early.properties.authentication_method = Some(method);
+    let err = p.server(early).unwrap_err();
+    assert_eq!(err.reason, ReasonCode::ProtocolError);
 }
 
 /// v5 [MQTT-4.12.0-6] (client role): a client whose CONNECT had no
