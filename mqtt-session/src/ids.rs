@@ -180,6 +180,25 @@ mod tests {
         assert_eq!(ids.allocate(), None);
     }
 
+    /// Ids in use stay in use whatever is released or given back around
+    /// them, in the same bitset word or a later one.
+    #[test]
+    fn releasing_and_shrinking_keep_the_ids_in_use() {
+        let mut ids = PacketIds::new(200);
+        let held: Vec<_> = (0..140).map_while(|_| ids.allocate()).collect();
+        assert_eq!(held.len(), 140);
+        ids.release(id(1));
+        ids.shrink_to_fit();
+        for n in 2..=140 {
+            assert!(ids.is_in_use(id(n)), "{n} still in use");
+        }
+        assert!(!ids.is_in_use(id(1)));
+        assert_eq!(ids.allocate(), Some(id(1)));
+        assert_eq!(ids.allocate(), Some(id(141)));
+        // The highest id may be in use in a rebuilt allocator too.
+        assert!(PacketIds::with_in_use(6, [id(6)]).is_some());
+    }
+
     #[test]
     fn rebuilt_allocator_skips_ids_in_use() {
         let mut ids = PacketIds::with_in_use(6, [id(2), id(5)]).unwrap();
