@@ -566,3 +566,47 @@ fn unsuback_completes_the_unsubscribe_with_one_code_per_filter() {
         .unwrap_err();
     assert_eq!(err.reason, ReasonCode::ProtocolError);
 }
+
+/// An acknowledgement with another packet identifier, or of the other
+/// kind, completes nothing: only the SUBACK with the SUBSCRIBE's
+/// identifier completes it (v5 [MQTT-3.8.4-2]).
+#[test]
+fn v5_mqtt_3_8_4_2_only_the_matching_suback_completes_a_subscribe() {
+    let mut p = Pair::new(V5);
+    p.connect_ok(false);
+    let filter = TopicFilter::try_from("a/#").unwrap();
+    let op = p
+        .client
+        .subscribe(
+            p.now,
+            vec![(filter, SubscriptionOptions::new(QoS::AtLeastOnce))],
+            Default::default(),
+        )
+        .unwrap();
+    let sent = p.take_received();
+    let [Packet::Subscribe(subscribe)] = &sent[..] else {
+        panic!("one SUBSCRIBE, got {sent:?}");
+    };
+    let pid = subscribe.packet_id;
+    let other = PacketId::new(pid.get() + 1).unwrap();
+    p.server(SubAck::new(other, vec![SubAckReasonCode::GrantedQoS1]))
+        .unwrap();
+    p.server(mqttkit_codec::UnsubAck::new(
+        pid,
+        vec![mqttkit_codec::UnsubAckReasonCode::Success],
+    ))
+    .unwrap();
+    assert!(
+        !p.take_events()
+            .iter()
+            .any(|e| matches!(e, Event::Subscribed { .. })),
+        "completed by another acknowledgement"
+    );
+    p.server(SubAck::new(pid, vec![SubAckReasonCode::GrantedQoS1]))
+        .unwrap();
+    assert!(
+        p.take_events()
+            .iter()
+            .any(|e| matches!(e, Event::Subscribed { op: o, .. } if *o == op))
+    );
+}
