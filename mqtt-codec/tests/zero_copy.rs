@@ -113,8 +113,10 @@ proptest! {
     }
 
     /// v5 [MQTT-3.1.2-24]: the fan-out head is refused exactly when the
-    /// whole packet would be, for being larger than the peer's Maximum
-    /// Packet Size, and with the payload after it is the whole packet.
+    /// whole packet would be, by `encode_publish` and `encode` alike, for
+    /// being larger than the peer's Maximum Packet Size (a packet of
+    /// exactly that size goes), and with the payload after it is the whole
+    /// packet.
     #[test]
     fn v5_mqtt_3_1_2_24_publish_head_checks_the_whole_packet(
         (version, publish) in prop_oneof![
@@ -130,12 +132,16 @@ proptest! {
         let mut all = BytesMut::new();
         let head_result = encoder.encode_publish_head(&publish, &mut head);
         let all_result = encoder.encode_publish(&publish, &mut all);
+        let mut generic = BytesMut::new();
+        let generic_result = encoder.encode(&publish.clone().into(), &mut generic);
         if whole.len() > max as usize {
             let too_large = matches!(head_result, Err(EncodeError::PacketTooLarge { .. }));
             prop_assert!(too_large);
             prop_assert!(all_result.is_err());
+            prop_assert!(generic_result.is_err());
             prop_assert!(head.is_empty());
         } else {
+            prop_assert_eq!(generic_result.unwrap(), whole.len());
             prop_assert_eq!(head_result.unwrap(), head.len());
             prop_assert_eq!(all_result.unwrap(), whole.len());
             head.extend_from_slice(&publish.payload);
