@@ -342,6 +342,44 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::panic)]
     use super::*;
 
+    /// Changing the version changes how packets are read and written:
+    /// after CONNECT names the level, a connection's codec follows it.
+    #[test]
+    fn set_version_changes_what_is_read_and_written() {
+        let mut encoder = Encoder::new(ProtocolVersion::V3_1_1);
+        encoder.set_version(ProtocolVersion::V5);
+        assert_eq!(encoder.version(), ProtocolVersion::V5);
+        let mut ack = crate::PubAck::new(crate::PacketId::new(1).unwrap());
+        ack.reason_code = crate::PubAckReasonCode::NoMatchingSubscribers;
+        let mut out = BytesMut::new();
+        encoder.encode(&ack.clone().into(), &mut out).unwrap();
+        assert_eq!(&out[..], [0x40, 0x03, 0x00, 0x01, 0x10]);
+        encoder.set_version(ProtocolVersion::V3_1_1);
+        assert_eq!(encoder.version(), ProtocolVersion::V3_1_1);
+        // 3.1.1 has no reason codes to carry it.
+        assert!(encoder.encode(&ack.into(), &mut out).is_err());
+
+        // A QoS 0 PUBLISH to "t" whose body ends with 0x00, "x": in 5.0 an
+        // empty property block and the payload "x", in 3.1.1 all payload.
+        let frame = [0x30u8, 0x05, 0x00, 0x01, b't', 0x00, b'x'];
+        let mut decoder = Decoder::new(ProtocolVersion::V3_1_1);
+        decoder.set_version(ProtocolVersion::V5);
+        assert_eq!(decoder.version(), ProtocolVersion::V5);
+        let Decoded::Packet(Packet::Publish(p)) =
+            decoder.decode(&mut BytesMut::from(&frame[..])).unwrap()
+        else {
+            panic!("a PUBLISH");
+        };
+        assert_eq!(&p.payload[..], b"x");
+        decoder.set_version(ProtocolVersion::V3_1_1);
+        let Decoded::Packet(Packet::Publish(p)) =
+            decoder.decode(&mut BytesMut::from(&frame[..])).unwrap()
+        else {
+            panic!("a PUBLISH");
+        };
+        assert_eq!(&p.payload[..], b"\0x");
+    }
+
     /// A partial frame reports exactly how much is missing.
     #[test]
     fn incomplete_frame_reports_missing_bytes() {
