@@ -167,6 +167,14 @@ pub fn read_fixed_header(
 mod tests {
     use super::*;
 
+    /// Packets are named, and shown, as the standards write them.
+    #[test]
+    fn packet_types_are_named_as_the_standards_write_them() {
+        assert_eq!(PacketType::Publish.name(), "PUBLISH");
+        assert_eq!(PacketType::UnsubAck.name(), "UNSUBACK");
+        assert_eq!(alloc::format!("{}", PacketType::PingReq), "PINGREQ");
+    }
+
     /// v5 [MQTT-3.8.1-1], v3.1.1 [MQTT-3.8.1-1]: SUBSCRIBE flags must be 0010.
     #[test]
     fn v5_mqtt_3_8_1_1_subscribe_flags_0000_are_rejected() {
