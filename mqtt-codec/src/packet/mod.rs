@@ -506,6 +506,89 @@ pub(crate) mod tests {
     use super::*;
     use alloc::vec::Vec;
 
+    /// A frame decoded on its own must be exactly one packet: cut short,
+    /// the error names the packet its first byte announced; with bytes
+    /// after it, they are refused.
+    #[test]
+    fn decode_bytes_wants_exactly_one_frame() {
+        let publish = [0x30u8, 0x04, 0x00, 0x01, b't', b'x'];
+        for version in [ProtocolVersion::V3_1_1, ProtocolVersion::V5] {
+            assert_eq!(
+                Packet::decode_bytes(Bytes::copy_from_slice(&publish[..1]), version),
+                Err(DecodeError::UnexpectedEnd(PacketType::Publish))
+            );
+            let mut longer = publish.to_vec();
+            longer.push(0);
+            assert_eq!(
+                Packet::decode_bytes(Bytes::from(longer), version),
+                Err(DecodeError::TrailingBytes(PacketType::Publish))
+            );
+        }
+    }
+
+    /// The limits of the encoding hold up to and including their maximum:
+    /// a buffer of exactly the packet's size, binary fields of 65,535
+    /// bytes (a property, a password), and a remaining length of 268,435,455 (measured by the head
+    /// alone: the zeroed payload is never touched).
+    #[test]
+    fn encoding_limits_are_inclusive() {
+        let ack = Packet::PubAck(PubAck::new(PacketId::new(1).unwrap()));
+        let mut exact = [0u8; 4];
+        assert_eq!(ack.encode(ProtocolVersion::V5, &mut &mut exact[..]), Ok(4));
+        let mut short = [0u8; 3];
+        assert!(
+            ack.encode(ProtocolVersion::V5, &mut &mut short[..])
+                .is_err()
+        );
+
+        let topic = crate::TopicName::from_static("t").unwrap();
+        let mut publish = Publish::new(topic.clone(), Bytes::new());
+        let mut properties = crate::PublishProperties::default();
+        properties.set_correlation_data(Some(Bytes::from(alloc::vec![7u8; 65_535])));
+        publish.properties = properties.clone();
+        assert!(
+            publish
+                .encode_header(ProtocolVersion::V5, &mut Vec::new())
+                .is_ok()
+        );
+        properties.set_correlation_data(Some(Bytes::from(alloc::vec![7u8; 65_536])));
+        publish.properties = properties;
+        assert_eq!(
+            publish.encode_header(ProtocolVersion::V5, &mut Vec::new()),
+            Err(EncodeError::BinaryTooLong)
+        );
+
+        let mut connect = Connect::new(
+            ProtocolVersion::V5,
+            crate::MqttString::try_from("c").unwrap(),
+        );
+        connect.login.password = Some(Bytes::from(alloc::vec![1u8; 65_535]));
+        assert!(
+            Packet::from(connect.clone())
+                .encode(ProtocolVersion::V5, &mut Vec::new())
+                .is_ok()
+        );
+        connect.login.password = Some(Bytes::from(alloc::vec![1u8; 65_536]));
+        assert_eq!(
+            Packet::from(connect).encode(ProtocolVersion::V5, &mut Vec::new()),
+            Err(EncodeError::BinaryTooLong)
+        );
+
+        // 3.1.1: remaining length = 2 + topic + payload.
+        let max = crate::MAX_VARIABLE_BYTE_INTEGER as usize;
+        let fits = Publish::new(topic.clone(), Bytes::from(alloc::vec![0u8; max - 3]));
+        assert!(
+            fits.encode_header(ProtocolVersion::V3_1_1, &mut Vec::new())
+                .is_ok()
+        );
+        drop(fits);
+        let over = Publish::new(topic, Bytes::from(alloc::vec![0u8; max - 2]));
+        assert!(matches!(
+            over.encode_header(ProtocolVersion::V3_1_1, &mut Vec::new()),
+            Err(EncodeError::PacketTooLarge { .. })
+        ));
+    }
+
     /// Bytes from hex digits, spaces ignored.
     pub(crate) fn decode_hex(hex: &str) -> Vec<u8> {
         let digits: Vec<u8> = hex
