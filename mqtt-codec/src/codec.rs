@@ -380,6 +380,23 @@ mod tests {
         assert_eq!(&p.payload[..], b"\0x");
     }
 
+    /// The `tokio-util` codec writes packets, by reference or by value,
+    /// and reads them back one at a time, then waits for more.
+    #[cfg(feature = "tokio-util")]
+    #[test]
+    fn tokio_util_codec_writes_and_reads_packets() {
+        use tokio_util::codec::{Decoder as _, Encoder as _};
+        let mut codec = MqttCodec::new(ProtocolVersion::V5);
+        let ack = Packet::PubAck(crate::PubAck::new(crate::PacketId::new(1).unwrap()));
+        let mut buf = BytesMut::new();
+        codec.encode(&ack, &mut buf).unwrap();
+        codec.encode(ack.clone(), &mut buf).unwrap();
+        assert_eq!(&buf[..], [0x40, 0x02, 0x00, 0x01, 0x40, 0x02, 0x00, 0x01]);
+        assert_eq!(codec.decode(&mut buf).unwrap(), Some(ack.clone()));
+        assert_eq!(codec.decode(&mut buf).unwrap(), Some(ack));
+        assert_eq!(codec.decode(&mut buf).unwrap(), None);
+    }
+
     /// A partial frame reports exactly how much is missing.
     #[test]
     fn incomplete_frame_reports_missing_bytes() {
