@@ -128,16 +128,23 @@ fn mqtt_3_8_4_6_suback_code_per_filter() {
     }
 }
 
-/// v5 [MQTT-4.12.0-2], [MQTT-4.12.0-3], [MQTT-4.12.0-5], [MQTT-4.12.1-1]:
-/// enhanced authentication and re-authentication.
-#[test]
-fn mqtt_4_12_0_3_enhanced_auth() {
+/// A 5.0 client whose CONNECT named the Authentication Method "SCRAM",
+/// waiting for the server's answer.
+fn connecting_with_auth_method() -> (Pair, MqttString) {
     let mut p = Pair::new(V5);
     let method = MqttString::try_from("SCRAM").unwrap();
     let mut c = connect_packet(V5, true);
     c.properties.authentication_method = Some(method.clone());
     p.connect_with(c);
     p.take_received();
+    (p, method)
+}
+
+/// v5 [MQTT-4.12.0-2], [MQTT-4.12.0-3], [MQTT-4.12.0-5], [MQTT-4.12.1-1]:
+/// enhanced authentication and re-authentication.
+#[test]
+fn mqtt_4_12_0_3_enhanced_auth() {
+    let (mut p, method) = connecting_with_auth_method();
     let mut challenge = Auth::new(AuthReasonCode::ContinueAuthentication);
     challenge.properties.authentication_method = Some(method.clone());
     challenge.properties.authentication_data = Some(Bytes::from_static(b"nonce"));
@@ -212,12 +219,7 @@ fn mqtt_4_12_0_3_enhanced_auth() {
 /// exchange (0x18); an AUTH Success in its place is a Protocol Error.
 #[test]
 fn v5_mqtt_4_12_0_2_auth_success_before_connack_is_refused() {
-    let mut p = Pair::new(V5);
-    let method = MqttString::try_from("SCRAM").unwrap();
-    let mut c = connect_packet(V5, true);
-    c.properties.authentication_method = Some(method.clone());
-    p.connect_with(c);
-    p.take_received();
+    let (mut p, method) = connecting_with_auth_method();
     let mut early = Auth::new(AuthReasonCode::Success);
     early.properties.authentication_method = Some(method);
     let err = p.server(early).unwrap_err();
