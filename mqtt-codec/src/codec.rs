@@ -196,11 +196,9 @@ impl Encoder {
     /// Encodes `packet` into `buf`; on error nothing is written.
     pub fn encode(&self, packet: &Packet, buf: &mut impl BufMut) -> Result<usize, EncodeError> {
         let len = packet.encoded_len(self.version)?;
-        if len > self.max_packet_size as usize {
-            return Err(EncodeError::PacketTooLarge {
-                size: len,
-                max: self.max_packet_size as usize,
-            });
+        let max = self.max_len();
+        if len > max {
+            return Err(EncodeError::PacketTooLarge { size: len, max });
         }
         packet.encode(self.version, buf)
     }
@@ -224,8 +222,7 @@ impl Encoder {
         publish: &Publish,
         buf: &mut impl BufMut,
     ) -> Result<usize, EncodeError> {
-        let max = usize::try_from(self.max_packet_size).unwrap_or(usize::MAX);
-        publish.encode_within(self.version, max, buf)
+        publish.encode_within(self.version, self.max_len(), buf)
     }
 
     /// Encodes the head of a PUBLISH, everything before its payload, into
@@ -261,8 +258,12 @@ impl Encoder {
         publish: &Publish,
         buf: &mut impl BufMut,
     ) -> Result<usize, EncodeError> {
-        let max = usize::try_from(self.max_packet_size).unwrap_or(usize::MAX);
-        publish.encode_head_within(self.version, max, 0, buf)
+        publish.encode_head_within(self.version, self.max_len(), 0, buf)
+    }
+
+    /// The largest packet this encoder writes, in bytes.
+    fn max_len(&self) -> usize {
+        usize::try_from(self.max_packet_size).unwrap_or(usize::MAX)
     }
 }
 
