@@ -694,10 +694,7 @@ impl Server {
     /// ```
     #[must_use = "the bytes appended to `out` are to be written to the transport"]
     pub fn poll_transmit(&mut self, out: &mut BytesMut) -> Option<usize> {
-        let tx = &mut self.io.as_deref_mut()?.tx;
-        if tx.is_empty() {
-            return None;
-        }
+        let tx = self.queued_tx()?;
         let n = tx.len();
         tx.copy_into(out);
         Some(n)
@@ -728,13 +725,15 @@ impl Server {
     /// ```
     #[must_use = "the bytes appended to `out` are to be written to the transport"]
     pub fn poll_transmit_chunks(&mut self, out: &mut Transmit) -> Option<usize> {
-        let tx = &mut self.io.as_deref_mut()?.tx;
-        if tx.is_empty() {
-            return None;
-        }
+        let tx = self.queued_tx()?;
         let n = tx.len();
         tx.move_into(out);
         Some(n)
+    }
+
+    /// The bytes waiting to be sent; `None` when there are none.
+    fn queued_tx(&mut self) -> Option<&mut Transmit> {
+        Some(&mut self.io.as_deref_mut()?.tx).filter(|tx| !tx.is_empty())
     }
 
     /// Gives back the storage that empty buffers and queues keep for the
